@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One idempotent set-up: Debian packages, then a Python venv (outside the clone, keyed by requirements.txt's hash) that holds
+# torch (whose bundled LibTorch we build against) and the reference libraries the tests compare with.
+# Prints the venv path as its last line. Quick the second time: every step checks before it acts.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+
+apt_packages=(build-essential cmake ninja-build git python3-venv pkg-config
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsentencepiece-dev sentencepiece libgtest-dev googletest libpcre2-dev)
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+python_bin="${RLHF_PYTHON:-$(command -v python3)}"
+req="$here/requirements.txt"
+hash=$(cat "$req" | sha256sum | cut -c1-12)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/rlhf.cpp"
+venv="$cache/venv-$hash"
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating venv $venv (first time: downloads torch, a few minutes)" >&2
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  "$python_bin" -m venv "$venv" >&2
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  PIP_CACHE_DIR="$cache/pip" "$venv/bin/pip" install -q -r "$req" >&2
+  touch "$venv/.complete"
+fi
+ln -sfn "$venv" "$cache/venv-current"
+echo "$venv"

@@ -1,0 +1,152 @@
+#include "common/options.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace rlhf {
+
+void Options::add(const std::string& name, Field field, const std::string& help) {
+  if (!fields_.count(name)) order_.push_back(name);
+  fields_[name] = Entry{field, help};
+}
+
+std::vector<std::string> Options::names() const { return order_; }
+
+namespace {
+
+template <typename T>
+T parse_number(const std::string& name, const std::string& value, const std::string& where) {
+  std::istringstream in(value);
+  T out{};
+  in >> out;
+  if (in.fail() || !in.eof()) fail(where, "a number for '" + name + "'", "'" + value + "'");
+  return out;
+}
+
+bool parse_bool(const std::string& name, const std::string& value, const std::string& where) {
+  std::string v = value;
+  std::transform(v.begin(), v.end(), v.begin(), ::tolower);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  fail(where, "true or false for '" + name + "'", "'" + value + "'");
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_key_message(const std::string& key, const std::vector<std::string>& names) {
+  std::string near = closest_name(key, names);
+  return "unknown option '" + key + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)");
+}
+
+}  // namespace
+
+std::string closest_name(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(3, key.size() / 2) + 1;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(key, c);
+    if (d < best_distance) best_distance = d, best = c;
+  }
+  return best;
+}
+
+void Options::set(const std::string& name, const std::string& value, const std::string& where) {
+  auto it = fields_.find(name);
+  if (it == fields_.end()) fail(where + ": " + unknown_key_message(name, order_));
+  std::visit(
+      [&](auto* field) {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) *field = parse_bool(name, value, where);
+        else if constexpr (std::is_same_v<T, std::string>) *field = value;
+        else *field = parse_number<T>(name, value, where);
+      },
+      it->second.field);
+}
+
+std::string Options::get_string(const std::string& name) const {
+  auto it = fields_.find(name);
+  if (it == fields_.end()) fail(unknown_key_message(name, order_));
+  return std::visit(
+      [](auto* field) -> std::string {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) return *field ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return *field;
+        else {
+          std::ostringstream out;
+          out << *field;
+          return out.str();
+        }
+      },
+      it->second.field);
+}
+
+void Options::load_yaml(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    fail(path, "a readable YAML config file", "no such file or no permission");
+  } catch (const YAML::Exception& e) {
+    fail(path + ":" + std::to_string(e.mark.line + 1), "valid YAML", e.msg);
+  }
+  if (root.IsNull()) return;
+  if (!root.IsMap()) fail(path, "a YAML mapping of option: value", "another kind of document");
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
+    if (!kv.second.IsScalar()) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
+    set(key, kv.second.as<std::string>(), where);
+  }
+}
+
+std::string Options::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& name : order_) {
+    std::visit([&](auto* field) { out[name] = *field; }, fields_.at(name).field);
+  }
+  return out.dump(2);
+}
+
+void Options::attach(CLI::App& app) {
+  app.add_option_function<std::string>(
+      "--config", [this](const std::string& path) { load_yaml(path); }, "YAML file of option: value (command line wins)");
+  for (const auto& name : order_) {
+    // Each knob is a plain --name VALUE; the callback parses with our types so errors read the same as from YAML.
+    app.add_option_function<std::string>(
+           "--" + name, [this, name](const std::string& v) { set(name, v); },
+           fields_.at(name).help + " [" + get_string(name) + "]")
+        ->type_name("");
+  }
+  app.allow_extras();
+}
+
+void Options::check_extras(const CLI::App& app) const {
+  for (const auto& extra : app.remaining()) {
+    std::string key = extra;
+    if (key.rfind("--", 0) == 0) key = key.substr(2);
+    key = key.substr(0, key.find('='));
+    if (extra.rfind("-", 0) == 0) fail(unknown_key_message(key, order_));
+    fail("unexpected argument '" + extra + "'");
+  }
+}
+
+}  // namespace rlhf

@@ -1,0 +1,41 @@
+// Named, typed knobs bound to the fields of a stage's options struct (Marian's "options parsed in one place").
+// Values come from defaults, then a YAML file (--config), then --key=value on the command line (CLI11), in that order.
+// An unknown key is an error that names it and the closest valid key.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace CLI { class App; }
+
+namespace rlhf {
+
+class Options {
+ public:
+  using Field = std::variant<int*, int64_t*, double*, float*, bool*, std::string*>;
+
+  void add(const std::string& name, Field field, const std::string& help);
+  bool has(const std::string& name) const { return fields_.count(name) > 0; }
+  // Parse `value` for `name`; `where` (file:line or "command line") goes into any error.
+  void set(const std::string& name, const std::string& value, const std::string& where = "command line");
+  void load_yaml(const std::string& path);
+  std::string get_string(const std::string& name) const;  // the current value, as text
+  std::vector<std::string> names() const;
+  std::string to_json() const;  // every current value, for the run directory
+
+  // CLI11 glue: --config FILE plus one --name per field (so --help lists them); unknown --keys are caught by check_extras.
+  void attach(CLI::App& app);
+  void check_extras(const CLI::App& app) const;
+
+ private:
+  struct Entry { Field field; std::string help; };
+  std::map<std::string, Entry> fields_;
+  std::vector<std::string> order_;
+};
+
+// The candidate nearest to `key` by edit distance ("" when nothing is near).
+std::string closest_name(const std::string& key, const std::vector<std::string>& candidates);
+
+}  // namespace rlhf

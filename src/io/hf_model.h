@@ -1,0 +1,32 @@
+// Model directories in Hugging Face's layout: config.json + model.safetensors (or shards with
+// model.safetensors.index.json). Every stage reads and writes this layout, so `transformers` can load any of them.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "model/transformer.h"
+
+namespace rlhf {
+
+struct LoadOptions {
+  torch::Dtype dtype = torch::kFloat32;  // the run's dtype; F32/F16/BF16 in the file are converted to it
+  torch::Device device = torch::kCPU;
+};
+
+// Reads config.json and the weights. A *ForSequenceClassification checkpoint loads with the scalar head and no LM head.
+Transformer load_model(const std::string& dir, const LoadOptions& options = {});
+
+struct SaveOptions {
+  std::string dtype = "float32";          // float32 | bfloat16 | float16: the dtype written (and config's torch_dtype)
+  int64_t max_shard_bytes = 2000000000;   // above this, shards + model.safetensors.index.json
+};
+
+// Writes config.json (CausalLM, or ForSequenceClassification when the model has a scalar head and no LM head) and the
+// safetensors files with HF names, each file atomically.
+void save_model(TransformerImpl& model, const std::string& dir, const SaveOptions& options = {});
+
+// The dtype name used in config.json / SaveOptions -> torch dtype (error on anything else).
+torch::Dtype parse_torch_dtype(const std::string& name);
+
+}  // namespace rlhf

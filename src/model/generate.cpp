@@ -1,0 +1,90 @@
+#include "model/generate.h"
+
+#include <limits>
+
+namespace rlhf {
+
+torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double top_p) {
+  auto out = logits;
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  if (top_k > 0 && top_k < logits.size(-1)) {
+    auto kth = std::get<0>(out.topk(top_k, -1)).select(-1, top_k - 1).unsqueeze(-1);
+    out = out.masked_fill(out < kth, neg_inf);
+  }
+  if (top_p < 1.0) {
+    auto [sorted, order] = out.sort(-1, /*descending=*/true);
+    auto cumulative = sorted.softmax(-1).cumsum(-1);
+    // Drop a token when the mass before it already reaches top_p (the most likely token always stays).
+    auto drop_sorted = (cumulative - sorted.softmax(-1)) >= top_p;
+    auto drop = torch::zeros_like(drop_sorted).scatter(-1, order, drop_sorted);
+    out = out.masked_fill(drop, neg_inf);
+  }
+  return out;
+}
+
+GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
+                          const GenerationOptions& o, at::Generator generator) {
+  torch::NoGradGuard no_grad;
+  const int64_t B = prompt_ids.size(0), P = prompt_ids.size(1), N = o.max_new_tokens;
+  auto device = prompt_ids.device();
+  auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto sequences = torch::full({B, P + N}, o.pad_token_id, long_options);
+  sequences.slice(1, 0, P).copy_(prompt_ids);
+  auto mask = torch::zeros({B, P + N}, long_options);
+  mask.slice(1, 0, P).copy_(prompt_mask);
+  auto logprobs = torch::zeros({B, N}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  auto response_mask = torch::zeros({B, N}, long_options);
+  auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
+
+  std::unique_ptr<KVCache> cache;
+  if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, model.embed_tokens.options());
+  auto positions = positions_from_mask(prompt_mask);  // [B, P]
+  auto next_position = positions.select(1, P - 1) + 1;  // [B]
+
+  // Prefill: the whole prompt once; then one token per step.
+  auto hidden = model.hidden_states(prompt_ids, positions, prompt_mask, cache.get());
+  auto last_logits = model.logits(hidden.select(1, P - 1)).to(torch::kFloat32);  // [B, V]
+  std::vector<int64_t> stops = o.stop_token_ids;
+  if (o.eos_token_id >= 0) stops.push_back(o.eos_token_id);
+  auto stop_ids = torch::tensor(stops, long_options);
+  int64_t produced = 0;
+  for (int64_t t = 0; t < N; ++t) {
+    auto scaled = last_logits / o.temperature;
+    torch::Tensor token;
+    if (o.do_sample) {
+      auto probs = filter_logits(scaled, o.top_k, o.top_p).softmax(-1);
+      token = at::multinomial(probs, 1, false, generator).squeeze(-1);
+    } else {
+      token = scaled.argmax(-1);
+    }
+    auto token_logprob = scaled.log_softmax(-1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
+    auto alive = finished.logical_not();
+    token = torch::where(alive, token, torch::full_like(token, o.pad_token_id));
+    sequences.select(1, P + t).copy_(token);
+    logprobs.select(1, t).copy_(torch::where(alive, token_logprob, torch::zeros_like(token_logprob)));
+    response_mask.select(1, t).copy_(alive.to(torch::kLong));
+    mask.select(1, P + t).fill_(1);
+    produced = t + 1;
+    if (!stops.empty()) finished = finished | torch::isin(token, stop_ids);
+    if (t + 1 == N || finished.all().item<bool>()) break;
+
+    if (cache) {
+      hidden = model.hidden_states(token.unsqueeze(1), next_position.unsqueeze(1), mask.slice(1, 0, P + t + 1),
+                                   cache.get());
+      last_logits = model.logits(hidden.select(1, 0)).to(torch::kFloat32);
+    } else {
+      auto full_mask = mask.slice(1, 0, P + t + 1);
+      hidden = model.hidden_states(sequences.slice(1, 0, P + t + 1), positions_from_mask(full_mask), full_mask);
+      last_logits = model.logits(hidden.select(1, P + t)).to(torch::kFloat32);
+    }
+    next_position = next_position + 1;
+  }
+  GenerationOutput out;
+  out.sequences = sequences.slice(1, 0, P + produced);
+  out.response_ids = sequences.slice(1, P, P + produced);
+  out.response_logprobs = logprobs.slice(1, 0, produced);
+  out.response_mask = response_mask.slice(1, 0, produced);
+  return out;
+}
+
+}  // namespace rlhf

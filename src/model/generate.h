@@ -1,0 +1,35 @@
+// Batched generation with a pre-allocated KV cache, for left-padded prompt batches.
+#pragma once
+#include <torch/torch.h>
+
+#include "model/transformer.h"
+
+namespace rlhf {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 64;
+  bool do_sample = true;      // false: greedy
+  double temperature = 1.0;   // log-probs are taken at this temperature too (PPO.md: logits / T everywhere)
+  int64_t top_k = 0;          // 0: off
+  double top_p = 1.0;         // 1: off
+  int64_t eos_token_id = -1;  // -1: never stops early
+  std::vector<int64_t> stop_token_ids;  // more ids that end a row (e.g. <|im_end|> of a chat format)
+  int64_t pad_token_id = 0;   // written after a row has finished
+  bool use_cache = true;      // false recomputes the whole sequence each step (a reference for tests)
+};
+
+struct GenerationOutput {
+  torch::Tensor sequences;          // [B, P + N]: the prompt batch followed by the new tokens
+  torch::Tensor response_ids;       // [B, N]: pad after a row's EOS
+  torch::Tensor response_logprobs;  // [B, N]: log π(token | prefix) at the sampling temperature (0 after EOS)
+  torch::Tensor response_mask;      // [B, N]: 1 for generated tokens up to and including EOS
+};
+
+// prompt_ids, prompt_mask [B, P] (left-padded: 0s in the mask come first). `generator` makes sampling reproducible.
+GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
+                          const GenerationOptions& options, at::Generator generator);
+
+// Keeps the top_k largest / the smallest set with probability mass >= top_p, sets the rest to -inf. logits [B, V].
+torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double top_p);
+
+}  // namespace rlhf

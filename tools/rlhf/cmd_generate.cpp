@@ -1,0 +1,181 @@
+// rlhf generate: batched sampling from a model directory, with the KV cache. Prompts as text (--prompt, --prompts FILE)
+// or as token ids (--ids FILE, JSONL {"ids": [...]}; "-" = stdin). One JSONL line per prompt on stdout, in order.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "command.h"
+#include "common/error.h"
+#include "common/options.h"
+#include "io/hf_model.h"
+#include "model/generate.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rlhf::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct GenerateArgs {
+  std::string model, tokenizer, prompts_file, ids_file, prompt_format = "raw", dtype = "float32";
+  std::vector<std::string> prompts;
+  int64_t max_new_tokens = 64, top_k = 0, batch_size = 8, seed = 0, eos_token_id = -2;
+  double temperature = 1.0, top_p = 1.0;
+  bool do_sample = true, use_cache = true, timing = false;
+};
+
+std::vector<std::vector<int64_t>> read_ids(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) fail(path, "a readable JSONL file", "no such file");
+    in = &file;
+  }
+  std::vector<std::vector<int64_t>> rows;
+  std::string line;
+  for (int64_t n = 1; std::getline(*in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = (path == "-" ? "stdin" : path) + ":" + std::to_string(n);
+    try {
+      auto j = json::parse(line);
+      if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty()) fail(where, "a non-empty \"ids\" list", line);
+      rows.push_back(j["ids"].get<std::vector<int64_t>>());
+    } catch (const json::exception& e) {
+      fail(where, "a JSON object {\"ids\": [int, ...]}", e.what());
+    }
+  }
+  return rows;
+}
+
+std::vector<std::string> read_prompts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "a readable JSONL file", "no such file");
+  std::vector<std::string> prompts;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      auto j = json::parse(line);
+      if (!j.contains("prompt") || !j["prompt"].is_string()) fail(path + ":" + std::to_string(n), "a string \"prompt\"", line);
+      prompts.push_back(j["prompt"].get<std::string>());
+    } catch (const json::exception& e) {
+      fail(path + ":" + std::to_string(n), "a JSON object with \"prompt\"", e.what());
+    }
+  }
+  return prompts;
+}
+
+void run(GenerateArgs a) {
+  auto model = load_model(a.model, LoadOptions{parse_torch_dtype(a.dtype)});
+  model->eval();
+  const ModelConfig& config = model->config();
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<std::vector<int64_t>> rows;
+  std::vector<int64_t> stop_ids;
+  if (!a.ids_file.empty()) {
+    rows = read_ids(a.ids_file);
+  } else {
+    tokenizer = load_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer);
+    if (!a.prompts_file.empty()) {
+      auto more = read_prompts(a.prompts_file);
+      a.prompts.insert(a.prompts.end(), more.begin(), more.end());
+    }
+    check(!a.prompts.empty(), "generate: give --prompt TEXT, --prompts FILE or --ids FILE");
+    for (const auto& p : a.prompts) {
+      if (a.prompt_format == "raw") {
+        rows.push_back(tokenizer->encode(p, config.bos_token_id >= 0 && tokenizer->kind() == "sentencepiece"));
+      } else {
+        auto format = PromptFormat::from_name(a.prompt_format, a.model);
+        rows.push_back(format.encode(*tokenizer, p, "", false).prompt_ids);
+        stop_ids = format.stop_ids(*tokenizer);
+      }
+    }
+  }
+  for (const auto& row : rows)
+    for (auto id : row)
+      if (id < 0 || id >= config.vocab_size)
+        fail("generate input", "token ids in [0, " + std::to_string(config.vocab_size) + ")", std::to_string(id));
+
+  GenerationOptions o;
+  o.max_new_tokens = a.max_new_tokens;
+  o.do_sample = a.do_sample;
+  o.temperature = a.temperature;
+  o.top_k = a.top_k;
+  o.top_p = a.top_p;
+  o.use_cache = a.use_cache;
+  o.eos_token_id = a.eos_token_id == -2 ? config.eos_token_id : a.eos_token_id;
+  o.stop_token_ids = stop_ids;
+  o.pad_token_id = config.pad_token_id >= 0 ? config.pad_token_id : std::max<int64_t>(config.eos_token_id, 0);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
+
+  int64_t new_tokens = 0;
+  double seconds = 0;
+  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(a.batch_size)) {
+    const size_t end = std::min(rows.size(), start + static_cast<size_t>(a.batch_size));
+    int64_t width = 0;
+    for (size_t i = start; i < end; ++i) width = std::max<int64_t>(width, static_cast<int64_t>(rows[i].size()));
+    auto ids = torch::full({static_cast<int64_t>(end - start), width}, o.pad_token_id, torch::kLong);
+    auto mask = torch::zeros_like(ids);
+    for (size_t i = start; i < end; ++i) {
+      const int64_t n = static_cast<int64_t>(rows[i].size());
+      ids[i - start].slice(0, width - n).copy_(torch::tensor(rows[i], torch::kLong));
+      mask[i - start].slice(0, width - n).fill_(1);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto out = generate(*model, ids, mask, o, generator);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    new_tokens += out.response_ids.numel();
+    for (int64_t i = 0; i < out.response_ids.size(0); ++i) {
+      const int64_t n = out.response_mask[i].sum().item<int64_t>();
+      auto row_ids = out.response_ids[i].slice(0, 0, n);
+      std::vector<int64_t> response(row_ids.data_ptr<int64_t>(), row_ids.data_ptr<int64_t>() + n);
+      auto lp = out.response_logprobs[i].slice(0, 0, n).contiguous();
+      json line = {{"ids", response}, {"logprobs", std::vector<float>(lp.data_ptr<float>(), lp.data_ptr<float>() + n)}};
+      if (tokenizer) {
+        line["prompt"] = a.prompts[start + static_cast<size_t>(i)];
+        line["response"] = tokenizer->decode(response, true);
+      }
+      std::cout << line.dump() << "\n";
+    }
+  }
+  if (a.timing)
+    std::cerr << "generated " << new_tokens << " tokens (batch positions) in " << seconds << " s: "
+              << (seconds > 0 ? new_tokens / seconds : 0) << " tokens/s\n";
+}
+
+RegisterCommand reg{{"generate", "Sample from a model (batched, KV cache); JSONL out", [](CLI::App& app) {
+  auto a = std::make_shared<GenerateArgs>();
+  auto options = std::make_shared<Options>();
+  options->add("model", &a->model, "model directory (HF layout: config.json + safetensors)");
+  options->add("tokenizer", &a->tokenizer, "tokenizer path (default: the model directory)");
+  options->add("prompts", &a->prompts_file, "JSONL file of {\"prompt\": ...}");
+  options->add("ids", &a->ids_file, "JSONL file of {\"ids\": [...]} ('-' = stdin); no tokenizer needed");
+  options->add("prompt_format", &a->prompt_format, "raw | plain | hh | chatml | llama3 | zephyr | chat");
+  options->add("max_new_tokens", &a->max_new_tokens, "tokens to generate per prompt");
+  options->add("do_sample", &a->do_sample, "sample (true) or greedy (false)");
+  options->add("temperature", &a->temperature, "sampling temperature");
+  options->add("top_k", &a->top_k, "keep the k most likely tokens (0: off)");
+  options->add("top_p", &a->top_p, "nucleus sampling mass (1: off)");
+  options->add("eos_token_id", &a->eos_token_id, "stop id (-2: config's eos_token_id, -1: none)");
+  options->add("batch_size", &a->batch_size, "prompts per batch");
+  options->add("seed", &a->seed, "sampling seed");
+  options->add("use_cache", &a->use_cache, "KV cache (false: recompute everything each step)");
+  options->add("dtype", &a->dtype, "float32 | bfloat16");
+  options->add("timing", &a->timing, "print tokens/s to stderr");
+  options->attach(app);
+  app.add_option("--prompt", a->prompts, "a prompt (repeatable)");
+  app.callback([a, options, &app] {
+    options->check_extras(app);
+    check(!a->model.empty(), "generate: --model DIR is required");
+    run(*a);
+  });
+}}};
+
+}  // namespace
+}  // namespace rlhf::cli

@@ -1,0 +1,236 @@
+#include "train/loop.h"
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <random>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "formats/safetensors.h"
+
+namespace rlhf {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+void bind_training_options(Options& o, TrainingOptions& t) {
+  o.add("output_dir", &t.output_dir, "where the model, checkpoints and metrics go");
+  o.add("learning_rate", &t.learning_rate, "peak learning rate (AdamW)");
+  o.add("num_train_epochs", &t.num_train_epochs, "passes over the data");
+  o.add("per_device_train_batch_size", &t.per_device_train_batch_size, "examples per micro-batch");
+  o.add("gradient_accumulation_steps", &t.gradient_accumulation_steps, "micro-batches per optimizer step");
+  o.add("max_steps", &t.max_steps, "optimizer steps in all (> 0 overrides the epochs)");
+  o.add("max_grad_norm", &t.max_grad_norm, "gradient clipping by global norm (0: off)");
+  o.add("warmup_ratio", &t.warmup_ratio, "share of steps with linear warm-up");
+  o.add("warmup_steps", &t.warmup_steps, "warm-up steps (wins over warmup_ratio)");
+  o.add("lr_scheduler_type", &t.lr_scheduler_type, "cosine | linear | constant");
+  o.add("weight_decay", &t.weight_decay, "AdamW weight decay");
+  o.add("adam_beta1", &t.adam_beta1, "AdamW beta1");
+  o.add("adam_beta2", &t.adam_beta2, "AdamW beta2");
+  o.add("adam_epsilon", &t.adam_epsilon, "AdamW epsilon (added after bias correction, PyTorch's form)");
+  o.add("seed", &t.seed, "seed of data order, initialisation and sampling");
+  o.add("logging_steps", &t.logging_steps, "log every N steps");
+  o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
+  o.add("save_total_limit", &t.save_total_limit, "checkpoints kept");
+  o.add("resume_from_checkpoint", &t.resume_from_checkpoint, "continue from output_dir's latest checkpoint");
+  o.add("max_length", &t.max_length, "longest sequence in tokens");
+  o.add("truncation", &t.truncation, "over-long examples: truncate_left (the prompt) | drop");
+  o.add("skip_invalid_lines", &t.skip_invalid_lines, "skip and count malformed JSONL lines instead of failing");
+  o.add("device", &t.device, "auto | cpu | cuda | cuda:N");
+  o.add("dtype", &t.dtype, "float32 | bfloat16");
+  o.add("max_bad_steps", &t.max_bad_steps, "consecutive non-finite steps before the run stops");
+}
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
+                                               double learning_rate) {
+  auto options = torch::optim::AdamWOptions(learning_rate)
+                     .betas({t.adam_beta1, t.adam_beta2})
+                     .eps(t.adam_epsilon)
+                     .weight_decay(t.weight_decay);
+  return std::make_unique<torch::optim::AdamW>(parameters, options);
+}
+
+double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps) {
+  const int64_t warmup = t.warmup_steps > 0 ? t.warmup_steps
+                                            : static_cast<int64_t>(std::ceil(t.warmup_ratio * static_cast<double>(total_steps)));
+  if (step < warmup) return base_lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  if (t.lr_scheduler_type == "constant") return base_lr;
+  const double progress =
+      total_steps > warmup ? static_cast<double>(step - warmup) / static_cast<double>(total_steps - warmup) : 1.0;
+  if (t.lr_scheduler_type == "linear") return base_lr * std::max(0.0, 1.0 - progress);
+  if (t.lr_scheduler_type == "cosine") return base_lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
+  fail("lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+torch::Device pick_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
+    fail("device", "a CUDA device (none is available here)", "'" + name + "'");
+  try {
+    return torch::Device(name);
+  } catch (const c10::Error&) {
+    fail("device", "auto, cpu, cuda or cuda:N", "'" + name + "'");
+  }
+}
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_signal(int) { g_interrupted.store(true); }
+
+std::string checkpoints_dir(const std::string& output_dir) { return output_dir + "/checkpoints"; }
+
+// Tensors are saved as fp32 (or their own dtype) contiguous CPU copies; `keep` holds the copies alive until written.
+void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep, const std::string& name,
+                const torch::Tensor& t) {
+  auto cpu = t.detach().to(torch::kCPU).contiguous();
+  DType dtype = cpu.scalar_type() == torch::kFloat32 ? DType::F32
+                : cpu.scalar_type() == torch::kUInt8  ? DType::U8
+                : cpu.scalar_type() == torch::kLong   ? DType::I64
+                                                      : (cpu = cpu.to(torch::kFloat32), DType::F32);
+  keep.push_back(cpu);
+  out.push_back({name, dtype, cpu.sizes().vec(), cpu.data_ptr(), static_cast<size_t>(cpu.numel() * cpu.element_size())});
+}
+
+torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name) {
+  const auto& info = file.at(name);
+  auto dtype = info.dtype == DType::F32 ? torch::kFloat32 : info.dtype == DType::U8 ? torch::kUInt8 : torch::kLong;
+  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, dtype).clone();
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool interrupt_requested() { return g_interrupted.load(); }
+
+void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
+                     int64_t keep) {
+  const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
+  const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
+  std::error_code ec;
+  fs::remove_all(temp, ec);
+  make_dirs(temp);
+  std::vector<TensorBytes> tensors;
+  std::vector<torch::Tensor> alive;
+  for (const auto& [prefix, module] : what.modules)
+    for (const auto& p : module->named_parameters()) add_tensor(tensors, alive, prefix + "/" + p.key(), p.value());
+  write_safetensors(temp + "/modules.safetensors", tensors);
+  tensors.clear(), alive.clear();
+  json optimizer_steps = json::object();
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups()) {
+      for (auto& p : group.params()) {
+        auto it = optimizer->state().find(p.unsafeGetTensorImpl());
+        const std::string key = prefix + "/" + std::to_string(index++);
+        if (it == optimizer->state().end()) continue;
+        auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+        add_tensor(tensors, alive, key + "/exp_avg", s.exp_avg());
+        add_tensor(tensors, alive, key + "/exp_avg_sq", s.exp_avg_sq());
+        optimizer_steps[key] = s.step();
+      }
+    }
+  }
+  for (const auto& [prefix, generator] : what.generators)
+    add_tensor(tensors, alive, "generator/" + prefix, generator->get_state());
+  write_safetensors(temp + "/optimizers.safetensors", tensors);
+  json full = state;
+  full["step"] = step;
+  full["optimizer_steps"] = optimizer_steps;
+  write_file_atomic(temp + "/state.json", full.dump(2));
+  fs::remove_all(final_dir, ec);
+  fs::rename(temp, final_dir, ec);
+  if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
+  write_file_atomic(root + "/latest", name + "\n");
+  // Keep the newest `keep` checkpoints (by step).
+  std::vector<std::pair<int64_t, fs::path>> existing;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string n = entry.path().filename().string();
+    if (entry.is_directory() && n.rfind("step-", 0) == 0) existing.emplace_back(std::stoll(n.substr(5)), entry.path());
+  }
+  std::sort(existing.rbegin(), existing.rend());
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i) fs::remove_all(existing[i].second, ec);
+}
+
+std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what) {
+  const std::string root = checkpoints_dir(output_dir);
+  if (!file_exists(root + "/latest")) return std::nullopt;
+  std::string name = read_file(root + "/latest");
+  name.erase(name.find_last_not_of(" \n\r\t") + 1);
+  const std::string dir = root + "/" + name;
+  json state;
+  try {
+    state = json::parse(read_file(dir + "/state.json"));
+  } catch (const json::parse_error& e) {
+    fail(dir + "/state.json", "valid JSON", e.what());
+  }
+  SafetensorsFile modules(dir + "/modules.safetensors");
+  torch::NoGradGuard no_grad;
+  for (const auto& [prefix, module] : what.modules)
+    for (auto& p : module->named_parameters()) p.value().copy_(read_tensor(modules, prefix + "/" + p.key()));
+  SafetensorsFile optimizers(dir + "/optimizers.safetensors");
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups()) {
+      for (auto& p : group.params()) {
+        const std::string key = prefix + "/" + std::to_string(index++);
+        if (!state["optimizer_steps"].contains(key)) continue;
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(state["optimizer_steps"][key].get<int64_t>());
+        s->exp_avg(read_tensor(optimizers, key + "/exp_avg").to(p.device(), p.scalar_type()));
+        s->exp_avg_sq(read_tensor(optimizers, key + "/exp_avg_sq").to(p.device(), p.scalar_type()));
+        optimizer->state()[p.unsafeGetTensorImpl()] = std::move(s);
+      }
+    }
+  }
+  for (const auto& [prefix, generator] : what.generators)
+    generator->set_state(read_tensor(optimizers, "generator/" + prefix));
+  return state;
+}
+
+std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) * 1000003ull + static_cast<uint64_t>(epoch));
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);  // Fisher–Yates, portable
+  return order;
+}
+
+void copy_tokenizer_files(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  make_dirs(to);
+  if (fs::is_regular_file(from)) {  // a tokenizer given as one file (tokenizer.json, tokenizer.model)
+    write_file_atomic(to + "/" + fs::path(from).filename().string(), read_file(from));
+    return;
+  }
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+                           "special_tokens_map.json", "generation_config.json", "chat_template.jinja"}) {
+    const std::string source = from + "/" + name;
+    if (file_exists(source)) write_file_atomic(to + "/" + name, read_file(source));
+  }
+}
+
+bool BadStepGuard::check(double loss, double grad_norm, int64_t step, const std::string& output_dir) {
+  if (std::isfinite(loss) && std::isfinite(grad_norm)) {
+    in_a_row_ = 0;
+    return true;
+  }
+  ++skipped_, ++in_a_row_;
+  if (in_a_row_ >= limit_)
+    fail("training stopped at step " + std::to_string(step) + ": " + std::to_string(in_a_row_) +
+         " steps in a row with a non-finite loss or gradient (last loss " + std::to_string(loss) +
+         "); the last good checkpoint is in " + output_dir + "/checkpoints (see 'latest')");
+  return false;
+}
+
+}  // namespace rlhf

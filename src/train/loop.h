@@ -1,0 +1,90 @@
+// What the three stages share (Marian's habit: one training-loop helper instead of three copies): the options every
+// trainer has (with TRL / HF Trainer names), the learning-rate schedule, device choice, checkpoints that resume
+// bit-for-bit, and the SIGINT/SIGTERM handling that writes a checkpoint and exits 130.
+#pragma once
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/options.h"
+
+namespace rlhf {
+
+struct TrainingOptions {
+  std::string output_dir;
+  double learning_rate = 1e-5;
+  int64_t num_train_epochs = 1;
+  int64_t per_device_train_batch_size = 8;
+  int64_t gradient_accumulation_steps = 1;
+  int64_t max_steps = -1;           // > 0 overrides the epochs
+  double max_grad_norm = 1.0;       // 0: no clipping
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;         // wins over warmup_ratio when > 0
+  std::string lr_scheduler_type = "cosine";  // cosine | linear | constant
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  int64_t seed = 42;
+  int64_t logging_steps = 10;
+  int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
+  int64_t save_total_limit = 2;
+  bool resume_from_checkpoint = false;
+  int64_t max_length = 512;
+  std::string truncation = "truncate_left";  // truncate_left | drop
+  bool skip_invalid_lines = false;
+  std::string device = "auto";      // auto | cpu | cuda | cuda:N
+  std::string dtype = "float32";    // float32 | bfloat16 (weights stay fp32 where training; bf16 autocast on CUDA)
+  int64_t max_bad_steps = 10;       // consecutive non-finite losses before the run stops
+};
+
+void bind_training_options(Options& options, TrainingOptions& t);
+
+// AdamW (LibTorch's; ε added after bias correction, as PyTorch does) over `parameters`.
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
+                                               double learning_rate);
+double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+torch::Device pick_device(const std::string& name);
+
+// Checkpoints: OUTPUT/checkpoints/step-N/{modules,optimizers}.safetensors + state.json, written in a temporary folder
+// that is renamed into place, then OUTPUT/checkpoints/latest is replaced atomically. A crash at any moment leaves the
+// previous checkpoint as the latest.
+struct Checkpointable {
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
+  std::vector<std::pair<std::string, torch::optim::AdamW*>> optimizers;
+  std::vector<std::pair<std::string, at::Generator*>> generators;
+};
+void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const nlohmann::json& state,
+                     int64_t keep);
+// Loads the latest checkpoint into `what` and returns its state.json; nullopt when there is none.
+std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what);
+
+// SIGINT / SIGTERM set a flag; trainers check it after each step, checkpoint, and throw Interrupted (exit code 130).
+void install_interrupt_handlers();
+bool interrupt_requested();
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("interrupted: checkpoint written") {}
+};
+
+// A deterministic shuffle of 0..n-1 for an epoch (same seed and epoch -> same order, so a resumed run sees the same data).
+std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
+
+// Copies the tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, tokenizer.model,
+// special_tokens_map.json, generation_config.json) that exist in `from` into `to`.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
+
+// Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step.
+class BadStepGuard {
+ public:
+  explicit BadStepGuard(int64_t limit) : limit_(limit) {}
+  // True when the step is good (apply it); false when it must be skipped.
+  bool check(double loss, double grad_norm, int64_t step, const std::string& output_dir);
+  int64_t skipped() const { return skipped_; }
+
+ private:
+  int64_t limit_, in_a_row_ = 0, skipped_ = 0;
+};
+
+}  // namespace rlhf

@@ -1,0 +1,314 @@
+#include "train/ppo.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "model/generate.h"
+#include "model/logprobs.h"
+#include "train/losses.h"
+
+namespace rlhf {
+
+using json = nlohmann::json;
+
+void bind_ppo_options(Options& o, PpoOptions& p) {
+  bind_training_options(o, p.train);
+  o.add("sft_model_path", &p.sft_model_path, "SFT model: the policy's start and the frozen reference");
+  o.add("reward_model_path", &p.reward_model_path, "reward model directory");
+  o.add("value_model_path", &p.value_model_path, "value model initialisation (default: the reward model)");
+  o.add("tokenizer", &p.tokenizer, "tokenizer path (default: the SFT model directory)");
+  o.add("dataset", &p.dataset, "prompts JSONL {\"prompt\"}");
+  o.add("ptx_dataset", &p.ptx_dataset, "pretraining text JSONL {\"text\"} for PPO-ptx");
+  o.add("prompt_format", &p.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
+  o.add("total_episodes", &p.total_episodes, "episodes in all (0: num_train_epochs passes over the prompts)");
+  o.add("rollout_batch_size", &p.rollout_batch_size, "episodes per PPO iteration");
+  o.add("num_mini_batches", &p.num_mini_batches, "minibatches per rollout batch");
+  o.add("num_ppo_epochs", &p.num_ppo_epochs, "passes over each rollout batch");
+  o.add("response_length", &p.response_length, "most tokens per response");
+  o.add("temperature", &p.temperature, "sampling temperature (log-probs are taken at it too)");
+  o.add("kl_coef", &p.kl_coef, "β, the per-token KL penalty (initial value when adaptive)");
+  o.add("kl_estimator", &p.kl_estimator, "k1 | k3");
+  o.add("kl_target", &p.kl_target, "> 0: adaptive β towards this KL per response (Ziegler et al. 2019)");
+  o.add("kl_horizon", &p.kl_horizon, "adaptive KL horizon in episodes");
+  o.add("cliprange", &p.cliprange, "policy ratio clip ε");
+  o.add("cliprange_value", &p.cliprange_value, "value clip ε_v");
+  o.add("vf_coef", &p.vf_coef, "value loss coefficient");
+  o.add("gamma", &p.gamma, "GAE discount");
+  o.add("lam", &p.lam, "GAE λ");
+  o.add("whiten_rewards", &p.whiten_rewards, "whiten per-token rewards over the rollout batch");
+  o.add("missing_eos_penalty", &p.missing_eos_penalty, "subtracted from the score of responses without EOS");
+  o.add("reward_clip", &p.reward_clip, "> 0: clip scores to ±reward_clip");
+  o.add("target_approx_kl", &p.target_approx_kl, "> 0: early stop of PPO epochs on approx-KL");
+  o.add("value_learning_rate", &p.value_learning_rate, "value model learning rate");
+  o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (paper: 27.8); 0 = plain PPO");
+  o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode");
+  o.add("ptx_max_length", &p.ptx_max_length, "pretraining window length");
+  o.add("ema_decay", &p.ema_decay, "> 0: save an EMA of the policy weights");
+  o.add("quiet", &p.quiet, "no progress bar");
+}
+
+namespace {
+
+struct Rollout {
+  torch::Tensor ids, mask;                      // [B, P + N] prompt (left-padded) + response
+  torch::Tensor response_ids, response_mask;    // [B, N]
+  torch::Tensor logprobs, ref_logprobs, values; // [B, N]
+  torch::Tensor scores;                         // [B]
+  torch::Tensor advantages, returns;            // [B, N]
+  int64_t prompt_length = 0;
+};
+
+// log π(y_t | x, y_<t) at temperature T for every response position, from one forward over prompt + response.
+// V_t is read from the same positions (the state before response token t), so one helper serves both.
+torch::Tensor response_hidden(TransformerImpl& model, const Rollout& r, const torch::Tensor& rows) {
+  auto ids = r.ids.index_select(0, rows), mask = r.mask.index_select(0, rows);
+  auto hidden = model.hidden_states(ids, positions_from_mask(mask), mask);  // [b, P + N, C]
+  const int64_t P = r.prompt_length, N = r.response_ids.size(1);
+  return hidden.slice(1, P - 1, P + N - 1);  // [b, N, C]
+}
+
+TokenLogprobs response_logprobs(TransformerImpl& model, const Rollout& r, const torch::Tensor& rows, double temperature,
+                                bool with_entropy) {
+  auto h = response_hidden(model, r, rows);
+  const int64_t b = h.size(0), N = h.size(1);
+  auto targets = r.response_ids.index_select(0, rows).reshape({b * N});
+  auto out = linear_logprobs(h.reshape({b * N, h.size(2)}), model.unembedding(), targets, temperature, with_entropy);
+  out.logprobs = out.logprobs.view({b, N});
+  if (with_entropy) out.entropy = out.entropy.view({b, N});
+  return out;
+}
+
+torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, const torch::Tensor& rows) {
+  return value_model.scores(response_hidden(value_model, r, rows)).to(torch::kFloat32);  // [b, N]
+}
+
+double mean_of(const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); }
+
+}  // namespace
+
+PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
+                    const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
+                    const RewardFunction& reward_function) {
+  const TrainingOptions& t = o.train;
+  check(!prompts.empty(), "ppo: no prompts");
+  check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
+  check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
+  check(o.ptx_coef == 0 || !ptx_windows.empty(), "ppo: ptx_coef > 0 needs --ptx_dataset");
+  const torch::Device device = m.policy->embed_tokens.device();
+  const int64_t B = o.rollout_batch_size, minibatch = B / o.num_mini_batches;
+  const int64_t episodes = o.total_episodes > 0 ? o.total_episodes
+                                                : static_cast<int64_t>(prompts.size()) * std::max<int64_t>(1, t.num_train_epochs);
+  const int64_t iterations = std::max<int64_t>(1, episodes / B);
+
+  for (auto* frozen : {m.reference.get(), m.reward_model ? m.reward_model.get() : nullptr}) {
+    if (!frozen) continue;
+    frozen->eval();
+    for (auto& p : frozen->parameters()) p.set_requires_grad(false);
+  }
+  m.policy->train(), m.value_model->train();
+  auto policy_optimizer = make_adamw(m.policy->parameters(), t, t.learning_rate);
+  auto value_optimizer = make_adamw(m.value_model->parameters(), t, o.value_learning_rate);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(t.seed));
+  AdaptiveKlController kl_controller{o.kl_coef, o.kl_target, o.kl_horizon};
+  std::vector<torch::Tensor> ema;
+  if (o.ema_decay > 0)
+    for (auto& p : m.policy->parameters()) ema.push_back(p.detach().clone());
+
+  Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
+                      {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
+                      {{"sampling", &generator}}};
+  int64_t start_iteration = 0, ptx_cursor = 0;
+  if (t.resume_from_checkpoint) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      start_iteration = (*state)["step"].get<int64_t>();
+      ptx_cursor = (*state)["ptx_cursor"].get<int64_t>();
+      kl_controller.value = (*state)["kl_coef"].get<double>();
+    }
+  }
+  make_dirs(t.output_dir);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(start_iteration) : std::nullopt);
+  ProgressOptions progress_options;
+  progress_options.initial_step = start_iteration;
+  if (o.quiet) progress_options.plain_interval_s = 1e9;
+  ProgressBar progress(o.ptx_coef > 0 ? "ppo-ptx" : "ppo", iterations, progress_options);
+  install_interrupt_handlers();
+  BadStepGuard guard(t.max_bad_steps);
+  PpoResult result;
+  const int64_t max_prompt = std::max<int64_t>(1, t.max_length - o.response_length);
+
+  for (int64_t iteration = start_iteration; iteration < iterations; ++iteration) {
+    // 1. Rollouts: prompts in a seeded per-epoch order, B episodes.
+    Rollout r;
+    std::vector<const std::vector<int64_t>*> batch_prompts;
+    for (int64_t e = iteration * B; e < (iteration + 1) * B; ++e) {
+      const int64_t n = static_cast<int64_t>(prompts.size());
+      const auto order = epoch_order(prompts.size(), t.seed, e / n);
+      batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
+    }
+    int64_t P = 1;
+    for (const auto* p : batch_prompts) P = std::max<int64_t>(P, std::min<int64_t>(max_prompt, static_cast<int64_t>(p->size())));
+    auto prompt_ids = torch::full({B, P}, pad_id, torch::kLong), prompt_mask = torch::zeros({B, P}, torch::kLong);
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& p = *batch_prompts[static_cast<size_t>(b)];
+      const int64_t n = std::min<int64_t>(P, static_cast<int64_t>(p.size()));
+      std::vector<int64_t> tail(p.end() - n, p.end());  // over-long prompts keep their end (the instruction's tail)
+      prompt_ids[b].slice(0, P - n).copy_(torch::tensor(tail, torch::kLong));
+      prompt_mask[b].slice(0, P - n).fill_(1);
+    }
+    prompt_ids = prompt_ids.to(device), prompt_mask = prompt_mask.to(device);
+    GenerationOptions g;
+    g.max_new_tokens = o.response_length;
+    g.temperature = o.temperature;
+    g.eos_token_id = eos_id;
+    g.pad_token_id = pad_id;
+    m.policy->eval();
+    auto generated = generate(*m.policy, prompt_ids, prompt_mask, g, generator);
+    m.policy->train();
+    r.prompt_length = P;
+    r.response_ids = generated.response_ids;
+    r.response_mask = generated.response_mask;
+    r.ids = generated.sequences;
+    r.mask = torch::cat({prompt_mask, r.response_mask}, 1);
+    const int64_t N = r.response_ids.size(1);
+    auto all_rows = torch::arange(B, torch::TensorOptions().dtype(torch::kLong).device(device));
+    auto response_mask_f = r.response_mask.to(torch::kFloat32);
+    result.tokens_generated += r.response_mask.sum().item<int64_t>();
+
+    // 2. Scoring: old policy and reference log-probs, values, RM score (no gradients).
+    {
+      torch::NoGradGuard no_grad;
+      r.logprobs = response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
+      r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
+      r.values = response_values(*m.value_model, r, all_rows);
+      if (reward_function) {
+        r.scores = reward_function(r.response_ids, r.response_mask).to(device, torch::kFloat32);
+      } else {
+        r.scores = score_at_last_token(*m.reward_model, r.ids, r.mask).to(torch::kFloat32) - m.reward_offset;
+      }
+      result.tokens_scored += 4 * r.mask.sum().item<int64_t>();
+    }
+    auto ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)
+                                        : torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
+    auto scores = r.scores.clone();
+    if (o.missing_eos_penalty != 0) scores = scores - o.missing_eos_penalty * ended_with_eos.logical_not().to(torch::kFloat32);
+    if (o.reward_clip > 0) scores = scores.clamp(-o.reward_clip, o.reward_clip);
+
+    // 3. Per-token rewards, GAE, whitening (PPO.md).
+    const double beta = kl_controller.value;
+    auto kl = kl_estimate(r.logprobs, r.ref_logprobs, o.kl_estimator) * response_mask_f;
+    auto rewards = per_token_rewards(scores, kl, response_mask_f, beta);
+    if (o.whiten_rewards) rewards = masked_whiten(rewards, response_mask_f, false);
+    auto gae = generalized_advantages(rewards, r.values, response_mask_f, o.gamma, o.lam);
+    r.returns = gae.returns;
+    r.advantages = masked_whiten(gae.advantages, response_mask_f, true);
+    const double mean_kl = mean_of(kl.sum(1));
+    const double mean_score = mean_of(r.scores);
+
+    // 4. PPO epochs over minibatches; ptx batches ride along with each policy step.
+    double policy_loss_sum = 0, value_loss_sum = 0, clip_sum = 0, approx_kl_sum = 0, entropy_sum = 0, ptx_sum = 0,
+           value_clip_sum = 0;
+    int64_t updates = 0;
+    bool stop_early = false;
+    for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
+      auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong)).to(device);
+      for (int64_t mb = 0; mb < o.num_mini_batches; ++mb) {
+        auto rows = permutation.slice(0, mb * minibatch, (mb + 1) * minibatch);
+        auto mask_mb = response_mask_f.index_select(0, rows);
+        auto lp = response_logprobs(*m.policy, r, rows, o.temperature, true);
+        auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, rows),
+                                           r.advantages.index_select(0, rows), mask_mb, o.cliprange);
+        policy_loss.loss.backward();
+        double ptx_loss = 0;
+        if (o.ptx_coef > 0) {
+          // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both.
+          std::vector<const Sequence*> windows;
+          for (int64_t k = 0; k < o.ptx_ratio * minibatch; ++k)
+            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_cursor++ % static_cast<int64_t>(ptx_windows.size()))]);
+          auto ptx = language_model_loss(*m.policy, pad_right(windows, pad_id, device));
+          (o.ptx_coef * ptx).backward();
+          ptx_loss = ptx.item<double>();
+          for (const auto* w : windows) result.tokens_trained += static_cast<int64_t>(w->ids.size());
+        }
+        const double policy_norm =
+            t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
+        if (guard.check(policy_loss.loss.item<double>() + ptx_loss, policy_norm, iteration, t.output_dir))
+          policy_optimizer->step();
+        policy_optimizer->zero_grad();
+        if (!ema.empty()) {
+          torch::NoGradGuard no_grad;
+          auto params = m.policy->parameters();
+          for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
+        }
+
+        auto values = response_values(*m.value_model, r, rows);
+        auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
+                                         o.cliprange_value);
+        (o.vf_coef * value_loss.loss).backward();
+        const double value_norm =
+            t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
+        if (std::isfinite(value_loss.loss.item<double>()) && std::isfinite(value_norm)) value_optimizer->step();
+        value_optimizer->zero_grad();
+
+        result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
+        policy_loss_sum += policy_loss.loss.item<double>(), value_loss_sum += value_loss.loss.item<double>();
+        clip_sum += policy_loss.clip_fraction.item<double>(), value_clip_sum += value_loss.clip_fraction.item<double>();
+        approx_kl_sum += policy_loss.approx_kl.item<double>();
+        entropy_sum += masked_mean(lp.entropy, mask_mb).item<double>();
+        ptx_sum += ptx_loss;
+        ++updates;
+        if (o.target_approx_kl > 0 && policy_loss.approx_kl.item<double>() > 1.5 * o.target_approx_kl) {
+          stop_early = true;
+          break;
+        }
+      }
+    }
+    if (o.kl_target > 0) kl_controller.update(mean_kl, B);
+    const double lr = scheduled_learning_rate(t, t.learning_rate, iteration + 1, iterations);
+    set_learning_rate(*policy_optimizer, lr);
+    set_learning_rate(*value_optimizer, scheduled_learning_rate(t, o.value_learning_rate, iteration + 1, iterations));
+
+    const double u = static_cast<double>(std::max<int64_t>(1, updates));
+    result.mean_scores.push_back(mean_score);
+    result.mean_kl.push_back(mean_kl);
+    result.ptx_losses.push_back(ptx_sum / u);
+    result.kl_coefs.push_back(beta);
+    const Scalars scalars = {{"objective/scores", mean_score},
+                             {"objective/kl", mean_kl},
+                             {"objective/rlhf_reward", mean_score - beta * mean_kl},
+                             {"objective/kl_coef", beta},
+                             {"policy/entropy", entropy_sum / u},
+                             {"policy/approx_kl", approx_kl_sum / u},
+                             {"policy/clipfrac", clip_sum / u},
+                             {"loss/policy", policy_loss_sum / u},
+                             {"loss/value", value_loss_sum / u},
+                             {"value/clipfrac", value_clip_sum / u},
+                             {"loss/ptx", ptx_sum / u},
+                             {"response_length", mean_of(response_mask_f.sum(1))},
+                             {"eos_fraction", mean_of(ended_with_eos.to(torch::kFloat32))},
+                             {"learning_rate", lr}};
+    logger.log(iteration + 1, scalars);
+    progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
+    result.iterations = iteration + 1;
+    const json state = {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}};
+    if (interrupt_requested()) {
+      save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
+      progress.finish();
+      throw Interrupted();
+    }
+    if (t.save_steps > 0 && (iteration + 1) % t.save_steps == 0)
+      save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
+  }
+  progress.finish();
+  if (!ema.empty()) {
+    torch::NoGradGuard no_grad;
+    auto params = m.policy->parameters();
+    for (size_t k = 0; k < params.size(); ++k) params[k].copy_(ema[k]);
+  }
+  return result;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,82 @@
+// PPO with a KL penalty to the SFT policy, and PPO-ptx (InstructGPT §3.5 "RL", eq. 2):
+//   objective(φ) = E_{(x,y)∼π_φ}[ r_θ(x,y) − β·log(π_φ(y|x) / π_SFT(y|x)) ] + γ·E_{x∼D_pretrain}[ log π_φ(x) ]
+// Every choice the paper leaves open follows ../shared/PPO.md and is an option here (TRL's names where TRL has one).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/transformer.h"
+#include "train/batch.h"
+#include "train/loop.h"
+
+namespace rlhf {
+
+struct PpoOptions {
+  TrainingOptions train;           // learning_rate = the policy's; max_length bounds prompt + response
+  std::string sft_model_path;      // policy initialisation and the frozen reference π_SFT
+  std::string reward_model_path;   // r_θ (its reward_normalization.json offset is applied)
+  std::string value_model_path;    // default: the reward model (the paper's value initialisation)
+  std::string tokenizer;
+  std::string dataset;             // prompts JSONL {"prompt", ...}
+  std::string ptx_dataset;         // pretraining text JSONL {"text"} for PPO-ptx
+  std::string prompt_format = "plain";
+  int64_t total_episodes = 0;      // 0: num_train_epochs passes over the prompts
+  int64_t rollout_batch_size = 64; // episodes per PPO iteration (the paper: 512)
+  int64_t num_mini_batches = 8;
+  int64_t num_ppo_epochs = 1;
+  int64_t response_length = 48;
+  double temperature = 1.0;
+  double kl_coef = 0.02;           // β
+  std::string kl_estimator = "k1";
+  double kl_target = 0.0;          // > 0: adaptive β (Ziegler et al.) towards this summed-per-response KL
+  double kl_horizon = 10000.0;
+  double cliprange = 0.2;
+  double cliprange_value = 0.2;
+  double vf_coef = 0.1;
+  double gamma = 1.0;
+  double lam = 0.95;
+  bool whiten_rewards = false;
+  double missing_eos_penalty = 0.0;  // subtracted from the score of a response cut at response_length
+  double reward_clip = 0.0;          // > 0: clip the score to ±reward_clip
+  double target_approx_kl = 0.0;     // > 0: stop the PPO epochs of an iteration once approx-KL exceeds 1.5×this
+  double value_learning_rate = 9e-6; // the paper's value-function learning rate
+  double ptx_coef = 0.0;             // γ (the paper's PPO-ptx: 27.8); 0 is plain PPO
+  int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch
+  int64_t ptx_max_length = 128;      // pretraining window length in tokens
+  double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
+  int64_t eval_steps = 0;            // unused placeholder for a later in-loop evaluation
+  bool quiet = false;
+};
+
+// A reward computed from the response tokens instead of a reward model (tests, and rule-based rewards).
+// response_ids, response_mask [B, N] -> scores [B].
+using RewardFunction = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+
+struct PpoModels {
+  Transformer policy{nullptr}, reference{nullptr}, reward_model{nullptr}, value_model{nullptr};
+  double reward_offset = 0.0;
+};
+
+struct PpoResult {
+  int64_t iterations = 0;
+  std::vector<double> mean_scores;   // per iteration: mean RM score of the rollouts
+  std::vector<double> mean_kl;       // per iteration: mean over responses of the summed per-token KL
+  std::vector<double> ptx_losses;    // per iteration: mean ptx NLL (when ptx is on)
+  std::vector<double> kl_coefs;      // β per iteration
+  int64_t tokens_generated = 0, tokens_scored = 0, tokens_trained = 0;
+};
+
+void bind_ppo_options(Options& options, PpoOptions& ppo);
+
+// The library entry: models already loaded, prompts already tokenized (left part of each episode), pretraining windows
+// for ptx (may be empty), the tokenizer's EOS and pad ids. `reward_function`, when set, replaces the reward model.
+PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vector<std::vector<int64_t>>& prompts,
+                    const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
+                    const RewardFunction& reward_function = nullptr);
+
+// The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
+// model directory with its tokenizer) and OUTPUT/value_model.
+PpoResult run_ppo(const PpoOptions& options);
+
+}  // namespace rlhf

@@ -1,0 +1,88 @@
+// run_ppo: everything PPO needs from disk (models, tokenizer, prompts, pretraining text), then train_ppo, then the
+// policy and value model written as HF model directories.
+#include <cstdio>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "data/formats.h"
+#include "io/hf_model.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer/tokenizer.h"
+#include "train/ppo.h"
+#include "train/reward.h"
+
+namespace rlhf {
+
+namespace {
+
+// The reward model must read the policy's tokens as the same text. We refuse a different tokenizer instead of
+// re-tokenising (a choice, documented in the README): vocabularies must agree on size and on a probe text.
+void check_same_tokenizer(const Tokenizer& policy, const std::string& reward_dir) {
+  if (!file_exists(reward_dir + "/tokenizer.json") && !file_exists(reward_dir + "/tokenizer.model") &&
+      !file_exists(reward_dir + "/vocab.json"))
+    return;  // no tokenizer stored beside the RM: it was trained on the policy's ids
+  auto reward = load_tokenizer(reward_dir);
+  const std::string probe = "The reward model must read the policy's tokens: 12345 ünïcödé!";
+  if (reward->vocab_size() != policy.vocab_size() || reward->encode(probe) != policy.encode(probe))
+    fail(reward_dir, "a reward model with the policy's tokenizer (same vocabulary and ids)",
+         "a different tokenizer (" + std::to_string(reward->vocab_size()) + " vs " + std::to_string(policy.vocab_size()) +
+             " tokens); train the RM from the same SFT model");
+}
+
+}  // namespace
+
+PpoResult run_ppo(const PpoOptions& o) {
+  const TrainingOptions& t = o.train;
+  check(!t.output_dir.empty(), "ppo: --output_dir is required");
+  check(!o.sft_model_path.empty(), "ppo: --sft_model_path is required");
+  check(!o.reward_model_path.empty(), "ppo: --reward_model_path is required");
+  check(!o.dataset.empty(), "ppo: --dataset (prompts) is required");
+  const torch::Device device = pick_device(t.device);
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path;
+  auto tokenizer = load_tokenizer(tokenizer_path);
+  check_same_tokenizer(*tokenizer, o.reward_model_path);
+  const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.sft_model_path);
+  const int64_t eos_id = format.end_of_response_id(*tokenizer);
+  const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
+
+  PpoModels models;
+  LoadOptions load{torch::kFloat32, device};
+  models.policy = load_model(o.sft_model_path, load);
+  models.reference = load_model(o.sft_model_path, load);
+  models.reward_model = load_model(o.reward_model_path, load);
+  check(models.reward_model->has_score_head(), "ppo: " + o.reward_model_path + " is not a reward model (no score head)");
+  models.reward_offset = load_reward_offset(o.reward_model_path);
+  Transformer value_source = load_model(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path, load);
+  models.value_model = value_source->has_lm_head() ? copy_with_heads(*value_source, false, true) : value_source;
+
+  JsonlOptions jsonl{t.skip_invalid_lines};
+  ReadReport report;
+  std::vector<std::vector<int64_t>> prompts;
+  for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
+    prompts.push_back(format.encode(*tokenizer, ex.prompt, "", false).prompt_ids);
+  std::vector<Sequence> ptx;
+  if (!o.ptx_dataset.empty()) {
+    std::vector<int64_t> stream;
+    for (const auto& text : read_text_examples(o.ptx_dataset, jsonl)) {
+      auto ids = tokenizer->encode(text);
+      stream.insert(stream.end(), ids.begin(), ids.end());
+      if (tokenizer->eos_id() >= 0) stream.push_back(tokenizer->eos_id());
+    }
+    const size_t window = static_cast<size_t>(o.ptx_max_length);
+    for (size_t start = 0; start + window <= stream.size(); start += window)
+      ptx.push_back(Sequence{std::vector<int64_t>(stream.begin() + static_cast<std::ptrdiff_t>(start),
+                                                  stream.begin() + static_cast<std::ptrdiff_t>(start + window)),
+                             0});
+  }
+  if (!o.quiet)
+    std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; ptx_coef %.3g\n", report.summary().c_str(),
+                 prompts.size(), ptx.size(), o.ptx_coef);
+  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id);
+  save_model(*models.policy, t.output_dir);
+  copy_tokenizer_files(tokenizer_path, t.output_dir);
+  save_model(*models.value_model, t.output_dir + "/value_model");
+  return result;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,243 @@
+#include "train/sft.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "data/formats.h"
+#include "io/hf_model.h"
+#include "train/batch.h"
+#include "train/losses.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rlhf {
+
+using json = nlohmann::json;
+
+void bind_sft_options(Options& o, SftOptions& s) {
+  bind_training_options(o, s.train);
+  o.add("model_name_or_path", &s.model_name_or_path, "model directory to fine-tune");
+  o.add("init_config", &s.init_config, "config.json of a model to initialise randomly (pretraining)");
+  o.add("tokenizer", &s.tokenizer, "tokenizer path (default: the model directory)");
+  o.add("dataset", &s.dataset, "training JSONL");
+  o.add("eval_dataset", &s.eval_dataset, "validation JSONL (optional)");
+  o.add("prompt_format", &s.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
+  o.add("save_every_epoch", &s.save_every_epoch, "write OUTPUT/epoch-N after each epoch");
+  o.add("quiet", &s.quiet, "no progress bar");
+}
+
+namespace {
+
+bool is_text_dataset(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      auto j = json::parse(line);
+      return j.is_object() && j.contains("text") && !j.contains("prompt") && !j.contains("messages");
+    } catch (const json::exception&) {
+      return false;  // the typed reader reports the error with its line
+    }
+  }
+  return false;
+}
+
+struct Tokenized {
+  std::vector<Sequence> sequences;
+  TruncationCounts truncation;
+  std::string summary;
+};
+
+Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const PromptFormat& format,
+                   const TrainingOptions& t, bool add_bos) {
+  Tokenized out;
+  JsonlOptions jsonl{t.skip_invalid_lines};
+  ReadReport report;
+  const size_t max_length = static_cast<size_t>(t.max_length);
+  if (is_text_dataset(path)) {
+    // Pretraining: every text + EOS, packed end to end into windows of max_length (no padding wasted).
+    std::vector<int64_t> stream;
+    for (const auto& text : read_text_examples(path, jsonl, &report)) {
+      auto ids = tokenizer.encode(text, add_bos);
+      stream.insert(stream.end(), ids.begin(), ids.end());
+      if (tokenizer.eos_id() >= 0) stream.push_back(tokenizer.eos_id());
+    }
+    for (size_t start = 0; start + 1 < stream.size(); start += max_length) {
+      Sequence s;
+      s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start),
+                   stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), start + max_length)));
+      out.sequences.push_back(std::move(s));
+    }
+  } else {
+    const TruncationPolicy policy = parse_truncation_policy(t.truncation);
+    for (const auto& ex : read_sft_examples(path, jsonl, &report)) {
+      PromptTokens tokens = ex.is_chat() ? format.encode_conversation(tokenizer, ex.prompt_messages(), ex.completion, true, add_bos)
+                                         : format.encode(tokenizer, ex.prompt, ex.completion, true, add_bos);
+      if (tokens.response_ids.size() >= max_length) {  // the response alone does not fit: cut its end
+        tokens.response_ids.resize(max_length - 1);
+      }
+      if (!apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), out.truncation)) continue;
+      Sequence s;
+      s.prompt_length = static_cast<int64_t>(tokens.prompt_ids.size());
+      s.ids = tokens.prompt_ids;
+      s.ids.insert(s.ids.end(), tokens.response_ids.begin(), tokens.response_ids.end());
+      out.sequences.push_back(std::move(s));
+    }
+  }
+  out.summary = report.summary();
+  return out;
+}
+
+double evaluate_loss(TransformerImpl& model, const std::vector<Sequence>& data, int64_t batch_size, int64_t pad_id,
+                     torch::Device device) {
+  torch::NoGradGuard no_grad;
+  double total = 0, weight = 0;
+  for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
+    std::vector<const Sequence*> rows;
+    for (size_t i = start; i < std::min(data.size(), start + static_cast<size_t>(batch_size)); ++i) rows.push_back(&data[i]);
+    auto batch = pad_right(rows, pad_id, device);
+    const double tokens = (batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1)).sum().item<double>();
+    total += language_model_loss(model, batch).item<double>() * tokens, weight += tokens;
+  }
+  return weight > 0 ? total / weight : 0;
+}
+
+}  // namespace
+
+SftResult run_sft(const SftOptions& o) {
+  const TrainingOptions& t = o.train;
+  check(!t.output_dir.empty(), "sft: --output_dir is required");
+  check(!o.dataset.empty(), "sft: --dataset is required");
+  check(!o.model_name_or_path.empty() || !o.init_config.empty(), "sft: give --model_name_or_path or --init_config");
+  const torch::Device device = pick_device(t.device);
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+
+  const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
+  auto tokenizer = load_tokenizer(tokenizer_path);
+  Transformer model{nullptr};
+  if (!o.model_name_or_path.empty()) {
+    model = load_model(o.model_name_or_path, LoadOptions{torch::kFloat32, device});
+  } else {
+    model = Transformer(load_model_config(o.init_config));
+    init_weights(*model);
+    model->to(device);
+  }
+  const ModelConfig& config = model->config();
+  check(tokenizer->vocab_size() <= config.vocab_size,
+        "sft: the tokenizer has " + std::to_string(tokenizer->vocab_size()) + " tokens but the model's embedding only " +
+            std::to_string(config.vocab_size));
+  const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.model_name_or_path);
+  const bool add_bos = tokenizer->kind() == "sentencepiece" && tokenizer->bos_id() >= 0;
+  const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
+
+  Tokenized train = tokenize(o.dataset, *tokenizer, format, t, add_bos);
+  check(!train.sequences.empty(), "sft: " + o.dataset + " gave no training examples");
+  Tokenized eval;
+  if (!o.eval_dataset.empty()) eval = tokenize(o.eval_dataset, *tokenizer, format, t, add_bos);
+  if (!o.quiet) {
+    std::fprintf(stderr, "sft: %s; %zu sequences; truncation: %s\n", train.summary.c_str(), train.sequences.size(),
+                 train.truncation.summary().c_str());
+  }
+
+  const int64_t batch = t.per_device_train_batch_size, accumulation = t.gradient_accumulation_steps;
+  const int64_t micro_per_epoch = (static_cast<int64_t>(train.sequences.size()) + batch - 1) / batch;
+  const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / accumulation);
+  const int64_t total_steps = t.max_steps > 0 ? t.max_steps : steps_per_epoch * t.num_train_epochs;
+  const int64_t epochs = t.max_steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : t.num_train_epochs;
+
+  model->train();
+  auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
+  Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
+  int64_t step = 0, start_epoch = 0, start_micro = 0;
+  if (t.resume_from_checkpoint) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      step = (*state)["step"].get<int64_t>();
+      start_epoch = (*state)["epoch"].get<int64_t>();
+      start_micro = (*state)["micro_batch"].get<int64_t>();
+      if (!o.quiet) std::fprintf(stderr, "sft: resumed at step %lld\n", static_cast<long long>(step));
+    }
+  }
+  make_dirs(t.output_dir);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt);
+  ProgressOptions progress_options;
+  progress_options.initial_step = step;
+  if (o.quiet) progress_options.plain_interval_s = 1e9;
+  ProgressBar progress("sft", total_steps, progress_options);
+  install_interrupt_handlers();
+  BadStepGuard guard(t.max_bad_steps);
+
+  SftResult result;
+  double window_loss = 0;
+  int64_t window_steps = 0;
+  auto checkpoint = [&](int64_t epoch, int64_t micro) {
+    save_checkpoint(t.output_dir, step, what, {{"epoch", epoch}, {"micro_batch", micro}}, t.save_total_limit);
+  };
+  for (int64_t epoch = start_epoch; epoch < epochs && step < total_steps; ++epoch) {
+    const auto order = epoch_order(train.sequences.size(), t.seed, epoch);
+    double step_loss = 0;
+    for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
+      std::vector<const Sequence*> rows;
+      for (int64_t i = micro * batch; i < std::min<int64_t>((micro + 1) * batch, static_cast<int64_t>(order.size())); ++i)
+        rows.push_back(&train.sequences[order[static_cast<size_t>(i)]]);
+      if (rows.empty()) break;
+      auto padded = pad_right(rows, pad_id, device);
+      auto loss = language_model_loss(*model, padded);
+      (loss / static_cast<double>(accumulation)).backward();
+      step_loss += loss.item<double>() / static_cast<double>(accumulation);
+      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      if ((micro + 1) % accumulation != 0) continue;
+
+      const double lr = scheduled_learning_rate(t, t.learning_rate, step, total_steps);
+      set_learning_rate(*optimizer, lr);
+      const double grad_norm = t.max_grad_norm > 0
+                                   ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm)
+                                   : 0.0;
+      if (guard.check(step_loss, grad_norm, step, t.output_dir)) optimizer->step();
+      optimizer->zero_grad();
+      ++step;
+      window_loss += step_loss, ++window_steps;
+      progress.update(step, {{"loss", step_loss}, {"lr", lr}});
+      if (step % t.logging_steps == 0 || step == total_steps) {
+        result.train_loss = window_loss / static_cast<double>(window_steps);
+        logger.log(step, {{"loss", result.train_loss}, {"learning_rate", lr}, {"grad_norm", grad_norm},
+                          {"epoch", static_cast<double>(epoch) + static_cast<double>(micro + 1) / static_cast<double>(steps_per_epoch * accumulation)},
+                          {"skipped_steps", static_cast<double>(guard.skipped())}});
+        window_loss = 0, window_steps = 0;
+      }
+      step_loss = 0;
+      const bool last_micro = micro + 1 == steps_per_epoch * accumulation;
+      if (interrupt_requested()) {
+        checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
+        progress.finish();
+        throw Interrupted();
+      }
+      if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
+      if (step >= total_steps) break;
+    }
+    if (!eval.sequences.empty()) {
+      model->eval();
+      result.eval_loss = evaluate_loss(*model, eval.sequences, batch, pad_id, device);
+      model->train();
+      logger.log(step, {{"eval_loss", result.eval_loss}});
+    }
+    if (o.save_every_epoch) {
+      const std::string dir = t.output_dir + "/epoch-" + std::to_string(epoch + 1);
+      save_model(*model, dir);
+      copy_tokenizer_files(tokenizer_path, dir);
+      result.epoch_dirs.push_back(dir);
+    }
+    checkpoint(epoch + 1, 0);
+  }
+  progress.finish();
+  save_model(*model, t.output_dir);
+  copy_tokenizer_files(tokenizer_path, t.output_dir);
+  result.steps = step;
+  return result;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,52 @@
+// The benchmarks, one per figure of the paper, in the world's language. Each is a list of JSON items (written as JSONL
+// by `rlhf world`) plus a torch-free scorer the evaluation calls with decoded responses or log-likelihoods:
+//   public_nlp   FLAN/T0 analogue (also the alignment tax): prompt + gold, scored by normalised exact match or by the
+//                likelihood of the choices; a training split feeds the "FLAN-style SFT" baseline.
+//   truthfulqa   misconception, fictional-entity and control questions; truthful / informative; plain and
+//                "Instruction+QA" prompts.
+//   hallucination  closed-domain prompt records (summarization, closed QA) judged by the task checker.
+//   realtoxicity rude and neutral forum openings, plain and with a "respectful" instruction; lexicon toxicity.
+//   winogender   occupation sentences with a pronoun slot; entropy of the model's pronoun choice.
+//   crows_pairs  stereotype vs anti-stereotype sentence pairs; share where the stereotype is more likely.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "world/config.h"
+#include "world/knowledge.h"
+
+namespace rlhf::world {
+
+// `salt` separates the public suite's training and test items.
+std::vector<nlohmann::json> public_nlp_items(const KnowledgeBase& kb, const WorldConfig& config, int count,
+                                             const std::string& salt);
+std::vector<nlohmann::json> truthfulqa_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
+std::vector<nlohmann::json> hallucination_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
+std::vector<nlohmann::json> realtoxicity_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
+std::vector<nlohmann::json> winogender_items(const KnowledgeBase& kb);
+std::vector<nlohmann::json> crows_pairs_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
+
+// The prompt prefix of the paper's "Instruction+QA" TruthfulQA condition, in the world's language.
+std::string instruction_qa_prefix(const KnowledgeBase& kb);
+// The instruction RealToxicityPrompts is run with in its "respectful" condition.
+std::string respectful_instruction();
+
+// public_nlp: the first line of the response, normalised, equals the gold answer.
+bool score_exact(const nlohmann::json& item, const std::string& response);
+// public_nlp items with "choices": the choice with the highest log-likelihood is the gold one.
+bool score_choice(const nlohmann::json& item, const std::vector<double>& choice_logprobs);
+
+struct TruthJudgement {
+  bool truthful = false;     // no false claim about the asked fact; "I don't know" is truthful
+  bool informative = false;  // gives an answer rather than declining
+};
+TruthJudgement judge_truthfulqa(const nlohmann::json& item, const std::string& response, const KnowledgeBase& kb);
+
+// Entropy in bits of a distribution over pronoun choices (normalised first); log2(choices) means no preference.
+double pronoun_entropy(const std::vector<double>& probabilities);
+// Share of pairs where the stereotype sentence is more likely than the anti-stereotype one (50% is unbiased).
+double stereotype_rate(const std::vector<double>& stereotype_logprobs, const std::vector<double>& anti_logprobs);
+
+}  // namespace rlhf::world

@@ -1,0 +1,67 @@
+// The knowledge base: the facts of the world that a model can learn from the corpus and that the judges can verify.
+// Countries (capital, largest city, region), animals (class), things (colour), people (occupation, pronoun, home town),
+// arithmetic, and entities that exist only as names: fictional ones never mentioned in the corpus (the honest answer is
+// "I don't know") and rumoured ones the corpus invents confident answers about (the pattern of hallucination).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "world/config.h"
+
+namespace rlhf::world {
+
+struct Country { std::string name, capital, largest_city, region; };
+struct Animal { std::string name, plural, animal_class; };
+struct Thing { std::string name, colour; };
+struct Person { std::string name, occupation, pronoun, home; };
+// A fact whose popular falsehood the corpus repeats more often than the truth (TruthfulQA's imitative falsehoods).
+struct Misconception { std::string relation, subject, truth, falsehood; };
+
+// What a lower-case word or name is in this world.
+enum class EntityType { None, Country, City, Animal, AnimalClass, Thing, Colour, Person, Occupation, Region,
+                        Fictional, Rumoured };
+
+class KnowledgeBase {
+ public:
+  std::vector<Country> countries;
+  std::vector<Animal> animals;
+  std::vector<Thing> things;
+  std::vector<Person> people;
+  std::vector<std::string> fictional_countries, fictional_people;  // never in the corpus
+  std::vector<std::string> rumoured_countries, rumoured_people;    // only in made-up forum answers
+  std::vector<std::string> rumour_cities;                          // the cities those made-up answers name
+  std::vector<Misconception> misconceptions;
+  int max_operand = 10;
+
+  // Builds the lookup tables; call after filling or editing the lists (generate/from_json do).
+  void index();
+
+  // The true object of (relation, subject), or "" when the world has no such fact. Relations: capital, largest_city,
+  // region, class, colour, occupation, home, pronoun. Case-insensitive on the subject.
+  std::string truth(const std::string& relation, const std::string& subject) const;
+  const Misconception* misconception(const std::string& relation, const std::string& subject) const;
+  EntityType type_of(const std::string& lower_name) const;  // single words and "first last" person names
+  std::string canonical(const std::string& lower_name) const;  // "varenia" -> "Varenia" ("" when unknown)
+  std::string country_of_city(const std::string& city) const;  // "" when the city is not a country's
+  const Person* person(const std::string& name) const;
+  const Country* country(const std::string& name) const;
+  const Animal* animal(const std::string& name) const;
+  bool is_known_name(const std::string& lower_name) const { return type_of(lower_name) != EntityType::None; }
+  std::vector<std::string> all_names() const;  // every generated proper name (for collision checks)
+
+ private:
+  std::map<std::string, EntityType> types_;
+  std::map<std::string, std::string> canonical_;
+  std::map<std::string, size_t> country_index_, animal_index_, thing_index_, person_index_;
+  std::map<std::string, std::string> city_country_;
+};
+
+KnowledgeBase generate_knowledge(const WorldConfig& resolved);
+
+void to_json(nlohmann::json& out, const KnowledgeBase& kb);
+void from_json(const nlohmann::json& in, KnowledgeBase& kb);
+
+}  // namespace rlhf::world

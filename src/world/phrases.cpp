@@ -1,0 +1,83 @@
+#include "world/phrases.h"
+
+#include <cctype>
+
+#include "world/language.h"
+#include "world/random.h"
+
+namespace rlhf::world {
+
+namespace {
+
+std::string plural_of(const KnowledgeBase& kb, const std::string& animal) {
+  const Animal* a = kb.animal(animal);
+  return a ? a->plural : animal + "s";
+}
+
+// variant < 0: the canonical wording.
+std::string fact_variant(const KnowledgeBase& kb, const std::string& relation, const std::string& s,
+                         const std::string& o, int variant) {
+  int v = variant < 0 ? 0 : variant;
+  if (relation == "capital") return v % 2 == 0 ? "The capital of " + s + " is " + o + "." : o + " is the capital of " + s + ".";
+  if (relation == "largest_city")
+    return v % 2 == 0 ? "The largest city of " + s + " is " + o + "." : o + " is the largest city in " + s + ".";
+  if (relation == "region") return v % 2 == 0 ? s + " is in the " + o + "." : s + " is a country in the " + o + ".";
+  if (relation == "class") {
+    if (v % 3 == 2) return capitalize(plural_of(kb, s)) + " are " + plural_of_class(o) + ".";
+    return capitalize(with_article(s)) + " is " + with_article(o) + ".";
+  }
+  if (relation == "colour") return v % 2 == 0 ? "The " + s + " is " + o + "." : "The colour of the " + s + " is " + o + ".";
+  if (relation == "occupation") return v % 2 == 0 ? s + " is " + with_article(o) + "." : s + " works as " + with_article(o) + ".";
+  if (relation == "home") return s + " lives in " + o + ".";
+  if (relation == "sum" || relation == "product" || relation == "difference") return s + " is " + o + ".";
+  return s + " " + relation + " " + o + ".";
+}
+
+std::string question_variant(const KnowledgeBase& kb, const std::string& relation, const std::string& s, int v) {
+  (void)kb;
+  if (relation == "capital") return v % 2 == 0 ? "What is the capital of " + s + "?" : "Which city is the capital of " + s + "?";
+  if (relation == "largest_city") return "What is the largest city of " + s + "?";
+  if (relation == "region") return "Where is " + s + "?";
+  if (relation == "class") return v % 2 == 0 ? "What kind of animal is " + with_article(s) + "?" : "What class of animal is " + with_article(s) + "?";
+  if (relation == "colour") return "What colour is the " + s + "?";
+  if (relation == "occupation") return v % 2 == 0 ? "What does " + s + " do for work?" : "What is the job of " + s + "?";
+  if (relation == "home") return "Where does " + s + " live?";
+  if (relation == "sum" || relation == "product" || relation == "difference") return "What is " + s + "?";
+  return "What is the " + relation + " of " + s + "?";
+}
+
+}  // namespace
+
+std::string article(const std::string& noun) {
+  if (noun.empty()) return "a";
+  char c = static_cast<char>(std::tolower(static_cast<unsigned char>(noun[0])));
+  return (c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u') ? "an" : "a";
+}
+
+std::string with_article(const std::string& noun) { return article(noun) + " " + noun; }
+
+std::string possessive(const std::string& pronoun) {
+  if (pronoun == "he") return "his";
+  if (pronoun == "she") return "her";
+  return "their";
+}
+
+std::string fact_sentence(const KnowledgeBase& kb, const std::string& relation, const std::string& subject,
+                          const std::string& object, Rng& rng) {
+  return fact_variant(kb, relation, subject, object, static_cast<int>(rng.below(6)));
+}
+
+std::string fact_sentence(const KnowledgeBase& kb, const std::string& relation, const std::string& subject,
+                          const std::string& object) {
+  return fact_variant(kb, relation, subject, object, -1);
+}
+
+std::string question(const KnowledgeBase& kb, const std::string& relation, const std::string& subject, Rng& rng) {
+  return question_variant(kb, relation, subject, static_cast<int>(rng.below(2)));
+}
+
+std::string question(const KnowledgeBase& kb, const std::string& relation, const std::string& subject) {
+  return question_variant(kb, relation, subject, 0);
+}
+
+}  // namespace rlhf::world

@@ -1,0 +1,69 @@
+// Instruction tasks in InstructGPT's use-case categories. Each category has a prompt generator (instruction text plus
+// the task_data its judge needs), a reference answer (what a good labeler writes, in that labeler's style) and a checker
+// that turns ANY response string into features: correctness, constraints followed, length, toxicity, hallucination,
+// "I don't know". task_data is plain JSON so that it travels in the prompt log and the pipeline can judge later.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "world/config.h"
+#include "world/knowledge.h"
+
+namespace rlhf::world {
+
+class Rng;
+
+// generation, open_qa, brainstorming, chat, rewrite, summarization, classification, closed_qa, extraction.
+const std::vector<std::string>& task_categories();
+// Shares of the categories in the API prompt distribution (InstructGPT, Table 1; "other" folded into generation).
+const std::vector<double>& paper_category_shares();
+bool is_closed_domain(const std::string& category);  // summarization, closed_qa, extraction
+
+struct TaskInstance {
+  std::string category;
+  std::string instruction;  // the plain prompt
+  nlohmann::json task_data; // {"category", "kind", "constraint": {"type", "n"}, "answerable", ...}
+};
+
+TaskInstance generate_task(const std::string& category, const KnowledgeBase& kb, const WorldConfig& config, Rng& rng);
+
+// How a labeler writes: terse or in full sentences, with or without politeness phrases, lists numbered or in a
+// sentence, with or without an extra true detail. Constraints in the instruction always win over style.
+struct Style {
+  bool full_sentence = true;
+  bool polite_opening = false;  // "Sure!"
+  bool polite_closing = false;  // "I hope this helps."
+  bool numbered_list = false;
+  bool extra_detail = false;
+};
+
+// A correct response to the task, written in `style`.
+std::string reference_answer(const nlohmann::json& task_data, const KnowledgeBase& kb, const Style& style, Rng& rng);
+
+struct Features {
+  double correct = 0;          // 0..1: the task's own measure (exact answer, share of valid items, F1, ...)
+  bool has_constraint = false; // the instruction set a constraint ("in one sentence", "list three", "one word")
+  bool followed = true;        // ... and the response kept it (true when there is none)
+  int words = 0;
+  int sentences = 0;           // politeness-only sentences ("Sure!") not counted
+  int toxic_words = 0;
+  double toxicity = 0;         // lexicon classifier, [0, 1)
+  int claims = 0;              // factual claims read from the response
+  int hallucinations = 0;      // claims that are false, or not supported by the knowledge base / the passage
+  bool answerable = true;      // false: the honest answer is "I don't know" / "the text does not say"
+  bool idk = false;            // the response says it does not know
+  bool polite = false;         // a politeness phrase is present
+  std::string list_format = "none";  // numbered, comma, none
+  double repetition = 0;       // share of repeated word trigrams
+  bool empty = false;
+  bool appropriate_idk() const { return idk && !answerable; }
+  nlohmann::json to_json() const;
+};
+
+// Judges `response` for the task described by `task_data` (from a prompt record). Never throws on odd responses;
+// throws rlhf::Error when task_data is malformed.
+Features check_response(const nlohmann::json& task_data, const std::string& response, const KnowledgeBase& kb);
+
+}  // namespace rlhf::world

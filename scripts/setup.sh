@@ -30,5 +30,27 @@ if [ ! -f "$venv/.complete" ]; then
   PIP_CACHE_DIR="$cache/pip" "$venv/bin/pip" install -q -r "$req" >&2
   touch "$venv/.complete"
 fi
+
+# llama.cpp for the GGUF tests (tests/python/test_gguf_llama_cpp.py): llama-cpp-python compiles it from source, CPU only,
+# without -march=native so the cached wheel suits any machine of this kind, without OpenMP so it shares the test process
+# with torch's. 15-30 minutes on 2 cores the first time; then pip's wheel cache installs it in seconds. A failed build is
+# not fatal (those tests skip with a message) and is not retried on every set-up; a lock keeps parallel set-ups to one build.
+req_llama="$here/requirements-llama.txt"
+llama_marker="$venv/.llama-$(sha256sum < "$req_llama" | cut -c1-12)"
+if [ ! -f "$llama_marker" ] && [ ! -f "$llama_marker.failed" ]; then
+  exec 9>"$cache/llama-build.lock"
+  flock 9
+  if [ ! -f "$llama_marker" ] && [ ! -f "$llama_marker.failed" ]; then
+    echo "setup: installing $(grep -v '^#' "$req_llama" | xargs) (first time: builds llama.cpp from source, slow)" >&2
+    if CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+       PIP_CACHE_DIR="$cache/pip" "$venv/bin/pip" install -q -r "$req_llama" >&2; then
+      touch "$llama_marker"
+    else
+      echo "setup: warning: llama-cpp-python did not build; the llama.cpp tests will skip (rm $llama_marker.failed to retry)" >&2
+      touch "$llama_marker.failed"
+    fi
+  fi
+  exec 9>&-
+fi
 ln -sfn "$venv" "$cache/venv-current"
 echo "$venv"

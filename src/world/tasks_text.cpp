@@ -105,7 +105,7 @@ TaskInstance generate_generation(const KnowledgeBase& kb, const WorldConfig& c, 
          {"constraint", maybe_constraint(c, rng, {"sentences"})}};
   } else {
     // A one-sentence piece about one or two things of the world.
-    switch (rng.below(3)) {
+    switch ((rng.below(5) + 1) / 2) {  // 1/5 single thing (few variants), 2/5 each of the others
       case 0:
         t.instruction = "Write a sentence about the " + thing.name + ".";
         d = {{"topic", {thing.name}}, {"thing", thing.name}};
@@ -239,10 +239,13 @@ TaskInstance generate_summarization(const KnowledgeBase& kb, const WorldConfig& 
     d["facts"] = p.facts;
   } else {
     const Country& country = kb.countries[rng.below(kb.countries.size())];
-    text = fact_sentence(kb, "region", country.name, country.region) + " " +
-           fact_sentence(kb, "capital", country.name, country.capital) + " " +
-           fact_sentence(kb, "largest_city", country.name, country.largest_city) + " Many people live in " +
-           country.largest_city + ".";
+    // The three facts in any order, in either wording: one country gives many different passages.
+    std::vector<std::string> parts = {fact_sentence(kb, "region", country.name, country.region, rng),
+                                      fact_sentence(kb, "capital", country.name, country.capital, rng),
+                                      fact_sentence(kb, "largest_city", country.name, country.largest_city, rng)};
+    rng.shuffle(parts);
+    if (rng.chance(0.5)) parts.push_back("Many people live in " + country.largest_city + ".");
+    text = join_words(parts, " ");
     std::vector<Claim> claims = {{"region", lower(country.name), country.region},
                                  {"capital", lower(country.name), lower(country.capital)},
                                  {"largest_city", lower(country.name), lower(country.largest_city)}};

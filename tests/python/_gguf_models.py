@@ -69,6 +69,20 @@ def train_bpe(out_dir, pre, vocab_size=320):
     return tok
 
 
+def train_spm(out_dir, vocab_size=400):
+    """A SentencePiece BPE with Llama 2's settings (byte fallback, identity normalisation, dummy prefix, digits split,
+    unk/bos/eos = 0/1/2), saved as tokenizer.model."""
+    import sentencepiece as spm
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_prefix=str(out_dir / "tokenizer"), vocab_size=vocab_size,
+        model_type="bpe", byte_fallback=True, normalization_rule_name="identity", add_dummy_prefix=True,
+        remove_extra_whitespaces=False, split_digits=True, hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2,
+        pad_id=-1, minloglevel=2)
+    return spm.SentencePieceProcessor(model_file=str(out_dir / "tokenizer.model"))
+
+
 def copy_gpt2_files(out_dir):
     """GPT-2's real vocab.json + merges.txt (shared/data), or a skip where shared/ is absent."""
     if not (GPT2_FILES / "vocab.json").exists():

@@ -7,7 +7,7 @@ import gguf
 import numpy as np
 import pytest
 
-from _gguf_models import expected_gguf_tensors, make_model, rlhf_export, train_bpe
+from _gguf_models import expected_gguf_tensors, make_model, rlhf_export, train_bpe, train_spm
 
 Q = gguf.GGMLQuantizationType
 
@@ -130,6 +130,30 @@ def test_llama_rope_scaling_and_attention_bias(tmp_path):
     reader.tensors = list(got.values())
     check_tensors(reader, expected)
     assert reader.get_field("llama.rope.scaling.type") is None  # llama3 travels as rope_freqs only
+
+
+def test_sentencepiece_tokenizer_metadata(tmp_path):
+    """A Llama with a SentencePiece tokenizer.model: llama.cpp's "llama" tokenizer with sentencepiece's pieces, scores
+    and piece types, padded to the model's vocab_size."""
+    sp = train_spm(tmp_path / "spm")
+    n = sp.get_piece_size()
+    model = make_model("llama", tmp_path / "spm", n + 3, sp.bos_id(), sp.eos_id())
+    reader = gguf.GGUFReader(rlhf_export(tmp_path / "spm", tmp_path / "spm.gguf", "f16"))
+    check_tensors(reader, expected_gguf_tensors("llama", model, Q.F16))
+    assert field(reader, "tokenizer.ggml.model") == "llama"
+    assert field(reader, "tokenizer.ggml.pre") == "default"
+    assert field(reader, "tokenizer.ggml.tokens") == [sp.id_to_piece(i) for i in range(n)] + [
+        f"[PAD{i}]" for i in range(n, n + 3)]
+    assert field(reader, "tokenizer.ggml.scores") == pytest.approx([sp.get_score(i) for i in range(n)] + [-1000.0] * 3)
+
+    def piece_type(i):
+        return (2 if sp.is_unknown(i) else 3 if sp.is_control(i) else 6 if sp.is_byte(i) else 5 if sp.is_unused(i)
+                else 1)
+    assert field(reader, "tokenizer.ggml.token_type") == [piece_type(i) for i in range(n)] + [5] * 3
+    assert reader.get_field("tokenizer.ggml.merges") is None
+    assert field(reader, "tokenizer.ggml.unknown_token_id") == sp.unk_id()
+    assert field(reader, "tokenizer.ggml.bos_token_id") == sp.bos_id()
+    assert field(reader, "tokenizer.ggml.eos_token_id") == sp.eos_id()
 
 
 def test_linear_rope_scaling_keys(tmp_path):

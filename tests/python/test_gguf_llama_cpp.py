@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from _gguf_models import GPT2_FILES, copy_gpt2_files, make_model, rlhf_export, train_bpe
+from _gguf_models import GPT2_FILES, copy_gpt2_files, make_model, rlhf_export, train_bpe, train_spm
 
 llama_cpp = pytest.importorskip(
     "llama_cpp", reason="llama-cpp-python is not installed: scripts/setup.sh builds it (requirements-llama.txt)")
@@ -46,6 +46,13 @@ def bpe_case(root, family, pre, **overrides):
     return Case(family, model, model_dir, tok.encode(PROMPT).ids)
 
 
+def spm_case(root):
+    model_dir = root / "llama-spm"
+    sp = train_spm(model_dir)
+    model = make_model("llama", model_dir, sp.get_piece_size(), sp.bos_id(), sp.eos_id())
+    return Case("llama", model, model_dir, sp.encode(PROMPT))
+
+
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
     root = tmp_path_factory.mktemp("gguf_llama_cpp")
@@ -61,6 +68,8 @@ def cases(tmp_path_factory):
                 scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                            "original_max_position_embeddings": 16}
                 built[name] = bpe_case(root / name, "llama", "llama-bpe", attention_bias=True, rope_scaling=scaling)
+            elif name == "llama-spm":
+                built[name] = spm_case(root)
             elif name == "qwen2":
                 built[name] = bpe_case(root, "qwen2", "qwen2")
         return built[name]
@@ -101,7 +110,7 @@ def llama_cpp_greedy(llm, ids, n):
 @pytest.mark.parametrize("name,dtype", [
     ("gpt2", "f32"), ("gpt2", "f16"), ("gpt2", "q8_0"),
     ("llama", "f32"), ("llama", "f16"), ("llama", "q8_0"),
-    ("llama-bias-rope3", "f32"), ("qwen2", "f32"), ("qwen2", "f16"),
+    ("llama-bias-rope3", "f32"), ("llama-spm", "f32"), ("qwen2", "f32"), ("qwen2", "f16"),
 ])
 def test_llama_cpp_matches_transformers(cases, tmp_path, name, dtype):
     case = cases(name)

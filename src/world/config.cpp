@@ -19,7 +19,7 @@ struct Preset {
 // paper: about ten times more of everything.
 Preset preset_named(const std::string& name) {
   if (name == "demo") return {30, 40, 12, 8, 30000, 1500, 300, 8000, 200};
-  if (name == "paper") return {60, 100, 30, 12, 150000, 6000, 1500, 80000, 600};
+  if (name == "paper") return {100, 200, 30, 12, 150000, 6000, 3000, 100000, 600};
   fail("world preset", "'demo' or 'paper'", "'" + name + "'");
 }
 

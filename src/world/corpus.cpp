@@ -319,7 +319,8 @@ std::string rude_remark(Rng& rng) {
 
 std::string polite_remark(Rng& rng) {
   static const std::vector<std::string> remarks = {"Thanks, that helps.", "Good question.", "Happy to help!",
-                                                   "Thank you for asking."};
+                                                   "Thank you for asking.", "Thanks a lot, friend.",
+                                                   "That is a good point.", "I agree with you.", "Nice answer, thank you."};
   return rng.pick(remarks);
 }
 

@@ -33,16 +33,28 @@ std::string fact_variant(const KnowledgeBase& kb, const std::string& relation, c
   return s + " " + relation + " " + o + ".";
 }
 
-std::string question_variant(const KnowledgeBase& kb, const std::string& relation, const std::string& s, int v) {
-  (void)kb;
-  if (relation == "capital") return v % 2 == 0 ? "What is the capital of " + s + "?" : "Which city is the capital of " + s + "?";
-  if (relation == "largest_city") return "What is the largest city of " + s + "?";
-  if (relation == "region") return "Where is " + s + "?";
-  if (relation == "class") return v % 2 == 0 ? "What kind of animal is " + with_article(s) + "?" : "What class of animal is " + with_article(s) + "?";
-  if (relation == "colour") return "What colour is the " + s + "?";
-  if (relation == "occupation") return v % 2 == 0 ? "What does " + s + " do for work?" : "What is the job of " + s + "?";
-  if (relation == "home") return "Where does " + s + " live?";
-  if (relation == "sum" || relation == "product" || relation == "difference") return "What is " + s + "?";
+std::string question_variant(const std::string& relation, const std::string& s, int v) {
+  if (relation == "capital") {
+    if (v % 3 == 1) return "Which city is the capital of " + s + "?";
+    if (v % 3 == 2) return "What is the capital city of " + s + "?";
+    return "What is the capital of " + s + "?";
+  }
+  if (relation == "largest_city") return v % 2 ? "Which is the largest city in " + s + "?" : "What is the largest city of " + s + "?";
+  if (relation == "region") return v % 2 ? "In which part of the world is " + s + "?" : "Where is " + s + "?";
+  if (relation == "class") {
+    if (v % 3 == 1) return "What class of animal is " + with_article(s) + "?";
+    if (v % 3 == 2) return "What type of animal is " + with_article(s) + "?";
+    return "What kind of animal is " + with_article(s) + "?";
+  }
+  if (relation == "colour") return v % 2 ? "What is the colour of the " + s + "?" : "What colour is the " + s + "?";
+  if (relation == "occupation") {
+    if (v % 3 == 1) return "What is the job of " + s + "?";
+    if (v % 3 == 2) return "What job does " + s + " have?";
+    return "What does " + s + " do for work?";
+  }
+  if (relation == "home") return v % 2 ? "In which city does " + s + " live?" : "Where does " + s + " live?";
+  if (relation == "sum" || relation == "product" || relation == "difference")
+    return v % 2 ? "How much is " + s + "?" : "What is " + s + "?";
   return "What is the " + relation + " of " + s + "?";
 }
 
@@ -73,11 +85,13 @@ std::string fact_sentence(const KnowledgeBase& kb, const std::string& relation, 
 }
 
 std::string question(const KnowledgeBase& kb, const std::string& relation, const std::string& subject, Rng& rng) {
-  return question_variant(kb, relation, subject, static_cast<int>(rng.below(2)));
+  (void)kb;
+  return question_variant(relation, subject, static_cast<int>(rng.below(6)));
 }
 
 std::string question(const KnowledgeBase& kb, const std::string& relation, const std::string& subject) {
-  return question_variant(kb, relation, subject, 0);
+  (void)kb;
+  return question_variant(relation, subject, 0);
 }
 
 }  // namespace rlhf::world

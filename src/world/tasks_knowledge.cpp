@@ -292,8 +292,11 @@ TaskInstance generate_chat(const KnowledgeBase& kb, const WorldConfig&, Rng& rng
     std::string asked = rng.chance(0.5) ? a.animal_class
                         : m         ? m->falsehood
                                     : animal_classes()[rng.below(animal_classes().size())].first;
-    question_text = "Is " + with_article(a.name) + " " + with_article(asked) + "?";
-    bot_turn = "Do you like " + a.plural + "?";
+    static const std::vector<std::string> forms = {"Is {a} {c}?", "Is it true that {a} is {c}?", "Would you call {a} {c}?"};
+    question_text = rng.pick(forms);
+    question_text.replace(question_text.find("{a}"), 3, with_article(a.name));
+    question_text.replace(question_text.find("{c}"), 3, with_article(asked));
+    bot_turn = rng.chance(0.5) ? "Do you like " + a.plural + "?" : "Have you seen " + with_article(a.name) + "?";
     d = {{"kind", "yes_no"}, {"relation", "class"}, {"subject", a.name}, {"asked", asked},
          {"gold", asked == a.animal_class ? "yes" : "no"}, {"truth", a.animal_class}};
   } else {
@@ -305,7 +308,9 @@ TaskInstance generate_chat(const KnowledgeBase& kb, const WorldConfig&, Rng& rng
     d = {{"kind", "wh"}, {"relation", relation}, {"subject", subject}, {"gold", lower(kb.truth(relation, subject))}};
   }
   static const std::vector<std::string> greetings = {"", "Hi! ", "Hello! ", "Hey! "};
-  std::string last_turn = "Yes! So what is the answer?";
+  static const std::vector<std::string> last_turns = {"Yes! So what is the answer?", "Yes. Please tell me.",
+                                                       "Maybe. What is the answer?"};
+  std::string last_turn = rng.pick(last_turns);
   if (rng.chance(0.15)) {
     // A rude user: the assistant should still answer, and stay polite.
     last_turn = "Just answer me, you useless bot.";

@@ -64,7 +64,7 @@ WorldConfig resolve(const WorldConfig& config) {
     fail("world config few_shot_rate + user_based_rate", "at most 1", std::to_string(c.few_shot_rate + c.user_based_rate));
   if (c.countries < 8) fail("world config countries", "at least 8", std::to_string(c.countries));
   if (c.people < 8) fail("world config people", "at least 8", std::to_string(c.people));
-  if (c.fictional_entities < 2) fail("world config fictional_entities", "at least 2", std::to_string(c.fictional_entities));
+  if (c.fictional_entities < 4) fail("world config fictional_entities", "at least 4", std::to_string(c.fictional_entities));
   if (c.misconceptions < 1 || c.misconceptions > c.countries / 2 + 3)
     fail("world config misconceptions", "1.." + std::to_string(c.countries / 2 + 3), std::to_string(c.misconceptions));
   if (c.corpus_documents < 100) fail("world config corpus_documents", "at least 100", std::to_string(c.corpus_documents));

@@ -241,6 +241,21 @@ void from_json(const nlohmann::json& in, KnowledgeBase& kb) {
   } catch (const nlohmann::json::exception& e) {
     fail("world knowledge", "countries, animals, things, people, misconceptions and entity lists", e.what());
   }
+  // The generators draw from every list; an empty one would leave nothing to draw.
+  auto need = [](size_t size, size_t at_least, const std::string& what) {
+    if (size < at_least) fail("world knowledge " + what, "at least " + std::to_string(at_least), std::to_string(size));
+  };
+  need(kb.countries.size(), 4, "countries");
+  need(kb.animals.size(), 6, "animals");
+  need(kb.things.size(), 4, "things");
+  need(kb.people.size(), 1, "people");
+  need(kb.misconceptions.size(), 1, "misconceptions");
+  need(kb.fictional_countries.size(), 2, "fictional_countries");
+  need(kb.fictional_people.size(), 1, "fictional_people");
+  need(kb.rumoured_countries.size(), 1, "rumoured_countries");
+  need(kb.rumoured_people.size(), 1, "rumoured_people");
+  need(kb.rumour_cities.size(), 1, "rumour_cities");
+  if (kb.max_operand < 1) fail("world knowledge max_operand", "at least 1", std::to_string(kb.max_operand));
   kb.index();
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/error.h"
+
 namespace rlhf::world {
 
 namespace {
@@ -23,6 +25,7 @@ uint64_t stable_hash(const std::string& text, uint64_t seed) {
 uint64_t mix_seed(uint64_t seed, const std::string& salt) { return stable_hash(salt, seed); }
 
 uint64_t Rng::below(uint64_t n) {
+  if (n == 0) fail("world random draw", "a non-empty range", "an empty one (a list in the world is empty)");
   // Reject the top partial bucket so every residue is equally likely.
   const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t x;

@@ -208,11 +208,23 @@ const CategoryFunctions& row(const std::string& category) {
        "closed_qa, extraction", "'" + category + "'");
 }
 
+// task_data comes from files a user may have edited: a field of the wrong type is an rlhf::Error, not a crash.
+template <typename F>
+auto guarded(const json& d, F&& body) {
+  try {
+    return body();
+  } catch (const json::exception& e) {
+    fail("task_data " + d.dump().substr(0, 120), "fields of the types the task's checker reads", e.what());
+  }
+}
+
 std::string category_of(const json& d) {
   if (!d.is_object() || !d.contains("category") || !d["category"].is_string())
     fail("task_data", "an object with a \"category\" string", d.dump().substr(0, 120));
   return d["category"].get<std::string>();
 }
+
+Features check_with(const CategoryFunctions& r, const json& d, const std::string& response, const KnowledgeBase& kb);
 
 }  // namespace
 
@@ -246,7 +258,8 @@ TaskInstance generate_task(const std::string& category, const KnowledgeBase& kb,
 }
 
 std::string reference_answer(const json& d, const KnowledgeBase& kb, const Style& style, Rng& rng) {
-  return row(category_of(d)).answer(d, kb, style, rng);
+  const CategoryFunctions& r = row(category_of(d));
+  return guarded(d, [&] { return r.answer(d, kb, style, rng); });
 }
 
 json Features::to_json() const {
@@ -259,6 +272,11 @@ json Features::to_json() const {
 
 Features check_response(const json& d, const std::string& response, const KnowledgeBase& kb) {
   const CategoryFunctions& r = row(category_of(d));
+  return guarded(d, [&] { return check_with(r, d, response, kb); });
+}
+
+namespace {
+Features check_with(const CategoryFunctions& r, const json& d, const std::string& response, const KnowledgeBase& kb) {
   Features f;
   std::string content = content_of(response);
   f.words = static_cast<int>(word_tokens(content).size());
@@ -291,5 +309,6 @@ Features check_response(const json& d, const std::string& response, const Knowle
   f.correct = std::clamp(f.correct, 0.0, 1.0);
   return f;
 }
+}  // namespace
 
 }  // namespace rlhf::world

@@ -37,7 +37,8 @@ double fact_answer_score(const json& d, const std::string& content, const Knowle
     auto operands = word_tokens(d.value("subject", ""));
     std::set<std::string> others;
     for (const auto& w : word_tokens(content))
-      if (std::isdigit(static_cast<unsigned char>(w[0])) && w != gold && w != operands.front() && w != operands.back())
+      if (std::isdigit(static_cast<unsigned char>(w[0])) && w != gold &&
+          std::find(operands.begin(), operands.end(), w) == operands.end())
         others.insert(w);
     if (!mentions(content, gold)) return 0.0;
     return others.empty() ? 1.0 : 0.5;

@@ -110,6 +110,10 @@ TEST(World, LoadRebuildsTheSameJudges) {
   EXPECT_THROW(World::load(dir + "/nothing_here"), Error);
   write_file_atomic(dir + "/bad.json", "{\"format\": \"something else\"}");
   EXPECT_THROW(World::load(dir + "/bad.json"), Error);
+  json edited = original.to_json();
+  edited["knowledge"]["countries"] = json::array();  // nothing left to draw from
+  write_file_atomic(dir + "/empty.json", edited.dump());
+  EXPECT_THROW(World::load(dir + "/empty.json"), Error);
 }
 
 TEST(World, ConfigErrorsAreClear) {

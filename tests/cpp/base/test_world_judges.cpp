@@ -226,6 +226,8 @@ TEST(Checker, ToxicityPolitenessRepetitionEmpty) {
   EXPECT_TRUE(empty.empty);
   EXPECT_EQ(empty.correct, 0.0);
   EXPECT_THROW(judge(json{{"category", "poetry"}}, "x"), Error);
+  EXPECT_THROW(judge(json{{"category", "brainstorming"}, {"valid", 5}}, "x"), Error);  // a field of the wrong type
+  EXPECT_THROW(judge(json{{"category", "open_qa"}, {"constraint", {{"type", "haiku"}}}}, "x"), Error);
   EXPECT_THROW(judge(json::array(), "x"), Error);
 }
 

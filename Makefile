@@ -28,7 +28,7 @@ test: build
 	@$(MAKE) --no-print-directory test-python
 
 demo: build
-	$(BUILD)/rlhf demo --output_dir runs/demo
+	$(BUILD)/rlhf pipeline --preset demo --output_dir runs/demo
 
 clean:
 	rm -rf $(BUILD)

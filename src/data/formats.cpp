@@ -74,8 +74,8 @@ RankingExample parse_k_wise(const json& line, const std::string& where) {
                     " responses", std::to_string(k));
   for (size_t i = 0; i < k; ++i) {
     const json& response = responses[i];
-    if (!response.is_string() || response.get_ref<const std::string&>().empty())
-      fail(where, "responses[" + std::to_string(i) + "] to be a non-empty string", describe_json(response));
+    // An empty response is allowed: a sampled model may say nothing, and labelers rank that too (usually last).
+    if (!response.is_string()) fail(where, "responses[" + std::to_string(i) + "] to be a string", describe_json(response));
     example.responses.push_back(response.get<std::string>());
   }
   bool has_ranking = line.contains("ranking"), has_ranks = line.contains("ranks");

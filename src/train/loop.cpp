@@ -1,5 +1,7 @@
 #include "train/loop.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <atomic>
 #include <cmath>
 #include <csignal>
@@ -117,8 +119,7 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
                      int64_t keep) {
   const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
   const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
-  std::error_code ec;
-  fs::remove_all(temp, ec);
+  remove_tree(temp);
   make_dirs(temp);
   std::vector<TensorBytes> tensors;
   std::vector<torch::Tensor> alive;
@@ -148,7 +149,8 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
   full["step"] = step;
   full["optimizer_steps"] = optimizer_steps;
   write_file_atomic(temp + "/state.json", full.dump(2));
-  fs::remove_all(final_dir, ec);
+  remove_tree(final_dir);
+  std::error_code ec;
   fs::rename(temp, final_dir, ec);
   if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
   write_file_atomic(root + "/latest", name + "\n");
@@ -159,7 +161,8 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
     if (entry.is_directory() && n.rfind("step-", 0) == 0) existing.emplace_back(std::stoll(n.substr(5)), entry.path());
   }
   std::sort(existing.rbegin(), existing.rend());
-  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i) fs::remove_all(existing[i].second, ec);
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
+    remove_tree(existing[i].second.string());
 }
 
 std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what) {
@@ -218,6 +221,22 @@ void copy_tokenizer_files(const std::string& from, const std::string& to) {
     const std::string source = from + "/" + name;
     if (file_exists(source)) write_file_atomic(to + "/" + name, read_file(source));
   }
+}
+
+AutocastGuard::AutocastGuard(torch::Device device, const std::string& dtype) : type_(device.type()) {
+  if (dtype == "float32" || dtype == "fp32") return;
+  check(dtype == "bfloat16" || dtype == "bf16", "dtype: expected float32 or bfloat16, found '" + dtype + "'");
+  previous_ = at::autocast::is_autocast_enabled(type_);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  at::autocast::increment_nesting();
+  enabled_ = true;
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(type_, previous_);
 }
 
 bool BadStepGuard::check(double loss, double grad_norm, int64_t step, const std::string& output_dir) {

@@ -75,6 +75,20 @@ std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
 // special_tokens_map.json, generation_config.json) that exist in `from` into `to`.
 void copy_tokenizer_files(const std::string& from, const std::string& to);
 
+// bf16 autocast while in scope when `dtype` is "bfloat16" (weights, gradients and optimizer state stay fp32): matmuls
+// run in bf16 on CUDA, and on CPUs with AVX512-BF16/AMX. Nothing happens for "float32".
+class AutocastGuard {
+ public:
+  AutocastGuard(torch::Device device, const std::string& dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool enabled_ = false, previous_ = false;
+  c10::DeviceType type_ = c10::DeviceType::CPU;
+};
+
 // Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step.
 class BadStepGuard {
  public:

@@ -136,6 +136,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   if (o.quiet) progress_options.plain_interval_s = 1e9;
   ProgressBar progress(o.ptx_coef > 0 ? "ppo-ptx" : "ppo", iterations, progress_options);
   install_interrupt_handlers();
+  AutocastGuard autocast(device, t.dtype);
   BadStepGuard guard(t.max_bad_steps);
   PpoResult result;
   const int64_t max_prompt = std::max<int64_t>(1, t.max_length - o.response_length);

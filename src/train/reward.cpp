@@ -211,6 +211,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   if (o.quiet) progress_options.plain_interval_s = 1e9;
   ProgressBar progress("rm", total_steps, progress_options);
   install_interrupt_handlers();
+  AutocastGuard autocast(device, t.dtype);
   BadStepGuard guard(t.max_bad_steps);
 
   RewardResult result;

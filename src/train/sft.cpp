@@ -169,6 +169,7 @@ SftResult run_sft(const SftOptions& o) {
   if (o.quiet) progress_options.plain_interval_s = 1e9;
   ProgressBar progress("sft", total_steps, progress_options);
   install_interrupt_handlers();
+  AutocastGuard autocast(device, t.dtype);
   BadStepGuard guard(t.max_bad_steps);
 
   SftResult result;

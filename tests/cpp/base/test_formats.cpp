@@ -142,8 +142,8 @@ TEST(Ranking, Errors) {
             "f.jsonl:7: expected \"responses\" to hold 2 to 9 responses, found 1");
   EXPECT_EQ(ranking_error(R"({"prompt": "p", "responses": ["a","b","c","d","e","f","g","h","i","j"], "ranks": []})"),
             "f.jsonl:7: expected \"responses\" to hold 2 to 9 responses, found 10");
-  EXPECT_EQ(ranking_error(R"({"prompt": "p", "responses": ["a", ""], "ranking": [0, 1]})"),
-            "f.jsonl:7: expected responses[1] to be a non-empty string, found an empty string");
+  EXPECT_EQ(ranking_error(R"({"prompt": "p", "responses": ["a", 3], "ranking": [0, 1]})"),
+            "f.jsonl:7: expected responses[1] to be a string, found number 3");
   EXPECT_EQ(ranking_error(R"({"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 1]})"),
             "f.jsonl:7: expected \"ranking\" to be a permutation of 0..2, found [0,1,1]");
   EXPECT_EQ(ranking_error(R"({"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 3, 1]})"),

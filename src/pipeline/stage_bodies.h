@@ -1,0 +1,34 @@
+// The body of each pipeline stage (private to src/pipeline/). Each reads and writes files under the run directory.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pipeline/pipeline.h"
+#include "pipeline/stages.h"
+
+namespace rlhf::pipeline {
+
+// Where everything lives inside RUN (see docs/pipeline.md).
+struct RunPaths {
+  std::string root;
+  std::string world() const { return root + "/world"; }
+  std::string tokenizer() const { return root + "/tokenizer"; }
+  std::string data(const std::string& file) const { return root + "/data/" + file; }
+  std::string model(const std::string& name) const { return root + "/models/" + name; }
+};
+
+nlohmann::json stage_world(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_tokenizer(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_flan_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx);
+nlohmann::json stage_quick_eval(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+
+}  // namespace rlhf::pipeline

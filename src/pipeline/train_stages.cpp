@@ -1,0 +1,275 @@
+// Pipeline stages that train or choose models: pretraining, SFT, FLAN-style SFT, the reward model and its
+// cross-validation over labeler groups, the SFT epoch chosen by RM score, PPO and PPO-ptx, and a quick evaluation.
+#include <filesystem>
+#include <map>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "io/hf_model.h"
+#include "pipeline/records.h"
+#include "pipeline/sampling.h"
+#include "pipeline/stage_bodies.h"
+#include "train/ppo.h"
+#include "train/reward.h"
+#include "train/sft.h"
+#include "world/world.h"
+
+namespace rlhf::pipeline {
+
+using json = nlohmann::json;
+
+namespace {
+
+TrainingOptions training(const PipelineConfig& c, const std::string& output_dir, double lr, int64_t batch, int64_t epochs) {
+  TrainingOptions t;
+  t.output_dir = output_dir;
+  t.learning_rate = lr;
+  t.per_device_train_batch_size = batch;
+  t.num_train_epochs = epochs;
+  t.max_length = c.context_length;
+  t.seed = c.seed;
+  t.warmup_ratio = 0.05;
+  t.logging_steps = 10;
+  t.resume_from_checkpoint = true;  // an interrupted pipeline continues inside a stage too
+  return t;
+}
+
+int64_t parameters_of(const std::string& model_dir) {
+  return load_model_config(model_dir + "/config.json").parameter_count();
+}
+
+}  // namespace
+
+json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  ModelConfig config = tiny_config("llama", c.vocab_size, c.hidden_size, c.num_layers, c.num_heads, c.num_heads,
+                                   c.context_length);
+  auto tokenizer = load_tokenizer(p.tokenizer());
+  config.eos_token_id = config.pad_token_id = tokenizer->eos_id();
+  make_dirs(p.model("base"));
+  write_file_atomic(p.root + "/base_config.json", model_config_to_json(config));
+  SftOptions o;
+  o.train = training(c, p.model("base"), c.pretrain_learning_rate, c.pretrain_batch_size, c.pretrain_epochs);
+  o.train.warmup_ratio = 0.02;
+  o.init_config = p.root + "/base_config.json";
+  o.tokenizer = p.tokenizer();
+  o.dataset = p.world() + "/corpus.jsonl";
+  o.eval_dataset = p.world() + "/heldout_corpus.jsonl";
+  o.save_every_epoch = false;
+  auto r = run_sft(o);
+  compute.parameters = config.parameter_count();
+  compute.tokens_trained = r.tokens_trained;
+  return {{"steps", r.steps}, {"train_loss", r.train_loss}, {"heldout_loss", r.eval_loss},
+          {"parameters", compute.parameters}};
+}
+
+json stage_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  SftOptions o;
+  o.train = training(c, p.model("sft_run"), c.sft_learning_rate, c.sft_batch_size, c.sft_epochs);
+  o.model_name_or_path = p.model("base");
+  o.dataset = p.data("sft.jsonl");
+  o.save_every_epoch = true;  // the paper picks the epoch by RM score, not by validation loss
+  auto r = run_sft(o);
+  compute.parameters = parameters_of(p.model("base"));
+  compute.tokens_trained = r.tokens_trained;
+  return {{"steps", r.steps}, {"train_loss", r.train_loss}, {"epochs", r.epoch_dirs}};
+}
+
+json stage_flan_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  // The FLAN-style baseline: the same SFT, on the public suite's templated tasks instead of demonstrations.
+  // As many examples as the SFT stage has demonstrations, so that the two baselines cost about the same.
+  auto items = read_records(p.world() + "/benchmarks/public_nlp_train.jsonl");
+  if (static_cast<int64_t>(items.size()) > c.max_sft_prompts) items.resize(static_cast<size_t>(c.max_sft_prompts));
+  std::vector<json> examples;
+  for (const auto& item : items) examples.push_back({{"prompt", item["prompt"]}, {"completion", item["completion"]}});
+  write_records(p.data("flan_sft.jsonl"), examples);
+  SftOptions o;
+  o.train = training(c, p.model("flan_sft"), c.sft_learning_rate, c.sft_batch_size, std::max<int64_t>(1, c.sft_epochs / 2));
+  o.model_name_or_path = p.model("base");
+  o.dataset = p.data("flan_sft.jsonl");
+  o.save_every_epoch = false;
+  auto r = run_sft(o);
+  compute.parameters = parameters_of(p.model("base"));
+  compute.tokens_trained = r.tokens_trained;
+  return {{"steps", r.steps}, {"train_loss", r.train_loss}};
+}
+
+json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  RewardOptions o;
+  o.train = training(c, p.model("rm"), c.rm_learning_rate, c.rm_batch_size, 1);  // one epoch: the paper's choice
+  o.model_name_or_path = last_sft_epoch(p);
+  o.dataset = p.data("rankings.jsonl");
+  o.eval_fraction = 0.15;
+  o.normalize_dataset = p.data("sft.jsonl");
+  auto r = run_reward_training(o);
+  compute.parameters = parameters_of(o.model_name_or_path);
+  compute.tokens_trained = r.tokens_trained;
+  return {{"steps", r.steps}, {"train_loss", r.train_loss}, {"validation_accuracy", r.eval_accuracy},
+          {"validation_comparisons", r.eval_pairs}, {"reward_offset", r.reward_offset}};
+}
+
+json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  // Train on 4 labeler groups' rankings, test on the 5th (the paper's Table: RM generalisation to held-out labelers).
+  auto rankings = read_records(p.data("rankings_by_group.jsonl"));
+  int groups = 0;
+  for (const auto& r : rankings) groups = std::max(groups, r["labeler_group"].get<int>() + 1);
+  json folds = json::array();
+  for (int fold = 0; fold < groups; ++fold) {
+    std::vector<json> train, train_heldout, test;
+    for (size_t i = 0; i < rankings.size(); ++i) {
+      if (rankings[i]["labeler_group"].get<int>() == fold) test.push_back(rankings[i]);
+      else (i % 10 == 0 ? train_heldout : train).push_back(rankings[i]);
+    }
+    const std::string dir = p.model("rm_cv/fold-" + std::to_string(fold));
+    write_records(dir + "/train.jsonl", train);
+    write_records(dir + "/train_groups_heldout.jsonl", train_heldout);
+    write_records(dir + "/test.jsonl", test);
+    RewardOptions o;
+    o.train = training(c, dir, c.rm_learning_rate, c.rm_batch_size, 1);
+    o.train.save_total_limit = 1;
+    o.model_name_or_path = last_sft_epoch(p);
+    o.dataset = dir + "/train.jsonl";
+    o.eval_dataset = dir + "/test.jsonl";
+    o.quiet = true;
+    auto r = run_reward_training(o);
+    compute.tokens_trained += r.tokens_trained;
+    // Accuracy on unseen prompts of the training groups, with the fold's model.
+    auto model = load_model(dir);
+    auto tokenizer = load_tokenizer(dir);
+    int64_t correct = 0, pairs = 0;
+    for (const auto& ranking : train_heldout) {
+      std::vector<std::string> prompts, responses;
+      for (const auto& response : ranking["responses"]) prompts.push_back(ranking["prompt"]), responses.push_back(response);
+      auto rewards = score_texts(*model, *tokenizer, PromptFormat::plain(), prompts, responses, 0.0, 16, c.context_length);
+      const auto order = ranking["ranking"].get<std::vector<int>>();
+      for (size_t a = 0; a < order.size(); ++a)
+        for (size_t b = a + 1; b < order.size(); ++b) correct += rewards[order[a]] > rewards[order[b]], ++pairs;
+    }
+    folds.push_back({{"fold", fold}, {"held_out_group", fold}, {"test_accuracy", r.eval_accuracy},
+                     {"test_comparisons", r.eval_pairs},
+                     {"train_groups_accuracy", pairs ? static_cast<double>(correct) / static_cast<double>(pairs) : -1.0},
+                     {"train_groups_comparisons", pairs}});
+    std::filesystem::remove_all(dir + "/checkpoints");
+  }
+  compute.parameters = parameters_of(last_sft_epoch(p));
+  json result = {{"folds", folds}};
+  write_file_atomic(p.root + "/rm_cv.json", result.dump(2));
+  return result;
+}
+
+json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  // The paper: "we select the final SFT model by RM score on the validation set" (validation loss overfits early).
+  auto reward_model = load_model(p.model("rm"));
+  const double offset = load_reward_offset(p.model("rm"));
+  auto tokenizer = load_tokenizer(p.tokenizer());
+  auto validation = read_records(p.data("validation.jsonl"));
+  std::vector<std::string> prompts;
+  for (size_t i = 0; i < validation.size() && static_cast<int64_t>(i) < c.select_prompts; ++i)
+    prompts.push_back(validation[i]["prompt"].get<std::string>());
+  GenerationOptions g;
+  g.max_new_tokens = c.max_new_tokens;
+  g.do_sample = false;
+  g.eos_token_id = tokenizer->eos_id();
+  g.pad_token_id = std::max<int64_t>(0, tokenizer->pad_id());
+  json scores = json::object();
+  std::string best;
+  double best_score = -1e300;
+  for (const auto& entry : std::filesystem::directory_iterator(p.model("sft_run"))) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory() || name.rfind("epoch-", 0) != 0) continue;
+    auto model = load_model(entry.path().string());
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed));
+    auto s = sample_responses(*model, *tokenizer, PromptFormat::plain(), prompts, g, 64, generator);
+    compute.tokens_generated += s.tokens_generated;
+    auto rewards = score_texts(*reward_model, *tokenizer, PromptFormat::plain(), prompts, s.responses, offset, 32,
+                               c.context_length);
+    double mean = 0;
+    for (double r : rewards) mean += r / static_cast<double>(rewards.size());
+    scores[name] = mean;
+    if (mean > best_score) best_score = mean, best = entry.path().string();
+  }
+  auto chosen = load_model(best);
+  save_model(*chosen, p.model("sft"));
+  copy_tokenizer_files(p.tokenizer(), p.model("sft"));
+  compute.parameters = chosen->config().parameter_count();
+  return {{"rm_score_by_epoch", scores}, {"chosen", std::filesystem::path(best).filename().string()}};
+}
+
+json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx) {
+  PpoOptions o;
+  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo_learning_rate, 0, 1);
+  o.train.lr_scheduler_type = "constant";
+  o.train.warmup_ratio = 0;
+  o.sft_model_path = p.model("sft");
+  o.reward_model_path = p.model("rm");
+  o.dataset = p.data("ppo_prompts.jsonl");
+  o.total_episodes = c.ppo_episodes;
+  o.rollout_batch_size = c.ppo_rollout_batch_size;
+  o.num_mini_batches = c.ppo_mini_batches;
+  o.response_length = c.ppo_response_length;
+  o.kl_coef = c.kl_coef;
+  o.value_learning_rate = c.ppo_value_learning_rate;
+  o.temperature = c.temperature;
+  o.train.save_steps = 4;
+  if (with_ptx) {
+    o.ptx_coef = c.ptx_coef;
+    o.ptx_ratio = c.ptx_ratio;
+    o.ptx_dataset = p.world() + "/corpus.jsonl";
+    o.ptx_max_length = c.context_length;
+  }
+  auto r = run_ppo(o);
+  compute.parameters = parameters_of(p.model("sft"));
+  compute.tokens_generated = r.tokens_generated;
+  compute.tokens_scored = r.tokens_scored;
+  compute.tokens_trained = r.tokens_trained;
+  const size_t n = r.mean_scores.size();
+  return {{"iterations", r.iterations}, {"first_score", n ? r.mean_scores.front() : 0.0},
+          {"last_score", n ? r.mean_scores.back() : 0.0}, {"last_kl", n ? r.mean_kl.back() : 0.0}};
+}
+
+json stage_quick_eval(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+  // The headline numbers on test prompts (held-out users): mean RM reward of each model and the win rate against SFT
+  // judged by held-out labelers. The full evaluation (rlhf eval) writes the report.
+  auto w = world::World::load(p.world());
+  auto tokenizer = load_tokenizer(p.tokenizer());
+  auto reward_model = load_model(p.model("rm"));
+  const double offset = load_reward_offset(p.model("rm"));
+  auto test = read_records(p.data("test.jsonl"));
+  std::vector<std::string> prompts;
+  for (const auto& r : test) prompts.push_back(r["prompt"].get<std::string>());
+  GenerationOptions g;
+  g.max_new_tokens = c.max_new_tokens;
+  g.temperature = 0.7;
+  g.eos_token_id = tokenizer->eos_id();
+  g.pad_token_id = std::max<int64_t>(0, tokenizer->pad_id());
+  std::map<std::string, std::vector<std::string>> outputs;
+  json result = json::object();
+  for (const std::string name : {"sft", "ppo", "ppo_ptx"}) {
+    auto model = load_model(p.model(name));
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 99);
+    auto s = sample_responses(*model, *tokenizer, PromptFormat::plain(), prompts, g, 64, generator);
+    compute.tokens_generated += s.tokens_generated;
+    auto rewards = score_texts(*reward_model, *tokenizer, PromptFormat::plain(), prompts, s.responses, offset, 32,
+                               c.context_length);
+    double mean = 0;
+    for (double r : rewards) mean += r / static_cast<double>(rewards.size());
+    result[name]["mean_rm_reward"] = mean;
+    outputs[name] = s.responses;
+  }
+  for (const std::string name : {"ppo", "ppo_ptx"}) {
+    for (bool held_out : {false, true}) {
+      double wins = 0;
+      for (size_t i = 0; i < test.size(); ++i) {
+        const auto& labeler = w.labelers().assign(test[i], held_out);
+        auto order = labeler.rank(test[i], {outputs[name][i], outputs["sft"][i]}, w.knowledge());
+        wins += outputs[name][i] == outputs["sft"][i] ? 0.5 : (order[0] == 0 ? 1.0 : 0.0);
+      }
+      result[name][held_out ? "win_rate_vs_sft_held_out_labelers" : "win_rate_vs_sft_training_labelers"] =
+          test.empty() ? 0.0 : wins / static_cast<double>(test.size());
+    }
+  }
+  compute.parameters = parameters_of(p.model("sft"));
+  write_file_atomic(p.root + "/quick_eval.json", result.dump(2));
+  return result;
+}
+
+}  // namespace rlhf::pipeline

@@ -1,0 +1,220 @@
+#include "tokenizer/prompt_format.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "tokenizer/regex.h"
+
+namespace rlhf {
+
+namespace {
+
+bool has(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
+
+// Jinja's `trim` (Python str.strip) on the whitespace that matters in chat content.
+std::string trim(const std::string& s) {
+  const char* space = " \t\n\r\f\v";
+  size_t begin = s.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(space) - begin + 1);
+}
+
+void check_conversation(const std::vector<ChatMessage>& messages) {
+  if (messages.empty()) fail("conversation", "at least one message", "none");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string& role = messages[i].role;
+    if (role == "system" && i == 0) continue;
+    if (role != "user" && role != "assistant")
+      fail("conversation message " + std::to_string(i), "role system (first only), user or assistant", "\"" + role + "\"");
+  }
+  if (messages.back().role != "user")
+    fail("conversation", "the last message to be the user's", "\"" + messages.back().role + "\"");
+}
+
+int64_t required_token(const Tokenizer& tokenizer, const char* token, const std::string& format) {
+  int64_t id = tokenizer.token_to_id(token);
+  if (id < 0) fail(format + " prompt format", std::string("a tokenizer with the token ") + token, "none");
+  return id;
+}
+
+}  // namespace
+
+PromptFormat PromptFormat::plain() { return PromptFormat(Style::kPlain); }
+PromptFormat PromptFormat::hh() { return PromptFormat(Style::kHH); }
+PromptFormat PromptFormat::llama3() { return PromptFormat(Style::kLlama3); }
+PromptFormat PromptFormat::zephyr() { return PromptFormat(Style::kZephyr); }
+PromptFormat PromptFormat::chatml(const std::string& default_system) {
+  PromptFormat format(Style::kChatML);
+  format.default_system_ = default_system;
+  return format;
+}
+
+PromptFormat PromptFormat::from_chat_template(const std::string& chat_template) {
+  const std::string where = "chat_template";
+  if (chat_template.empty()) fail(where, "a chat template", "an empty one");
+  if (has(chat_template, "Cutting Knowledge Date"))
+    fail(where, "a simple chat template (ChatML, Llama-3, Zephyr)",
+         "a template that injects a dated system turn (Llama-3.1 and later): unsupported");
+  if (has(chat_template, "<think>"))
+    fail(where, "a simple chat template (ChatML, Llama-3, Zephyr)", "a reasoning template (<think>): unsupported");
+  if (has(chat_template, "<|im_start|>") && has(chat_template, "<|im_end|>")) {
+    // Qwen2 writes a default system turn when the conversation has none: take its literal text from the template.
+    static const Regex literal_system(R"(<\|im_start\|>system\\n([^'"{}]*?)<\|im_end\|>)", "ChatML default system");
+    std::string system;
+    auto match = literal_system.find_all(chat_template, 0, chat_template.size());
+    if (!match.empty()) {
+      std::string found = chat_template.substr(match[0].first, match[0].second - match[0].first);
+      const std::string head = "<|im_start|>system\\n", tail = "<|im_end|>";
+      system = found.substr(head.size(), found.size() - head.size() - tail.size());
+    }
+    return chatml(system);
+  }
+  if (has(chat_template, "<|start_header_id|>") && has(chat_template, "<|eot_id|>")) return llama3();
+  if (has(chat_template, "<|user|>") && has(chat_template, "<|assistant|>") && has(chat_template, "eos_token"))
+    return zephyr();
+  fail(where, "a supported chat template (ChatML/Qwen2, Llama-3, Zephyr/TinyLlama)",
+       "an unrecognised one (starts \"" + chat_template.substr(0, 60) + "\")");
+}
+
+PromptFormat PromptFormat::from_name(const std::string& name, const std::string& model_dir) {
+  if (name == "plain") return plain();
+  if (name == "hh") return hh();
+  if (name == "chatml") return chatml();
+  if (name == "llama3") return llama3();
+  if (name == "zephyr") return zephyr();
+  if (name == "chat") {
+    std::string chat_template = read_chat_template(model_dir);
+    if (chat_template.empty()) fail(model_dir, "a chat_template (tokenizer_config.json or chat_template.jinja)", "none");
+    return from_chat_template(chat_template);
+  }
+  fail("prompt format", "plain, hh, chat, chatml, llama3 or zephyr", "\"" + name + "\"");
+}
+
+std::string PromptFormat::name() const {
+  switch (style_) {
+    case Style::kPlain: return "plain";
+    case Style::kHH: return "hh";
+    case Style::kChatML: return "chatml";
+    case Style::kLlama3: return "llama3";
+    case Style::kZephyr: return "zephyr";
+  }
+  return "";
+}
+
+std::string PromptFormat::prompt_text(const std::string& prompt) const {
+  return conversation_text({{"user", prompt}});
+}
+
+std::string PromptFormat::conversation_text(const std::vector<ChatMessage>& messages) const {
+  check_conversation(messages);
+  std::string text;
+  switch (style_) {
+    case Style::kPlain:
+      if (messages.size() != 1) fail("plain prompt format", "a single user message", std::to_string(messages.size()) + " messages");
+      return "Instruction: " + messages[0].content + "\nResponse:";
+    case Style::kHH:
+      for (const ChatMessage& m : messages) {
+        if (m.role == "system") fail("hh prompt format", "Human and Assistant turns only", "a system message");
+        text += (m.role == "user" ? "\n\nHuman: " : "\n\nAssistant: ") + m.content;
+      }
+      return text + "\n\nAssistant:";
+    case Style::kChatML:
+      if (messages[0].role != "system" && !default_system_.empty())
+        text += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
+      for (const ChatMessage& m : messages) text += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      return text + "<|im_start|>assistant\n";
+    case Style::kLlama3:
+      text = "<|begin_of_text|>";
+      for (const ChatMessage& m : messages)
+        text += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+      return text + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    case Style::kZephyr:
+      for (const ChatMessage& m : messages) text += "<|" + m.role + "|>\n" + m.content + "</s>\n";
+      return text + "<|assistant|>\n";
+  }
+  return text;
+}
+
+std::string PromptFormat::response_text(const std::string& response) const {
+  bool spaced = style_ == Style::kPlain || style_ == Style::kHH;
+  return spaced ? " " + response : response;
+}
+
+int64_t PromptFormat::end_of_response_id(const Tokenizer& tokenizer) const {
+  switch (style_) {
+    case Style::kChatML: return required_token(tokenizer, "<|im_end|>", "chatml");
+    case Style::kLlama3: return required_token(tokenizer, "<|eot_id|>", "llama3");
+    default: return tokenizer.eos_id();
+  }
+}
+
+std::vector<int64_t> PromptFormat::stop_ids(const Tokenizer& tokenizer) const {
+  std::vector<int64_t> ids;
+  for (int64_t id : {end_of_response_id(tokenizer), tokenizer.eos_id()})
+    if (id >= 0 && (ids.empty() || ids[0] != id)) ids.push_back(id);
+  return ids;
+}
+
+PromptTokens PromptFormat::encode(const Tokenizer& tokenizer, const std::string& prompt, const std::string& response,
+                                  bool close_response, bool add_bos) const {
+  return encode_conversation(tokenizer, {{"user", prompt}}, response, close_response, add_bos);
+}
+
+PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                                               const std::string& response, bool close_response, bool add_bos) const {
+  PromptTokens tokens;
+  tokens.prompt_ids = tokenizer.encode(conversation_text(messages), add_bos);
+  if (!response.empty()) tokens.response_ids = tokenizer.encode(response_text(response));
+  if (close_response) {
+    int64_t end = end_of_response_id(tokenizer);
+    if (end < 0) fail(name() + " prompt format", "a tokenizer with an EOS token to close the response", "none");
+    tokens.response_ids.push_back(end);
+  }
+  return tokens;
+}
+
+std::pair<std::string, std::string> split_hh_dialogue(const std::string& dialogue, const std::string& where) {
+  const std::string marker = "\n\nAssistant:";
+  size_t at = dialogue.rfind(marker);
+  if (at == std::string::npos) fail(where, "an HH dialogue with a \"\\n\\nAssistant:\" turn", "none");
+  size_t cut = at + marker.size();
+  return {dialogue.substr(0, cut), dialogue.substr(cut)};
+}
+
+std::string read_chat_template(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  fs::path dir(model_dir);
+  fs::path config = dir / "tokenizer_config.json";
+  if (fs::exists(config)) {
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(read_file(config.string()));
+    } catch (const nlohmann::json::parse_error& e) {
+      fail(config.string(), "valid JSON", e.what());
+    }
+    if (doc.is_object() && doc.contains("chat_template")) {
+      const auto& value = doc["chat_template"];
+      if (value.is_string()) return value.get<std::string>();
+      if (value.is_array()) {
+        for (const auto& entry : value)
+          if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+              entry["template"].is_string())
+            return entry["template"].get<std::string>();
+        fail(config.string() + ": chat_template", "a string or a list holding a \"default\" template", "none named default");
+      }
+    }
+  }
+  if (fs::exists(dir / "chat_template.jinja")) return read_file((dir / "chat_template.jinja").string());
+  if (fs::exists(dir / "chat_template.json")) {
+    auto doc = nlohmann::json::parse(read_file((dir / "chat_template.json").string()), nullptr, false);
+    if (doc.is_object() && doc.contains("chat_template") && doc["chat_template"].is_string())
+      return doc["chat_template"].get<std::string>();
+    fail((dir / "chat_template.json").string(), "{\"chat_template\": \"...\"}", "something else");
+  }
+  return "";
+}
+
+}  // namespace rlhf

@@ -1,0 +1,92 @@
+// Prompt formats: how an instruction (or a conversation) and a response become token ids, with the prompt/response
+// boundary exact. The prompt text and the response text are encoded SEPARATELY and the ids concatenated, so the
+// response ids are exactly what the policy generates after the prompt and what the reward model and PPO score; no BPE
+// merge ever straddles the boundary. (For the formats below, with byte-level BPE, this gives the same ids as encoding
+// the whole text at once whenever the response starts with a visible character, since each format's prompt ends where
+// the pre-tokenizer cuts anyway; a response starting with whitespace could have merged with the prompt's last
+// whitespace. A SentencePiece response starts a new SentencePiece text, so its first piece carries the "▁" prefix.)
+//
+// Formats (`name` in parentheses):
+//   plain  (plain)   "Instruction: {prompt}\nResponse:" + " {response}" + EOS          — the demo's format
+//   HH     (hh)      "\n\nHuman: {prompt}\n\nAssistant:" + " {response}" + EOS        — Anthropic HH-RLHF's format;
+//                    earlier turns: "\n\nHuman: ..." / "\n\nAssistant: ..." in order
+//   ChatML (chatml)  "<|im_start|>{role}\n{content}<|im_end|>\n" per message, then "<|im_start|>assistant\n";
+//                    response + <|im_end|>. Qwen2's default system message is added when the template has one.
+//   Llama-3 (llama3) "<|begin_of_text|>" + "<|start_header_id|>{role}<|end_header_id|>\n\n{content, trimmed}<|eot_id|>"
+//                    per message, then "<|start_header_id|>assistant<|end_header_id|>\n\n"; response + <|eot_id|>.
+//   Zephyr (zephyr)  "<|{role}|>\n{content}</s>\n" per message, then "<|assistant|>\n"; response + </s> (TinyLlama-Chat).
+//
+// A model's chat_template (tokenizer_config.json, chat_template.jinja) is recognised by signature strings:
+// "<|im_start|>" -> ChatML; "<|start_header_id|>" + "<|eot_id|>" -> Llama-3; "<|user|>" + "<|assistant|>" -> Zephyr.
+// Refused with an error that says why: templates that inject a dated system turn (Llama-3.1+, "Cutting Knowledge
+// Date"), reasoning templates ("<think>", Qwen3), and anything else (Mistral [INST], Gemma, Phi-3, ...). Tool calls in
+// a recognised template (Qwen2.5) are ignored: messages are plain text.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+#include "common/chat.h"
+
+namespace rlhf {
+
+
+struct PromptTokens {
+  std::vector<int64_t> prompt_ids;    // what the policy is conditioned on
+  std::vector<int64_t> response_ids;  // the response, ending with the end-of-turn id when `close_response`
+};
+
+class PromptFormat {
+ public:
+  enum class Style { kPlain, kHH, kChatML, kLlama3, kZephyr };
+
+  static PromptFormat plain();
+  static PromptFormat hh();
+  static PromptFormat chatml(const std::string& default_system = "");
+  static PromptFormat llama3();
+  static PromptFormat zephyr();
+  // Recognises a chat_template (Jinja source) by its signature; rlhf::Error for unsupported ones.
+  static PromptFormat from_chat_template(const std::string& chat_template);
+  // "plain", "hh", "chatml", "llama3", "zephyr", or "chat" (the chat_template of `model_dir`).
+  static PromptFormat from_name(const std::string& name, const std::string& model_dir = "");
+
+  Style style() const { return style_; }
+  std::string name() const;
+
+  // Prompt text for one user turn, ending where the response begins.
+  std::string prompt_text(const std::string& prompt) const;
+  // Prompt text for a conversation (roles alternate; the last message is the user's), ending where the response begins.
+  std::string conversation_text(const std::vector<ChatMessage>& messages) const;
+  // The response as text, as it follows the prompt (" {response}" for plain and HH).
+  std::string response_text(const std::string& response) const;
+
+  // The token that closes a response in this format (EOS, <|im_end|>, <|eot_id|>); -1 when the tokenizer has none.
+  int64_t end_of_response_id(const Tokenizer& tokenizer) const;
+  // Ids that should stop generation: the end-of-response id and EOS (without duplicates or -1).
+  std::vector<int64_t> stop_ids(const Tokenizer& tokenizer) const;
+
+  // Prompt and response ids (see the header comment for why they are encoded separately). `add_bos` prepends the
+  // tokenizer's BOS to the prompt (Llama-2-style SentencePiece models want it; the Llama-3 format writes its own).
+  PromptTokens encode(const Tokenizer& tokenizer, const std::string& prompt, const std::string& response = "",
+                      bool close_response = true, bool add_bos = false) const;
+  PromptTokens encode_conversation(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                                   const std::string& response = "", bool close_response = true,
+                                   bool add_bos = false) const;
+
+ private:
+  explicit PromptFormat(Style style) : style_(style) {}
+  Style style_;
+  std::string default_system_;  // ChatML: the system message a template adds when none is given
+};
+
+// Splits an HH-RLHF dialogue ("\n\nHuman: ...\n\nAssistant: ...") at its last "\n\nAssistant:": the prompt text keeps
+// that marker, the response text is the rest (starting with " "). rlhf::Error naming `where` if there is no marker.
+std::pair<std::string, std::string> split_hh_dialogue(const std::string& dialogue, const std::string& where);
+
+// The chat_template of a model directory: tokenizer_config.json's "chat_template" (a string, or the "default" of a
+// list), else chat_template.jinja, else chat_template.json. Empty when there is none.
+std::string read_chat_template(const std::string& model_dir);
+
+}  // namespace rlhf

@@ -1,0 +1,214 @@
+#include "tokenizer/sentencepiece_tokenizer.h"
+
+#include <sentencepiece_processor.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "tokenizer/utf8.h"
+
+namespace rlhf {
+
+namespace {
+
+const char* const kSpaceSymbol = "\xE2\x96\x81";      // U+2581 "▁", SentencePiece's spelling of a space
+const char* const kUnknownSurface = " \xE2\x81\x87 ";  // " ⁇ ", what SentencePiece prints for the unknown piece
+
+std::string replace_space_symbol(const std::string& piece) {
+  std::string out;
+  out.reserve(piece.size());
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.compare(i, 3, kSpaceSymbol) == 0) {
+      out += ' ';
+      i += 3;
+    } else {
+      out += piece[i++];
+    }
+  }
+  return out;
+}
+
+// "<0x0A>" -> 10; -1 when the piece is not of that form.
+int byte_of_piece(const std::string& piece) {
+  if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
+  int value = 0;
+  for (int i = 3; i < 5; ++i) {
+    char c = piece[i];
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_file(const std::string& path) {
+  if (!file_exists(path)) fail(path, "a SentencePiece tokenizer.model", "no such file");
+  return from_serialized(read_file(path), path);
+}
+
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(const std::string& serialized,
+                                                                                const std::string& where) {
+  if (serialized.empty()) fail(where, "a SentencePiece model (a serialized ModelProto)", "an empty file");
+  if (serialized[0] == '{') fail(where, "a SentencePiece model (a serialized ModelProto)", "JSON text");
+  std::unique_ptr<SentencePieceTokenizer> tokenizer(new SentencePieceTokenizer());
+  tokenizer->processor_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  auto status = tokenizer->processor_->LoadFromSerializedProto(serialized);
+  if (!status.ok()) fail(where, "a SentencePiece model (a serialized ModelProto)", "one libsentencepiece rejects: " + status.ToString());
+  const auto& sp = *tokenizer->processor_;
+  int size = sp.GetPieceSize();
+  if (size <= 0) fail(where, "a SentencePiece model with pieces", "none");
+  tokenizer->serialized_ = serialized;
+  tokenizer->where_ = where;
+  tokenizer->sp_size_ = size;
+  tokenizer->pieces_.resize(size);
+  tokenizer->surface_.resize(size);
+  tokenizer->kind_.resize(size);
+  int spaced_piece = -1;
+  for (int id = 0; id < size; ++id) {
+    const std::string& piece = sp.IdToPiece(id);
+    tokenizer->pieces_[id] = piece;
+    if (sp.IsControl(id)) {
+      tokenizer->kind_[id] = 'c';
+      tokenizer->surface_[id] = piece;
+    } else if (sp.IsUnknown(id)) {
+      tokenizer->kind_[id] = 'u';
+      tokenizer->surface_[id] = kUnknownSurface;
+    } else if (sp.IsByte(id) && byte_of_piece(piece) >= 0) {
+      tokenizer->kind_[id] = 'b';
+      tokenizer->surface_[id] = std::string(1, static_cast<char>(byte_of_piece(piece)));
+    } else {
+      tokenizer->kind_[id] = 'n';
+      tokenizer->surface_[id] = replace_space_symbol(piece);
+      if (spaced_piece < 0 && piece.compare(0, 3, kSpaceSymbol) == 0 && !sp.IsUnused(id)) spaced_piece = id;
+    }
+  }
+  // Whether SentencePiece drops the first piece's leading space depends on the model's normalizer (add_dummy_prefix,
+  // remove_extra_whitespaces), which the public header does not expose: ask the library itself.
+  if (spaced_piece >= 0) {
+    std::string text;
+    if (sp.Decode(std::vector<int>{spaced_piece}, &text).ok())
+      tokenizer->strip_leading_space_ = text.empty() || text[0] != ' ';
+  }
+  tokenizer->bos_id_ = sp.bos_id();
+  tokenizer->eos_id_ = sp.eos_id();
+  tokenizer->pad_id_ = sp.pad_id();
+  tokenizer->rebuild_matcher();
+  return tokenizer;
+}
+
+void SentencePieceTokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
+  for (const AddedToken& token : tokens) {
+    if (token.content.empty()) continue;
+    if (token.id < sp_size_) {
+      // Already a piece (HF lists <s>, </s>, <unk> among added tokens): nothing to add unless it names another piece.
+      if (pieces_[token.id] != token.content)
+        fail(where_ + " (added token " + std::to_string(token.id) + ")", "the piece \"" + pieces_[token.id] + "\"",
+             "\"" + token.content + "\"");
+      continue;
+    }
+    if (token.id >= static_cast<int64_t>(pieces_.size())) {
+      pieces_.resize(token.id + 1);
+      surface_.resize(token.id + 1);
+      kind_.resize(token.id + 1, 0);
+    }
+    pieces_[token.id] = token.content;
+    surface_[token.id] = token.content;
+    kind_[token.id] = token.special ? 's' : 'a';
+    added_.push_back(token);
+  }
+  rebuild_matcher();
+}
+
+void SentencePieceTokenizer::rebuild_matcher() {
+  std::vector<AddedToken> literal = added_;
+  for (int id = 0; id < sp_size_; ++id) {
+    if (kind_[id] != 'c' && kind_[id] != 'u') continue;
+    AddedToken token;
+    token.id = id;
+    token.content = pieces_[id];
+    token.special = true;
+    literal.push_back(token);
+  }
+  matcher_ = AddedTokenMatcher(std::move(literal));
+}
+
+std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& text, bool add_bos) const {
+  utf8::require_valid(text, "text to encode");
+  std::vector<int64_t> ids;
+  if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
+  std::vector<TextSegment> segments;
+  matcher_.split(text, 0, text.size(), &segments);
+  std::vector<int> piece_ids;
+  for (const TextSegment& segment : segments) {
+    if (segment.id >= 0) {
+      ids.push_back(segment.id);
+      continue;
+    }
+    piece_ids.clear();
+    auto status = processor_->Encode(text.substr(segment.begin, segment.end - segment.begin), &piece_ids);
+    if (!status.ok()) fail(where_, "SentencePiece to encode the text", status.ToString());
+    ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+  }
+  return ids;
+}
+
+std::string SentencePieceTokenizer::decode_bytes(const std::vector<int64_t>& ids, bool skip_special) const {
+  std::string out;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= static_cast<int64_t>(pieces_.size()) || kind_[id] == 0) continue;
+    char kind = kind_[id];
+    if (skip_special && (kind == 'c' || kind == 's')) continue;
+    const std::string& surface = surface_[id];
+    // SentencePiece's "beginning of text" rule: while nothing has been written, a normal piece's leading space (the
+    // dummy prefix) is dropped.
+    if (out.empty() && kind == 'n' && strip_leading_space_ && !surface.empty() && surface[0] == ' ')
+      out.append(surface, 1, std::string::npos);
+    else
+      out += surface;
+  }
+  return out;
+}
+
+std::string SentencePieceTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
+  return utf8::to_valid(decode_bytes(ids, skip_special));
+}
+
+int64_t SentencePieceTokenizer::token_to_id(const std::string& token) const {
+  for (const AddedToken& added : added_)
+    if (added.content == token) return added.id;
+  int id = processor_->PieceToId(token);
+  return id >= 0 && id < sp_size_ && pieces_[id] == token ? id : -1;
+}
+
+std::string SentencePieceTokenizer::id_to_token(int64_t id) const {
+  return id >= 0 && id < static_cast<int64_t>(pieces_.size()) ? pieces_[id] : std::string();
+}
+
+bool SentencePieceTokenizer::is_special(int64_t id) const {
+  if (id < 0 || id >= static_cast<int64_t>(kind_.size())) return false;
+  return kind_[id] == 'c' || kind_[id] == 'u' || kind_[id] == 's';
+}
+
+float SentencePieceTokenizer::score(int64_t id) const {
+  return id >= 0 && id < sp_size_ ? processor_->GetScore(static_cast<int>(id)) : 0.0f;
+}
+
+int SentencePieceTokenizer::piece_type(int64_t id) const {
+  if (id < 0 || id >= static_cast<int64_t>(kind_.size())) return 0;
+  switch (kind_[id]) {
+    case 'u': return 2;
+    case 'c': return 3;
+    case 'b': return 6;
+    case 'a': return 4;
+    case 's': return 3;
+    case 'n': return processor_->IsUnused(static_cast<int>(id)) ? 5 : 1;
+    default: return 0;
+  }
+}
+
+}  // namespace rlhf

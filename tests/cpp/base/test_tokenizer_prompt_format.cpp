@@ -1,0 +1,109 @@
+// Prompt formats: the exact texts of each format, chat_template recognition (and refusal), HH dialogue splitting, and the
+// prompt/response boundary in ids. Rendering parity with transformers' apply_chat_template is in
+// tests/python/test_tokenizers.py.
+#include <gtest/gtest.h>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer_test_util.h"
+
+namespace rlhf {
+namespace {
+
+using test::error_of;
+
+const char* kQwen2Template =
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+TEST(PromptFormat, PlainAndHHTexts) {
+  EXPECT_EQ(PromptFormat::plain().prompt_text("Add 2 and 3."), "Instruction: Add 2 and 3.\nResponse:");
+  EXPECT_EQ(PromptFormat::plain().response_text("5"), " 5");
+  EXPECT_EQ(PromptFormat::hh().prompt_text("Hi?"), "\n\nHuman: Hi?\n\nAssistant:");
+  EXPECT_EQ(PromptFormat::hh().conversation_text({{"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}}),
+            "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Bye\n\nAssistant:");
+  EXPECT_NE(error_of([] { PromptFormat::hh().conversation_text({{"user", "Hi"}, {"assistant", "Hello."}}); })
+                .find("the last message to be the user's"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { PromptFormat::plain().conversation_text({{"user", "a"}, {"assistant", "b"}, {"user", "c"}}); })
+                .find("a single user message"),
+            std::string::npos);
+}
+
+TEST(PromptFormat, ChatTemplatesAreRecognisedBySignature) {
+  PromptFormat qwen = PromptFormat::from_chat_template(kQwen2Template);
+  EXPECT_EQ(qwen.name(), "chatml");
+  EXPECT_EQ(qwen.prompt_text("Hi"),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(qwen.conversation_text({{"system", "Be brief."}, {"user", "Hi"}}),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  PromptFormat llama = PromptFormat::from_chat_template(
+      "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim "
+      "+ '<|eot_id|>' %}");
+  EXPECT_EQ(llama.prompt_text("  Hi \n"),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  PromptFormat zephyr = PromptFormat::from_chat_template("{{ '<|user|>\\n' + message['content'] + eos_token }}{{ '<|assistant|>' }}");
+  EXPECT_EQ(zephyr.prompt_text("Hi"), "<|user|>\nHi</s>\n<|assistant|>\n");
+}
+
+TEST(PromptFormat, UnsupportedTemplatesAreRefusedWithAReason) {
+  std::string mistral = error_of([] { PromptFormat::from_chat_template("{{ bos_token }}[INST] {{ m }} [/INST]"); });
+  EXPECT_NE(mistral.find("unrecognised"), std::string::npos) << mistral;
+  std::string llama31 = error_of([] {
+    PromptFormat::from_chat_template("<|start_header_id|>system<|end_header_id|>Cutting Knowledge Date: Dec 2023<|eot_id|>");
+  });
+  EXPECT_NE(llama31.find("dated system turn"), std::string::npos) << llama31;
+  std::string qwen3 = error_of([] { PromptFormat::from_chat_template("<|im_start|>assistant\n<think>\n<|im_end|>"); });
+  EXPECT_NE(qwen3.find("reasoning"), std::string::npos) << qwen3;
+  EXPECT_NE(error_of([] { PromptFormat::from_name("alpaca"); }).find("plain, hh, chat"), std::string::npos);
+  std::string dir = test::temp_dir("no_template");
+  EXPECT_NE(error_of([&] { PromptFormat::from_name("chat", dir); }).find("a chat_template"), std::string::npos);
+}
+
+TEST(PromptFormat, ReadsTemplatesFromModelDirectories) {
+  std::string dir = test::temp_dir("templates");
+  test::write_file(dir + "/tokenizer_config.json",
+                   nlohmann::json({{"chat_template", {{{"name", "tool_use"}, {"template", "x"}},
+                                                      {{"name", "default"}, {"template", kQwen2Template}}}}})
+                       .dump());
+  EXPECT_EQ(read_chat_template(dir), kQwen2Template);
+  EXPECT_EQ(PromptFormat::from_name("chat", dir).name(), "chatml");
+  std::string jinja = test::temp_dir("jinja");
+  test::write_file(jinja + "/chat_template.jinja", "<|user|>\n<|assistant|> {{ eos_token }}");
+  EXPECT_EQ(PromptFormat::from_name("chat", jinja).name(), "zephyr");
+}
+
+TEST(PromptFormat, HHDialoguesSplitAtTheLastAssistantTurn) {
+  auto [prompt, response] = split_hh_dialogue("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d e", "x.jsonl:3");
+  EXPECT_EQ(prompt, "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:");
+  EXPECT_EQ(response, " d e");
+  EXPECT_NE(error_of([] { split_hh_dialogue("\n\nHuman: only", "x.jsonl:4"); }).find("x.jsonl:4"), std::string::npos);
+}
+
+TEST(PromptFormat, PromptAndResponseIdsAreEncodedApart) {
+  std::string folder = test::gpt2_folder();
+  std::unique_ptr<Tokenizer> tokenizer = folder.empty()
+      ? std::unique_ptr<Tokenizer>(BpeTokenizer::from_json_text(test::tiny_spec({{" ", "t"}}).dump(), "tiny.json"))
+      : load_tokenizer(folder);
+  for (const PromptFormat& format : {PromptFormat::plain(), PromptFormat::hh()}) {
+    PromptTokens tokens = format.encode(*tokenizer, "Name a colour.", "The sky is blue.");
+    EXPECT_EQ(tokens.prompt_ids, tokenizer->encode(format.prompt_text("Name a colour.")));
+    std::vector<int64_t> response = tokenizer->encode(" The sky is blue.");
+    response.push_back(tokenizer->eos_id());
+    EXPECT_EQ(tokens.response_ids, response);
+    // These formats end where GPT-2's pre-tokenizer cuts, so the whole text encodes to the same ids.
+    std::vector<int64_t> joint = tokenizer->encode(format.prompt_text("Name a colour.") + " The sky is blue.");
+    std::vector<int64_t> apart = tokens.prompt_ids;
+    apart.insert(apart.end(), tokens.response_ids.begin(), tokens.response_ids.end() - 1);
+    EXPECT_EQ(apart, joint);
+    EXPECT_EQ(format.encode(*tokenizer, "x", "", false).response_ids, std::vector<int64_t>{});
+  }
+  EXPECT_NE(error_of([&] { PromptFormat::chatml().encode(*tokenizer, "x", "y"); }).find("<|im_end|>"), std::string::npos);
+  EXPECT_EQ(PromptFormat::hh().stop_ids(*tokenizer), std::vector<int64_t>{tokenizer->eos_id()});
+}
+
+}  // namespace
+}  // namespace rlhf

@@ -176,14 +176,6 @@ PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const
   return tokens;
 }
 
-std::pair<std::string, std::string> split_hh_dialogue(const std::string& dialogue, const std::string& where) {
-  const std::string marker = "\n\nAssistant:";
-  size_t at = dialogue.rfind(marker);
-  if (at == std::string::npos) fail(where, "an HH dialogue with a \"\\n\\nAssistant:\" turn", "none");
-  size_t cut = at + marker.size();
-  return {dialogue.substr(0, cut), dialogue.substr(cut)};
-}
-
 std::string read_chat_template(const std::string& model_dir) {
   namespace fs = std::filesystem;
   fs::path dir(model_dir);

@@ -24,7 +24,6 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "tokenizer/tokenizer.h"
@@ -80,10 +79,6 @@ class PromptFormat {
   Style style_;
   std::string default_system_;  // ChatML: the system message a template adds when none is given
 };
-
-// Splits an HH-RLHF dialogue ("\n\nHuman: ...\n\nAssistant: ...") at its last "\n\nAssistant:": the prompt text keeps
-// that marker, the response text is the rest (starting with " "). rlhf::Error naming `where` if there is no marker.
-std::pair<std::string, std::string> split_hh_dialogue(const std::string& dialogue, const std::string& where);
 
 // The chat_template of a model directory: tokenizer_config.json's "chat_template" (a string, or the "default" of a
 // list), else chat_template.jinja, else chat_template.json. Empty when there is none.

@@ -1,5 +1,5 @@
-// Prompt formats: the exact texts of each format, chat_template recognition (and refusal), HH dialogue splitting, and the
-// prompt/response boundary in ids. Rendering parity with transformers' apply_chat_template is in
+// Prompt formats: the exact texts of each format, chat_template recognition (and refusal), and the prompt/response
+// boundary in ids. Rendering parity with transformers' apply_chat_template is in
 // tests/python/test_tokenizers.py.
 #include <gtest/gtest.h>
 
@@ -74,13 +74,6 @@ TEST(PromptFormat, ReadsTemplatesFromModelDirectories) {
   std::string jinja = test::temp_dir("jinja");
   test::write_file(jinja + "/chat_template.jinja", "<|user|>\n<|assistant|> {{ eos_token }}");
   EXPECT_EQ(PromptFormat::from_name("chat", jinja).name(), "zephyr");
-}
-
-TEST(PromptFormat, HHDialoguesSplitAtTheLastAssistantTurn) {
-  auto [prompt, response] = split_hh_dialogue("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d e", "x.jsonl:3");
-  EXPECT_EQ(prompt, "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:");
-  EXPECT_EQ(response, " d e");
-  EXPECT_NE(error_of([] { split_hh_dialogue("\n\nHuman: only", "x.jsonl:4"); }).find("x.jsonl:4"), std::string::npos);
 }
 
 TEST(PromptFormat, PromptAndResponseIdsAreEncodedApart) {

@@ -1,6 +1,7 @@
 #include "world/benchmarks.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "common/error.h"
 #include "world/corpus.h"

@@ -7,6 +7,8 @@
 #include <regex>
 #include <set>
 
+#include <unistd.h>
+
 #include "common/error.h"
 #include "common/files.h"
 #include "data/curate.h"
@@ -131,7 +133,7 @@ TEST(Curate, PiiRedactOrDrop) {
 }
 
 TEST(Curate, BadInputNamesTheLine) {
-  std::string dir = testing::TempDir() + "/rlhf_curate_bad";
+  std::string dir = testing::TempDir() + "/rlhf_curate_bad_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   write_file_atomic(dir + "/log.jsonl", "{\"user_id\": \"a\", \"prompt\": \"x\"}\n\n{\"prompt\": \"y\"}\n");
   try {
@@ -143,6 +145,7 @@ TEST(Curate, BadInputNamesTheLine) {
   }
   write_file_atomic(dir + "/broken.jsonl", "{\"user_id\": \"a\", \"prompt\": \"x\"}\n{not json\n");
   EXPECT_THROW(curate_file(dir + "/broken.jsonl", dir + "/out", CurateOptions{}), Error);
+  std::filesystem::remove_all(dir);
   EXPECT_THROW(parse_split("0.8,0.2"), Error);
   EXPECT_THROW(parse_split("0.8,x,0.1"), Error);
   EXPECT_EQ(parse_split("8,1,1"), (std::vector<double>{8, 1, 1}));
@@ -151,7 +154,7 @@ TEST(Curate, BadInputNamesTheLine) {
 TEST(Curate, EveryFilterHasWorkOnTheWorldsLog) {
   world::WorldConfig config;
   world::World w = world::World::generate(config);
-  std::string dir = testing::TempDir() + "/rlhf_curate_world";
+  std::string dir = testing::TempDir() + "/rlhf_curate_world_" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto log = world::generate_prompt_log(w.knowledge(), w.config());
@@ -186,6 +189,7 @@ TEST(Curate, EveryFilterHasWorkOnTheWorldsLog) {
       for (const auto& u : seen_users[a]) EXPECT_FALSE(seen_users[b].count(u)) << u;
   json report = json::parse(read_file(dir + "/curated/curation_report.json"));
   EXPECT_EQ(report["exact_duplicates"].get<size_t>(), r.exact_duplicates);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

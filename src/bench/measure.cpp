@@ -1,0 +1,87 @@
+#include "bench/measure.h"
+
+#include <sys/resource.h>
+#include <torch/torch.h>
+#include <ATen/cpu/Utils.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace rlhf::bench {
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work) {
+  for (int64_t i = 0; i < warmup; ++i) work();
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
+}
+
+namespace {
+// A "Key:   value kB" line of /proc/self/status, in bytes; -1 when absent.
+int64_t status_kb(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    int64_t kb = -1;
+    fields >> kb;
+    return kb < 0 ? -1 : kb * 1024;
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t peak_rss_bytes() {
+  const int64_t hwm = status_kb("VmHWM");
+  if (hwm >= 0) return hwm;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
+
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+CpuInfo cpu_info() {
+  CpuInfo info;
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    auto colon = line.find(':');
+    if (colon != std::string::npos) info.model_name = line.substr(line.find_first_not_of(" \t", colon + 1));
+    break;
+  }
+  info.threads = at::get_num_threads();
+  auto capabilities = at::cpu::get_cpu_capabilities();
+  auto flag = [&](const std::string& key) {
+    auto it = capabilities.find(key);
+    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+  };
+  info.bf16_native = flag("avx512_bf16") || flag("amx_bf16");
+  if (info.model_name.empty()) {
+    auto it = capabilities.find("name");
+    if (it != capabilities.end() && it->second.isString()) info.model_name = it->second.toStringRef();
+  }
+  return info;
+}
+
+}  // namespace rlhf::bench

@@ -1,0 +1,30 @@
+// Small measuring tools shared by the benchmarks: wall-clock repeats with medians, peak resident memory, the CPU.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace rlhf::bench {
+
+// The median of the values (the mean of the two middle ones for an even count); 0 for none.
+double median(std::vector<double> values);
+
+// Runs `work` `warmup` times untimed, then `repeats` times timed; returns the seconds of each timed run.
+std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work);
+
+// Peak resident set size of this process in bytes (VmHWM from /proc/self/status, getrusage where that is missing).
+int64_t peak_rss_bytes();
+// Resets the peak to the current resident size (Linux: "5" into /proc/self/clear_refs), so that a phase's peak can be
+// read on its own. False where the kernel does not allow it; then peak_rss_bytes() is the process's peak so far.
+bool reset_peak_rss();
+
+struct CpuInfo {
+  std::string model_name;   // /proc/cpuinfo "model name" (or torch's cpuinfo name)
+  int64_t threads = 0;      // LibTorch's intra-op threads for this run
+  bool bf16_native = false;  // AVX512-BF16 or AMX-BF16, as torch's cpuinfo reports it
+};
+CpuInfo cpu_info();
+
+}  // namespace rlhf::bench

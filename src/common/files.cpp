@@ -1,6 +1,7 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +75,14 @@ void make_dirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) fail(path, "a folder that can be created", ec.message());
+}
+
+void remove_tree(const std::string& path) {
+  // nftw visits children before their folder (FTW_DEPTH) and never follows links (FTW_PHYS).
+  auto remove_one = [](const char* name, const struct stat*, int, struct FTW*) { return ::remove(name) == 0 ? 0 : errno; };
+  const int rc = ::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0 && !(rc == -1 && errno == ENOENT))
+    fail(path, "a file or folder that can be removed", std::strerror(rc > 0 ? rc : errno));
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {

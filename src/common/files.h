@@ -28,6 +28,10 @@ void write_file_atomic(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
 void make_dirs(const std::string& path);
+// Removes a file or a folder with everything in it; a missing path is fine. Use this, not std::filesystem::remove_all:
+// the torch wheel's libtorch.so exports its own remove_all, which calls a libstdc++ symbol that Debian 12's libstdc++
+// lacks (a null weak reference), so remove_all on a non-empty folder crashes any binary linked with LibTorch.
+void remove_tree(const std::string& path);
 
 // A read-only memory map of a whole file (safetensors and GGUF data are used in place, not copied).
 class MappedFile {

@@ -148,7 +148,7 @@ json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, Stage
                      {"test_comparisons", r.eval_pairs},
                      {"train_groups_accuracy", pairs ? static_cast<double>(correct) / static_cast<double>(pairs) : -1.0},
                      {"train_groups_comparisons", pairs}});
-    std::filesystem::remove_all(dir + "/checkpoints");
+    remove_tree(dir + "/checkpoints");
   }
   compute.parameters = parameters_of(last_sft_epoch(p));
   json result = {{"folds", folds}};

@@ -1,0 +1,45 @@
+// The automatic benchmarks of the paper (§4.2), one function per figure, each for one model and returning the numbers
+// as JSON. Items and scorers come from the Judge (eval/judge.h lists the item fields read here).
+//   truthfulness   TruthfulQA: truthful and truthful-and-informative rates, plain and "Instruction+QA" prompts
+//   hallucination  closed-domain tasks: share of responses with made-up content
+//   toxicity       RealToxicityPrompts: expected maximum toxicity and toxic probability over k samples, plain and
+//                  with the respectful instruction
+//   winogender     normalised entropy of the model's pronoun probabilities; crows_pairs: share of pairs where the
+//                  stereotyping sentence is more likely; both plain and after the respectful instruction
+//   public_suite   the FLAN/T0-style suite (exact match of greedy answers, likelihood of choices)
+//   heldout_nll    mean per-token negative log-likelihood of held-out pretraining text
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/generation.h"
+#include "eval/judge.h"
+
+namespace rlhf::eval {
+
+struct BenchmarkOptions {
+  SamplingOptions greedy;      // answers that are scored for correctness (do_sample = false)
+  SamplingOptions sampled;     // toxicity samples
+  int64_t toxicity_samples = 4;  // k continuations per prompt (the paper: 25)
+  bool use_format = true;      // benchmark prompts go through the model's prompt format, like any user prompt
+  BenchmarkOptions() { greedy.do_sample = false; sampled.temperature = 1.0; }
+};
+
+nlohmann::json truthfulness(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+                            const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+nlohmann::json hallucination(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+                             const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+nlohmann::json toxicity(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+                        const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+nlohmann::json public_suite(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+                            const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+// `respectful`: the prefix of the respectful condition ("" skips that condition).
+nlohmann::json winogender(EvalModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
+                          int64_t batch_size);
+nlohmann::json crows_pairs(EvalModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
+                           int64_t batch_size);
+nlohmann::json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_t batch_size);
+
+}  // namespace rlhf::eval

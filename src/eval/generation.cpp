@@ -1,0 +1,215 @@
+#include "eval/generation.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "io/hf_model.h"
+#include "model/generate.h"
+#include "model/logprobs.h"
+
+namespace rlhf::eval {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t begin = s.find_first_not_of(" \t\r\n"), end = s.find_last_not_of(" \t\r\n");
+  return begin == std::string::npos ? "" : s.substr(begin, end - begin + 1);
+}
+
+std::string cut_at_stops(std::string text, const std::vector<std::string>& stops) {
+  for (const auto& stop : stops) {
+    size_t at = text.find(stop);
+    if (!stop.empty() && at != std::string::npos) text.resize(at);
+  }
+  return trim(text);
+}
+
+int64_t pad_id_of(const EvalModel& m) {
+  const ModelConfig& c = m.model->config();
+  if (c.pad_token_id >= 0) return c.pad_token_id;
+  if (m.tokenizer->pad_id() >= 0) return m.tokenizer->pad_id();
+  return std::max<int64_t>(0, std::max(c.eos_token_id, m.tokenizer->eos_id()));
+}
+
+// The id that stands in for an empty context: BOS, else EOS (GPT-2 scores text after <|endoftext|>), else none.
+int64_t start_id_of(const EvalModel& m) {
+  if (m.tokenizer->bos_id() >= 0) return m.tokenizer->bos_id();
+  if (m.model->config().bos_token_id >= 0) return m.model->config().bos_token_id;
+  if (m.tokenizer->eos_id() >= 0) return m.tokenizer->eos_id();
+  return m.model->config().eos_token_id;
+}
+
+}  // namespace
+
+int64_t EvalModel::context_length() const {
+  const int64_t n = model->config().max_position_embeddings;
+  return n > 0 ? n : 2048;
+}
+
+torch::Device eval_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) fail("--device", "a device this machine has", name + " (no CUDA)");
+    return device;
+  } catch (const c10::Error&) {
+    fail("--device", "auto, cpu, cuda or cuda:N", name);
+  }
+}
+
+std::string tokenizer_path(const std::string& dir, const std::string& fallback) {
+  for (const char* file : {"tokenizer.json", "vocab.json", "tokenizer.model"})
+    if (file_exists(dir + "/" + file)) return dir;
+  return fallback.empty() ? dir : fallback;
+}
+
+EvalModel load_eval_model(const std::string& key, const std::string& dir, const std::string& format,
+                          const std::string& device, const std::string& tokenizer) {
+  EvalModel m;
+  m.key = key;
+  m.dir = dir;
+  m.device = eval_device(device);
+  m.model = load_model(dir, LoadOptions{torch::kFloat32, m.device});
+  if (!m.model->has_lm_head()) fail(dir, "a language model (with an LM head)", "a model without one (a reward model?)");
+  m.model->eval();
+  m.tokenizer = load_tokenizer(tokenizer_path(dir, tokenizer));
+  m.format = PromptFormat::from_name(format, dir);
+  m.add_bos = m.tokenizer->kind() == "sentencepiece" && m.tokenizer->bos_id() >= 0;
+  if (m.tokenizer->vocab_size() > m.model->config().vocab_size)
+    fail(dir, "a tokenizer with at most the model's " + std::to_string(m.model->config().vocab_size) + " tokens",
+         std::to_string(m.tokenizer->vocab_size()) + " tokens");
+  return m;
+}
+
+std::string few_shot_prefix(const PromptFormat& format, const std::vector<std::pair<std::string, std::string>>& demos) {
+  std::string prefix;
+  for (const auto& [prompt, completion] : demos)
+    prefix += format.prompt_text(prompt) + format.response_text(completion) + "\n\n";
+  return prefix;
+}
+
+std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std::string>& prompts,
+                                            const SamplingOptions& o, const PromptStyle& style,
+                                            int64_t samples_per_prompt, GenerationStats* stats) {
+  check(samples_per_prompt >= 1, "generate_responses: samples_per_prompt must be at least 1");
+  check(o.batch_size >= 1 && o.max_new_tokens >= 1, "generate_responses: batch_size and max_new_tokens must be positive");
+  torch::NoGradGuard no_grad;
+  const int64_t room = m.context_length() - o.max_new_tokens;
+  check(room >= 1, "generate_responses: max_new_tokens " + std::to_string(o.max_new_tokens) +
+                       " leaves no room for a prompt in a context of " + std::to_string(m.context_length()));
+  // Encode each prompt once; a prompt longer than the room left is cut from the left (its end matters most).
+  std::vector<std::vector<int64_t>> rows;
+  for (const auto& prompt : prompts) {
+    std::string text = style.prefix + (style.use_format ? m.format.prompt_text(prompt) : prompt);
+    std::vector<int64_t> ids = m.tokenizer->encode(text, m.add_bos);
+    if (static_cast<int64_t>(ids.size()) > room) ids.erase(ids.begin(), ids.end() - room);
+    if (ids.empty()) ids.push_back(start_id_of(m));
+    for (int64_t s = 0; s < samples_per_prompt; ++s) rows.push_back(ids);
+  }
+
+  GenerationOptions g;
+  g.max_new_tokens = o.max_new_tokens;
+  g.do_sample = o.do_sample;
+  g.temperature = o.temperature;
+  g.top_p = o.top_p;
+  g.eos_token_id = m.tokenizer->eos_id() >= 0 ? m.tokenizer->eos_id() : m.model->config().eos_token_id;
+  g.stop_token_ids = m.format.stop_ids(*m.tokenizer);
+  g.pad_token_id = pad_id_of(m);
+  // On CUDA an undefined generator means the device's default one, seeded here (a CPU generator cannot sample there).
+  at::Generator generator;
+  if (m.device.is_cuda()) torch::cuda::manual_seed(o.seed);
+  else generator = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+
+  std::vector<std::string> responses;
+  responses.reserve(rows.size());
+  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(o.batch_size)) {
+    const size_t end = std::min(rows.size(), start + static_cast<size_t>(o.batch_size));
+    int64_t width = 0;
+    for (size_t i = start; i < end; ++i) width = std::max<int64_t>(width, static_cast<int64_t>(rows[i].size()));
+    auto ids = torch::full({static_cast<int64_t>(end - start), width}, g.pad_token_id, torch::kLong);
+    auto mask = torch::zeros_like(ids);
+    for (size_t i = start; i < end; ++i) {  // left padding: generation continues every row at the same column
+      const int64_t n = static_cast<int64_t>(rows[i].size());
+      ids[static_cast<int64_t>(i - start)].slice(0, width - n).copy_(torch::tensor(rows[i], torch::kLong));
+      mask[static_cast<int64_t>(i - start)].slice(0, width - n).fill_(1);
+      if (stats) stats->tokens_prompted += n;
+    }
+    auto out = generate(*m.model, ids.to(m.device), mask.to(m.device), g, generator);
+    auto response_ids = out.response_ids.to(torch::kCPU).contiguous();
+    auto lengths = out.response_mask.sum(1).to(torch::kCPU);
+    for (int64_t i = 0; i < response_ids.size(0); ++i) {
+      const int64_t n = lengths[i].item<int64_t>();
+      if (stats) stats->tokens_generated += n;
+      const int64_t* row = response_ids[i].data_ptr<int64_t>();
+      std::string text = m.tokenizer->decode(std::vector<int64_t>(row, row + n), true);
+      responses.push_back(cut_at_stops(text, o.stop_strings));
+    }
+  }
+  return responses;
+}
+
+std::vector<double> continuation_logprobs(EvalModel& m, const std::vector<std::string>& contexts,
+                                          const std::vector<std::string>& continuations, int64_t batch_size,
+                                          std::vector<int64_t>* token_counts) {
+  if (contexts.size() != continuations.size())
+    fail("continuation_logprobs", "as many contexts as continuations",
+         std::to_string(contexts.size()) + " and " + std::to_string(continuations.size()));
+  check(batch_size >= 1, "continuation_logprobs: batch_size must be positive");
+  torch::NoGradGuard no_grad;
+  const int64_t limit = m.context_length();
+  struct Row { std::vector<int64_t> ids; int64_t context = 0; };
+  std::vector<Row> rows;
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    Row r;
+    r.ids = contexts[i].empty() ? std::vector<int64_t>{} : m.tokenizer->encode(contexts[i], m.add_bos);
+    if (r.ids.empty()) {
+      int64_t start = start_id_of(m);
+      if (start >= 0) r.ids.push_back(start);
+    }
+    std::vector<int64_t> cont = m.tokenizer->encode(continuations[i], false);
+    if (r.ids.empty() && !cont.empty()) {  // no token to condition the first one on: it is not scored
+      r.ids.push_back(cont.front());
+      cont.erase(cont.begin());
+    }
+    // Keep the end of the context and as much of the continuation as fits (a long held-out document is cut).
+    if (static_cast<int64_t>(cont.size()) > limit - 1) cont.resize(static_cast<size_t>(limit - 1));
+    const int64_t keep_context = std::min<int64_t>(static_cast<int64_t>(r.ids.size()), limit - static_cast<int64_t>(cont.size()));
+    r.ids.erase(r.ids.begin(), r.ids.end() - keep_context);
+    r.context = keep_context;
+    r.ids.insert(r.ids.end(), cont.begin(), cont.end());
+    rows.push_back(std::move(r));
+  }
+  const int64_t pad = pad_id_of(m);
+  std::vector<double> result(rows.size(), 0.0);
+  if (token_counts) token_counts->assign(rows.size(), 0);
+  // Rows sorted by length so that a batch pads little.
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].ids.size() < rows[b].ids.size(); });
+  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(order.size(), start + static_cast<size_t>(batch_size));
+    int64_t width = 2;
+    for (size_t k = start; k < end; ++k) width = std::max<int64_t>(width, static_cast<int64_t>(rows[order[k]].ids.size()));
+    auto ids = torch::full({static_cast<int64_t>(end - start), width}, pad, torch::kLong);
+    auto mask = torch::zeros_like(ids);
+    for (size_t k = start; k < end; ++k) {
+      const auto& r = rows[order[k]];
+      if (r.ids.empty()) continue;
+      ids[static_cast<int64_t>(k - start)].slice(0, 0, static_cast<int64_t>(r.ids.size())).copy_(torch::tensor(r.ids, torch::kLong));
+      mask[static_cast<int64_t>(k - start)].slice(0, 0, static_cast<int64_t>(r.ids.size())).fill_(1);
+    }
+    // logprobs[b, t] = log p(ids[b, t+1] | ids[b, ..t]); the continuation is ids[context .. size).
+    auto logprobs = token_logprobs(*m.model, ids.to(m.device), mask.to(m.device)).logprobs.to(torch::kCPU, torch::kFloat64);
+    for (size_t k = start; k < end; ++k) {
+      const auto& r = rows[order[k]];
+      const int64_t n = static_cast<int64_t>(r.ids.size()) - r.context;
+      if (n <= 0) continue;
+      result[order[k]] = logprobs[static_cast<int64_t>(k - start)].slice(0, r.context - 1, r.context - 1 + n).sum().item<double>();
+      if (token_counts) (*token_counts)[order[k]] = n;
+    }
+  }
+  return result;
+}
+
+}  // namespace rlhf::eval

@@ -1,0 +1,79 @@
+// What the evaluation needs from whoever judges responses: labelers who compare and rate, a checker that reads
+// features off a response, and benchmarks with their scorers. The evaluation is written against this interface only;
+// the embedded world implements it in pipeline/world_judge.h (STYLE.md: eval/ never includes world/).
+//
+// Benchmark items are JSON objects; the evaluation reads these fields (anything else is the judge's own business):
+//   public_nlp     "prompt", "metric" ("exact" | "choice"), "choices" (choice items), "task"
+//   truthfulqa     "prompt", "prompt_instruction_qa", "kind"
+//   hallucination  a prompt record: "prompt", "task" (and whatever check() needs, e.g. "task_data")
+//   realtoxicity   "prompt", "kind"
+//   winogender     "prefix", "choices" (pronouns, e.g. he/she/they), "occupation"
+//   crows_pairs    "stereotype", "anti_stereotype"
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rlhf::eval {
+
+// Which labelers judge: those whose rankings trained the reward model, or the group kept out of all training data.
+enum class LabelerSet { kTraining, kHeldOut };
+
+inline const char* labeler_set_name(LabelerSet set) { return set == LabelerSet::kTraining ? "training" : "held_out"; }
+
+// The paper's per-output labels (InstructGPT, Table 3 / Figure 4): a 1-7 Likert score and metadata flags.
+struct JudgeRating {
+  int likert = 4;
+  bool fails_to_follow = false;  // "fails to follow the correct instruction / task"
+  bool hallucination = false;    // "makes up information not in the input" (closed domain)
+  bool inappropriate = false;    // "inappropriate for a customer assistant"
+  bool toxic = false;
+};
+
+// What a task checker reads off one response.
+struct JudgeFeatures {
+  double correct = 0;       // 0..1
+  bool followed = true;     // kept the instruction's explicit constraint (true when there is none)
+  int hallucinations = 0;   // claims not supported by the input or the facts
+  double toxicity = 0;      // 0..1
+  int words = 0;
+  bool idk = false;         // says it does not know
+};
+
+struct TruthJudgement {
+  bool truthful = false;
+  bool informative = false;
+};
+
+class Judge {
+ public:
+  virtual ~Judge() = default;
+
+  virtual std::string description() const = 0;  // for the report ("world demo, seed 1")
+  virtual bool has_held_out_labelers() const = 0;
+
+  // A labeler of `set` (chosen deterministically for the record) compares two responses to the record's prompt:
+  // 1 = `response` preferred, 0 = `baseline` preferred, 0.5 = a tie.
+  virtual double compare(const nlohmann::json& record, const std::string& response, const std::string& baseline,
+                         LabelerSet set) const = 0;
+  virtual JudgeRating rate(const nlohmann::json& record, const std::string& response, LabelerSet set) const = 0;
+  virtual JudgeFeatures check(const nlohmann::json& record, const std::string& response) const = 0;
+  // Mean pairwise agreement of two different labelers ranking the same responses (the ceiling of RM accuracy).
+  // responses[i] are the responses to records[i] (at least two each).
+  virtual double agreement(const std::vector<nlohmann::json>& records,
+                           const std::vector<std::vector<std::string>>& responses) const = 0;
+
+  // Items of a suite (names above); empty when the judge has none.
+  virtual std::vector<nlohmann::json> benchmark_items(const std::string& suite) const = 0;
+  // public_nlp: a generated answer (exact match) / the log-likelihoods of the choices, in "choices" order.
+  virtual bool score_exact(const nlohmann::json& item, const std::string& response) const = 0;
+  virtual bool score_choice(const nlohmann::json& item, const std::vector<double>& choice_logprobs) const = 0;
+  virtual TruthJudgement judge_truthfulness(const nlohmann::json& item, const std::string& response) const = 0;
+  // The toxicity classifier (the Perspective API's place), in [0, 1].
+  virtual double toxicity(const std::string& text) const = 0;
+  // The instruction of the paper's "respectful" condition (toxicity and bias), a prefix ending in a newline.
+  virtual std::string respectful_instruction() const = 0;
+};
+
+}  // namespace rlhf::eval

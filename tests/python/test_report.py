@@ -1,0 +1,201 @@
+"""`rlhf eval` on a small fake run (a tiny world, random tiny GPT-2 models made with transformers), then the report in
+headless Chromium: it loads without console messages, every figure is there, and a screenshot is saved as a test
+artefact (build/test-artifacts/report.png). Also checks one number of the summary against transformers: the held-out
+pretraining log-likelihood of the base model."""
+import json
+import math
+import os
+import pathlib
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import BUILD, run_rlhf
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+EOS = "<|endoftext|>"
+N_POSITIONS = 192
+MODELS = ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]
+FIGURES = ["fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv", "fig-rm-score",
+           "fig-truthfulness", "fig-hallucination", "fig-toxicity", "fig-winogender", "fig-crows", "fig-tax",
+           "fig-compute", "fig-curves", "fig-samples"]
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+
+
+def write_jsonl(path, rows):
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def train_tokenizer(corpus_texts, out_dir):
+    """A small byte-level BPE on the world's corpus (HF tokenizers), with <|endoftext|> as EOS and pad."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=[EOS], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus_texts, trainer)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok.save(str(out_dir / "tokenizer.json"))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps({"eos_token": EOS, "pad_token": EOS}))
+    return tok
+
+
+def save_model(model, tok_dir, out_dir):
+    model.save_pretrained(out_dir, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tok_dir / name, out_dir / name)
+
+
+def gpt2_config(vocab_size, eos_id, **extra):
+    return transformers.GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=2, n_positions=N_POSITIONS,
+                                   bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id, **extra)
+
+
+@pytest.fixture(scope="module")
+def fake_run(rlhf_bin, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    run_rlhf(rlhf_bin, "world", "--out", run / "world", "--corpus_documents", 200, "--heldout_documents", 12,
+             "--prompts", 120, "--users", 12, "--benchmark_items", 10)
+    corpus = [r["text"] for r in read_jsonl(run / "world" / "corpus.jsonl")]
+    tok = train_tokenizer(corpus, run / "tokenizer")
+    vocab, eos_id = tok.get_vocab_size(), tok.token_to_id(EOS)
+    for seed, key in enumerate(MODELS):
+        torch.manual_seed(seed)
+        save_model(transformers.GPT2LMHeadModel(gpt2_config(vocab, eos_id)), run / "tokenizer", run / "models" / key)
+    torch.manual_seed(99)
+    rm = transformers.GPT2ForSequenceClassification(gpt2_config(vocab, eos_id, num_labels=1))
+    save_model(rm, run / "tokenizer", run / "models" / "rm")
+    log = read_jsonl(run / "world" / "prompt_log.jsonl")
+    write_jsonl(run / "data" / "test.jsonl", log[:5])
+    write_jsonl(run / "data" / "sft.jsonl", [{"prompt": r["prompt"], "completion": "I don't know."} for r in log[5:7]])
+    # What the pipeline writes: compute per stage (keyed by stage), the RM folds, each stage's metrics.jsonl.
+    (run / "compute.json").write_text(json.dumps({
+        "pretrain": {"parameters": 60000, "tokens_trained": 200000, "tokens_generated": 0, "tokens_scored": 0, "seconds": 12.0},
+        "ppo": {"parameters": 60000, "tokens_trained": 5000, "tokens_generated": 5000, "tokens_scored": 15000, "seconds": 30.0}}))
+    (run / "rm_cv.json").write_text(json.dumps({"folds": [
+        {"held_out_group": g, "test_accuracy": 0.6 + 0.01 * g, "train_groups_accuracy": 0.65, "test_comparisons": 40}
+        for g in range(5)]}))
+    write_jsonl(run / "models" / "sft" / "metrics.jsonl",
+                [{"step": s, "wall_time": 0, "loss": 3 - 0.1 * s, "eval_loss": 3.1 - 0.1 * s} for s in range(1, 8)])
+    write_jsonl(run / "models" / "ppo" / "metrics.jsonl",
+                [{"step": s, "wall_time": 0, "objective/scores": 0.1 * s, "objective/kl": 0.05 * s, "loss/policy": -0.01,
+                  "loss/value": 0.3 / s} for s in range(1, 6)])
+    result = run_rlhf(rlhf_bin, "eval", "--run", run, "--test_prompts", 5, "--benchmark_items", 6,
+                      "--toxicity_prompts", 4, "--toxicity_samples", 2, "--heldout_documents", 6, "--max_new_tokens", 8,
+                      "--few_shot_examples", 2, "--real_data_items", 16, "--batch_size", 8, timeout=900)
+    assert "report.html" in result.stdout
+    return run
+
+
+def test_summary_holds_every_measure(fake_run):
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    ids = [m["id"] for m in s["models"]]
+    assert ids == ["base", "base_few_shot", "flan_sft", "sft", "ppo", "ppo_ptx"]
+    pref = s["preference"]["all"]["models"]
+    for key in ids:
+        for labelers in ("training", "held_out"):
+            w = pref[key][labelers]["win_rate"]
+            assert w["n"] == 5 and 0 <= w["low"] <= w["value"] <= w["high"] <= 1
+            assert w["wins"] + w["ties"] + w["losses"] == 5
+            assert 1 <= pref[key][labelers]["likert"]["mean"] <= 7
+    assert pref["sft"]["training"]["win_rate"]["ties"] == 5  # SFT against itself: all ties
+    for key in ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]:
+        assert set(s["truthfulness"][key]) == {"plain", "instruction_qa"}
+        assert s["toxicity"][key]["plain"]["prompts"] == 4 and s["toxicity"][key]["plain"]["samples"] == 8
+        assert 0 <= s["toxicity"][key]["respectful"]["expected_max_toxicity"] <= 1
+        assert 0 <= s["bias"]["winogender"][key]["plain"]["normalised_entropy"]["mean"] <= 1
+        assert s["bias"]["crows_pairs"][key]["respectful"]["stereotype_preferred"]["n"] == 6
+        assert s["public_suite"][key]["score"]["n"] == 6
+        assert s["rm_score"]["all"][key]["n"] == 5
+    assert s["rm_generalisation"]["held_out_accuracy"]["mean"] == pytest.approx(0.62)
+    stages = [r["stage"] for r in s["compute"]["stages"]]
+    assert stages == ["pretrain", "ppo", "eval"]
+    pretrain = s["compute"]["stages"][0]
+    assert pretrain["flops"] == pytest.approx(6 * 60000 * 200000)
+    assert pretrain["petaflop_s_days"] == pytest.approx(6 * 60000 * 200000 / 8.64e19)
+    assert "objective/kl" in s["training_curves"]["all"]["ppo"]
+    assert s["samples"]["all"][0]["responses"].keys() >= {"base", "sft", "ppo_ptx"}
+
+
+def test_heldout_likelihood_matches_transformers(fake_run):
+    """The mean per-token NLL of held-out text, recomputed with transformers: the text after an <|endoftext|> start
+    token, cut to the context."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(fake_run / "tokenizer" / "tokenizer.json"))
+    model = transformers.GPT2LMHeadModel.from_pretrained(fake_run / "models" / "base").eval()
+    eos_id = tok.token_to_id(EOS)
+    total, count = 0.0, 0
+    for doc in read_jsonl(fake_run / "world" / "heldout_corpus.jsonl")[:6]:
+        ids = tok.encode(doc["text"]).ids[:N_POSITIONS - 1]
+        x = torch.tensor([[eos_id] + ids])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(x).logits[0, :-1].double(), -1)
+        total += logprobs.gather(-1, x[0, 1:, None]).sum().item()
+        count += len(ids)
+    assert s["heldout_nll"]["base"]["tokens"] == count
+    assert s["heldout_nll"]["base"]["nll_per_token"] == pytest.approx(-total / count, rel=1e-4)
+
+
+def test_report_is_well_formed_and_offline(fake_run):
+    html = (fake_run / "report" / "report.html").read_text()
+    assert "<script" not in html
+    svgs = html.split("<svg")[1:]
+    assert len(svgs) >= 12
+    for chunk in svgs:  # every inline SVG parses as XML (a browser would draw nothing after a broken one)
+        ET.fromstring("<svg" + chunk[:chunk.index("</svg>") + len("</svg>")])
+    # Nothing to fetch: the only URL is the SVG namespace's name.
+    assert "https://" not in html
+    assert html.count("http://") == html.count("http://www.w3.org/2000/svg")
+
+
+def chromium(args, tmp_path, timeout=180):
+    return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'chromium-profile'}", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def console_messages(stderr):
+    # With --enable-logging=stderr every console message (log, error, uncaught exception) is an ":INFO:CONSOLE" line.
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package `chromium`; scripts/setup.sh)")
+def test_report_in_headless_chromium(fake_run, tmp_path):
+    # The detector first: a page that does log must be caught, or the check below proves nothing.
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!DOCTYPE html><html><body><script>console.error('boom'); missing();</script></body></html>")
+    probe = chromium(["--enable-logging=stderr", "--v=0", "--dump-dom", bad.as_uri()], tmp_path)
+    assert len(console_messages(probe.stderr)) >= 2, probe.stderr[-2000:]
+
+    page = (fake_run / "report" / "report.html").resolve()
+    loaded = chromium(["--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()], tmp_path)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert console_messages(loaded.stderr) == []
+    dom = loaded.stdout
+    for figure_id in FIGURES:
+        assert f'id="{figure_id}"' in dom, f"{figure_id} missing from the rendered page"
+    assert dom.count("<svg") >= 12
+
+    artifacts = BUILD / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    screenshot = artifacts / "report.png"
+    screenshot.unlink(missing_ok=True)
+    shot = chromium([f"--screenshot={screenshot}", "--window-size=1200,3000", "--hide-scrollbars", page.as_uri()], tmp_path)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    data = screenshot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1200, 3000)
+    assert len(data) > 50_000  # a page of charts, not a blank image

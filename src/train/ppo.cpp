@@ -88,6 +88,14 @@ torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, co
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); }
 
+// The EMA of the policy's weights as a module, so that checkpoints carry it and a resumed run keeps averaging the same
+// weights. It registers the tensors themselves: loading a checkpoint into it fills them in place.
+struct EmaWeights : torch::nn::Module {
+  explicit EmaWeights(std::vector<torch::Tensor>& weights) {
+    for (size_t k = 0; k < weights.size(); ++k) register_parameter(std::to_string(k), weights[k], false);
+  }
+};
+
 }  // namespace
 
 PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
@@ -118,9 +126,11 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   if (o.ema_decay > 0)
     for (auto& p : m.policy->parameters()) ema.push_back(p.detach().clone());
 
+  EmaWeights ema_module(ema);
   Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
                       {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
                       {{"sampling", &generator}}};
+  if (!ema.empty()) what.modules.emplace_back("ema", &ema_module);
   int64_t start_iteration = 0, ptx_cursor = 0;
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
@@ -142,6 +152,11 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   const int64_t max_prompt = std::max<int64_t>(1, t.max_length - o.response_length);
 
   for (int64_t iteration = start_iteration; iteration < iterations; ++iteration) {
+    // The learning rates of this iteration, from the schedule (set here rather than after the previous iteration, so
+    // that a resumed run starts with the scheduled rate, not the optimizer's initial one).
+    const double lr = scheduled_learning_rate(t, t.learning_rate, iteration, iterations);
+    set_learning_rate(*policy_optimizer, lr);
+    set_learning_rate(*value_optimizer, scheduled_learning_rate(t, o.value_learning_rate, iteration, iterations));
     // 1. Rollouts: prompts in a seeded per-epoch order, B episodes.
     Rollout r;
     std::vector<const std::vector<int64_t>*> batch_prompts;
@@ -268,9 +283,6 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       }
     }
     if (o.kl_target > 0) kl_controller.update(mean_kl, B);
-    const double lr = scheduled_learning_rate(t, t.learning_rate, iteration + 1, iterations);
-    set_learning_rate(*policy_optimizer, lr);
-    set_learning_rate(*value_optimizer, scheduled_learning_rate(t, o.value_learning_rate, iteration + 1, iterations));
 
     const double u = static_cast<double>(std::max<int64_t>(1, updates));
     result.mean_scores.push_back(mean_score);

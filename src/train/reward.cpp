@@ -197,11 +197,18 @@ RewardResult run_reward_training(const RewardOptions& o) {
   auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
+  // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.
+  double window_loss = 0;
+  int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
+      window_loss = state->value("window_loss", 0.0);
+      window_steps = state->value("window_steps", int64_t{0});
+      window_correct = state->value("window_correct", int64_t{0});
+      window_pairs = state->value("window_pairs", int64_t{0});
     }
   }
   make_dirs(t.output_dir);
@@ -215,10 +222,11 @@ RewardResult run_reward_training(const RewardOptions& o) {
   BadStepGuard guard(t.max_bad_steps);
 
   RewardResult result;
-  double window_loss = 0;
-  int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    save_checkpoint(t.output_dir, step, what, {{"epoch", epoch}, {"micro_batch", micro}}, t.save_total_limit);
+    save_checkpoint(t.output_dir, step, what,
+                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                     {"window_correct", window_correct}, {"window_pairs", window_pairs}},
+                    t.save_total_limit);
   };
   for (int64_t epoch = start_epoch; epoch < epochs && step < total_steps; ++epoch) {
     const auto order = epoch_order(train.size(), t.seed, epoch);

@@ -154,11 +154,17 @@ SftResult run_sft(const SftOptions& o) {
   auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
+  // The logging window (steps since the last logged loss) is part of the state: a run interrupted between two logged
+  // steps must log the same mean loss after resuming as an uninterrupted one.
+  double window_loss = 0;
+  int64_t window_steps = 0;
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
+      window_loss = state->value("window_loss", 0.0);
+      window_steps = state->value("window_steps", int64_t{0});
       if (!o.quiet) std::fprintf(stderr, "sft: resumed at step %lld\n", static_cast<long long>(step));
     }
   }
@@ -173,15 +179,18 @@ SftResult run_sft(const SftOptions& o) {
   BadStepGuard guard(t.max_bad_steps);
 
   SftResult result;
-  double window_loss = 0;
-  int64_t window_steps = 0;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    save_checkpoint(t.output_dir, step, what, {{"epoch", epoch}, {"micro_batch", micro}}, t.save_total_limit);
+    save_checkpoint(t.output_dir, step, what,
+                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps}},
+                    t.save_total_limit);
   };
-  for (int64_t epoch = start_epoch; epoch < epochs && step < total_steps; ++epoch) {
+  // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
+  // run resumed from it still evaluates and writes that epoch's model before going on.
+  for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     const auto order = epoch_order(train.sequences.size(), t.seed, epoch);
     double step_loss = 0;
     for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
+      if (step >= total_steps) break;
       std::vector<const Sequence*> rows;
       for (int64_t i = micro * batch; i < std::min<int64_t>((micro + 1) * batch, static_cast<int64_t>(order.size())); ++i)
         rows.push_back(&train.sequences[order[static_cast<size_t>(i)]]);
@@ -211,14 +220,12 @@ SftResult run_sft(const SftOptions& o) {
         window_loss = 0, window_steps = 0;
       }
       step_loss = 0;
-      const bool last_micro = micro + 1 == steps_per_epoch * accumulation;
       if (interrupt_requested()) {
-        checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
+        checkpoint(epoch, micro + 1);
         progress.finish();
         throw Interrupted();
       }
-      if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
-      if (step >= total_steps) break;
+      if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(epoch, micro + 1);
     }
     if (!eval.sequences.empty()) {
       model->eval();

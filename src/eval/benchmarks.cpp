@@ -37,7 +37,7 @@ PromptStyle style_of(const BenchmarkOptions& o) { return PromptStyle{o.use_forma
 
 // The greedy options with extra stop strings (a QA answer is one line).
 SamplingOptions one_line(SamplingOptions o) {
-  o.stop_strings.push_back("\n");
+  o.stop_at_newline = true;
   return o;
 }
 

@@ -19,15 +19,15 @@ namespace rlhf::eval {
 
 struct EvalOptions {
   int64_t test_prompts = 200;       // test prompts judged per model (0: all)
-  int64_t benchmark_items = 200;    // items per benchmark suite (0: all)
-  int64_t toxicity_prompts = 100;   // RealToxicityPrompts-analogue prompts (0: all)
+  int64_t benchmark_items = 100;    // items per benchmark suite (0: all)
+  int64_t toxicity_prompts = 50;    // RealToxicityPrompts-analogue prompts (0: all)
   int64_t toxicity_samples = 4;     // continuations per toxicity prompt (the paper: 25)
-  int64_t heldout_documents = 200;  // held-out pretraining documents for the log-likelihood (0: all)
+  int64_t heldout_documents = 100;  // held-out pretraining documents for the log-likelihood (0: all)
   int64_t few_shot_examples = 3;    // demonstrations in the "base few-shot" prefix
   int64_t max_new_tokens = 48;
   double temperature = 0.7;         // sampling temperature of the responses labelers judge
   bool greedy = false;              // judge greedy responses instead
-  int64_t batch_size = 16;
+  int64_t batch_size = 32;
   int64_t seed = 1;
   std::string prompt_format = "plain";
   bool benchmark_prompt_format = true;  // benchmark prompts go through the prompt format like user prompts

@@ -47,6 +47,15 @@ int64_t EvalModel::context_length() const {
   return n > 0 ? n : 2048;
 }
 
+const std::vector<int64_t>& EvalModel::newline_ids() {
+  if (!newline_ids_found_) {
+    for (int64_t id = 0; id < tokenizer->vocab_size(); ++id)
+      if (!tokenizer->is_special(id) && tokenizer->decode_bytes({id}).find('\n') != std::string::npos) newline_ids_.push_back(id);
+    newline_ids_found_ = true;
+  }
+  return newline_ids_;
+}
+
 torch::Device eval_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   try {
@@ -115,24 +124,34 @@ std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std:
   g.top_p = o.top_p;
   g.eos_token_id = m.tokenizer->eos_id() >= 0 ? m.tokenizer->eos_id() : m.model->config().eos_token_id;
   g.stop_token_ids = m.format.stop_ids(*m.tokenizer);
+  std::vector<std::string> stop_strings = o.stop_strings;
+  if (o.stop_at_newline) {
+    const auto& newlines = m.newline_ids();
+    g.stop_token_ids.insert(g.stop_token_ids.end(), newlines.begin(), newlines.end());
+    stop_strings.push_back("\n");
+  }
   g.pad_token_id = pad_id_of(m);
   // On CUDA an undefined generator means the device's default one, seeded here (a CPU generator cannot sample there).
   at::Generator generator;
   if (m.device.is_cuda()) torch::cuda::manual_seed(o.seed);
   else generator = at::make_generator<at::CPUGeneratorImpl>(o.seed);
 
-  std::vector<std::string> responses;
-  responses.reserve(rows.size());
+  // Rows sorted by length so that a batch pads little (the sort is stable: samples of a prompt stay in order).
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].size() < rows[b].size(); });
+  std::vector<std::string> responses(rows.size());
   for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(o.batch_size)) {
     const size_t end = std::min(rows.size(), start + static_cast<size_t>(o.batch_size));
     int64_t width = 0;
-    for (size_t i = start; i < end; ++i) width = std::max<int64_t>(width, static_cast<int64_t>(rows[i].size()));
+    for (size_t k = start; k < end; ++k) width = std::max<int64_t>(width, static_cast<int64_t>(rows[order[k]].size()));
     auto ids = torch::full({static_cast<int64_t>(end - start), width}, g.pad_token_id, torch::kLong);
     auto mask = torch::zeros_like(ids);
-    for (size_t i = start; i < end; ++i) {  // left padding: generation continues every row at the same column
-      const int64_t n = static_cast<int64_t>(rows[i].size());
-      ids[static_cast<int64_t>(i - start)].slice(0, width - n).copy_(torch::tensor(rows[i], torch::kLong));
-      mask[static_cast<int64_t>(i - start)].slice(0, width - n).fill_(1);
+    for (size_t k = start; k < end; ++k) {  // left padding: generation continues every row at the same column
+      const auto& row = rows[order[k]];
+      const int64_t n = static_cast<int64_t>(row.size());
+      ids[static_cast<int64_t>(k - start)].slice(0, width - n).copy_(torch::tensor(row, torch::kLong));
+      mask[static_cast<int64_t>(k - start)].slice(0, width - n).fill_(1);
       if (stats) stats->tokens_prompted += n;
     }
     auto out = generate(*m.model, ids.to(m.device), mask.to(m.device), g, generator);
@@ -143,7 +162,7 @@ std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std:
       if (stats) stats->tokens_generated += n;
       const int64_t* row = response_ids[i].data_ptr<int64_t>();
       std::string text = m.tokenizer->decode(std::vector<int64_t>(row, row + n), true);
-      responses.push_back(cut_at_stops(text, o.stop_strings));
+      responses[order[start + static_cast<size_t>(i)]] = cut_at_stops(text, stop_strings);
     }
   }
   return responses;

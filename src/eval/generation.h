@@ -27,6 +27,12 @@ struct EvalModel {
 
   int64_t parameters() const { return model->config().parameter_count(); }
   int64_t context_length() const;
+  // Ids of the tokens whose text holds a newline (found once, on first use).
+  const std::vector<int64_t>& newline_ids();
+
+ private:
+  std::vector<int64_t> newline_ids_;
+  bool newline_ids_found_ = false;
 };
 
 // "auto" (CUDA when there is one), "cpu", "cuda", "cuda:N".
@@ -48,6 +54,9 @@ struct SamplingOptions {
   // The text after any of these is cut off: a base model that has seen the few-shot prefix goes on with the next
   // "Instruction:" rather than stopping.
   std::vector<std::string> stop_strings = {"\nInstruction:", "\n\nInstruction"};
+  // One-line answers (QA): a row stops at its first token holding a newline, and the text is cut there. Saves
+  // generating the rest of a rambling answer that would be cut anyway.
+  bool stop_at_newline = false;
 };
 
 // How a prompt becomes the text the model continues.
@@ -65,7 +74,8 @@ struct GenerationStats {
 };
 
 // One response per prompt (decoded, special tokens skipped, cut at the stop strings, trimmed), in order. With
-// `samples_per_prompt` > 1 the result holds that many responses per prompt, consecutively.
+// `samples_per_prompt` > 1 the result holds that many responses per prompt, consecutively. Prompts are batched by
+// length (less padding); the results come back in the prompts' order.
 std::vector<std::string> generate_responses(EvalModel& model, const std::vector<std::string>& prompts,
                                             const SamplingOptions& options, const PromptStyle& style = {},
                                             int64_t samples_per_prompt = 1, GenerationStats* stats = nullptr);

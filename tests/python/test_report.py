@@ -93,7 +93,8 @@ def fake_run(rlhf_bin, tmp_path_factory):
                   "loss/value": 0.3 / s} for s in range(1, 6)])
     result = run_rlhf(rlhf_bin, "eval", "--run", run, "--test_prompts", 5, "--benchmark_items", 6,
                       "--toxicity_prompts", 4, "--toxicity_samples", 2, "--heldout_documents", 6, "--max_new_tokens", 8,
-                      "--few_shot_examples", 2, "--real_data_items", 16, "--batch_size", 8, timeout=900)
+                      "--few_shot_examples", 2, "--real_data_items", 16, "--batch_size", 3, "--greedy", "true",
+                      timeout=900)
     assert "report.html" in result.stdout
     return run
 
@@ -146,6 +147,28 @@ def test_heldout_likelihood_matches_transformers(fake_run):
         count += len(ids)
     assert s["heldout_nll"]["base"]["tokens"] == count
     assert s["heldout_nll"]["base"]["nll_per_token"] == pytest.approx(-total / count, rel=1e-4)
+
+
+def test_greedy_responses_match_transformers(fake_run):
+    """The responses labelers judged (greedy here), recomputed with transformers' generate: the plain prompt format,
+    prompts batched by length with left padding (batch size 3 mixes lengths), cut at EOS, decoded, trimmed."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(fake_run / "tokenizer" / "tokenizer.json"))
+    eos_id = tok.token_to_id(EOS)
+    # Different prompts get different responses, so a response given to the wrong prompt would be caught.
+    assert len({sample["responses"]["base"] for sample in s["samples"]["all"]}) > 1
+    for key in ("base", "ppo_ptx"):
+        model = transformers.GPT2LMHeadModel.from_pretrained(fake_run / "models" / key).eval()
+        for sample in s["samples"]["all"]:
+            ids = tok.encode("Instruction: " + sample["prompt"] + "\nResponse:").ids
+            with torch.no_grad():
+                out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False, eos_token_id=eos_id,
+                                     pad_token_id=eos_id)
+            expected = tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True)
+            for stop in ("\nInstruction:", "\n\nInstruction"):
+                expected = expected.split(stop)[0]
+            assert sample["responses"][key] == expected.strip(), (key, sample["prompt"])
 
 
 def test_report_is_well_formed_and_offline(fake_run):

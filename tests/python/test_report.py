@@ -149,6 +149,31 @@ def test_heldout_likelihood_matches_transformers(fake_run):
     assert s["heldout_nll"]["base"]["nll_per_token"] == pytest.approx(-total / count, rel=1e-4)
 
 
+def test_pronoun_entropy_matches_transformers(fake_run):
+    """Winogender analogue: log p(" he" | "The nurse said that") etc., the context and the pronoun encoded
+    separately, turned into normalised entropy (entropy / ln 3), averaged over items; recomputed with transformers."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(fake_run / "tokenizer" / "tokenizer.json"))
+    model = transformers.GPT2LMHeadModel.from_pretrained(fake_run / "models" / "sft").eval()
+    entropies = []
+    for item in read_jsonl(fake_run / "world" / "benchmarks" / "winogender.jsonl")[:6]:
+        context = tok.encode(item["prefix"]).ids
+        probabilities = []
+        for pronoun in item["choices"]:
+            continuation = tok.encode(" " + pronoun).ids
+            x = torch.tensor([context + continuation])
+            with torch.no_grad():
+                logprobs = torch.log_softmax(model(x).logits[0, :-1].double(), -1)
+            picked = logprobs[len(context) - 1:].gather(-1, x[0, len(context):, None])
+            probabilities.append(math.exp(picked.sum().item()))
+        p = [q / sum(probabilities) for q in probabilities]
+        entropies.append(-sum(q * math.log(q) for q in p if q > 0) / math.log(len(p)))
+    measured = s["bias"]["winogender"]["sft"]["plain"]["normalised_entropy"]
+    assert measured["n"] == 6
+    assert measured["mean"] == pytest.approx(sum(entropies) / len(entropies), rel=1e-4)
+
+
 def test_greedy_responses_match_transformers(fake_run):
     """The responses labelers judged (greedy here), recomputed with transformers' generate: the plain prompt format,
     prompts batched by length with left padding (batch size 3 mixes lengths), cut at EOS, decoded, trimmed."""

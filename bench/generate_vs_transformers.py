@@ -136,7 +136,8 @@ def main():
     machine = f"{cpu_model()}, {os.cpu_count()} cores, {args.threads} threads"
     load_text = (f"1-minute load average before the runs: min {min(loads):.2f}, "
                  f"median {statistics.median(loads):.2f}, max {max(loads):.2f}; after them: "
-                 f"min {min(loads_after):.2f}, median {statistics.median(loads_after):.2f}, max {max(loads_after):.2f} (2 cores)")
+                 f"min {min(loads_after):.2f}, median {statistics.median(loads_after):.2f}, "
+                 f"max {max(loads_after):.2f} (2 cores; the figures include this benchmark's own threads)")
     gemm_lines = ["| dtype | n | GFLOP/s | ms |", "| --- | --- | --- | --- |"]
     for g in gemm:
         if "skipped" in g:

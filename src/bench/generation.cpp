@@ -136,9 +136,11 @@ std::string generate_table(const GenerateBenchResult& r) {
   std::string out = line;
   out += "  mode        tokens/s  median ms  prefill ms   decode tok/s   GFLOP/s    MFU   peak RSS MB\n";
   for (const auto& m : r.runs) {
-    std::snprintf(line, sizeof line, "  %-10s %9.1f %10.1f %11.1f %14.1f %9.1f %5.1f%% %13.0f\n", m.mode.c_str(),
+    char mfu[16] = "     -";  // no GEMM peak measured in this call
+    if (m.mfu > 0) std::snprintf(mfu, sizeof mfu, "%5.1f%%", 100 * m.mfu);
+    std::snprintf(line, sizeof line, "  %-10s %9.1f %10.1f %11.1f %14.1f %9.1f %s %13.0f\n", m.mode.c_str(),
                   m.tokens_per_s, m.median_seconds * 1e3, m.prefill_seconds * 1e3, m.decode_tokens_per_s,
-                  m.model_gflops_per_s, 100 * m.mfu, static_cast<double>(m.peak_rss_bytes) / (1 << 20));
+                  m.model_gflops_per_s, mfu, static_cast<double>(m.peak_rss_bytes) / (1 << 20));
     out += line;
   }
   for (const auto& m : r.runs)

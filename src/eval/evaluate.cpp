@@ -177,7 +177,7 @@ void run_benchmarks(EvalModel& m, const std::string& id, const Judge& judge, con
 // Mean reward-model score of each model's test responses (the quantity PPO maximises).
 json reward_scores(const std::string& rm_dir, const std::string& tokenizer_dir, const std::vector<json>& records,
                    const std::vector<ModelResponses>& models, const EvalOptions& o) {
-  Transformer rm = load_model(rm_dir, LoadOptions{torch::kFloat32, eval_device(o.device)});
+  Transformer rm = load_model(rm_dir, LoadOptions{torch::kFloat32, pick_device(o.device)});
   if (!rm->has_score_head()) fail(rm_dir, "a reward model (a scalar score head)", "a model without one");
   rm->eval();
   auto tokenizer = load_tokenizer(tokenizer_path(rm_dir, tokenizer_dir));

@@ -56,17 +56,6 @@ const std::vector<int64_t>& EvalModel::newline_ids() {
   return newline_ids_;
 }
 
-torch::Device eval_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available()) fail("--device", "a device this machine has", name + " (no CUDA)");
-    return device;
-  } catch (const c10::Error&) {
-    fail("--device", "auto, cpu, cuda or cuda:N", name);
-  }
-}
-
 std::string tokenizer_path(const std::string& dir, const std::string& fallback) {
   for (const char* file : {"tokenizer.json", "vocab.json", "tokenizer.model"})
     if (file_exists(dir + "/" + file)) return dir;
@@ -78,7 +67,7 @@ EvalModel load_eval_model(const std::string& key, const std::string& dir, const 
   EvalModel m;
   m.key = key;
   m.dir = dir;
-  m.device = eval_device(device);
+  m.device = pick_device(device);
   m.model = load_model(dir, LoadOptions{torch::kFloat32, m.device});
   if (!m.model->has_lm_head()) fail(dir, "a language model (with an LM head)", "a model without one (a reward model?)");
   m.model->eval();

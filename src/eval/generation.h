@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "model/device.h"
 #include "model/transformer.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -35,8 +36,6 @@ struct EvalModel {
   bool newline_ids_found_ = false;
 };
 
-// "auto" (CUDA when there is one), "cpu", "cuda", "cuda:N".
-torch::Device eval_device(const std::string& name);
 // Loads DIR (an HF model directory with its tokenizer). `format` is a PromptFormat name ("plain" for the demo).
 // `tokenizer` is where the tokenizer is when DIR has none ("": DIR).
 EvalModel load_eval_model(const std::string& key, const std::string& dir, const std::string& format = "plain",

@@ -77,7 +77,7 @@ json hh_preference_accuracy(const std::string& reward_model_dir, const std::stri
                             int64_t batch_size, int64_t max_length, const std::string& device,
                             const std::string& tokenizer_dir) {
   if (jsonl.empty() || !file_exists(jsonl)) return {{"skipped", "HH-RLHF pairs not found" + (jsonl.empty() ? "" : " at " + jsonl)}};
-  Transformer rm = load_model(reward_model_dir, LoadOptions{torch::kFloat32, eval_device(device)});
+  Transformer rm = load_model(reward_model_dir, LoadOptions{torch::kFloat32, pick_device(device)});
   if (!rm->has_score_head()) fail(reward_model_dir, "a reward model (a scalar score head)", "a model without one");
   rm->eval();
   auto tokenizer = load_tokenizer(tokenizer_path(reward_model_dir, tokenizer_dir));

@@ -70,17 +70,6 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
-torch::Device pick_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (name.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
-    fail("device", "a CUDA device (none is available here)", "'" + name + "'");
-  try {
-    return torch::Device(name);
-  } catch (const c10::Error&) {
-    fail("device", "auto, cpu, cuda or cuda:N", "'" + name + "'");
-  }
-}
-
 namespace {
 
 std::atomic<bool> g_interrupted{false};

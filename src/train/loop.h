@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/options.h"
+#include "model/device.h"
 
 namespace rlhf {
 
@@ -46,7 +47,6 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>
                                                double learning_rate);
 double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
-torch::Device pick_device(const std::string& name);
 
 // Checkpoints: OUTPUT/checkpoints/step-N/{modules,optimizers}.safetensors + state.json, written in a temporary folder
 // that is renamed into place, then OUTPUT/checkpoints/latest is replaced atomically. A crash at any moment leaves the

@@ -28,6 +28,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("rm_k_min", &c.rm_k_min, "fewest responses ranked per prompt");
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
   o.add("rm_cross_validation", &c.rm_cross_validation, "5-fold RM cross-validation over labeler groups");
+  o.add("rm_cv_max_prompts", &c.rm_cv_max_prompts, "training prompts of each cross-validation fold's RM");
   o.add("ppo_episodes", &c.ppo_episodes, "PPO episodes");
   o.add("ppo_rollout_batch_size", &c.ppo_rollout_batch_size, "episodes per PPO iteration");
   o.add("ppo_learning_rate", &c.ppo_learning_rate, "policy learning rate");
@@ -38,7 +39,10 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("max_rm_prompts", &c.max_rm_prompts, "cap on RM prompts");
   o.add("max_ppo_prompts", &c.max_ppo_prompts, "cap on PPO prompts");
   o.add("max_eval_prompts", &c.max_eval_prompts, "cap on test prompts");
+  o.add("device", &c.device, "auto | cpu | cuda | cuda:N");
   o.add("run_eval", &c.run_eval, "finish with the evaluation and report");
+  o.add("eval_test_prompts", &c.eval.test_prompts, "test prompts judged per model in the evaluation");
+  o.add("eval_benchmark_items", &c.eval.benchmark_items, "items per benchmark suite in the evaluation");
   world::bind_options(o, c.world);
 }
 
@@ -83,7 +87,7 @@ int run_pipeline(const PipelineConfig& c) {
              [&](StageCompute& k) { return stage_rankings(c, p, k); });
   runner.run("rm", with({{"lr", c.rm_learning_rate}}), {"rankings"}, [&](StageCompute& k) { return stage_reward_model(c, p, k); });
   if (c.rm_cross_validation)
-    runner.run("rm_cv", with({{"lr", c.rm_learning_rate}}), {"rankings"},
+    runner.run("rm_cv", with({{"lr", c.rm_learning_rate}, {"prompts", c.rm_cv_max_prompts}}), {"rankings"},
                [&](StageCompute& k) { return stage_rm_cross_validation(c, p, k); });
   runner.run("sft_select", with({{"prompts", c.select_prompts}}), {"rm", "sft"}, [&](StageCompute& k) { return stage_sft_select(c, p, k); });
   json ppo = with({{"episodes", c.ppo_episodes}, {"batch", c.ppo_rollout_batch_size}, {"lr", c.ppo_learning_rate},
@@ -91,24 +95,20 @@ int run_pipeline(const PipelineConfig& c) {
   runner.run("ppo", ppo, {"sft_select"}, [&](StageCompute& k) { return stage_ppo(c, p, k, false); });
   ppo["ptx"] = {c.ptx_coef, c.ptx_ratio};
   runner.run("ppo_ptx", ppo, {"sft_select"}, [&](StageCompute& k) { return stage_ppo(c, p, k, true); });
-  runner.run("quick_eval", settings, {"ppo", "ppo_ptx", "flan_sft"}, [&](StageCompute& k) { return stage_quick_eval(c, p, k); });
-  runner.write_compute(p.root + "/compute.json");
-
-  // The headline numbers, as the paper states them.
-  const json& rm = runner.summary("rm");
-  const json& rankings = runner.summary("rankings");
-  const json& quick = runner.summary("quick_eval");
-  std::printf("\n%-52s %10s\n", "InstructGPT, reproduced on the demo world", "value");
-  std::printf("%-52s %10.3f\n", "RM validation accuracy", rm.value("validation_accuracy", -1.0));
-  std::printf("%-52s %10.3f\n", "inter-labeler agreement (the RM's ceiling)", rankings.value("inter_labeler_agreement", -1.0));
-  for (const std::string name : {"sft", "ppo", "ppo_ptx"})
-    std::printf("%-52s %10.3f\n", ("mean RM reward on test prompts: " + name).c_str(), quick[name].value("mean_rm_reward", 0.0));
-  for (const std::string name : {"ppo", "ppo_ptx"}) {
-    std::printf("%-52s %10.3f\n", ("win rate vs SFT, training labelers: " + name).c_str(),
-                quick[name].value("win_rate_vs_sft_training_labelers", 0.0));
-    std::printf("%-52s %10.3f\n", ("win rate vs SFT, held-out labelers: " + name).c_str(),
-                quick[name].value("win_rate_vs_sft_held_out_labelers", 0.0));
+  runner.write_compute(p.root + "/compute.json");  // the evaluation reads the training stages' compute
+  json report = json::object();
+  if (c.run_eval) {
+    json eval_settings = {{"test_prompts", c.eval.test_prompts}, {"benchmark_items", c.eval.benchmark_items},
+                          {"toxicity", {c.eval.toxicity_prompts, c.eval.toxicity_samples}},
+                          {"tokens", c.eval.max_new_tokens}, {"real_data_items", c.eval.real_data_items}};
+    std::vector<std::string> after = {"ppo", "ppo_ptx", "flan_sft", "pretrain"};
+    if (c.rm_cross_validation) after.push_back("rm_cv");
+    runner.run("eval", with(eval_settings), after,
+               [&](StageCompute& k) { return stage_report(c, p, k); });
+    runner.write_compute(p.root + "/compute.json");
+    report = runner.summary("eval");
   }
+  print_headlines(runner.summary("rm"), runner.summary("rankings"), report);
   std::printf("run directory: %s\n", p.root.c_str());
   return 0;
 }

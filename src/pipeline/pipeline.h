@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/options.h"
+#include "eval/evaluate.h"
 #include "world/config.h"
 
 namespace rlhf::pipeline {
@@ -36,14 +37,24 @@ struct PipelineConfig {
   double rm_learning_rate = 5e-4;
   int64_t rm_batch_size = 8;
   bool rm_cross_validation = true;
+  int64_t rm_cv_max_prompts = 300;     // training prompts of each cross-validation fold's RM
   int64_t select_prompts = 48;         // validation prompts for choosing the SFT epoch
 
   int64_t ppo_episodes = 1024, ppo_rollout_batch_size = 64, ppo_mini_batches = 4, ppo_response_length = 32;
   double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.02, ptx_coef = 1.0, temperature = 1.0;
   int64_t ptx_ratio = 1;
 
-  int64_t max_new_tokens = 32;         // sampling for rankings and evaluation
-  bool run_eval = true;
+  int64_t max_new_tokens = 32;         // sampling for rankings
+  std::string device = "auto";         // auto | cpu | cuda | cuda:N, for every stage
+  bool run_eval = true;                // finish with `rlhf eval` on the run and the report
+  eval::EvalOptions eval = demo_eval_options();
+
+  static eval::EvalOptions demo_eval_options() {
+    eval::EvalOptions e;
+    e.test_prompts = 120, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
+    e.max_new_tokens = 32, e.real_data_items = 200, e.quiet = false;
+    return e;
+  }
 };
 
 void bind_pipeline_options(Options& options, PipelineConfig& config);

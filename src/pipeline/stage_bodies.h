@@ -8,7 +8,7 @@
 
 namespace rlhf::pipeline {
 
-// Where everything lives inside RUN (see docs/pipeline.md).
+// Where everything lives inside RUN (eval/run_layout.h draws the tree).
 struct RunPaths {
   std::string root;
   std::string world() const { return root + "/world"; }
@@ -29,6 +29,9 @@ nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, St
 nlohmann::json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx);
-nlohmann::json stage_quick_eval(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+// `rlhf eval` on the run: RUN/report/summary.json and report.html; returns the headline numbers.
+nlohmann::json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+// The table printed at the end: the RM's and the rankings' summaries and stage_report's headline numbers.
+void print_headlines(const nlohmann::json& rm, const nlohmann::json& rankings, const nlohmann::json& report);
 
 }  // namespace rlhf::pipeline

@@ -1,5 +1,5 @@
 // Pipeline stages that train or choose models: pretraining, SFT, FLAN-style SFT, the reward model and its
-// cross-validation over labeler groups, the SFT epoch chosen by RM score, PPO and PPO-ptx, and a quick evaluation.
+// cross-validation over labeler groups, the SFT epoch chosen by RM score, PPO and PPO-ptx.
 #include <filesystem>
 #include <map>
 
@@ -30,6 +30,7 @@ TrainingOptions training(const PipelineConfig& c, const std::string& output_dir,
   t.seed = c.seed;
   t.warmup_ratio = 0.05;
   t.logging_steps = 10;
+  t.device = c.device;
   t.resume_from_checkpoint = true;  // an interrupted pipeline continues inside a stage too
   return t;
 }
@@ -114,10 +115,19 @@ json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, Stage
   for (const auto& r : rankings) groups = std::max(groups, r["labeler_group"].get<int>() + 1);
   json folds = json::array();
   for (int fold = 0; fold < groups; ++fold) {
+    // Every 10th prompt of the training groups is kept out of training: the RM's accuracy on unseen prompts of the
+    // groups it learned from, beside its accuracy on the held-out group. At most rm_cv_max_prompts train each fold's
+    // RM (five RMs are the pipeline's most expensive evaluation; the main RM trains on everything).
     std::vector<json> train, train_heldout, test;
-    for (size_t i = 0; i < rankings.size(); ++i) {
-      if (rankings[i]["labeler_group"].get<int>() == fold) test.push_back(rankings[i]);
-      else (i % 10 == 0 ? train_heldout : train).push_back(rankings[i]);
+    int64_t seen = 0;
+    for (const auto& ranking : rankings) {
+      if (ranking["labeler_group"].get<int>() == fold) {
+        test.push_back(ranking);
+      } else if (seen++ % 10 == 0) {
+        train_heldout.push_back(ranking);
+      } else if (static_cast<int64_t>(train.size()) < c.rm_cv_max_prompts) {
+        train.push_back(ranking);
+      }
     }
     const std::string dir = p.model("rm_cv/fold-" + std::to_string(fold));
     write_records(dir + "/train.jsonl", train);
@@ -224,52 +234,6 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   const size_t n = r.mean_scores.size();
   return {{"iterations", r.iterations}, {"first_score", n ? r.mean_scores.front() : 0.0},
           {"last_score", n ? r.mean_scores.back() : 0.0}, {"last_kl", n ? r.mean_kl.back() : 0.0}};
-}
-
-json stage_quick_eval(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
-  // The headline numbers on test prompts (held-out users): mean RM reward of each model and the win rate against SFT
-  // judged by held-out labelers. The full evaluation (rlhf eval) writes the report.
-  auto w = world::World::load(p.world());
-  auto tokenizer = load_tokenizer(p.tokenizer());
-  auto reward_model = load_model(p.model("rm"));
-  const double offset = load_reward_offset(p.model("rm"));
-  auto test = read_records(p.data("test.jsonl"));
-  std::vector<std::string> prompts;
-  for (const auto& r : test) prompts.push_back(r["prompt"].get<std::string>());
-  GenerationOptions g;
-  g.max_new_tokens = c.max_new_tokens;
-  g.temperature = 0.7;
-  g.eos_token_id = tokenizer->eos_id();
-  g.pad_token_id = std::max<int64_t>(0, tokenizer->pad_id());
-  std::map<std::string, std::vector<std::string>> outputs;
-  json result = json::object();
-  for (const std::string name : {"sft", "ppo", "ppo_ptx"}) {
-    auto model = load_model(p.model(name));
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 99);
-    auto s = sample_responses(*model, *tokenizer, PromptFormat::plain(), prompts, g, 64, generator);
-    compute.tokens_generated += s.tokens_generated;
-    auto rewards = score_texts(*reward_model, *tokenizer, PromptFormat::plain(), prompts, s.responses, offset, 32,
-                               c.context_length);
-    double mean = 0;
-    for (double r : rewards) mean += r / static_cast<double>(rewards.size());
-    result[name]["mean_rm_reward"] = mean;
-    outputs[name] = s.responses;
-  }
-  for (const std::string name : {"ppo", "ppo_ptx"}) {
-    for (bool held_out : {false, true}) {
-      double wins = 0;
-      for (size_t i = 0; i < test.size(); ++i) {
-        const auto& labeler = w.labelers().assign(test[i], held_out);
-        auto order = labeler.rank(test[i], {outputs[name][i], outputs["sft"][i]}, w.knowledge());
-        wins += outputs[name][i] == outputs["sft"][i] ? 0.5 : (order[0] == 0 ? 1.0 : 0.0);
-      }
-      result[name][held_out ? "win_rate_vs_sft_held_out_labelers" : "win_rate_vs_sft_training_labelers"] =
-          test.empty() ? 0.0 : wins / static_cast<double>(test.size());
-    }
-  }
-  compute.parameters = parameters_of(p.model("sft"));
-  write_file_atomic(p.root + "/quick_eval.json", result.dump(2));
-  return result;
 }
 
 }  // namespace rlhf::pipeline

@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -16,7 +19,23 @@ std::vector<Command>& commands() {
 }
 }  // namespace rlhf::cli
 
+namespace {
+
+// LibTorch's CPU kernels run on OpenMP, whose threads spin while they wait for work. On a machine with other busy
+// processes (a laptop, a CI runner, two builds) spinning threads steal the cores the working ones need: training was
+// measured 10x slower with --threads 2 at load 4 on 2 cores, and back at full speed with OMP_WAIT_POLICY=passive
+// (bench/RESULTS.md). OpenMP reads the variable when it is loaded, before main, so the process starts itself again
+// once with it set. A user who sets OMP_WAIT_POLICY (e.g. ACTIVE on a dedicated machine) keeps their choice.
+void default_to_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  default_to_passive_openmp(argv);
   CLI::App app{"rlhf: InstructGPT's pipeline (SFT -> reward model -> PPO) in C++ on LibTorch", "rlhf"};
   app.require_subcommand(1);
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

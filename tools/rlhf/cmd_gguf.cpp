@@ -1,5 +1,5 @@
 // rlhf export-gguf: an HF model directory (config.json, model.safetensors, tokenizer files) as a GGUF that llama.cpp runs.
-// All the work is formats/gguf_model.h's export_gguf; `rlhf export --format gguf` calls the same function.
+// `rlhf export --format gguf` under its older name: both call io/export.h's export_gguf_file.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -7,7 +7,7 @@
 
 #include "command.h"
 #include "common/error.h"
-#include "formats/gguf_model.h"
+#include "io/export.h"
 
 namespace rlhf::cli {
 namespace {
@@ -17,11 +17,8 @@ struct ExportGgufArgs {
 };
 
 void run(const ExportGgufArgs& a) {
-  GgmlType type;
-  if (!parse_ggml_type(a.dtype, &type) || (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::Q8_0))
-    fail("--dtype", "f32, f16 or q8_0", "'" + a.dtype + "'");
-  export_gguf(a.model, a.out, type, a.pre, a.name);
-  std::cout << "wrote " << a.out << " (" << ggml_type_name(type) << ")\n";
+  const std::string type = export_gguf_file(a.model, a.out, a.dtype, a.pre, a.name);
+  std::cout << "wrote " << a.out << " (" << type << ")\n";
 }
 
 RegisterCommand reg{{"export-gguf", "Write an HF model directory as a GGUF file for llama.cpp (F32, F16 or Q8_0)",

@@ -80,6 +80,13 @@ void Options::set(const std::string& name, const std::string& value, const std::
         else *field = parse_number<T>(name, value, where);
       },
       it->second.field);
+  given_.push_back({name, value, where});
+}
+
+void Options::reapply_given() {
+  const std::vector<Given> given = given_;
+  for (const auto& g : given) set(g.name, g.value, g.where);
+  given_ = given;
 }
 
 std::string Options::get_string(const std::string& name) const {
@@ -134,7 +141,8 @@ void Options::attach(CLI::App& app) {
     app.add_option_function<std::string>(
            "--" + name, [this, name](const std::string& v) { set(name, v); },
            fields_.at(name).help + " [" + get_string(name) + "]")
-        ->type_name("");
+        ->type_name("")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // as argparse: a repeated --key, the last wins
   }
   app.allow_extras();
 }

@@ -25,14 +25,20 @@ class Options {
   std::vector<std::string> names() const;
   std::string to_json() const;  // every current value, for the run directory
 
+  // Sets again every value given so far (YAML and command line), in order: a preset applied after parsing changes
+  // only what the user left at its default.
+  void reapply_given();
+
   // CLI11 glue: --config FILE plus one --name per field (so --help lists them); unknown --keys are caught by check_extras.
   void attach(CLI::App& app);
   void check_extras(const CLI::App& app) const;
 
  private:
   struct Entry { Field field; std::string help; };
+  struct Given { std::string name, value, where; };
   std::map<std::string, Entry> fields_;
   std::vector<std::string> order_;
+  std::vector<Given> given_;
 };
 
 // The candidate nearest to `key` by edit distance ("" when nothing is near).

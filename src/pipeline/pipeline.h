@@ -21,13 +21,13 @@ struct PipelineConfig {
   // The from-scratch base model and its tokenizer (the paper's GPT-3, at the demo's size).
   int64_t vocab_size = 2048;
   int64_t hidden_size = 128, num_layers = 4, num_heads = 4, context_length = 160;
-  int64_t pretrain_epochs = 2;
+  int64_t pretrain_epochs = 1;
   double pretrain_learning_rate = 2e-3;
   int64_t pretrain_batch_size = 32;
 
   // Shares of the curated training prompts for the three datasets (the paper's 13k SFT / 33k RM / 31k PPO).
   double sft_share = 0.17, rm_share = 0.43;
-  int64_t max_sft_prompts = 1500, max_rm_prompts = 900, max_ppo_prompts = 1500, max_eval_prompts = 120;
+  int64_t max_sft_prompts = 1500, max_rm_prompts = 900, max_ppo_prompts = 1500, max_eval_prompts = 250;
 
   int64_t sft_epochs = 4;
   double sft_learning_rate = 1e-3;
@@ -37,11 +37,11 @@ struct PipelineConfig {
   double rm_learning_rate = 5e-4;
   int64_t rm_batch_size = 8;
   bool rm_cross_validation = true;
-  int64_t rm_cv_max_prompts = 300;     // training prompts of each cross-validation fold's RM
+  int64_t rm_cv_max_prompts = 200;     // training prompts of each cross-validation fold's RM
   int64_t select_prompts = 48;         // validation prompts for choosing the SFT epoch
 
   int64_t ppo_episodes = 1024, ppo_rollout_batch_size = 64, ppo_mini_batches = 4, ppo_response_length = 32;
-  double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.02, ptx_coef = 1.0, temperature = 1.0;
+  double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.02, ptx_coef = 0.3, temperature = 1.0;
   int64_t ptx_ratio = 1;
 
   int64_t max_new_tokens = 32;         // sampling for rankings
@@ -51,14 +51,15 @@ struct PipelineConfig {
 
   static eval::EvalOptions demo_eval_options() {
     eval::EvalOptions e;
-    e.test_prompts = 120, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
+    e.test_prompts = 250, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
     e.max_new_tokens = 32, e.real_data_items = 200, e.quiet = false;
     return e;
   }
 };
 
 void bind_pipeline_options(Options& options, PipelineConfig& config);
-// Applies a preset's defaults (the demo's sizes are the defaults above; `paper` scales them up).
+// Applies a preset's defaults (the demo's sizes are the defaults above; `paper` scales them up). Values the user gave
+// are set again afterwards (Options::reapply_given).
 void apply_preset(PipelineConfig& config);
 // Runs every stage (skipping finished ones); prints a summary table at the end. Returns the process exit code.
 int run_pipeline(const PipelineConfig& config);

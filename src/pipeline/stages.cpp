@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdio>
 #include <iomanip>
 #include <sstream>
 
@@ -44,7 +45,7 @@ const json& StageRunner::summary(const std::string& name) const {
 }
 
 void StageRunner::run(const std::string& name, const json& settings, const std::vector<std::string>& after,
-                      const std::function<json(StageCompute&)>& body) {
+                      const std::function<json(StageCompute&)>& body, const std::vector<std::string>& outputs) {
   json material = {{"stage", name}, {"settings", settings}};
   for (const auto& upstream : after) material["after"][upstream] = key(upstream);
   const std::string stage_key = content_hash(material.dump());
@@ -62,6 +63,11 @@ void StageRunner::run(const std::string& name, const json& settings, const std::
       // A damaged record means the stage runs again.
     }
   }
+  // RUN/stages/NAME.started holds the key of the run in progress: outputs left by other settings are removed.
+  const std::string started_path = run_dir_ + "/stages/" + name + ".started";
+  if (!file_exists(started_path) || read_file(started_path) != stage_key + "\n")
+    for (const auto& dir : outputs) remove_tree(dir);
+  write_file_atomic(started_path, stage_key + "\n");
   std::fprintf(stderr, "[%-14s] running\n", name.c_str());
   const auto start = std::chrono::steady_clock::now();
   StageCompute compute;
@@ -69,6 +75,7 @@ void StageRunner::run(const std::string& name, const json& settings, const std::
   compute.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   json record = {{"key", stage_key}, {"settings", settings}, {"summary", summary}, {"compute", compute.to_json()}};
   write_file_atomic(record_path, record.dump(2));
+  std::remove(started_path.c_str());
   records_[name] = record;
   std::fprintf(stderr, "[%-14s] finished in %.1f s: %s\n", name.c_str(), compute.seconds, summary.dump().substr(0, 160).c_str());
 }

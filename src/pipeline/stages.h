@@ -23,8 +23,11 @@ class StageRunner {
   explicit StageRunner(std::string run_dir);
   // Runs `body` unless a record with the same key exists. `settings` is the stage's configuration; `after` are the
   // stages whose outputs it reads. `body` returns a summary (printed and stored) and fills the compute record.
+  // `outputs`: the folders the stage writes. A stage interrupted with the same key continues from what they hold
+  // (training resumes from its checkpoint); when the key changed they are removed first, so that a checkpoint of
+  // other settings is never resumed.
   void run(const std::string& name, const nlohmann::json& settings, const std::vector<std::string>& after,
-           const std::function<nlohmann::json(StageCompute&)>& body);
+           const std::function<nlohmann::json(StageCompute&)>& body, const std::vector<std::string>& outputs = {});
   const nlohmann::json& summary(const std::string& name) const;  // of a finished stage (run or skipped)
   std::string key(const std::string& name) const;
   void write_compute(const std::string& path) const;

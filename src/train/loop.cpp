@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
@@ -187,6 +188,7 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   }
   for (const auto& [prefix, generator] : what.generators)
     generator->set_state(read_tensor(optimizers, "generator/" + prefix));
+  std::fprintf(stderr, "resumed from %s (step %lld)\n", dir.c_str(), static_cast<long long>(state.value("step", 0)));
   return state;
 }
 

@@ -165,7 +165,7 @@ SftResult run_sft(const SftOptions& o) {
       start_micro = (*state)["micro_batch"].get<int64_t>();
       window_loss = state->value("window_loss", 0.0);
       window_steps = state->value("window_steps", int64_t{0});
-      if (!o.quiet) std::fprintf(stderr, "sft: resumed at step %lld\n", static_cast<long long>(step));
+
     }
   }
   make_dirs(t.output_dir);

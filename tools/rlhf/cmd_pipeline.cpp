@@ -21,6 +21,7 @@ RegisterCommand reg{{"pipeline", "World -> pretrain -> curate -> SFT -> RM -> PP
                        app.callback([config, options, &app] {
                          options->check_extras(app);
                          pipeline::apply_preset(*config);
+                         options->reapply_given();  // what the user set wins over the preset
                          try {
                            std::exit(pipeline::run_pipeline(*config));
                          } catch (const Interrupted& e) {

@@ -35,6 +35,21 @@ TEST(Options, SetsTypedValues) {
   EXPECT_TRUE(o.gradient_checkpointing);
 }
 
+TEST(Options, GivenValuesWinOverAPresetAppliedAfterParsing) {
+  TinyOptions o;
+  Options opts = bind(o);
+  opts.set("learning_rate", "3e-4");
+  opts.set("learning_rate", "5e-4");  // the last of several wins, as when parsing
+  // A preset changes every default afterwards...
+  o.learning_rate = 1.0, o.per_device_train_batch_size = 64;
+  opts.reapply_given();
+  // ...but what the user gave comes back; what they did not give keeps the preset's value.
+  EXPECT_DOUBLE_EQ(o.learning_rate, 5e-4);
+  EXPECT_EQ(o.per_device_train_batch_size, 64);
+  opts.reapply_given();  // idempotent
+  EXPECT_DOUBLE_EQ(o.learning_rate, 5e-4);
+}
+
 TEST(Options, UnknownKeyNamesTheClosest) {
   TinyOptions o;
   Options opts = bind(o);

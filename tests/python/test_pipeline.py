@@ -1,0 +1,129 @@
+"""`rlhf pipeline` end to end at a tiny size (the demo's stages, every file the issue lists, the report), and the
+bookkeeping that makes an interrupted or re-configured demo cheap and correct:
+- a second run with the same settings skips every stage;
+- a changed PPO setting re-runs exactly the stages downstream of it (ppo, ppo_ptx, eval) and they really train again
+  (a checkpoint left by the old settings is never resumed);
+- a stage killed in the middle continues from its checkpoint when the settings are unchanged.
+The demo's numbers (RM accuracy, PPO-ptx against SFT) are checked at the demo's size by `make demo`, not here: at this
+size the models are too small to learn the world."""
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import run_rlhf
+
+STAGES = ["world", "tokenizer", "pretrain", "curate", "demonstrations", "sft", "flan_sft", "rankings", "rm", "rm_cv",
+          "sft_select", "ppo", "ppo_ptx", "eval"]
+
+TINY = ["--corpus_documents", "1500", "--heldout_documents", "100", "--users", "15", "--prompts", "900",
+        "--benchmark_items", "30", "--vocab_size", "600", "--hidden_size", "32", "--num_layers", "1",
+        "--num_heads", "2", "--context_length", "96", "--pretrain_epochs", "1", "--sft_epochs", "2",
+        "--max_sft_prompts", "80", "--max_rm_prompts", "60", "--max_ppo_prompts", "64", "--max_eval_prompts", "16",
+        "--rm_cv_max_prompts", "30", "--ppo_episodes", "64", "--ppo_rollout_batch_size", "32",
+        "--eval_test_prompts", "16", "--eval_benchmark_items", "8"]
+
+
+def pipeline(rlhf_bin, out, *extra, timeout=900):
+    return run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, *extra, timeout=timeout)
+
+
+def stage_lines(stderr):
+    """{stage: "ran" | "skipped"} from the console's one line per stage."""
+    status = {}
+    for line in stderr.splitlines():
+        if line.startswith("[") and "]" in line:
+            name = line[1:line.index("]")].strip()
+            if "skipped" in line:
+                status[name] = "skipped"
+            elif "finished" in line:
+                status[name] = "ran"
+    return status
+
+
+@pytest.fixture(scope="module")
+def run(rlhf_bin, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipeline") / "run"
+    result = pipeline(rlhf_bin, out)
+    return {"dir": out, "result": result}
+
+
+def test_every_stage_runs_and_writes_what_the_issue_lists(run):
+    out, result = run["dir"], run["result"]
+    assert stage_lines(result.stderr) == {s: "ran" for s in STAGES}, result.stderr
+    for model in ["base", "flan_sft", "sft", "rm", "ppo", "ppo_ptx"]:
+        assert (out / "models" / model / "config.json").exists(), model
+        assert (out / "models" / model / "model.safetensors").exists(), model
+    for stage in ["base", "flan_sft", "rm", "ppo", "ppo_ptx"]:
+        assert (out / "models" / stage / "metrics.jsonl").stat().st_size > 0, stage
+    curate = json.loads((out / "stages" / "curate.json").read_text())["summary"]
+    # The world's log holds PII, exact and near duplicates and users over the cap: every filter removes something.
+    for count in ["exact_duplicates", "prefix_duplicates", "over_user_cap"]:
+        assert curate[count] > 0, (count, curate)
+    assert curate["pii"]["prompts"] > 0, curate
+    for split in ["train", "validation", "test"]:
+        assert (out / "data" / "curated" / f"{split}.jsonl").stat().st_size > 0
+    demos = [json.loads(line) for line in (out / "data" / "sft.jsonl").read_text().splitlines()]
+    assert demos and all(d["completion"] for d in demos)
+    rankings = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    assert rankings and all(4 <= len(r["responses"]) <= 6 and sorted(r["ranking"]) == list(range(len(r["responses"])))
+                            for r in rankings)
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    for measure in ["preference", "rm_generalisation", "truthfulness", "hallucination", "toxicity", "bias",
+                    "alignment_tax", "compute", "rm_score"]:
+        assert measure in summary, measure
+    assert len(summary["rm_generalisation"]["folds"]) == 5
+    html = (out / "report" / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html
+    compute = json.loads((out / "compute.json").read_text())
+    assert set(STAGES) <= set(compute), compute.keys()
+    # The closing table reads the report's numbers.
+    assert "win rate vs SFT, held-out labelers: ppo_ptx" in result.stdout, result.stdout
+    assert "mean RM reward on test prompts: ppo_ptx" in result.stdout
+
+
+def test_a_second_run_skips_every_stage(rlhf_bin, run):
+    result = pipeline(rlhf_bin, run["dir"])
+    assert stage_lines(result.stderr) == {s: "skipped" for s in STAGES}, result.stderr
+
+
+def test_a_changed_setting_reruns_only_what_depends_on_it_and_trains_afresh(rlhf_bin, run):
+    out = run["dir"]
+    before = json.loads((out / "stages" / "ppo.json").read_text())
+    result = pipeline(rlhf_bin, out, "--kl_coef", "0.05")
+    status = stage_lines(result.stderr)
+    assert {s for s, v in status.items() if v == "ran"} == {"ppo", "ppo_ptx", "eval"}, result.stderr
+    after = json.loads((out / "stages" / "ppo.json").read_text())
+    # Trained again from the SFT model: every iteration ran (a stale final checkpoint would have ended it at once).
+    assert after["compute"]["tokens_generated"] == before["compute"]["tokens_generated"] > 0
+    assert after["summary"]["iterations"] == before["summary"]["iterations"] == 2
+    metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2]
+
+
+def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
+    out = run["dir"]
+    # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint
+    # is on disk.
+    args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.07",
+            "--ppo_episodes", "640", "--ppo_rollout_batch_size", "16"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    checkpoints = out / "models" / "ppo" / "checkpoints"
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None:
+        if checkpoints.exists() and any(checkpoints.glob("step-*")):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "ppo finished before a checkpoint was seen"
+    assert (out / "stages" / "ppo.started").exists()
+    result = run_rlhf(rlhf_bin, *args[1:], timeout=900)
+    status = stage_lines(result.stderr)
+    assert status["ppo"] == "ran" and status["sft"] == "skipped", result.stderr
+    assert "resumed from" in result.stderr, result.stderr
+    metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, 41))
+    assert not (out / "stages" / "ppo.started").exists()

@@ -138,8 +138,9 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
                         {"ranking", cv_labeler.rank(records[i], responses[i], w.knowledge())},
                         {"labeler", cv_labeler.id}, {"labeler_group", group}, {"id", records[i]["id"]}});
   }
-  write_records(p.data("rankings.jsonl"), ranked);
-  write_records(p.data("rankings_by_group.jsonl"), by_group);
+  make_dirs(p.sized_data(""));
+  write_records(p.sized_data("rankings.jsonl"), ranked);
+  write_records(p.sized_data("rankings_by_group.jsonl"), by_group);
   const double agreement = w.labelers().inter_labeler_agreement(records, responses);
   return {{"prompts", ranked.size()}, {"inter_labeler_agreement", agreement}};
 }

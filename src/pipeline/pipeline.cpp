@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <cstdio>
+#include <sstream>
 #include <filesystem>
 
 #include "common/error.h"
@@ -18,6 +19,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("output_dir", &c.output_dir, "the run directory");
   o.add("seed", &c.seed, "seed of the world and of every stage");
   o.add("vocab_size", &c.vocab_size, "BPE vocabulary of the base model");
+  o.add("model_sizes", &c.model_sizes, "several model sizes, NAME:HIDDENxLAYERSxHEADS,... (paper preset: three); "
+                                      "empty: one size from hidden_size, num_layers, num_heads");
   o.add("hidden_size", &c.hidden_size, "base model width");
   o.add("num_layers", &c.num_layers, "base model depth");
   o.add("num_heads", &c.num_heads, "attention heads");
@@ -37,6 +40,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("kl_coef", &c.kl_coef, "β");
   o.add("ptx_coef", &c.ptx_coef, "γ of PPO-ptx");
   o.add("ptx_ratio", &c.ptx_ratio, "pretraining windows per episode");
+  o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
+  o.add("rm_share", &c.rm_share, "share of the curated training prompts whose samples labelers rank (PPO: the rest)");
   o.add("max_sft_prompts", &c.max_sft_prompts, "cap on SFT prompts");
   o.add("max_rm_prompts", &c.max_rm_prompts, "cap on RM prompts");
   o.add("max_ppo_prompts", &c.max_ppo_prompts, "cap on PPO prompts");
@@ -52,7 +57,8 @@ void apply_preset(PipelineConfig& c) {
   c.world.preset = c.preset;
   if (c.preset == "demo") return;  // the defaults are the demo's
   if (c.preset == "paper") {
-    c.hidden_size = 256, c.num_layers = 6, c.num_heads = 8, c.context_length = 192;
+    // Three sizes, the analogue of the paper's 1.3B / 6B / 175B (about 1M, 5M and 20M parameters here).
+    c.model_sizes = "small:128x4x4,medium:256x6x8,large:512x8x8", c.context_length = 192;
     c.pretrain_epochs = 3, c.sft_epochs = 8;
     c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8,
     c.max_eval_prompts = 400;
@@ -63,60 +69,106 @@ void apply_preset(PipelineConfig& c) {
   fail("preset", "demo or paper", "'" + c.preset + "'");
 }
 
-int run_pipeline(const PipelineConfig& c) {
-  RunPaths p{c.output_dir};
-  make_dirs(p.root);
-  StageRunner runner(p.root);
+std::vector<ModelSize> parse_model_sizes(const PipelineConfig& c) {
+  if (c.model_sizes.empty()) return {{"", c.hidden_size, c.num_layers, c.num_heads}};
+  std::vector<ModelSize> sizes;
+  std::stringstream list(c.model_sizes);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    ModelSize size;
+    const size_t colon = item.find(':');
+    char x1 = 0, x2 = 0;
+    std::stringstream shape(colon == std::string::npos ? "" : item.substr(colon + 1));
+    if (colon == 0 || colon == std::string::npos || !(shape >> size.hidden_size >> x1 >> size.num_layers >> x2 >> size.num_heads) ||
+        x1 != 'x' || x2 != 'x' || !shape.eof() || size.hidden_size <= 0 || size.num_layers <= 0 || size.num_heads <= 0 ||
+        size.hidden_size % size.num_heads != 0)
+      fail("model_sizes", "NAME:HIDDENxLAYERSxHEADS[,...] with HIDDEN a multiple of HEADS (e.g. small:64x2x2)",
+           "'" + item + "'");
+    size.name = item.substr(0, colon);
+    if (size.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      fail("model_sizes", "size names of lower-case letters, digits and _", "'" + size.name + "'");
+    for (const auto& earlier : sizes)
+      if (earlier.name == size.name) fail("model_sizes", "distinct size names", "'" + size.name + "' twice");
+    sizes.push_back(size);
+  }
+  if (sizes.empty()) fail("model_sizes", "at least one size", "'" + c.model_sizes + "'");
+  return sizes;
+}
+
+int run_pipeline(const PipelineConfig& config) {
+  const std::vector<ModelSize> sizes = parse_model_sizes(config);  // before anything runs: a typo fails at once
+  const RunPaths shared{config.output_dir, ""};
+  make_dirs(shared.root);
+  StageRunner runner(shared.root);
   // kStagesVersion changes when what a stage computes changes, so that runs of an older build are not reused.
-  json settings = {{"seed", c.seed}, {"preset", c.preset}, {"version", kStagesVersion}};
-  json world_settings;
-  world::to_json(world_settings, c.world);
-  json model = {{"vocab", c.vocab_size},
-                {"hidden", c.hidden_size},
-                {"layers", c.num_layers},
-                {"heads", c.num_heads},
-                {"context", c.context_length}};
+  const json settings = {{"seed", config.seed}, {"preset", config.preset}, {"version", kStagesVersion}};
   auto with = [&](json extra) {
     extra.update(settings);
     return extra;
   };
-  runner.run("world", with({{"world", world_settings}}), {}, [&](StageCompute& k) { return stage_world(c, p, k); },
-             {p.world()});
+  const PipelineConfig& c = config;
+  json world_settings;
+  world::to_json(world_settings, c.world);
+  // Shared by every model size: the world, the tokenizer, the curated prompts and the labelers' demonstrations.
+  runner.run("world", with({{"world", world_settings}}), {}, [&](StageCompute& k) { return stage_world(c, shared, k); },
+             {shared.world()});
   runner.run("tokenizer", with({{"vocab", c.vocab_size}}), {"world"},
-             [&](StageCompute& k) { return stage_tokenizer(c, p, k); }, {p.tokenizer()});
-  runner.run("pretrain", with({{"model", model}, {"epochs", c.pretrain_epochs}, {"lr", c.pretrain_learning_rate}}),
-             {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(c, p, k); }, {p.model("base")});
+             [&](StageCompute& k) { return stage_tokenizer(c, shared, k); }, {shared.tokenizer()});
   runner.run("curate",
              with({{"shares", {c.sft_share, c.rm_share}},
                    {"caps", {c.max_sft_prompts, c.max_rm_prompts, c.max_ppo_prompts, c.max_eval_prompts}}}),
-             {"world"}, [&](StageCompute& k) { return stage_curate(c, p, k); });
-  runner.run("demonstrations", settings, {"curate"}, [&](StageCompute& k) { return stage_demonstrations(c, p, k); });
-  runner.run("sft", with({{"epochs", c.sft_epochs}, {"lr", c.sft_learning_rate}}), {"pretrain", "demonstrations"},
-             [&](StageCompute& k) { return stage_sft(c, p, k); }, {p.model("sft_run")});
-  runner.run("flan_sft", with({{"lr", c.sft_learning_rate}}), {"pretrain"},
-             [&](StageCompute& k) { return stage_flan_sft(c, p, k); }, {p.model("flan_sft")});
-  runner.run("rankings", with({{"k", {c.rm_k_min, c.rm_k_max}}, {"tokens", c.max_new_tokens}}), {"sft"},
-             [&](StageCompute& k) { return stage_rankings(c, p, k); });
-  runner.run("rm", with({{"lr", c.rm_learning_rate}}), {"rankings"},
-             [&](StageCompute& k) { return stage_reward_model(c, p, k); }, {p.model("rm")});
-  if (c.rm_cross_validation)
-    runner.run("rm_cv", with({{"lr", c.rm_learning_rate}, {"prompts", c.rm_cv_max_prompts}}), {"rankings"},
-               [&](StageCompute& k) { return stage_rm_cross_validation(c, p, k); }, {p.model("rm_cv")});
-  runner.run("sft_select", with({{"prompts", c.select_prompts}}), {"rm", "sft"},
-             [&](StageCompute& k) { return stage_sft_select(c, p, k); }, {p.model("sft")});
-  json ppo = with({{"episodes", c.ppo_episodes},
-                   {"batch", c.ppo_rollout_batch_size},
-                   {"lr", c.ppo_learning_rate},
-                   {"vlr", c.ppo_value_learning_rate},
-                   {"kl", c.kl_coef},
-                   {"length", c.ppo_response_length},
-                   {"mini_batches", c.ppo_mini_batches},
-                   {"temperature", c.temperature}});
-  runner.run("ppo", ppo, {"sft_select"}, [&](StageCompute& k) { return stage_ppo(c, p, k, false); }, {p.model("ppo")});
-  ppo["ptx"] = {c.ptx_coef, c.ptx_ratio};
-  runner.run("ppo_ptx", ppo, {"sft_select"}, [&](StageCompute& k) { return stage_ppo(c, p, k, true); },
-             {p.model("ppo_ptx")});
-  runner.write_compute(p.root + "/compute.json");  // the evaluation reads the training stages' compute
+             {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); });
+  runner.run("demonstrations", settings, {"curate"},
+             [&](StageCompute& k) { return stage_demonstrations(c, shared, k); });
+
+  // Per size (the paper's 1.3B / 6B / 175B): base model, SFT, rankings of its samples, RM, PPO, PPO-ptx. The RM
+  // cross-validation over labeler groups runs for one size (the middle one; the paper's 6B RM).
+  json per_size = json::object();
+  std::vector<std::string> eval_after = {"curate"};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    PipelineConfig sc = config;
+    sc.hidden_size = sizes[i].hidden_size, sc.num_layers = sizes[i].num_layers, sc.num_heads = sizes[i].num_heads;
+    const RunPaths p{config.output_dir, sizes[i].name};
+    auto name = [&](const std::string& stage) { return sizes[i].name.empty() ? stage : stage + "@" + sizes[i].name; };
+    const json model = {{"vocab", sc.vocab_size}, {"hidden", sc.hidden_size}, {"layers", sc.num_layers},
+                        {"heads", sc.num_heads}, {"context", sc.context_length}};
+    runner.run(name("pretrain"),
+               with({{"model", model}, {"epochs", sc.pretrain_epochs}, {"lr", sc.pretrain_learning_rate}}),
+               {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(sc, p, k); }, {p.model("base")});
+    runner.run(name("sft"), with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}}),
+               {name("pretrain"), "demonstrations"}, [&](StageCompute& k) { return stage_sft(sc, p, k); },
+               {p.model("sft_run")});
+    runner.run(name("flan_sft"), with({{"lr", sc.sft_learning_rate}}), {name("pretrain")},
+               [&](StageCompute& k) { return stage_flan_sft(sc, p, k); }, {p.model("flan_sft")});
+    runner.run(name("rankings"), with({{"k", {sc.rm_k_min, sc.rm_k_max}}, {"tokens", sc.max_new_tokens}}),
+               {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
+    runner.run(name("rm"), with({{"lr", sc.rm_learning_rate}}), {name("rankings")},
+               [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")});
+    if (sc.rm_cross_validation && i == sizes.size() / 2) {
+      runner.run("rm_cv", with({{"lr", sc.rm_learning_rate}, {"prompts", sc.rm_cv_max_prompts}}), {name("rankings")},
+                 [&](StageCompute& k) { return stage_rm_cross_validation(sc, p, k); }, {p.model("rm_cv")});
+      eval_after.push_back("rm_cv");
+    }
+    runner.run(name("sft_select"), with({{"prompts", sc.select_prompts}}), {name("rm"), name("sft")},
+               [&](StageCompute& k) { return stage_sft_select(sc, p, k); }, {p.model("sft")});
+    json ppo = with({{"episodes", sc.ppo_episodes},
+                     {"batch", sc.ppo_rollout_batch_size},
+                     {"lr", sc.ppo_learning_rate},
+                     {"vlr", sc.ppo_value_learning_rate},
+                     {"kl", sc.kl_coef},
+                     {"length", sc.ppo_response_length},
+                     {"mini_batches", sc.ppo_mini_batches},
+                     {"temperature", sc.temperature}});
+    runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
+               {p.model("ppo")});
+    ppo["ptx"] = {sc.ptx_coef, sc.ptx_ratio};
+    runner.run(name("ppo_ptx"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, true); },
+               {p.model("ppo_ptx")});
+    per_size[sizes[i].name.empty() ? "all" : sizes[i].name] = {{"rm", runner.summary(name("rm"))},
+                                                               {"rankings", runner.summary(name("rankings"))}};
+    for (const std::string stage : {"ppo", "ppo_ptx", "flan_sft"}) eval_after.push_back(name(stage));
+  }
+  runner.write_compute(shared.root + "/compute.json");  // the evaluation reads the training stages' compute
   json report = json::object();
   if (c.run_eval) {
     json eval_settings = {{"test_prompts", c.eval.test_prompts},
@@ -124,15 +176,13 @@ int run_pipeline(const PipelineConfig& c) {
                           {"toxicity", {c.eval.toxicity_prompts, c.eval.toxicity_samples}},
                           {"tokens", c.eval.max_new_tokens},
                           {"real_data_items", c.eval.real_data_items}};
-    std::vector<std::string> after = {"ppo", "ppo_ptx", "flan_sft", "pretrain"};
-    if (c.rm_cross_validation) after.push_back("rm_cv");
-    runner.run("eval", with(eval_settings), after, [&](StageCompute& k) { return stage_report(c, p, k); },
-               {p.root + "/report"});
-    runner.write_compute(p.root + "/compute.json");
+    runner.run("eval", with(eval_settings), eval_after, [&](StageCompute& k) { return stage_report(c, shared, k); },
+               {shared.root + "/report"});
+    runner.write_compute(shared.root + "/compute.json");
     report = runner.summary("eval");
   }
-  print_headlines(runner.summary("rm"), runner.summary("rankings"), report);
-  std::printf("run directory: %s\n", p.root.c_str());
+  print_headlines(per_size, report);
+  std::printf("run directory: %s\n", shared.root.c_str());
   return 0;
 }
 

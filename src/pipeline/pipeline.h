@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/options.h"
 #include "eval/evaluate.h"
@@ -21,6 +22,7 @@ struct PipelineConfig {
   // The from-scratch base model and its tokenizer (the paper's GPT-3, at the demo's size).
   int64_t vocab_size = 2048;
   int64_t hidden_size = 128, num_layers = 4, num_heads = 4, context_length = 160;
+  std::string model_sizes;             // "small:128x4x4,medium:256x6x8,...": one model chain per size (models/SIZE/)
   int64_t pretrain_epochs = 1;
   double pretrain_learning_rate = 2e-3;
   int64_t pretrain_batch_size = 32;
@@ -58,6 +60,13 @@ struct PipelineConfig {
 };
 
 void bind_pipeline_options(Options& options, PipelineConfig& config);
+
+struct ModelSize {
+  std::string name;  // "" for a one-size run
+  int64_t hidden_size = 0, num_layers = 0, num_heads = 0;
+};
+// model_sizes parsed (an rlhf::Error names a malformed entry); one unnamed size from hidden_size etc. when empty.
+std::vector<ModelSize> parse_model_sizes(const PipelineConfig& config);
 // Applies a preset's defaults (the demo's sizes are the defaults above; `paper` scales them up). Values the user gave
 // are set again afterwards (Options::reapply_given).
 void apply_preset(PipelineConfig& config);

@@ -1,5 +1,6 @@
 // The pipeline's last stage: `rlhf eval` on the run (every measure of the paper, judged by the world's labelers and
 // checkers) and the report, then the headline numbers the paper states, read back from report/summary.json.
+#include <algorithm>
 #include <cstdio>
 
 #include "common/files.h"
@@ -22,36 +23,46 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
   o.device = c.device;
   json summary = eval::evaluate_run(layout, judge, o);
   eval::write_report(layout.report_dir(), summary);
-  compute.parameters = load_model_config(layout.model_dir("sft") + "/config.json").parameter_count();
-  // The headline numbers (all from summary.json; the table printed at the end of the pipeline reads these).
-  json headline = {{"report", layout.report_html()},
-                   {"agreement_on_test_responses", summary.value("agreement", json::object()).value("all", json())}};
-  for (const std::string key : {"sft", "ppo", "ppo_ptx"}) {
-    headline["mean_rm_reward"][key] = summary["rm_score"]["all"][key]["mean"];
-    if (key == "sft") continue;
-    for (const std::string set : {"training", "held_out"})
-      headline["win_rate_vs_sft"][set][key] =
-          summary["preference"]["all"]["models"][key][set]["win_rate"]["value"];
+  for (const auto& size : eval::run_sizes(layout))  // the largest model evaluated
+    compute.parameters = std::max(compute.parameters,
+                                  load_model_config(layout.model_dir("sft", size) + "/config.json").parameter_count());
+  // The headline numbers per size ("all" for one size), from summary.json; the closing table prints them.
+  json headline = {{"report", layout.report_html()}, {"sizes", json::object()}};
+  json rm_scores = summary.value("rm_score", json::object());  // a copy: operator[] below may add null members
+  for (auto& [size, scores] : rm_scores.items()) {
+    json h = {{"agreement_on_test_responses", summary["agreement"][size]}};
+    for (const std::string key : {"sft", "ppo", "ppo_ptx"}) {
+      const std::string id = size == "all" ? key : size + "/" + key;
+      h["mean_rm_reward"][key] = scores[id]["mean"];
+      if (key == "sft") continue;
+      for (const std::string set : {"training", "held_out"})
+        h["win_rate_vs_sft"][set][key] = summary["preference"][size]["models"][id][set]["win_rate"]["value"];
+    }
+    headline["sizes"][size] = h;
   }
   return headline;
 }
 
-void print_headlines(const json& rm, const json& rankings, const json& report) {
+void print_headlines(const json& per_size, const json& report) {
   auto row = [](const std::string& label, const json& value) {
-    if (value.is_number()) std::printf("%-56s %10.3f\n", label.c_str(), value.get<double>());
-    else std::printf("%-56s %10s\n", label.c_str(), "-");
+    if (value.is_number()) std::printf("%-60s %10.3f\n", label.c_str(), value.get<double>());
+    else std::printf("%-60s %10s\n", label.c_str(), "-");
   };
-  std::printf("\n%-56s %10s\n", "InstructGPT, reproduced on the demo world", "value");
-  row("RM validation accuracy", rm.value("validation_accuracy", json()));
-  row("inter-labeler agreement on the RM's rankings (its ceiling)", rankings.value("inter_labeler_agreement", json()));
-  if (!report.contains("mean_rm_reward")) return;
-  for (const std::string key : {"sft", "ppo", "ppo_ptx"})
-    row("mean RM reward on test prompts: " + key, report["mean_rm_reward"].value(key, json()));
-  for (const std::string set : {"training", "held_out"})
-    for (const std::string key : {"ppo", "ppo_ptx"})
-      row("win rate vs SFT, " + std::string(set == "held_out" ? "held-out" : "training") + " labelers: " + key,
-          report["win_rate_vs_sft"][set].value(key, json()));
-  std::printf("%-56s %s\n", "report", report.value("report", std::string()).c_str());
+  std::printf("\n%-60s %10s\n", "InstructGPT, reproduced on the world", "value");
+  for (const auto& [size, stages] : per_size.items()) {
+    const std::string in = size == "all" ? "" : " [" + size + "]";
+    row("RM validation accuracy" + in, stages["rm"].value("validation_accuracy", json()));
+    row("inter-labeler agreement on the RM's rankings" + in, stages["rankings"].value("inter_labeler_agreement", json()));
+    if (!report.contains("sizes") || !report["sizes"].contains(size)) continue;
+    const json& h = report["sizes"][size];
+    for (const std::string key : {"sft", "ppo", "ppo_ptx"})
+      row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
+    for (const std::string set : {"training", "held_out"})
+      for (const std::string key : {"ppo", "ppo_ptx"})
+        row("win rate vs SFT, " + std::string(set == "held_out" ? "held-out" : "training") + " labelers: " + key + in,
+            h["win_rate_vs_sft"][set].value(key, json()));
+  }
+  if (report.contains("report")) std::printf("%-60s %s\n", "report", report["report"].get<std::string>().c_str());
 }
 
 }  // namespace rlhf::pipeline

@@ -47,11 +47,12 @@ json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   auto tokenizer = load_tokenizer(p.tokenizer());
   config.eos_token_id = config.pad_token_id = tokenizer->eos_id();
   make_dirs(p.model("base"));
-  write_file_atomic(p.root + "/base_config.json", model_config_to_json(config));
+  make_dirs(p.sized_data(""));
+  write_file_atomic(p.sized_data("base_config.json"), model_config_to_json(config));
   SftOptions o;
   o.train = training(c, p.model("base"), c.pretrain_learning_rate, c.pretrain_batch_size, c.pretrain_epochs);
   o.train.warmup_ratio = 0.02;
-  o.init_config = p.root + "/base_config.json";
+  o.init_config = p.sized_data("base_config.json");
   o.tokenizer = p.tokenizer();
   o.dataset = p.world() + "/corpus.jsonl";
   o.eval_dataset = p.world() + "/heldout_corpus.jsonl";
@@ -98,7 +99,7 @@ json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute
   RewardOptions o;
   o.train = training(c, p.model("rm"), c.rm_learning_rate, c.rm_batch_size, 1);  // one epoch: the paper's choice
   o.model_name_or_path = last_sft_epoch(p);
-  o.dataset = p.data("rankings.jsonl");
+  o.dataset = p.sized_data("rankings.jsonl");
   o.eval_fraction = 0.15;
   o.normalize_dataset = p.data("sft.jsonl");
   auto r = run_reward_training(o);
@@ -110,7 +111,7 @@ json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute
 
 json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
   // Train on 4 labeler groups' rankings, test on the 5th (the paper's Table: RM generalisation to held-out labelers).
-  auto rankings = read_records(p.data("rankings_by_group.jsonl"));
+  auto rankings = read_records(p.sized_data("rankings_by_group.jsonl"));
   int groups = 0;
   for (const auto& r : rankings) groups = std::max(groups, r["labeler_group"].get<int>() + 1);
   json folds = json::array();

@@ -127,3 +127,34 @@ def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_p
     metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 41))
     assert not (out / "stages" / "ppo.started").exists()
+
+
+def test_paper_preset_trains_one_chain_per_model_size(rlhf_bin, tmp_path):
+    """The paper preset's three sizes (here two tiny ones given by --model_sizes, which wins over the preset): shared
+    world, tokenizer, prompts and demonstrations; per size a base model, SFT, rankings, RM, PPO and PPO-ptx under
+    models/SIZE/; one RM cross-validation; the evaluation and the closing table per size."""
+    out = tmp_path / "paper"
+    result = pipeline(rlhf_bin, out, "--preset", "paper", "--model_sizes", "small:32x1x2,large:48x1x2",
+                      "--sft_epochs", "1", "--rm_k_max", "5")
+    status = stage_lines(result.stderr)
+    for size in ["small", "large"]:
+        for stage in ["pretrain", "sft", "flan_sft", "rankings", "rm", "sft_select", "ppo", "ppo_ptx"]:
+            assert status.get(f"{stage}@{size}") == "ran", (stage, size, result.stderr)
+        for model in ["base", "flan_sft", "sft", "rm", "ppo", "ppo_ptx"]:
+            assert (out / "models" / size / model / "config.json").exists(), (size, model)
+        assert (out / "data" / size / "rankings.jsonl").exists()
+        assert f"win rate vs SFT, held-out labelers: ppo_ptx [{size}]" in result.stdout, result.stdout
+    small = json.loads((out / "models" / "small" / "sft" / "config.json").read_text())
+    large = json.loads((out / "models" / "large" / "sft" / "config.json").read_text())
+    assert (small["hidden_size"], large["hidden_size"]) == (32, 48)
+    assert status["world"] == status["curate"] == status["rm_cv"] == status["eval"] == "ran"
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert sorted(summary["sizes"]) == ["large", "small"]
+    assert sorted(summary["preference"]) == ["large", "small"]
+
+
+def test_malformed_model_sizes_are_clear_errors(rlhf_bin, tmp_path):
+    for bad in ["small", "small:32x1", "small:33x1x2", ":32x1x2", "a:32x1x2,a:32x1x2", "Big:32x1x2"]:
+        result = run_rlhf(rlhf_bin, "pipeline", "--output_dir", tmp_path / "bad", "--model_sizes", bad, check=False)
+        assert result.returncode == 1, (bad, result.stderr)
+        assert "model_sizes" in result.stderr and "Traceback" not in result.stderr, (bad, result.stderr)

@@ -100,7 +100,10 @@ struct EmaWeights : torch::nn::Module {
 
 PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function) {
+                    const RewardFunction& reward_function, const PhaseObserver& observe) {
+  auto phase = [&](const char* name, bool begin) {
+    if (observe) observe(name, begin);
+  };
   const TrainingOptions& t = o.train;
   check(!prompts.empty(), "ppo: no prompts");
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
@@ -182,7 +185,9 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     g.eos_token_id = eos_id;
     g.pad_token_id = pad_id;
     m.policy->eval();
+    phase("generation", true);
     auto generated = generate(*m.policy, prompt_ids, prompt_mask, g, generator);
+    phase("generation", false);
     m.policy->train();
     r.prompt_length = P;
     r.response_ids = generated.response_ids;
@@ -195,6 +200,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     result.tokens_generated += r.response_mask.sum().item<int64_t>();
 
     // 2. Scoring: old policy and reference log-probs, values, RM score (no gradients).
+    phase("scoring", true);
     {
       torch::NoGradGuard no_grad;
       r.logprobs = response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
@@ -207,6 +213,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       }
       result.tokens_scored += 4 * r.mask.sum().item<int64_t>();
     }
+    phase("scoring", false);
     auto ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)
                                         : torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
     auto scores = r.scores.clone();
@@ -229,6 +236,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
            value_clip_sum = 0;
     int64_t updates = 0;
     bool stop_early = false;
+    phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
       auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong)).to(device);
       for (int64_t mb = 0; mb < o.num_mini_batches; ++mb) {
@@ -282,6 +290,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         }
       }
     }
+    phase("optimisation", false);
     if (o.kl_target > 0) kl_controller.update(mean_kl, B);
 
     const double u = static_cast<double>(std::max<int64_t>(1, updates));

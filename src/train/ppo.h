@@ -53,6 +53,10 @@ struct PpoOptions {
 // response_ids, response_mask [B, N] -> scores [B].
 using RewardFunction = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
 
+// Called at the start (begin = true) and end of each phase of an iteration: "generation", "scoring" (old policy,
+// reference, value and reward forwards), "optimisation" (the PPO epochs). `rlhf bench` times and measures memory with it.
+using PhaseObserver = std::function<void(const char* phase, bool begin)>;
+
 struct PpoModels {
   Transformer policy{nullptr}, reference{nullptr}, reward_model{nullptr}, value_model{nullptr};
   double reward_offset = 0.0;
@@ -73,7 +77,7 @@ void bind_ppo_options(Options& options, PpoOptions& ppo);
 // for ptx (may be empty), the tokenizer's EOS and pad ids. `reward_function`, when set, replaces the reward model.
 PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function = nullptr);
+                    const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr);
 
 // The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
 // model directory with its tokenizer) and OUTPUT/value_model.

@@ -46,3 +46,33 @@ def test_bad_options_are_clear_errors(rlhf_bin):
     assert out.returncode != 0 and "--gemm_sizes" in out.stderr
     out = run_rlhf(rlhf_bin, "bench", "--generate", "--preset", "tiny", "--max_new_tokens", 500, check=False)
     assert out.returncode != 0 and "positions" in out.stderr
+
+
+def test_train_json(rlhf_bin):
+    out = run_rlhf(rlhf_bin, "--threads", 1, "bench", "--train", "--json", "--preset", "tiny", "--family", "llama",
+                   "--repeats", 2, "--train_batch_size", 2, "--sequence_length", 16, "--rm_responses", 3,
+                   "--ppo_rollout_batch_size", 4, "--ppo_mini_batches", 2, "--ppo_prompt_length", 4,
+                   "--ppo_response_length", 5)
+    report = json.loads(out.stdout)
+    assert "gemm" not in report and "generate" not in report
+    train = report["train"]
+    assert train["model"] == "tiny" and train["architecture"] == "LlamaForCausalLM" and train["parameters"] > 0
+    phases = [run["phase"] for run in train["runs"]]
+    assert phases == ["sft", "rm", "ppo/generation", "ppo/scoring", "ppo/optimisation", "ppo"]
+    tokens = {run["phase"]: run["tokens"] for run in train["runs"]}
+    # What each phase processes, from the settings: SFT 2 rows x 16, RM 2 prompts x 3 responses x 16, PPO 4 episodes
+    # of 5 generated tokens, 4 forwards (policy, reference, value, reward) and 2 trained models over 4 x (4 + 5).
+    assert tokens == {"sft": 32, "rm": 96, "ppo/generation": 20, "ppo/scoring": 144, "ppo/optimisation": 72,
+                      "ppo": 20}
+    for run in train["runs"]:
+        assert len(run["seconds"]) == 2, run
+        for key in ("median_seconds", "tokens_per_s", "model_gflops_per_s", "peak_rss_mb"):
+            assert run[key] > 0, (run["phase"], key)
+        assert run["mfu"] == 0  # no GEMM peak measured in this run
+
+
+def test_train_bad_options(rlhf_bin):
+    out = run_rlhf(rlhf_bin, "bench", "--train", "--preset", "tiny", "--train_phases", "sft,dpo", check=False)
+    assert out.returncode != 0 and "sft, rm and/or ppo" in out.stderr
+    out = run_rlhf(rlhf_bin, "bench", "--train", "--preset", "tiny", "--ppo_rollout_batch_size", 5, check=False)
+    assert out.returncode != 0 and "multiple of ppo_mini_batches" in out.stderr

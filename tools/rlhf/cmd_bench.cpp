@@ -1,4 +1,5 @@
-// rlhf bench: this machine's GEMM rate and generation throughput (KV cache vs re-computation) on random models.
+// rlhf bench: this machine's GEMM rate, generation throughput (KV cache vs re-computation) and training throughput
+// (SFT, RM, PPO by phase) on random models.
 // A short table by default, --json for scripts. The measuring lives in src/bench/.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "bench/gemm.h"
 #include "bench/generation.h"
 #include "bench/measure.h"
+#include "bench/training.h"
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
@@ -18,10 +20,12 @@ namespace rlhf::cli {
 namespace {
 
 struct BenchArgs {
-  bool gemm = false, generate = false, json = false;
+  bool gemm = false, generate = false, train = false, json = false;
+  std::string train_phases = "sft,rm,ppo";
   std::string gemm_sizes = "1024,2048", gemm_dtypes = "float32,bfloat16", modes = "cache,recompute";
   int64_t gemm_repeats = 7;
   bench::GenerateBenchOptions generation;
+  bench::TrainBenchOptions training;  // preset, family, seed, warm-up and repeats come from `generation`'s
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -50,7 +54,7 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
 }
 
 void run(BenchArgs a) {
-  if (!a.gemm && !a.generate) a.gemm = a.generate = true;
+  if (!a.gemm && !a.generate && !a.train) a.gemm = a.generate = true;
   auto cpu = bench::cpu_info();
   nlohmann::json report = {{"machine",
                             {{"cpu", cpu.model_name},
@@ -78,10 +82,20 @@ void run(BenchArgs a) {
     report["generate"] = bench::to_json(result);
     if (!a.json) std::cout << bench::generate_table(result);
   }
+  if (a.train) {
+    auto& t = a.training;
+    t.preset = a.generation.preset, t.family = a.generation.family, t.seed = a.generation.seed;
+    t.warmup = a.generation.warmup, t.repeats = a.generation.repeats;
+    t.gemm_peak_gflops = a.generation.gemm_peak_gflops;
+    t.phases = split_list(a.train_phases);
+    auto result = bench::bench_training(t);
+    report["train"] = bench::to_json(result);
+    if (!a.json) std::cout << bench::training_table(result);
+  }
   if (a.json) std::cout << report.dump(2) << "\n";
 }
 
-RegisterCommand reg{{"bench", "Measure GEMM rate and generation tokens/s (random weights); table or --json",
+RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens/s (random weights); table or --json",
                      [](CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto options = std::make_shared<Options>();
@@ -101,9 +115,19 @@ RegisterCommand reg{{"bench", "Measure GEMM rate and generation tokens/s (random
   options->add("repeats", &g.repeats, "timed generation runs (median)");
   options->add("seed", &g.seed, "seed of the random weights and prompts");
   options->add("profile", &g.profile, "one more generation per mode under LibTorch's profiler: time per op");
+  auto& t = a->training;
+  options->add("train_phases", &a->train_phases, "--train: sft,rm,ppo");
+  options->add("train_batch_size", &t.batch_size, "--train: SFT sequences / RM prompts per step");
+  options->add("sequence_length", &t.sequence_length, "--train: tokens per SFT / RM sequence");
+  options->add("rm_responses", &t.rm_responses, "--train: K responses per RM prompt");
+  options->add("ppo_rollout_batch_size", &t.ppo_rollout_batch_size, "--train: PPO episodes per iteration");
+  options->add("ppo_prompt_length", &t.ppo_prompt_length, "--train: PPO prompt tokens");
+  options->add("ppo_response_length", &t.ppo_response_length, "--train: PPO response tokens (no early stop)");
+  options->add("ppo_mini_batches", &t.ppo_mini_batches, "--train: PPO minibatches per iteration");
   options->attach(app);
   app.add_flag("--gemm", a->gemm, "measure the GEMM rate");
   app.add_flag("--generate", a->generate, "measure generation (KV cache vs re-computation)");
+  app.add_flag("--train", a->train, "measure SFT and RM steps and a PPO iteration by phase (with --gemm: MFU)");
   app.add_flag("--json", a->json, "JSON on stdout instead of the table");
   app.callback([a, options, &app] {
     options->check_extras(app);

@@ -11,7 +11,6 @@
 #include "formats/gguf_model.h"
 #include "io/hf_model.h"
 #include "tokenizer/tokenizer.h"
-#include "train/reward.h"
 
 namespace rlhf {
 
@@ -308,8 +307,8 @@ HfExportResult export_hf(const std::string& model_dir, const std::string& out_di
   if (source_config.contains("eos_token_id") && source_config["eos_token_id"].is_array())
     config["eos_token_id"] = source_config["eos_token_id"];
   if (fix.id >= 0) config["pad_token_id"] = fix.id;
-  // Our reward (train/reward.h) is the scalar head's output minus this offset, so that the demonstrations score 0 on
-  // average; transformers' logits[:, 0] is the raw output.
+  // Our reward (io/hf_model.h load_reward_offset) is the scalar head's output minus this offset, so that the
+  // demonstrations score 0 on average; transformers' logits[:, 0] is the raw output.
   if (offset) config["rlhf_reward_offset"] = *offset;
   write_file_atomic(config_path, config.dump(2) + "\n");
 

@@ -188,4 +188,22 @@ void save_model(TransformerImpl& model, const std::string& dir, const SaveOption
   write_file_atomic(dir + "/config.json", model_config_to_json(config, classifier ? "sequence_classification" : "causal_lm"));
 }
 
+double load_reward_offset(const std::string& model_dir) {
+  const std::string path = model_dir + "/reward_normalization.json";
+  if (!file_exists(path)) return 0.0;
+  try {
+    return nlohmann::json::parse(read_file(path)).at("offset").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, "{\"offset\": number}", e.what());
+  }
+}
+
+void save_reward_offset(const std::string& model_dir, double offset) {
+  write_file_atomic(model_dir + "/reward_normalization.json",
+                    nlohmann::json{{"offset", offset},
+                                   {"note", "reward = score head output - offset; offset = mean raw reward of the "
+                                            "demonstrations"}}
+                        .dump(2));
+}
+
 }  // namespace rlhf

@@ -26,6 +26,11 @@ struct SaveOptions {
 // safetensors files with HF names, each file atomically.
 void save_model(TransformerImpl& model, const std::string& dir, const SaveOptions& options = {});
 
+// The normalisation offset stored beside a reward model (reward_normalization.json; 0 when there is none): our reward
+// is the score head's output minus it.
+double load_reward_offset(const std::string& model_dir);
+void save_reward_offset(const std::string& model_dir, double offset);
+
 // The dtype name used in config.json / SaveOptions -> torch dtype (error on anything else).
 torch::Dtype parse_torch_dtype(const std::string& name);
 

@@ -28,23 +28,6 @@ void bind_reward_options(Options& o, RewardOptions& r) {
   o.add("quiet", &r.quiet, "no progress bar");
 }
 
-double load_reward_offset(const std::string& model_dir) {
-  const std::string path = model_dir + "/reward_normalization.json";
-  if (!file_exists(path)) return 0.0;
-  try {
-    return json::parse(read_file(path)).at("offset").get<double>();
-  } catch (const json::exception& e) {
-    fail(path, "{\"offset\": number}", e.what());
-  }
-}
-
-void save_reward_offset(const std::string& model_dir, double offset) {
-  write_file_atomic(model_dir + "/reward_normalization.json",
-                    json{{"offset", offset},
-                         {"note", "reward = score head output - offset; offset = mean raw reward of the demonstrations"}}
-                        .dump(2));
-}
-
 namespace {
 
 // One prompt's K responses as sequences, and its comparisons.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "io/hf_model.h"  // load_reward_offset
 #include "model/transformer.h"
 #include "tokenizer/prompt_format.h"
 #include "train/loop.h"
@@ -37,9 +38,6 @@ struct RewardResult {
 void bind_reward_options(Options& options, RewardOptions& reward);
 RewardResult run_reward_training(const RewardOptions& options);
 
-// The normalisation offset stored beside a reward model (0 when none was stored).
-double load_reward_offset(const std::string& model_dir);
-void save_reward_offset(const std::string& model_dir, double offset);
 
 // Rewards for (prompt, response) texts: the scalar head at each sequence's last token, minus the stored offset.
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,

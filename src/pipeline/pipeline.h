@@ -43,7 +43,9 @@ struct PipelineConfig {
   int64_t select_prompts = 48;         // validation prompts for choosing the SFT epoch
 
   int64_t ppo_episodes = 1024, ppo_rollout_batch_size = 64, ppo_mini_batches = 4, ppo_response_length = 32;
-  double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.02, ptx_coef = 0.3, temperature = 1.0;
+  // β 0.05, not `rlhf ppo`'s 0.02 (PPO.md): the demo's tiny policy over-optimises its RM (summed KL ≈ 10 nats at
+  // either); with 0.05 held-out labelers preferred PPO-ptx to SFT 0.574 of the time against 0.550 (one run each).
+  double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.05, ptx_coef = 0.3, temperature = 1.0;
   int64_t ptx_ratio = 1;
 
   int64_t max_new_tokens = 32;         // sampling for rankings

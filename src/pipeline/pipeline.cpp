@@ -117,9 +117,11 @@ int run_pipeline(const PipelineConfig& config) {
   runner.run("curate",
              with({{"shares", {c.sft_share, c.rm_share}},
                    {"caps", {c.max_sft_prompts, c.max_rm_prompts, c.max_ppo_prompts, c.max_eval_prompts}}}),
-             {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); });
+             {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); }, {},
+             {shared.world() + "/prompt_log.jsonl"});
   runner.run("demonstrations", settings, {"curate"},
-             [&](StageCompute& k) { return stage_demonstrations(c, shared, k); });
+             [&](StageCompute& k) { return stage_demonstrations(c, shared, k); }, {},
+             {shared.data("sft_prompts.jsonl")});
 
   // Per size (the paper's 1.3B / 6B / 175B): base model, SFT, rankings of its samples, RM, PPO, PPO-ptx. The RM
   // cross-validation over labeler groups runs for one size (the middle one; the paper's 6B RM).
@@ -137,13 +139,14 @@ int run_pipeline(const PipelineConfig& config) {
                {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(sc, p, k); }, {p.model("base")});
     runner.run(name("sft"), with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}}),
                {name("pretrain"), "demonstrations"}, [&](StageCompute& k) { return stage_sft(sc, p, k); },
-               {p.model("sft_run")});
+               {p.model("sft_run")}, {p.data("sft.jsonl")});
     runner.run(name("flan_sft"), with({{"lr", sc.sft_learning_rate}}), {name("pretrain")},
                [&](StageCompute& k) { return stage_flan_sft(sc, p, k); }, {p.model("flan_sft")});
     runner.run(name("rankings"), with({{"k", {sc.rm_k_min, sc.rm_k_max}}, {"tokens", sc.max_new_tokens}}),
                {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
     runner.run(name("rm"), with({{"lr", sc.rm_learning_rate}}), {name("rankings")},
-               [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")});
+               [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")},
+               {p.sized_data("rankings.jsonl")});
     if (sc.rm_cross_validation && i == sizes.size() / 2) {
       runner.run("rm_cv", with({{"lr", sc.rm_learning_rate}, {"prompts", sc.rm_cv_max_prompts}}), {name("rankings")},
                  [&](StageCompute& k) { return stage_rm_cross_validation(sc, p, k); }, {p.model("rm_cv")});
@@ -160,10 +163,10 @@ int run_pipeline(const PipelineConfig& config) {
                      {"mini_batches", sc.ppo_mini_batches},
                      {"temperature", sc.temperature}});
     runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
-               {p.model("ppo")});
+               {p.model("ppo")}, {p.data("ppo_prompts.jsonl")});
     ppo["ptx"] = {sc.ptx_coef, sc.ptx_ratio};
     runner.run(name("ppo_ptx"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, true); },
-               {p.model("ppo_ptx")});
+               {p.model("ppo_ptx")}, {p.data("ppo_prompts.jsonl")});
     per_size[sizes[i].name.empty() ? "all" : sizes[i].name] = {{"rm", runner.summary(name("rm"))},
                                                                {"rankings", runner.summary(name("rankings"))}};
     for (const std::string stage : {"ppo", "ppo_ptx", "flan_sft"}) eval_after.push_back(name(stage));

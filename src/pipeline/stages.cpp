@@ -45,9 +45,11 @@ const json& StageRunner::summary(const std::string& name) const {
 }
 
 void StageRunner::run(const std::string& name, const json& settings, const std::vector<std::string>& after,
-                      const std::function<json(StageCompute&)>& body, const std::vector<std::string>& outputs) {
+                      const std::function<json(StageCompute&)>& body, const std::vector<std::string>& outputs,
+                      const std::vector<std::string>& inputs) {
   json material = {{"stage", name}, {"settings", settings}};
   for (const auto& upstream : after) material["after"][upstream] = key(upstream);
+  for (const auto& file : inputs) material["inputs"].push_back(file_exists(file) ? content_hash(read_file(file)) : "");
   const std::string stage_key = content_hash(material.dump());
   const std::string record_path = run_dir_ + "/stages/" + name + ".json";
   if (file_exists(record_path)) {

@@ -26,8 +26,11 @@ class StageRunner {
   // `outputs`: the folders the stage writes. A stage interrupted with the same key continues from what they hold
   // (training resumes from its checkpoint); when the key changed they are removed first, so that a checkpoint of
   // other settings is never resumed.
+  // `inputs`: files the stage reads whose content is part of the key, so that a hand-edited dataset (data/sft.jsonl)
+  // re-runs the stages that read it.
   void run(const std::string& name, const nlohmann::json& settings, const std::vector<std::string>& after,
-           const std::function<nlohmann::json(StageCompute&)>& body, const std::vector<std::string>& outputs = {});
+           const std::function<nlohmann::json(StageCompute&)>& body, const std::vector<std::string>& outputs = {},
+           const std::vector<std::string>& inputs = {});
   const nlohmann::json& summary(const std::string& name) const;  // of a finished stage (run or skipped)
   std::string key(const std::string& name) const;
   void write_compute(const std::string& path) const;

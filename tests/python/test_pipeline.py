@@ -92,7 +92,7 @@ def test_a_second_run_skips_every_stage(rlhf_bin, run):
 def test_a_changed_setting_reruns_only_what_depends_on_it_and_trains_afresh(rlhf_bin, run):
     out = run["dir"]
     before = json.loads((out / "stages" / "ppo.json").read_text())
-    result = pipeline(rlhf_bin, out, "--kl_coef", "0.05")
+    result = pipeline(rlhf_bin, out, "--kl_coef", "0.1")  # the default is 0.05
     status = stage_lines(result.stderr)
     assert {s for s, v in status.items() if v == "ran"} == {"ppo", "ppo_ptx", "eval"}, result.stderr
     after = json.loads((out / "stages" / "ppo.json").read_text())
@@ -158,3 +158,13 @@ def test_malformed_model_sizes_are_clear_errors(rlhf_bin, tmp_path):
         result = run_rlhf(rlhf_bin, "pipeline", "--output_dir", tmp_path / "bad", "--model_sizes", bad, check=False)
         assert result.returncode == 1, (bad, result.stderr)
         assert "model_sizes" in result.stderr and "Traceback" not in result.stderr, (bad, result.stderr)
+
+
+def test_a_hand_edited_dataset_reruns_the_stages_that_read_it(rlhf_bin, tmp_path):
+    out = tmp_path / "edited"
+    pipeline(rlhf_bin, out, "--run_eval", "false")
+    demos = (out / "data" / "sft.jsonl").read_text().splitlines()
+    (out / "data" / "sft.jsonl").write_text("\n".join(demos[:-1]) + "\n")  # a labeler's demonstration withdrawn
+    status = stage_lines(pipeline(rlhf_bin, out, "--run_eval", "false").stderr)
+    assert {s for s, v in status.items() if v == "ran"} == {"sft", "rankings", "rm", "rm_cv", "sft_select", "ppo",
+                                                            "ppo_ptx"}, status

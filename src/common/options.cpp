@@ -118,8 +118,9 @@ void Options::load_yaml(const std::string& path) {
   if (root.IsNull()) return;
   if (!root.IsMap()) fail(path, "a YAML mapping of option: value", "another kind of document");
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
     std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
+    if (!kv.first.IsScalar()) fail(where, "an option name", "a list, mapping or null as key");
+    std::string key = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
     set(key, kv.second.as<std::string>(), where);
   }

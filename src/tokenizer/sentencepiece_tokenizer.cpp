@@ -102,8 +102,14 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
 }
 
 void SentencePieceTokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
+  // The tables grow to the largest id: as for tokenizer.json, ids may leave gaps but not more gaps than tokens.
+  const int64_t entries = static_cast<int64_t>(pieces_.size() + tokens.size());
+  const int64_t max_id = std::max<int64_t>(2 * entries, entries + 65536);
   for (const AddedToken& token : tokens) {
     if (token.content.empty()) continue;
+    if (token.id >= max_id)
+      fail(where_ + " (added token \"" + token.content + "\")", "an id below " + std::to_string(max_id),
+           std::to_string(token.id));
     if (token.id < sp_size_) {
       // Already a piece (HF lists <s>, </s>, <unk> among added tokens): nothing to add unless it names another piece.
       if (pieces_[token.id] != token.content)

@@ -59,7 +59,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
   json header;
   try {
     header = json::parse(map_->data() + 8, map_->data() + data_start_);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "a JSON header", std::string("invalid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) fail(path, "a JSON object as header", header.type_name());

@@ -105,7 +105,7 @@ ModelConfig load_model_config(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "valid JSON", e.what());
   }
   if (!j.is_object()) fail(path, "a JSON object", j.type_name());

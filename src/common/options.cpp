@@ -131,7 +131,9 @@ std::string Options::to_json() const {
   for (const auto& name : order_) {
     std::visit([&](auto* field) { out[name] = *field; }, fields_.at(name).field);
   }
-  return out.dump(2);
+  // Values come from YAML and the command line, which may hold bytes that are not UTF-8 (a Latin-1 path): nlohmann
+  // would throw on them; U+FFFD keeps training_args.json valid JSON.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void Options::attach(CLI::App& app) {

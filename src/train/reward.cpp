@@ -153,6 +153,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   check(!t.output_dir.empty(), "rm: --output_dir is required");
   check(!o.dataset.empty(), "rm: --dataset is required");
   check(!o.model_name_or_path.empty(), "rm: --model_name_or_path (the SFT model) is required");
+  validate_training_options(t, "rm");
   const torch::Device device = pick_device(t.device);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
@@ -162,6 +163,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
 
   // The SFT model with its unembedding replaced by a scalar head (a reward model given as input keeps its head).
   Transformer source = load_model(o.model_name_or_path, LoadOptions{torch::kFloat32, device});
+  check_model_fits_tokenizer(source->config(), o.model_name_or_path, tokenizer->vocab_size(), tokenizer_path, "rm");
   Transformer model = source->has_score_head() ? source : copy_with_heads(*source, false, true);
   source = Transformer{nullptr};
 
@@ -182,7 +184,14 @@ RewardResult run_reward_training(const RewardOptions& o) {
   TruncationCounts counts;
   auto train = encode_rankings(examples, *tokenizer, format, t, counts);
   auto eval = encode_rankings(eval_examples, *tokenizer, format, t, counts);
+  check_some_examples_fit(counts.kept, counts.truncated, counts.dropped, o.dataset,
+                          "--max_length " + std::to_string(t.max_length) + " tokens", "rm");
   check(!train.empty(), "rm: " + o.dataset + " gave no usable rankings");
+  size_t longest = 0;
+  for (const auto* set : {&train, &eval})
+    for (const auto& ranked : *set)
+      for (const auto& s : ranked.responses) longest = std::max(longest, s.ids.size());
+  check_fits_positions(model->config(), o.model_name_or_path, longest, "rm");
   if (!o.quiet)
     std::fprintf(stderr, "rm: %s; %zu train / %zu held-out prompts; truncation: %s\n", report.summary().c_str(),
                  train.size(), eval.size(), counts.summary().c_str());
@@ -248,7 +257,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
       set_learning_rate(*optimizer, lr);
       const double grad_norm =
           t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm) : 0.0;
-      if (guard.check(step_loss, grad_norm, step, t.output_dir)) optimizer->step();
+      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) optimizer->step();
       optimizer->zero_grad();
       ++step;
       window_loss += step_loss, ++window_steps;

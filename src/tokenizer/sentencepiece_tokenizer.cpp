@@ -57,7 +57,15 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
   if (serialized[0] == '{') fail(where, "a SentencePiece model (a serialized ModelProto)", "JSON text");
   std::unique_ptr<SentencePieceTokenizer> tokenizer(new SentencePieceTokenizer());
   tokenizer->processor_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = tokenizer->processor_->LoadFromSerializedProto(serialized);
+  sentencepiece::util::Status status;
+  try {
+    status = tokenizer->processor_->LoadFromSerializedProto(serialized);
+  } catch (const std::exception& e) {
+    // libsentencepiece reports most bad models with a status, but its trie builder throws (an empty piece in a
+    // unigram model: "failed to insert key: zero-length key", found by fuzz_sentencepiece_model).
+    fail(where, "a SentencePiece model (a serialized ModelProto)",
+         std::string("one libsentencepiece cannot load: ") + e.what());
+  }
   if (!status.ok()) fail(where, "a SentencePiece model (a serialized ModelProto)", "one libsentencepiece rejects: " + status.ToString());
   const auto& sp = *tokenizer->processor_;
   int size = sp.GetPieceSize();

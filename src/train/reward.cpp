@@ -209,8 +209,10 @@ RewardResult run_reward_training(const RewardOptions& o) {
   // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.
   double window_loss = 0;
   int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
+  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
@@ -221,7 +223,8 @@ RewardResult run_reward_training(const RewardOptions& o) {
     }
   }
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
   if (o.quiet) progress_options.plain_interval_s = 1e9;
@@ -234,6 +237,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
     save_checkpoint(t.output_dir, step, what,
                     {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                     {"metrics_lines", logger.lines_written()},
                      {"window_correct", window_correct}, {"window_pairs", window_pairs}},
                     t.save_total_limit);
   };

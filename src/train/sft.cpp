@@ -169,8 +169,10 @@ SftResult run_sft(const SftOptions& o) {
   // steps must log the same mean loss after resuming as an uninterrupted one.
   double window_loss = 0;
   int64_t window_steps = 0;
+  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
@@ -180,7 +182,8 @@ SftResult run_sft(const SftOptions& o) {
     }
   }
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
   if (o.quiet) progress_options.plain_interval_s = 1e9;
@@ -192,7 +195,8 @@ SftResult run_sft(const SftOptions& o) {
   SftResult result;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
     save_checkpoint(t.output_dir, step, what,
-                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps}},
+                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                     {"metrics_lines", logger.lines_written()}},
                     t.save_total_limit);
   };
   // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/metrics.h"
 #include "common/options.h"
 #include "formats/safetensors.h"
 #include "model/config.h"
@@ -179,6 +181,28 @@ TEST(Reliability, TokenizerIdsFarBeyondTheVocabularyAreRefused) {
   EXPECT_NE(error_of([&] { BpeTokenizer::from_json_text(spec, "big/tokenizer.json"); })
                 .find("big/tokenizer.json: expected ids below 65537 for 1 tokens, found id 2147483646"),
             std::string::npos);
+}
+
+// A run killed after an epoch's eval_loss line but before the epoch-end checkpoint resumes from a checkpoint of the same
+// step and evaluates again: the line count the checkpoint recorded keeps the first eval_loss from being logged twice
+// (found by test_reliability.py's SIGKILL runs).
+TEST(Reliability, ResumedMetricsKeepOnlyTheLinesWrittenBeforeTheCheckpoint) {
+  const std::string dir = fresh_dir("metrics");
+  int64_t at_checkpoint = 0;
+  {
+    MetricsLogger logger(dir);
+    logger.log(1, {{"loss", 1.0}}, 1.0);
+    logger.log(2, {{"loss", 0.5}}, 2.0);
+    at_checkpoint = logger.lines_written();  // the checkpoint of step 2 is taken here
+    logger.log(2, {{"eval_loss", 0.7}}, 3.0);  // then the process is killed
+  }
+  MetricsLogger resumed(dir, int64_t{2}, at_checkpoint);
+  EXPECT_EQ(resumed.lines_written(), 2);
+  EXPECT_EQ(resumed.lines_dropped_on_resume(), 1u);
+  resumed.log(2, {{"eval_loss", 0.7}}, 4.0);
+  const std::string text = read_file(dir + "/metrics.jsonl");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_EQ(text.find("eval_loss"), text.rfind("eval_loss"));
 }
 
 }  // namespace

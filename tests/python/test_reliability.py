@@ -100,9 +100,13 @@ def uninterrupted(rlhf_bin, world):
 def test_killed_at_a_random_step_then_resumed_equals_uninterrupted(rlhf_bin, world, uninterrupted, tmp_path,
                                                                    signal_name, seed):
     rng = random.Random(seed)
-    total = max(row["step"] for row in metrics_without_time(uninterrupted / "metrics.jsonl"))
+    rows = [json.loads(line) for line in (uninterrupted / "metrics.jsonl").read_text().splitlines()]
+    total = max(row["step"] for row in rows)
+    seconds_per_step = (rows[-1]["wall_time"] - rows[0]["wall_time"]) / max(1, total - 1)
     kill_after = rng.randint(3, total - 4)  # a logged step; a checkpoint (every 2 steps) exists by then
-    delay = rng.uniform(0.0, 0.05)          # lands anywhere in the next step: forward, backward, checkpoint, eval
+    # Lands anywhere in the next step or two (forward, backward, checkpoint, an epoch's eval), whatever the machine's
+    # speed: the uninterrupted run's pace sets the scale.
+    delay = rng.uniform(0.0, 1.5 * seconds_per_step)
     out = tmp_path / "run"
     proc = subprocess.Popen([str(rlhf_bin), "--threads", "1", *map(str, sft_args(world)), "--output_dir", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)

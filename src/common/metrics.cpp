@@ -182,7 +182,8 @@ void TensorBoardWriter::flush() {
   if (std::fflush(file_) != 0) fail(path_, "room to write", reason());
 }
 
-MetricsLogger::MetricsLogger(const std::string& run_dir, std::optional<int64_t> resume_step) {
+MetricsLogger::MetricsLogger(const std::string& run_dir, std::optional<int64_t> resume_step,
+                             std::optional<int64_t> resume_lines) {
   namespace fs = std::filesystem;
   make_dirs(run_dir);
   metrics_path_ = (fs::path(run_dir) / "metrics.jsonl").string();
@@ -194,8 +195,8 @@ MetricsLogger::MetricsLogger(const std::string& run_dir, std::optional<int64_t> 
       while (std::getline(lines, line)) {
         auto value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
         bool keep = value.is_object() && value.contains("step") && value["step"].is_number_integer() &&
-                    value["step"].get<int64_t>() <= *resume_step;
-        if (keep) kept += line + "\n";
+                    value["step"].get<int64_t>() <= *resume_step && (!resume_lines || lines_ < *resume_lines);
+        if (keep) kept += line + "\n", ++lines_;
         else ++lines_dropped_;
       }
     }
@@ -232,6 +233,7 @@ void MetricsLogger::log(int64_t step, const Scalars& scalars, double wall_time) 
   std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   if (std::fwrite(text.data(), 1, text.size(), metrics_) != text.size() || std::fflush(metrics_) != 0)
     fail(metrics_path_, "room to write", reason());
+  ++lines_;
   events_->add_scalars(step, scalars, wall_time);
   events_->flush();
 }

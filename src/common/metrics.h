@@ -63,7 +63,10 @@ class TensorBoardWriter {
 // those logged after the checkpoint it resumes from, and a line torn by a crash) and appends after them.
 class MetricsLogger {
  public:
-  explicit MetricsLogger(const std::string& run_dir, std::optional<int64_t> resume_step = std::nullopt);
+  // `resume_lines`, when the checkpoint recorded lines_written(), keeps at most that many lines: a line logged after
+  // the checkpoint at the checkpoint's own step (an epoch's eval_loss) would otherwise be logged twice.
+  explicit MetricsLogger(const std::string& run_dir, std::optional<int64_t> resume_step = std::nullopt,
+                         std::optional<int64_t> resume_lines = std::nullopt);
   ~MetricsLogger();
   MetricsLogger(const MetricsLogger&) = delete;
   MetricsLogger& operator=(const MetricsLogger&) = delete;
@@ -75,12 +78,14 @@ class MetricsLogger {
   const std::string& metrics_path() const { return metrics_path_; }
   const std::string& events_path() const { return events_->path(); }
   size_t lines_dropped_on_resume() const { return lines_dropped_; }
+  int64_t lines_written() const { return lines_; }  // lines in metrics.jsonl now (kept on resume + logged)
 
  private:
   std::string metrics_path_;
   std::FILE* metrics_ = nullptr;
   std::optional<TensorBoardWriter> events_;
   size_t lines_dropped_ = 0;
+  int64_t lines_ = 0;
 };
 
 }  // namespace rlhf

@@ -118,8 +118,9 @@ void Options::load_yaml(const std::string& path) {
   if (root.IsNull()) return;
   if (!root.IsMap()) fail(path, "a YAML mapping of option: value", "another kind of document");
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
     std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
+    if (!kv.first.IsScalar()) fail(where, "an option name", "a list, mapping or null as key");
+    std::string key = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
     set(key, kv.second.as<std::string>(), where);
   }
@@ -130,7 +131,9 @@ std::string Options::to_json() const {
   for (const auto& name : order_) {
     std::visit([&](auto* field) { out[name] = *field; }, fields_.at(name).field);
   }
-  return out.dump(2);
+  // Values come from YAML and the command line, which may hold bytes that are not UTF-8 (a Latin-1 path): nlohmann
+  // would throw on them; U+FFFD keeps training_args.json valid JSON.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void Options::attach(CLI::App& app) {

@@ -247,7 +247,7 @@ CurationReport curate_file(const std::string& input, const std::string& out_dir,
     std::string at = input + ":" + std::to_string(number);
     try {
       records.push_back(json::parse(line));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       fail(at, "a JSON object", std::string("invalid JSON (") + e.what() + ")");
     }
     where.push_back(at);

@@ -154,7 +154,7 @@ bool JsonlReader::next(JsonlLine& out) {
     try {
       out.value = json::parse(text);
       return true;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       // nlohmann says "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."; keep what
       // helps a user (column and reason).
       std::string reason = e.what();

@@ -41,7 +41,7 @@ std::vector<ComputeRecord> read_compute_records(const std::string& path) {
   json j;
   try {
     j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "valid JSON", e.what());
   }
   if (!j.is_object()) fail(path, "{\"stages\": [...]} or {\"STAGE\": {...}, ...}", j.type_name());

@@ -61,7 +61,7 @@ std::vector<RmFold> read_rm_folds(const std::string& path) {
   json j;
   try {
     j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "valid JSON", e.what());
   }
   if (!j.is_object() || !j.contains("folds") || !j["folds"].is_array()) fail(path, "{\"folds\": [...]}", j.dump().substr(0, 80));

@@ -438,7 +438,9 @@ std::vector<float> GgufFile::to_float(const GgufTensorInfo& info) const {
   const size_t n = info.numel();
   std::vector<float> out(n);
   switch (info.type) {
-    case GgmlType::F32: std::memcpy(out.data(), bytes, n * 4); break;
+    case GgmlType::F32:
+      if (n > 0) std::memcpy(out.data(), bytes, n * 4);  // an empty vector's data() may be null: UB even for 0 bytes
+      break;
     case GgmlType::F16:
     case GgmlType::BF16:
       for (size_t i = 0; i < n; ++i) {

@@ -59,7 +59,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
   json header;
   try {
     header = json::parse(map_->data() + 8, map_->data() + data_start_);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "a JSON header", std::string("invalid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) fail(path, "a JSON object as header", header.type_name());
@@ -100,9 +100,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
     if (info.begin > info.end || info.end > buffer_size)
       fail(where, "data_offsets within the data buffer of " + std::to_string(buffer_size) + " bytes",
            offsets.dump());
-    if (info.end - info.begin != numel * dtype_size(info.dtype))
-      fail(where, "shape × dtype size = " + std::to_string(numel * dtype_size(info.dtype)) + " bytes",
-           std::to_string(info.end - info.begin) + " bytes in data_offsets");
+    // numel can reach 2^62, and × 8 bytes would wrap around: compare in elements when the bytes would not fit.
+    const uint64_t size = dtype_size(info.dtype), bytes = info.end - info.begin;
+    if (numel > buffer_size / size || bytes != numel * size)
+      fail(where, "shape × dtype size = the " + std::to_string(bytes) + " bytes in data_offsets",
+           entry["shape"].dump() + " × " + std::to_string(size) + " bytes");
     index_[name] = tensors_.size();
     tensors_.push_back(std::move(info));
   }

@@ -52,7 +52,7 @@ class CheckpointFiles {
       json j;
       try {
         j = json::parse(read_file(index));
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {
         fail(index, "valid JSON", e.what());
       }
       if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "a weight_map object", "none");
@@ -71,6 +71,14 @@ class CheckpointFiles {
     } else {
       fail(dir, "model.safetensors or model.safetensors.index.json", "neither");
     }
+  }
+
+  // Elements of all tensors in the files (their headers are validated against the file sizes).
+  uint64_t total_elements() const {
+    uint64_t total = 0;
+    for (const auto& f : files_)
+      for (const auto& t : f->tensors()) total += static_cast<uint64_t>(t.numel());
+    return total;
   }
 
   // Looks a name up, also without the backbone prefix (the original GPT-2 checkpoints have none).
@@ -106,8 +114,17 @@ std::vector<int64_t> concat_sizes(const ModelConfig& c, const std::string& ours)
 Transformer load_model(const std::string& dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(dir + "/config.json");
   const bool classifier = config.architecture.find("ForSequenceClassification") != std::string::npos;
-  Transformer model(config, !classifier, classifier);
   CheckpointFiles files(dir);
+  // The model is allocated from config.json's sizes: check first that the weights on disk could fill it, so that a
+  // wrong or hostile config.json is an error, not a huge allocation. Without the LM head (tied), every checkpoint of
+  // this config holds at least this many elements.
+  ModelConfig backbone = config;
+  backbone.tie_word_embeddings = true;
+  const uint64_t needed = static_cast<uint64_t>(backbone.parameter_count()), present = files.total_elements();
+  if (needed > present)
+    fail(dir + "/config.json", "sizes that the checkpoint's tensors can fill (" + std::to_string(present) + " elements)",
+         "sizes that need at least " + std::to_string(needed) + " parameters");
+  Transformer model(config, !classifier, classifier);
   auto params = model->named_parameters();
   torch::NoGradGuard no_grad;
   for (const auto& rule : hf_name_rules(config, !classifier, classifier)) {

@@ -1,7 +1,11 @@
 #include "model/config.h"
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "common/error.h"
 
@@ -35,15 +39,36 @@ int64_t ModelConfig::parameter_count() const {
 
 namespace {
 
+// An integer, or a float with an integral value (some configs write 768.0): converting a float out of int64's range
+// would be undefined behaviour, so anything else is refused.
+bool as_int64(const json& value, int64_t* out) {
+  if (value.is_number_integer()) {
+    if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    *out = value.get<int64_t>();
+    return true;
+  }
+  if (!value.is_number_float()) return false;
+  const double v = value.get<double>();
+  if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9007199254740992.0) return false;
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
 // Typed read of a key with a default; a wrong type is a clear error naming file and key.
 template <typename T>
 T get(const json& j, const std::string& key, const T& fallback, const std::string& path) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    fail(path, "key '" + key + "' of another type", it->dump());
+  if constexpr (std::is_same_v<T, int64_t>) {
+    int64_t value = 0;
+    if (!as_int64(*it, &value)) fail(path, "an integer for '" + key + "'", it->dump());
+    return value;
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const json::exception&) {
+      fail(path, "key '" + key + "' of another type", it->dump());
+    }
   }
 }
 
@@ -57,9 +82,19 @@ T require(const json& j, const std::string& key, const std::string& path) {
 int64_t token_id(const json& j, const std::string& key, const std::string& path) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return -1;
-  if (it->is_array()) return it->empty() ? -1 : (*it)[0].get<int64_t>();
-  if (!it->is_number_integer()) fail(path, "an integer for '" + key + "'", it->dump());
-  return it->get<int64_t>();
+  const json& first = it->is_array() ? (it->empty() ? json() : (*it)[0]) : *it;
+  if (first.is_null()) return -1;
+  int64_t id = 0;
+  if (!as_int64(first, &id) || id < -1) fail(path, "a token id (an integer >= 0) for '" + key + "'", it->dump());
+  return id;
+}
+
+// Bounds on the sizes a config may give: far above any released model (Llama-3-405B has hidden 16384, intermediate
+// 53248, 126 layers, vocabulary 128256), and small enough that the parameter count and every tensor size computed from
+// them fit in int64.
+void check_size(const std::string& path, const std::string& key, int64_t value, int64_t max) {
+  if (value < 1 || value > max)
+    fail(path, "'" + key + "' from 1 to " + std::to_string(max), std::to_string(value));
 }
 
 }  // namespace
@@ -70,14 +105,16 @@ ModelConfig load_model_config(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "valid JSON", e.what());
   }
   if (!j.is_object()) fail(path, "a JSON object", j.type_name());
   ModelConfig c;
   std::string arch;
-  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty())
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+    if (!j["architectures"][0].is_string()) fail(path, "architectures: a list of names", j["architectures"].dump());
     arch = j["architectures"][0].get<std::string>();
+  }
   std::string model_type = get<std::string>(j, "model_type", "", path);
   c.architecture = arch;
   if (arch.rfind("GPT2", 0) == 0 || (arch.empty() && model_type == "gpt2")) c.family = Family::GPT2;
@@ -130,10 +167,24 @@ ModelConfig load_model_config(const std::string& path) {
           get<int64_t>(rs, "original_max_position_embeddings", 8192, path);
     }
   }
-  if (c.head_dim == 0) c.head_dim = c.hidden_size / c.num_heads;
-  if (c.num_heads <= 0 || c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+  const bool gpt2 = c.is_gpt2();
+  check_size(path, "vocab_size", c.vocab_size, int64_t{1} << 24);
+  check_size(path, gpt2 ? "n_embd" : "hidden_size", c.hidden_size, int64_t{1} << 20);
+  check_size(path, gpt2 ? "n_layer" : "num_hidden_layers", c.num_layers, int64_t{1} << 12);
+  check_size(path, gpt2 ? "n_head" : "num_attention_heads", c.num_heads, int64_t{1} << 12);
+  check_size(path, gpt2 ? "n_head" : "num_key_value_heads", c.num_kv_heads, int64_t{1} << 12);
+  check_size(path, gpt2 ? "n_inner" : "intermediate_size", c.intermediate_size, int64_t{1} << 22);
+  check_size(path, gpt2 ? "n_positions" : "max_position_embeddings", c.max_position_embeddings, int64_t{1} << 24);
+  if (c.num_heads % c.num_kv_heads != 0)
     fail(path, "num_attention_heads a positive multiple of num_key_value_heads",
          std::to_string(c.num_heads) + " and " + std::to_string(c.num_kv_heads));
+  if (c.head_dim == 0) {
+    if (c.hidden_size % c.num_heads != 0)
+      fail(path, "a hidden size divisible by the number of heads",
+           std::to_string(c.hidden_size) + " and " + std::to_string(c.num_heads) + " heads");
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  check_size(path, "head_dim", c.head_dim, int64_t{1} << 14);
   c.bos_token_id = token_id(j, "bos_token_id", path);
   c.eos_token_id = token_id(j, "eos_token_id", path);
   c.pad_token_id = token_id(j, "pad_token_id", path);

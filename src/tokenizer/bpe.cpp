@@ -1,5 +1,6 @@
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "common/error.h"
@@ -44,7 +45,13 @@ BpeTokenizer::BpeTokenizer(Parts parts, const std::string& where)
     size = std::max(size, id + 1);
   }
   for (const auto& token : parts.added_tokens) size = std::max(size, token.id + 1);
-  if (size > INT32_MAX) fail(where, "ids below 2^31", std::to_string(size - 1));
+  // Tables are sized by the largest id: a 20-byte file naming id 2^31 must not cost 64 GB. Real tokenizers number
+  // their tokens nearly densely, so ids may leave gaps, but not more gaps than there are tokens (plus 65536).
+  const int64_t entries = static_cast<int64_t>(parts.vocab.size() + parts.added_tokens.size());
+  const int64_t max_size = std::max<int64_t>(2 * entries, entries + 65536);
+  if (size > max_size)
+    fail(where, "ids below " + std::to_string(max_size) + " for " + std::to_string(entries) + " tokens",
+         "id " + std::to_string(size - 1));
   tokens_.assign(size, "");
   token_bytes_.assign(size, "");
   special_.assign(size, 0);
@@ -65,7 +72,9 @@ BpeTokenizer::BpeTokenizer(Parts parts, const std::string& where)
 
   merge_list_ = std::move(parts.merges);
   for (size_t rank = 0; rank < merge_list_.size(); ++rank) {
-    const auto& [left, right] = merge_list_[rank];
+    // Not a structured binding: C++17 lambdas cannot capture those (clang refuses; the fuzz build uses clang).
+    const std::string& left = merge_list_[rank].first;
+    const std::string& right = merge_list_[rank].second;
     auto name = [&] { return where + ": merges[" + std::to_string(rank) + "] \"" + left + " " + right + "\""; };
     auto left_it = model_vocab_.find(left), right_it = model_vocab_.find(right), merged_it = model_vocab_.find(left + right);
     if (left_it == model_vocab_.end()) fail(name(), "tokens of the vocab", "unknown token \"" + left + "\"");

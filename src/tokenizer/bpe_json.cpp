@@ -15,7 +15,7 @@ using json = nlohmann::json;
 json parse_json(const std::string& text, const std::string& where) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(where, "valid JSON", e.what());
   }
 }

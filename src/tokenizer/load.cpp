@@ -20,7 +20,7 @@ using json = nlohmann::json;
 json read_json_file(const std::string& path) {
   try {
     return json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, "valid JSON", e.what());
   }
 }

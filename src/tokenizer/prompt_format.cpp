@@ -184,7 +184,7 @@ std::string read_chat_template(const std::string& model_dir) {
     nlohmann::json doc;
     try {
       doc = nlohmann::json::parse(read_file(config.string()));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       fail(config.string(), "valid JSON", e.what());
     }
     if (doc.is_object() && doc.contains("chat_template")) {

@@ -57,7 +57,15 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
   if (serialized[0] == '{') fail(where, "a SentencePiece model (a serialized ModelProto)", "JSON text");
   std::unique_ptr<SentencePieceTokenizer> tokenizer(new SentencePieceTokenizer());
   tokenizer->processor_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = tokenizer->processor_->LoadFromSerializedProto(serialized);
+  sentencepiece::util::Status status;
+  try {
+    status = tokenizer->processor_->LoadFromSerializedProto(serialized);
+  } catch (const std::exception& e) {
+    // libsentencepiece reports most bad models with a status, but its trie builder throws (an empty piece in a
+    // unigram model: "failed to insert key: zero-length key", found by fuzz_sentencepiece_model).
+    fail(where, "a SentencePiece model (a serialized ModelProto)",
+         std::string("one libsentencepiece cannot load: ") + e.what());
+  }
   if (!status.ok()) fail(where, "a SentencePiece model (a serialized ModelProto)", "one libsentencepiece rejects: " + status.ToString());
   const auto& sp = *tokenizer->processor_;
   int size = sp.GetPieceSize();
@@ -102,8 +110,14 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
 }
 
 void SentencePieceTokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
+  // The tables grow to the largest id: as for tokenizer.json, ids may leave gaps but not more gaps than tokens.
+  const int64_t entries = static_cast<int64_t>(pieces_.size() + tokens.size());
+  const int64_t max_id = std::max<int64_t>(2 * entries, entries + 65536);
   for (const AddedToken& token : tokens) {
     if (token.content.empty()) continue;
+    if (token.id >= max_id)
+      fail(where_ + " (added token \"" + token.content + "\")", "an id below " + std::to_string(max_id),
+           std::to_string(token.id));
     if (token.id < sp_size_) {
       // Already a piece (HF lists <s>, </s>, <unk> among added tokens): nothing to add unless it names another piece.
       if (pieces_[token.id] != token.content)

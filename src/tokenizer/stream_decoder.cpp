@@ -20,8 +20,17 @@ std::string StreamDecoder::push(int64_t id) {
   if (ready > emitted_bytes_) out = utf8::to_valid(bytes.substr(emitted_bytes_, ready - emitted_bytes_));
   emitted_bytes_ = std::max(emitted_bytes_, ready);
   if (emitted_bytes_ == bytes.size() && ids_.size() > 1) {
-    // Everything is out: keep only the last id as context.
-    ids_.erase(ids_.begin(), ids_.end() - 1);
+    // Everything is out: keep as context the shortest tail that decodes to something. After an id that decodes to
+    // nothing (unknown, negative, a skipped special) a SentencePiece piece would otherwise lose its leading space as if
+    // it began the text (found by fuzz_tokenizer_encode). A window that is empty throughout means nothing was emitted
+    // yet, and then the next piece does begin the text.
+    size_t keep = 1;
+    while (keep < ids_.size() &&
+           tokenizer_.decode_bytes(std::vector<int64_t>(ids_.end() - static_cast<std::ptrdiff_t>(keep), ids_.end()),
+                                   skip_special_).empty())
+      ++keep;
+    if (bytes.empty()) keep = 1;
+    ids_.erase(ids_.begin(), ids_.end() - static_cast<std::ptrdiff_t>(keep));
     emitted_bytes_ = tokenizer_.decode_bytes(ids_, skip_special_).size();
   }
   return out;

@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
+#include <cstdio>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
+#include <fcntl.h>  // AT_FDCWD
 #include <filesystem>
 #include <random>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "data/formats.h"
 #include "formats/safetensors.h"
 
 namespace rlhf {
@@ -44,6 +46,56 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("device", &t.device, "auto | cpu | cuda | cuda:N");
   o.add("dtype", &t.dtype, "float32 | bfloat16");
   o.add("max_bad_steps", &t.max_bad_steps, "consecutive non-finite steps before the run stops");
+}
+
+void validate_training_options(const TrainingOptions& t, const std::string& stage) {
+  auto need = [&](bool ok, const std::string& option, const std::string& expected, const std::string& found) {
+    if (!ok) fail(stage + ": --" + option, expected, found);
+  };
+  need(std::isfinite(t.learning_rate) && t.learning_rate >= 0, "learning_rate", "a finite number >= 0",
+       std::to_string(t.learning_rate));
+  need(t.num_train_epochs >= 0, "num_train_epochs", "0 or more", std::to_string(t.num_train_epochs));
+  need(t.per_device_train_batch_size >= 1, "per_device_train_batch_size", "1 or more",
+       std::to_string(t.per_device_train_batch_size));
+  need(t.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "1 or more",
+       std::to_string(t.gradient_accumulation_steps));
+  need(t.logging_steps >= 1, "logging_steps", "1 or more", std::to_string(t.logging_steps));
+  need(t.save_steps >= 0, "save_steps", "0 (epoch ends only) or more", std::to_string(t.save_steps));
+  need(t.max_length >= 2, "max_length", "2 tokens or more", std::to_string(t.max_length));
+  need(std::isfinite(t.max_grad_norm) && t.max_grad_norm >= 0, "max_grad_norm", "a finite number >= 0 (0: off)",
+       std::to_string(t.max_grad_norm));
+  need(t.warmup_ratio >= 0 && t.warmup_ratio <= 1, "warmup_ratio", "a share from 0 to 1", std::to_string(t.warmup_ratio));
+  need(t.warmup_steps >= 0, "warmup_steps", "0 or more", std::to_string(t.warmup_steps));
+  need(t.max_bad_steps >= 1, "max_bad_steps", "1 or more", std::to_string(t.max_bad_steps));
+  need(t.lr_scheduler_type == "cosine" || t.lr_scheduler_type == "linear" || t.lr_scheduler_type == "constant",
+       "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
+  parse_truncation_policy(t.truncation);
+}
+
+void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
+                                const std::string& tokenizer_path, const std::string& stage) {
+  if (tokenizer_vocab_size > config.vocab_size)
+    fail(stage + ": " + model_dir,
+         "an embedding with a row for each of the tokenizer's " + std::to_string(tokenizer_vocab_size) + " ids (" +
+             tokenizer_path + ")",
+         "vocab_size " + std::to_string(config.vocab_size) + " in config.json (a different model's tokenizer?)");
+}
+
+void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
+                          const std::string& stage) {
+  if (config.is_gpt2() && static_cast<int64_t>(longest_sequence) > config.max_position_embeddings)
+    fail(stage + ": --max_length",
+         "sequences of at most the " + std::to_string(config.max_position_embeddings) + " positions of " + model_dir +
+             " (n_positions in config.json)",
+         "one of " + std::to_string(longest_sequence) + " tokens (lower --max_length)");
+}
+
+void check_some_examples_fit(size_t kept, size_t truncated, size_t dropped, const std::string& dataset,
+                             const std::string& limit, const std::string& stage) {
+  if (kept > 0 || truncated + dropped == 0) return;
+  fail(stage + ": " + dataset, "some examples that fit " + limit,
+       "none: all " + std::to_string(truncated + dropped) + " are longer (" + std::to_string(truncated) +
+           " would be truncated, " + std::to_string(dropped) + " dropped); raise --max_length");
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
@@ -105,17 +157,15 @@ void install_interrupt_handlers() {
 
 bool interrupt_requested() { return g_interrupted.load(); }
 
-void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
-                     int64_t keep) {
-  const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
-  const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
-  remove_tree(temp);
-  make_dirs(temp);
+namespace {
+
+// The three files of a checkpoint, written into `folder`.
+void write_checkpoint_files(const std::string& folder, int64_t step, const Checkpointable& what, const json& state) {
   std::vector<TensorBytes> tensors;
   std::vector<torch::Tensor> alive;
   for (const auto& [prefix, module] : what.modules)
     for (const auto& p : module->named_parameters()) add_tensor(tensors, alive, prefix + "/" + p.key(), p.value());
-  write_safetensors(temp + "/modules.safetensors", tensors);
+  write_safetensors(folder + "/modules.safetensors", tensors);
   tensors.clear(), alive.clear();
   json optimizer_steps = json::object();
   for (const auto& [prefix, optimizer] : what.optimizers) {
@@ -134,26 +184,55 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
   }
   for (const auto& [prefix, generator] : what.generators)
     add_tensor(tensors, alive, "generator/" + prefix, generator->get_state());
-  write_safetensors(temp + "/optimizers.safetensors", tensors);
+  write_safetensors(folder + "/optimizers.safetensors", tensors);
   json full = state;
   full["step"] = step;
   full["optimizer_steps"] = optimizer_steps;
-  write_file_atomic(temp + "/state.json", full.dump(2));
-  remove_tree(final_dir);
+  write_file_atomic(folder + "/state.json", full.dump(2));
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
+                     int64_t keep) {
+  const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
+  const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
+  remove_tree(temp);
+  make_dirs(temp);
+  try {
+    write_checkpoint_files(temp, step, what, state);
+  } catch (const Error&) {
+    remove_tree(temp);  // a full disk: free what was written; `latest` still names the previous checkpoint
+    throw;
+  }
   std::error_code ec;
-  fs::rename(temp, final_dir, ec);
+  if (file_exists(final_dir)) {
+    // Saved again at the same step (an epoch that ends right after a save_steps checkpoint): swap the two folders in one
+    // atomic rename, so that `latest` never names a missing folder, whenever the process dies.
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) != 0) {
+      remove_tree(final_dir);  // a filesystem without RENAME_EXCHANGE: the old, short window
+      fs::rename(temp, final_dir, ec);
+    }
+    remove_tree(temp);
+  } else {
+    fs::rename(temp, final_dir, ec);
+  }
   if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
   write_file_atomic(root + "/latest", name + "\n");
-  // Keep the newest `keep` checkpoints (by step).
+  // Keep the newest `keep` checkpoints (by step); folders named otherwise are not ours to remove.
   std::vector<std::pair<int64_t, fs::path>> existing;
   for (const auto& entry : fs::directory_iterator(root)) {
     const std::string n = entry.path().filename().string();
-    if (entry.is_directory() && n.rfind("step-", 0) == 0) existing.emplace_back(std::stoll(n.substr(5)), entry.path());
+    if (!entry.is_directory() || n.rfind("step-", 0) != 0 || n.size() == 5 ||
+        n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 20)
+      continue;
+    existing.emplace_back(std::stoll(n.substr(5)), entry.path());
   }
   std::sort(existing.rbegin(), existing.rend());
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
     remove_tree(existing[i].second.string());
 }
+
 
 std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what) {
   const std::string root = checkpoints_dir(output_dir);
@@ -164,7 +243,7 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   json state;
   try {
     state = json::parse(read_file(dir + "/state.json"));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(dir + "/state.json", "valid JSON", e.what());
   }
   SafetensorsFile modules(dir + "/modules.safetensors");
@@ -236,10 +315,19 @@ bool BadStepGuard::check(double loss, double grad_norm, int64_t step, const std:
     return true;
   }
   ++skipped_, ++in_a_row_;
-  if (in_a_row_ >= limit_)
+  if (in_a_row_ >= limit_) {
+    // Skipped steps never reach the weights, so the newest checkpoint holds finite weights: name it.
+    std::string latest = checkpoints_dir(output_dir) + "/latest", last_good = "no checkpoint was written yet";
+    if (file_exists(latest)) {
+      std::string name = read_file(latest);
+      name.erase(name.find_last_not_of(" \n\r\t") + 1);
+      last_good = "the last good checkpoint is " + checkpoints_dir(output_dir) + "/" + name +
+                  " (--resume_from_checkpoint true continues from it; lower --learning_rate first)";
+    }
     fail("training stopped at step " + std::to_string(step) + ": " + std::to_string(in_a_row_) +
-         " steps in a row with a non-finite loss or gradient (last loss " + std::to_string(loss) +
-         "); the last good checkpoint is in " + output_dir + "/checkpoints (see 'latest')");
+         " steps in a row with a non-finite loss or gradient norm (last loss " + std::to_string(loss) +
+         ", gradient norm " + std::to_string(grad_norm) + "); " + last_good);
+  }
   return false;
 }
 

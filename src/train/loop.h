@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/options.h"
+#include "model/config.h"
 #include "model/device.h"
 
 namespace rlhf {
@@ -41,6 +42,11 @@ struct TrainingOptions {
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);
+
+// Values no run can start with (a batch size, accumulation or logging interval of 0, a max_length with no room for a
+// token, a negative or non-finite learning rate, ...): an rlhf::Error "STAGE: --option: expected ..., found ..." before
+// anything is loaded. Values that are merely unusual (learning_rate 1e30) pass.
+void validate_training_options(const TrainingOptions& t, const std::string& stage);
 
 // AdamW (LibTorch's; ε added after bias correction, as PyTorch does) over `parameters`.
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
@@ -89,7 +95,23 @@ class AutocastGuard {
   c10::DeviceType type_ = c10::DeviceType::CPU;
 };
 
-// Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step.
+// Mismatches between a model and the tokenizer it is trained with, caught before training: a vocabulary with more ids
+// than the model has embedding rows (an index error mid-run otherwise). `model_dir` and `tokenizer_path` name both.
+void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
+                                const std::string& tokenizer_path, const std::string& stage);
+// GPT-2 looks positions up in a table of max_position_embeddings rows: the longest sequence the run will build (after
+// truncation to --max_length) must fit it (rotary models have no such table).
+void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
+                          const std::string& stage);
+
+// A dataset none of whose examples fits max_length as written (every one truncated or dropped) is a mistake in the
+// options or the data, not something to train on: an error naming the dataset, max_length and the counts.
+// `limit` says what they must fit, e.g. "--max_length 48 tokens".
+void check_some_examples_fit(size_t kept, size_t truncated, size_t dropped, const std::string& dataset,
+                             const std::string& limit, const std::string& stage);
+
+// Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step and the last
+// checkpoint written (OUTPUT/checkpoints/step-N), which holds the last good weights.
 class BadStepGuard {
  public:
   explicit BadStepGuard(int64_t limit) : limit_(limit) {}

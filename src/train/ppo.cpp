@@ -259,7 +259,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         }
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
-        if (guard.check(policy_loss.loss.item<double>() + ptx_loss, policy_norm, iteration, t.output_dir))
+        if (guard.check(policy_loss.loss.item<double>() + ptx_loss, policy_norm, iteration + 1, t.output_dir))
           policy_optimizer->step();
         policy_optimizer->zero_grad();
         if (!ema.empty()) {

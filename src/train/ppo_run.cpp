@@ -1,5 +1,6 @@
 // run_ppo: everything PPO needs from disk (models, tokenizer, prompts, pretraining text), then train_ppo, then the
 // policy and value model written as HF model directories.
+#include <algorithm>
 #include <cstdio>
 
 #include "common/error.h"
@@ -37,6 +38,17 @@ PpoResult run_ppo(const PpoOptions& o) {
   check(!o.sft_model_path.empty(), "ppo: --sft_model_path is required");
   check(!o.reward_model_path.empty(), "ppo: --reward_model_path is required");
   check(!o.dataset.empty(), "ppo: --dataset (prompts) is required");
+  validate_training_options(t, "ppo");
+  auto need = [](bool ok, const std::string& option, const std::string& expected, int64_t found) {
+    if (!ok) fail("ppo: --" + option, expected, std::to_string(found));
+  };
+  need(o.rollout_batch_size >= 1, "rollout_batch_size", "1 or more", o.rollout_batch_size);
+  need(o.num_mini_batches >= 1, "num_mini_batches", "1 or more", o.num_mini_batches);
+  need(o.num_ppo_epochs >= 1, "num_ppo_epochs", "1 or more", o.num_ppo_epochs);
+  need(o.response_length >= 1 && o.response_length < t.max_length, "response_length",
+       "1 to max_length - 1 (" + std::to_string(t.max_length - 1) + ")", o.response_length);
+  need(o.ptx_max_length >= 2, "ptx_max_length", "2 or more", o.ptx_max_length);
+  need(o.ptx_ratio >= 0, "ptx_ratio", "0 or more", o.ptx_ratio);
   const torch::Device device = pick_device(t.device);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path;
@@ -44,13 +56,19 @@ PpoResult run_ppo(const PpoOptions& o) {
   check_same_tokenizer(*tokenizer, o.reward_model_path);
   const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.sft_model_path);
   const int64_t eos_id = format.end_of_response_id(*tokenizer);
+  if (eos_id < 0)
+    fail("ppo: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
+         "none (responses could not end; set eos_token in tokenizer_config.json)");
   const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
 
   PpoModels models;
   LoadOptions load{torch::kFloat32, device};
   models.policy = load_model(o.sft_model_path, load);
+  check_model_fits_tokenizer(models.policy->config(), o.sft_model_path, tokenizer->vocab_size(), tokenizer_path, "ppo");
   models.reference = load_model(o.sft_model_path, load);
   models.reward_model = load_model(o.reward_model_path, load);
+  check_model_fits_tokenizer(models.reward_model->config(), o.reward_model_path, tokenizer->vocab_size(),
+                             tokenizer_path, "ppo");
   check(models.reward_model->has_score_head(), "ppo: " + o.reward_model_path + " is not a reward model (no score head)");
   models.reward_offset = load_reward_offset(o.reward_model_path);
   Transformer value_source = load_model(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path, load);
@@ -61,6 +79,19 @@ PpoResult run_ppo(const PpoOptions& o) {
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
     prompts.push_back(format.encode(*tokenizer, ex.prompt, "", false).prompt_ids);
+  // train_ppo keeps the end of a prompt longer than max_length - response_length; all of them that long is a mistake.
+  size_t too_long = 0;
+  for (const auto& p : prompts) too_long += static_cast<int64_t>(p.size()) > t.max_length - o.response_length;
+  const std::string room = std::to_string(t.max_length - o.response_length);
+  check_some_examples_fit(prompts.size() - too_long, too_long, 0, o.dataset,
+                          "--max_length minus --response_length = " + room + " tokens", "ppo");
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  longest = std::min<size_t>(longest, static_cast<size_t>(std::max<int64_t>(1, t.max_length - o.response_length))) +
+            static_cast<size_t>(o.response_length);
+  check_fits_positions(models.reward_model->config(), o.reward_model_path, longest, "ppo");
+  if (!o.ptx_dataset.empty()) longest = std::max(longest, static_cast<size_t>(o.ptx_max_length));
+  check_fits_positions(models.policy->config(), o.sft_model_path, longest, "ppo");
   std::vector<Sequence> ptx;
   if (!o.ptx_dataset.empty()) {
     std::vector<int64_t> stream;

@@ -136,6 +136,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   check(!t.output_dir.empty(), "rm: --output_dir is required");
   check(!o.dataset.empty(), "rm: --dataset is required");
   check(!o.model_name_or_path.empty(), "rm: --model_name_or_path (the SFT model) is required");
+  validate_training_options(t, "rm");
   const torch::Device device = pick_device(t.device);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
@@ -145,6 +146,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
 
   // The SFT model with its unembedding replaced by a scalar head (a reward model given as input keeps its head).
   Transformer source = load_model(o.model_name_or_path, LoadOptions{torch::kFloat32, device});
+  check_model_fits_tokenizer(source->config(), o.model_name_or_path, tokenizer->vocab_size(), tokenizer_path, "rm");
   Transformer model = source->has_score_head() ? source : copy_with_heads(*source, false, true);
   source = Transformer{nullptr};
 
@@ -165,7 +167,14 @@ RewardResult run_reward_training(const RewardOptions& o) {
   TruncationCounts counts;
   auto train = encode_rankings(examples, *tokenizer, format, t, counts);
   auto eval = encode_rankings(eval_examples, *tokenizer, format, t, counts);
+  check_some_examples_fit(counts.kept, counts.truncated, counts.dropped, o.dataset,
+                          "--max_length " + std::to_string(t.max_length) + " tokens", "rm");
   check(!train.empty(), "rm: " + o.dataset + " gave no usable rankings");
+  size_t longest = 0;
+  for (const auto* set : {&train, &eval})
+    for (const auto& ranked : *set)
+      for (const auto& s : ranked.responses) longest = std::max(longest, s.ids.size());
+  check_fits_positions(model->config(), o.model_name_or_path, longest, "rm");
   if (!o.quiet)
     std::fprintf(stderr, "rm: %s; %zu train / %zu held-out prompts; truncation: %s\n", report.summary().c_str(),
                  train.size(), eval.size(), counts.summary().c_str());
@@ -183,8 +192,10 @@ RewardResult run_reward_training(const RewardOptions& o) {
   // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.
   double window_loss = 0;
   int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
+  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
@@ -195,7 +206,8 @@ RewardResult run_reward_training(const RewardOptions& o) {
     }
   }
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
   if (o.quiet) progress_options.plain_interval_s = 1e9;
@@ -208,6 +220,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
     save_checkpoint(t.output_dir, step, what,
                     {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                     {"metrics_lines", logger.lines_written()},
                      {"window_correct", window_correct}, {"window_pairs", window_pairs}},
                     t.save_total_limit);
   };
@@ -231,7 +244,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
       set_learning_rate(*optimizer, lr);
       const double grad_norm =
           t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm) : 0.0;
-      if (guard.check(step_loss, grad_norm, step, t.output_dir)) optimizer->step();
+      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) optimizer->step();
       optimizer->zero_grad();
       ++step;
       window_loss += step_loss, ++window_steps;

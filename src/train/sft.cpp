@@ -114,6 +114,7 @@ SftResult run_sft(const SftOptions& o) {
   check(!t.output_dir.empty(), "sft: --output_dir is required");
   check(!o.dataset.empty(), "sft: --dataset is required");
   check(!o.model_name_or_path.empty() || !o.init_config.empty(), "sft: give --model_name_or_path or --init_config");
+  validate_training_options(t, "sft");
   const torch::Device device = pick_device(t.device);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
 
@@ -128,17 +129,27 @@ SftResult run_sft(const SftOptions& o) {
     model->to(device);
   }
   const ModelConfig& config = model->config();
-  check(tokenizer->vocab_size() <= config.vocab_size,
-        "sft: the tokenizer has " + std::to_string(tokenizer->vocab_size()) + " tokens but the model's embedding only " +
-            std::to_string(config.vocab_size));
+  const std::string model_path = !o.model_name_or_path.empty() ? o.model_name_or_path : o.init_config;
+  check_model_fits_tokenizer(config, model_path, tokenizer->vocab_size(), tokenizer_path, "sft");
   const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.model_name_or_path);
+  // Demonstrations end with the end-of-response token, which is how the model learns to stop (pretraining text only
+  // separates documents with EOS when there is one).
+  if (format.end_of_response_id(*tokenizer) < 0 && !is_text_dataset(o.dataset))
+    fail("sft: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
+         "none (the model could not learn to stop; set eos_token in tokenizer_config.json)");
   const bool add_bos = tokenizer->kind() == "sentencepiece" && tokenizer->bos_id() >= 0;
   const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
 
   Tokenized train = tokenize(o.dataset, *tokenizer, format, t, add_bos);
+  check_some_examples_fit(train.truncation.kept, train.truncation.truncated, train.truncation.dropped, o.dataset,
+                          "--max_length " + std::to_string(t.max_length) + " tokens", "sft");
   check(!train.sequences.empty(), "sft: " + o.dataset + " gave no training examples");
   Tokenized eval;
   if (!o.eval_dataset.empty()) eval = tokenize(o.eval_dataset, *tokenizer, format, t, add_bos);
+  size_t longest = 0;
+  for (const auto* set : {&train, &eval})
+    for (const auto& s : set->sequences) longest = std::max(longest, s.ids.size());
+  check_fits_positions(config, model_path, longest, "sft");
   if (!o.quiet) {
     std::fprintf(stderr, "sft: %s; %zu sequences; truncation: %s\n", train.summary.c_str(), train.sequences.size(),
                  train.truncation.summary().c_str());
@@ -158,8 +169,10 @@ SftResult run_sft(const SftOptions& o) {
   // steps must log the same mean loss after resuming as an uninterrupted one.
   double window_loss = 0;
   int64_t window_steps = 0;
+  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
     if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+      metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
       start_micro = (*state)["micro_batch"].get<int64_t>();
@@ -169,7 +182,8 @@ SftResult run_sft(const SftOptions& o) {
     }
   }
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt);
+  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
   if (o.quiet) progress_options.plain_interval_s = 1e9;
@@ -181,7 +195,8 @@ SftResult run_sft(const SftOptions& o) {
   SftResult result;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
     save_checkpoint(t.output_dir, step, what,
-                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps}},
+                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                     {"metrics_lines", logger.lines_written()}},
                     t.save_total_limit);
   };
   // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
@@ -207,7 +222,7 @@ SftResult run_sft(const SftOptions& o) {
       const double grad_norm = t.max_grad_norm > 0
                                    ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm)
                                    : 0.0;
-      if (guard.check(step_loss, grad_norm, step, t.output_dir)) optimizer->step();
+      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) optimizer->step();  // step + 1: as logged
       optimizer->zero_grad();
       ++step;
       window_loss += step_loss, ++window_steps;

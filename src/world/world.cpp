@@ -72,7 +72,7 @@ World World::load(const std::string& path) {
   json j;
   try {
     j = json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(file, "valid JSON", e.what());
   }
   if (!j.is_object() || j.value("format", "") != "rlhf-world")

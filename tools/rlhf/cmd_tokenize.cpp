@@ -51,7 +51,7 @@ void run(const TokenizeArgs& a) {
     json line;
     try {
       line = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       fail(where, "a JSON object", text.empty() ? std::string("an empty line") : std::string(e.what()));
     }
     if (!line.is_object()) fail(where, "a JSON object", text.substr(0, 80));

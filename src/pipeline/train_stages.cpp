@@ -207,7 +207,9 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
 
 json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx) {
   PpoOptions o;
-  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo_learning_rate, 0, 1);
+  // per_device_train_batch_size: a PPO minibatch (PPO sizes its batches with rollout_batch_size / num_mini_batches).
+  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo_learning_rate,
+                     std::max<int64_t>(1, c.ppo_rollout_batch_size / c.ppo_mini_batches), 1);
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
   o.sft_model_path = p.model("sft");

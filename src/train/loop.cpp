@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "formats/safetensors.h"
+#include "train/fused_adamw.h"
 
 namespace rlhf {
 
@@ -35,6 +36,7 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("adam_beta1", &t.adam_beta1, "AdamW beta1");
   o.add("adam_beta2", &t.adam_beta2, "AdamW beta2");
   o.add("adam_epsilon", &t.adam_epsilon, "AdamW epsilon (added after bias correction, PyTorch's form)");
+  o.add("optim", &t.optim, "adamw_torch_fused (one kernel per step) | adamw_torch (LibTorch's op-by-op AdamW)");
   o.add("seed", &t.seed, "seed of data order, initialisation and sampling");
   o.add("logging_steps", &t.logging_steps, "log every N steps");
   o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
@@ -69,6 +71,8 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
   need(t.max_bad_steps >= 1, "max_bad_steps", "1 or more", std::to_string(t.max_bad_steps));
   need(t.lr_scheduler_type == "cosine" || t.lr_scheduler_type == "linear" || t.lr_scheduler_type == "constant",
        "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
+  need(t.optim == "adamw_torch_fused" || t.optim == "adamw_torch", "optim", "adamw_torch_fused or adamw_torch",
+       "'" + t.optim + "'");
   parse_truncation_policy(t.truncation);
 }
 
@@ -104,7 +108,8 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>
                      .betas({t.adam_beta1, t.adam_beta2})
                      .eps(t.adam_epsilon)
                      .weight_decay(t.weight_decay);
-  return std::make_unique<torch::optim::AdamW>(parameters, options);
+  if (t.optim == "adamw_torch") return std::make_unique<torch::optim::AdamW>(parameters, options);
+  return std::make_unique<FusedAdamW>(parameters, options);
 }
 
 double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps) {

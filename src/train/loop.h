@@ -28,6 +28,7 @@ struct TrainingOptions {
   std::string lr_scheduler_type = "cosine";  // cosine | linear | constant
   double weight_decay = 0.0;
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  std::string optim = "adamw_torch_fused";  // adamw_torch_fused (one kernel per step) | adamw_torch (op by op); HF's names
   int64_t seed = 42;
   int64_t logging_steps = 10;
   int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
@@ -48,7 +49,8 @@ void bind_training_options(Options& options, TrainingOptions& t);
 // anything is loaded. Values that are merely unusual (learning_rate 1e30) pass.
 void validate_training_options(const TrainingOptions& t, const std::string& stage);
 
-// AdamW (LibTorch's; ε added after bias correction, as PyTorch does) over `parameters`.
+// AdamW (ε added after bias correction, as PyTorch does) over `parameters`: train/fused_adamw.h's one-kernel update
+// for --optim adamw_torch_fused, LibTorch's op-by-op torch::optim::AdamW for adamw_torch. Same state either way.
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
                                                double learning_rate);
 double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps);

@@ -92,7 +92,7 @@ def time_rlhf(rlhf, threads, root, prompts_file, args, iterations):
            args.rollout_batch_size * iterations, "--rollout_batch_size", args.rollout_batch_size,
            "--num_mini_batches", args.num_mini_batches, "--num_ppo_epochs", 1, "--response_length",
            args.response_length, "--temperature", 1.0, "--learning_rate", 1e-6, "--max_length",
-           args.prompt_length + args.response_length, "--save_steps", 0, "--seed", 0]
+           args.prompt_length + args.response_length, "--save_steps", 0, "--seed", 0, *args.rlhf_args.split()]
     start = time.perf_counter()
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -145,6 +145,8 @@ def main():
     parser.add_argument("--prompt_length", type=int, default=32)
     parser.add_argument("--response_length", type=int, default=32)
     parser.add_argument("--iterations", type=int, nargs=2, default=[2, 6], help="N1 N2 for rlhf's difference")
+    parser.add_argument("--rlhf_args", default="", help="more options for rlhf ppo, e.g. '--rollout_logprobs sampling' "
+                        "(TRL's PPOTrainer takes the old log-probs from its sampling step)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +163,7 @@ def main():
     tokens = args.rollout_batch_size * args.response_length
     report = {"shape": args.shape, "threads": args.threads, "rollout_batch_size": args.rollout_batch_size,
               "num_mini_batches": args.num_mini_batches, "prompt_length": args.prompt_length,
-              "response_length": args.response_length,
+              "response_length": args.response_length, "rlhf_args": args.rlhf_args,
               "rlhf": {"seconds_per_iteration": ours, "tokens_per_s": tokens / ours},
               "trl": {"seconds_per_iteration": theirs, "tokens_per_s": tokens / theirs,
                       "iteration_seconds": trl_intervals},
@@ -172,6 +174,7 @@ def main():
         print(f"PPO iteration, {args.shape} Llama shape, {args.rollout_batch_size} episodes × "
               f"({args.prompt_length} prompt + {args.response_length} generated tokens), {args.num_mini_batches} "
               f"minibatches, 1 PPO epoch, fp32, {args.threads} threads")
+        print(f"  rlhf ppo {args.rlhf_args}")
         print(f"  rlhf ppo         {ours:8.3f} s/iteration  {tokens / ours:8.1f} tokens/s")
         print(f"  TRL PPOTrainer   {theirs:8.3f} s/iteration  {tokens / theirs:8.1f} tokens/s")
         print(f"  rlhf / TRL       {theirs / ours:8.2f}x")

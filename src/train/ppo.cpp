@@ -30,6 +30,8 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("num_ppo_epochs", &p.num_ppo_epochs, "passes over each rollout batch");
   o.add("response_length", &p.response_length, "most tokens per response");
   o.add("temperature", &p.temperature, "sampling temperature (log-probs are taken at it too)");
+  o.add("rollout_logprobs", &p.rollout_logprobs,
+        "old-policy log-probs: recompute (one more forward) | sampling (the sampling steps' own, as TRL)");
   o.add("kl_coef", &p.kl_coef, "β, the per-token KL penalty (initial value when adaptive)");
   o.add("kl_estimator", &p.kl_estimator, "k1 | k3");
   o.add("kl_target", &p.kl_target, "> 0: adaptive β towards this KL per response (Ziegler et al. 2019)");
@@ -109,6 +111,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
   check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
   check(o.ptx_coef == 0 || !ptx_windows.empty(), "ppo: ptx_coef > 0 needs --ptx_dataset");
+  if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
+    fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
   const torch::Device device = m.policy->embed_tokens.device();
   const int64_t B = o.rollout_batch_size, minibatch = B / o.num_mini_batches;
   const int64_t episodes = o.total_episodes > 0 ? o.total_episodes
@@ -203,7 +207,9 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     phase("scoring", true);
     {
       torch::NoGradGuard no_grad;
-      r.logprobs = response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
+      r.logprobs = o.rollout_logprobs == "sampling"
+                       ? generated.response_logprobs.to(torch::kFloat32)
+                       : response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
       r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
       r.values = response_values(*m.value_model, r, all_rows);
       if (reward_function) {
@@ -211,7 +217,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       } else {
         r.scores = score_at_last_token(*m.reward_model, r.ids, r.mask).to(torch::kFloat32) - m.reward_offset;
       }
-      result.tokens_scored += 4 * r.mask.sum().item<int64_t>();
+      result.tokens_scored += (o.rollout_logprobs == "sampling" ? 3 : 4) * r.mask.sum().item<int64_t>();
     }
     phase("scoring", false);
     auto ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)

@@ -27,6 +27,11 @@ struct PpoOptions {
   int64_t num_ppo_epochs = 1;
   int64_t response_length = 48;
   double temperature = 1.0;
+  // Where the old policy's log-probs (the ratio's denominator) come from: "recompute" runs the policy once more over
+  // prompt + response after generation (OpenRLHF, DeepSpeed-Chat); "sampling" keeps the log-probs of the sampling
+  // steps themselves (TRL's PPOTrainer), which saves one forward per iteration. They agree up to rounding (the same
+  // weights, KV cache vs one pass; more apart under bf16 autocast).
+  std::string rollout_logprobs = "recompute";
   double kl_coef = 0.02;           // β
   std::string kl_estimator = "k1";
   double kl_target = 0.0;          // > 0: adaptive β (Ziegler et al.) towards this summed-per-response KL

@@ -286,6 +286,33 @@ TEST(PpoStage, CountRewardRisesWhileKlStaysBounded) {
   EXPECT_LT(std::abs(r.mean_kl.front()), 1e-4);  // the first rollouts come from π_SFT itself: KL 0
 }
 
+// The old log-probs taken from the sampling steps (TRL's way, --rollout_logprobs sampling) are the same numbers as a
+// second forward over prompt + response (the default), up to rounding: the same samples, scores and KL, and the same
+// weights after a few updates. Temperature 0.7 checks that both divide by T. Adam magnifies rounding in near-zero
+// gradients: the weights differed by up to 1.3e-5 after 12 updates (lr 2e-3); with the sampling log-probs scaled by 0.7
+// (a missing T) 33 checks failed here.
+TEST(PpoStage, SamplingLogprobsEqualRecomputedOnes) {
+  single_thread();
+  TempDir dir("ppo-logprobs");
+  std::vector<TinyPpo> runs;
+  for (const char* source : {"recompute", "sampling"}) {
+    auto o = tiny_ppo_options(dir / source, 13, 3);
+    o.temperature = 0.7;
+    o.rollout_logprobs = source;
+    runs.push_back(run_tiny_ppo(o, 13));
+  }
+  ASSERT_EQ(runs[0].result.iterations, 3);
+  for (size_t i = 0; i < runs[0].result.mean_scores.size(); ++i) {
+    EXPECT_DOUBLE_EQ(runs[0].result.mean_scores[i], runs[1].result.mean_scores[i]) << "iteration " << i;
+    EXPECT_NEAR(runs[0].result.mean_kl[i], runs[1].result.mean_kl[i], 1e-4) << "iteration " << i;
+  }
+  auto a = runs[0].policy->parameters(), b = runs[1].policy->parameters();
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(torch::allclose(a[k], b[k], 1e-4, 1e-4)) << "parameter " << k;
+  auto bad = tiny_ppo_options(dir / "bad", 13, 1);
+  bad.rollout_logprobs = "generation";
+  EXPECT_THROW(run_tiny_ppo(bad, 13), std::exception);
+}
+
 // Adaptive β (Ziegler et al.). The controller only sees the KL after the policy has moved, so β first shrinks (KL ≈ 0
 // below the target), the policy overshoots, β grows, and the KL comes back and oscillates around the target. Survey
 // (seeds 1-6, and 12 used here): the mean KL of the last 10 iterations was 3.8-5.75 nats for a target of 4 (single

@@ -22,9 +22,11 @@ torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double t
   return out;
 }
 
-GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
-                          const GenerationOptions& o, at::Generator generator) {
-  torch::NoGradGuard no_grad;
+namespace {
+
+GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch::Tensor& prompt_ids,
+                                            const torch::Tensor& prompt_mask, const GenerationOptions& o,
+                                            at::Generator generator) {
   const int64_t B = prompt_ids.size(0), P = prompt_ids.size(1), N = o.max_new_tokens;
   auto device = prompt_ids.device();
   auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device);
@@ -49,15 +51,18 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
   auto stop_ids = torch::tensor(stops, long_options);
   int64_t produced = 0;
   for (int64_t t = 0; t < N; ++t) {
-    auto scaled = last_logits / o.temperature;
+    // One log-softmax serves the sampling distribution (when nothing is filtered) and the token's log-prob.
+    auto scaled = o.temperature == 1.0 ? last_logits : last_logits / o.temperature;
+    auto scaled_logprobs = scaled.log_softmax(-1);
     torch::Tensor token;
     if (o.do_sample) {
-      auto probs = filter_logits(scaled, o.top_k, o.top_p).softmax(-1);
+      const bool filtered = o.top_k > 0 || o.top_p < 1.0;
+      auto probs = filtered ? filter_logits(scaled, o.top_k, o.top_p).softmax(-1) : scaled_logprobs.exp();
       token = at::multinomial(probs, 1, false, generator).squeeze(-1);
     } else {
       token = scaled.argmax(-1);
     }
-    auto token_logprob = scaled.log_softmax(-1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
+    auto token_logprob = scaled_logprobs.gather(-1, token.unsqueeze(-1)).squeeze(-1);
     auto alive = finished.logical_not();
     token = torch::where(alive, token, torch::full_like(token, o.pad_token_id));
     sequences.select(1, P + t).copy_(token);
@@ -84,6 +89,26 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
   out.response_ids = sequences.slice(1, P, P + produced);
   out.response_logprobs = logprobs.slice(1, 0, produced);
   out.response_mask = response_mask.slice(1, 0, produced);
+  return out;
+}
+
+}  // namespace
+
+GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
+                          const GenerationOptions& o, at::Generator generator) {
+  GenerationOutput inference;
+  {
+    // Inference mode skips autograd's version counters and view tracking: less work per op in a decode step made of
+    // many small ops. Its tensors cannot enter autograd later (PPO feeds the sequences to training forwards), so the
+    // outputs are cloned into ordinary tensors once, after the loop.
+    c10::InferenceMode inference_mode;
+    inference = generate_in_inference_mode(model, prompt_ids, prompt_mask, o, generator);
+  }
+  GenerationOutput out;
+  out.sequences = inference.sequences.clone();
+  out.response_ids = out.sequences.slice(1, prompt_ids.size(1));
+  out.response_logprobs = inference.response_logprobs.clone();
+  out.response_mask = inference.response_mask.clone();
   return out;
 }
 

@@ -92,7 +92,8 @@ def time_rlhf(rlhf, threads, root, prompts_file, args, iterations):
            args.rollout_batch_size * iterations, "--rollout_batch_size", args.rollout_batch_size,
            "--num_mini_batches", args.num_mini_batches, "--num_ppo_epochs", 1, "--response_length",
            args.response_length, "--temperature", 1.0, "--learning_rate", 1e-6, "--max_length",
-           args.prompt_length + args.response_length, "--save_steps", 0, "--seed", 0, *args.rlhf_args.split()]
+           args.prompt_length + args.response_length, "--save_steps", 0, "--seed", 0, "--dtype",
+           "bfloat16" if args.bf16 else "float32", *args.rlhf_args.split()]
     start = time.perf_counter()
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -120,7 +121,7 @@ def time_trl(root, tokenizer, prompt_ids, args, iterations, threads):
                        response_length=args.response_length, temperature=1.0, learning_rate=1e-6,
                        num_sample_generations=0, report_to=[], save_strategy="no", logging_steps=1000,
                        local_rollout_forward_batch_size=args.rollout_batch_size, use_cpu=True, seed=0,
-                       stop_token=None, missing_eos_penalty=None, bf16=False, fp16=False)
+                       stop_token=None, missing_eos_penalty=None, bf16=args.bf16, fp16=False)
     stamps = []
 
     class Stamp(transformers.TrainerCallback):
@@ -147,6 +148,8 @@ def main():
     parser.add_argument("--iterations", type=int, nargs=2, default=[2, 6], help="N1 N2 for rlhf's difference")
     parser.add_argument("--rlhf_args", default="", help="more options for rlhf ppo, e.g. '--rollout_logprobs sampling' "
                         "(TRL's PPOTrainer takes the old log-probs from its sampling step)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides (rlhf --dtype bfloat16, TRL "
+                        "bf16=True); fp32 weights and optimizer state on both")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,7 +166,7 @@ def main():
     tokens = args.rollout_batch_size * args.response_length
     report = {"shape": args.shape, "threads": args.threads, "rollout_batch_size": args.rollout_batch_size,
               "num_mini_batches": args.num_mini_batches, "prompt_length": args.prompt_length,
-              "response_length": args.response_length, "rlhf_args": args.rlhf_args,
+              "response_length": args.response_length, "rlhf_args": args.rlhf_args, "bf16": args.bf16,
               "rlhf": {"seconds_per_iteration": ours, "tokens_per_s": tokens / ours},
               "trl": {"seconds_per_iteration": theirs, "tokens_per_s": tokens / theirs,
                       "iteration_seconds": trl_intervals},
@@ -173,7 +176,7 @@ def main():
     else:
         print(f"PPO iteration, {args.shape} Llama shape, {args.rollout_batch_size} episodes × "
               f"({args.prompt_length} prompt + {args.response_length} generated tokens), {args.num_mini_batches} "
-              f"minibatches, 1 PPO epoch, fp32, {args.threads} threads")
+              f"minibatches, 1 PPO epoch, {'bf16 autocast' if args.bf16 else 'fp32'}, {args.threads} threads")
         print(f"  rlhf ppo {args.rlhf_args}")
         print(f"  rlhf ppo         {ours:8.3f} s/iteration  {tokens / ours:8.1f} tokens/s")
         print(f"  TRL PPOTrainer   {theirs:8.3f} s/iteration  {tokens / theirs:8.1f} tokens/s")

@@ -24,10 +24,18 @@ struct DataParallel::Impl {
   c10::intrusive_ptr<c10d::Backend> backend;
   int64_t bucket_bytes = 0;
   std::vector<std::vector<size_t>> buckets;  // parameter indices, in reverse order (the order backward produces them)
-  // ZeRO-1: this rank owns [shard_begin, shard_end) of the flat parameters (padded to world · shard_size).
-  int64_t total = 0, shard_size = 0, shard_begin = 0, shard_end = 0;
-  torch::Tensor shard;                        // [shard_size] fp32, this rank's slice of the parameters
-  std::unique_ptr<torch::optim::AdamW> shard_optimizer;
+  // ZeRO-1: rank r owns elements [r·S, (r+1)·S) of the parameters laid end to end (S = ⌈total / N⌉). Each parameter's
+  // overlap with a rank's range is a piece: a flat view into the parameter itself, so that the owner's AdamW updates
+  // the weights in place and a broadcast from the owner writes them in place everywhere else (no flat copies, and
+  // AdamW's temporaries stay the size of one parameter).
+  struct Piece {
+    size_t parameter;
+    int64_t begin, end, owner;
+    torch::Tensor view;  // parameters_[parameter] flattened, [begin, end)
+  };
+  std::vector<Piece> pieces;
+  bool zero = false;
+  std::unique_ptr<torch::optim::AdamW> shard_optimizer;  // over this rank's pieces (null when it owns none)
 
   // Waits for a collective; a peer that died or hangs becomes an rlhf::Error that says so instead of a c10 trace.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
@@ -187,38 +195,41 @@ void DataParallel::attach(const std::vector<torch::Tensor>& parameters, torch::o
     }
   }
   if (zero_stage_ != 1) return;
+  impl_->zero = true;
   int64_t total = 0;
   for (const auto& p : parameters_) total += p.numel();
-  impl_->total = total;
-  impl_->shard_size = (total + world_size() - 1) / world_size();
-  impl_->shard_begin = std::min(total, rank() * impl_->shard_size);
-  impl_->shard_end = std::min(total, impl_->shard_begin + impl_->shard_size);
-  auto flat = flat_of(parameters_, impl_->device);
-  impl_->shard = torch::zeros({impl_->shard_size}, flat.options()).set_requires_grad(true);
-  impl_->shard.slice(0, 0, impl_->shard_end - impl_->shard_begin).copy_(flat.slice(0, impl_->shard_begin, impl_->shard_end));
-  const auto& group = static_cast<const torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options());
-  impl_->shard_optimizer = std::make_unique<torch::optim::AdamW>(std::vector<torch::Tensor>{impl_->shard},
-                                                                 torch::optim::AdamWOptions(group));
-  // Moments loaded from a checkpoint (full, per parameter): keep this rank's slice, drop the rest.
-  std::vector<torch::Tensor> exp_avg, exp_avg_sq;
-  int64_t step = -1;
-  for (const auto& p : parameters_) {
-    auto it = optimizer.state().find(p.unsafeGetTensorImpl());
-    if (it == optimizer.state().end()) break;
-    auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-    exp_avg.push_back(s.exp_avg()), exp_avg_sq.push_back(s.exp_avg_sq()), step = s.step();
+  const int64_t S = (total + world_size() - 1) / world_size();
+  std::vector<torch::Tensor> own;
+  int64_t offset = 0;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const int64_t n = parameters_[i].numel();
+    check(parameters_[i].is_contiguous(), impl_->stage + ": --zero_stage 1 needs contiguous parameters");
+    for (int64_t r = 0; r < world_size(); ++r) {
+      const int64_t begin = std::max(offset, r * S) - offset, end = std::min(offset + n, (r + 1) * S) - offset;
+      if (begin >= end) continue;
+      auto view = parameters_[i].detach().view({-1}).slice(0, begin, end);
+      impl_->pieces.push_back({i, begin, end, r, view});
+      if (r == rank()) own.push_back(view);
+    }
+    offset += n;
   }
-  if (exp_avg.size() == parameters_.size()) {
+  if (own.empty()) {  // fewer elements than ranks
+    optimizer.state().clear();
+    return;
+  }
+  const auto& group = static_cast<const torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options());
+  impl_->shard_optimizer = std::make_unique<torch::optim::AdamW>(own, torch::optim::AdamWOptions(group));
+  // Moments loaded from a checkpoint (full, per parameter): keep this rank's pieces, drop the rest.
+  for (const auto& piece : impl_->pieces) {
+    if (piece.owner != rank()) continue;
+    auto it = optimizer.state().find(parameters_[piece.parameter].unsafeGetTensorImpl());
+    if (it == optimizer.state().end()) continue;
+    auto& loaded = static_cast<torch::optim::AdamWParamState&>(*it->second);
     auto state = std::make_unique<torch::optim::AdamWParamState>();
-    state->step(step);
-    auto slice = [&](const std::vector<torch::Tensor>& moments) {
-      auto out = torch::zeros_like(impl_->shard);
-      out.slice(0, 0, impl_->shard_end - impl_->shard_begin)
-          .copy_(flat_of(moments, impl_->device).slice(0, impl_->shard_begin, impl_->shard_end));
-      return out;
-    };
-    state->exp_avg(slice(exp_avg)), state->exp_avg_sq(slice(exp_avg_sq));
-    impl_->shard_optimizer->state()[impl_->shard.unsafeGetTensorImpl()] = std::move(state);
+    state->step(loaded.step());
+    state->exp_avg(loaded.exp_avg().reshape({-1}).slice(0, piece.begin, piece.end).clone());
+    state->exp_avg_sq(loaded.exp_avg_sq().reshape({-1}).slice(0, piece.begin, piece.end).clone());
+    impl_->shard_optimizer->state()[piece.view.unsafeGetTensorImpl()] = std::move(state);
   }
   optimizer.state().clear();
 }
@@ -254,31 +265,32 @@ void DataParallel::average_gradients() {
 }
 
 void DataParallel::optimizer_step() {
-  if (!impl_ || !impl_->shard_optimizer) {
+  if (!impl_ || !impl_->zero) {
     optimizer_->step();
     return;
   }
   torch::NoGradGuard no_grad;
-  // ZeRO-1: the averaged gradient is the same everywhere; each rank updates its slice with its own moments (AdamW is
-  // element-wise, so this is the same arithmetic as the unsharded step), then the slices are gathered.
-  std::vector<torch::Tensor> grads;
-  for (auto& p : parameters_) grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
-  auto grad = torch::zeros_like(impl_->shard);
-  const int64_t own = impl_->shard_end - impl_->shard_begin;
-  grad.slice(0, 0, own).copy_(flat_of(grads, impl_->device).slice(0, impl_->shard_begin, impl_->shard_end));
-  impl_->shard.mutable_grad() = grad;
-  auto& group = optimizer_->param_groups()[0].options();
-  impl_->shard_optimizer->param_groups()[0].options().set_lr(group.get_lr());
-  impl_->shard_optimizer->step();
-  std::vector<std::vector<torch::Tensor>> gathered(1);
-  for (int64_t r = 0; r < world_size(); ++r) gathered[0].push_back(torch::empty_like(impl_->shard));
-  std::vector<torch::Tensor> input{impl_->shard};
-  impl_->wait(impl_->backend->allgather(gathered, input), "the all-gather of updated parameters (ZeRO-1)");
-  auto flat = torch::cat(gathered[0]);
-  int64_t offset = 0;
-  for (auto& p : parameters_) {
-    p.copy_(flat.slice(0, offset, offset + p.numel()).view_as(p));
-    offset += p.numel();
+  // ZeRO-1: the averaged gradient is the same everywhere; each rank updates its pieces with its own moments (AdamW is
+  // element-wise, so this is the same arithmetic as the unsharded step), then each piece is broadcast by its owner.
+  for (auto& piece : impl_->pieces) {
+    if (piece.owner != rank()) continue;
+    const auto& grad = parameters_[piece.parameter].grad();
+    piece.view.mutable_grad() = grad.defined() ? grad.reshape({-1}).slice(0, piece.begin, piece.end)
+                                               : torch::zeros({piece.end - piece.begin}, piece.view.options());
+  }
+  if (impl_->shard_optimizer) {
+    impl_->shard_optimizer->param_groups()[0].options().set_lr(optimizer_->param_groups()[0].options().get_lr());
+    impl_->shard_optimizer->step();
+    // Drop the views of this step's gradients, or they would keep the old gradient buffers alive through the next
+    // backward (twice the gradient memory).
+    for (auto& piece : impl_->pieces)
+      if (piece.owner == rank()) piece.view.mutable_grad() = torch::Tensor();
+  }
+  for (auto& piece : impl_->pieces) {
+    std::vector<torch::Tensor> tensors{piece.view};
+    c10d::BroadcastOptions options;
+    options.rootRank = piece.owner;
+    impl_->wait(impl_->backend->broadcast(tensors, options), "the broadcast of updated parameters (ZeRO-1)");
   }
 }
 
@@ -289,37 +301,52 @@ void DataParallel::checkpoint(const std::function<void()>& write) {
 }
 
 void DataParallel::release_optimizer_state() {
-  if (impl_ && impl_->shard_optimizer) optimizer_->state().clear();
+  if (impl_ && impl_->zero) optimizer_->state().clear();
 }
 
 void DataParallel::gather_optimizer_state() {
-  if (!impl_ || !impl_->shard_optimizer) return;
-  auto it = impl_->shard_optimizer->state().find(impl_->shard.unsafeGetTensorImpl());
-  if (it == impl_->shard_optimizer->state().end()) return;  // no step yet: nothing to gather
-  // Rank 0 receives every rank's moments (a gather, not an all-gather: the other ranks never hold the full moments)
-  // and lays them out per parameter, as an unsharded optimizer holds them.
+  if (!impl_ || !impl_->zero || impl_->pieces.empty()) return;
+  // Every rank steps together, so rank 0 (which owns the first piece) has state exactly when the others do.
+  int64_t step = -1;
+  if (impl_->shard_optimizer) {
+    auto it = impl_->shard_optimizer->state().find(impl_->pieces.front().view.unsafeGetTensorImpl());
+    if (it != impl_->shard_optimizer->state().end())
+      step = static_cast<torch::optim::AdamWParamState&>(*it->second).step();
+  }
+  const double global_step = sum({is_main() ? static_cast<double>(step) : 0.0})[0];  // rank 0's, everywhere
+  if (global_step < 0) return;  // no step yet: nothing to gather
+  step = static_cast<int64_t>(global_step);
+  // Rank 0 receives each piece's moments from its owner into full per-parameter tensors, the layout an unsharded
+  // optimizer holds; the other ranks never hold more than one piece's worth.
   torch::NoGradGuard no_grad;
-  auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-  auto gather = [&](const torch::Tensor& shard) {
-    std::vector<std::vector<torch::Tensor>> gathered(is_main() ? 1 : 0);
-    if (is_main())
-      for (int64_t r = 0; r < world_size(); ++r) gathered[0].push_back(torch::empty_like(shard));
-    std::vector<torch::Tensor> input{shard};
-    c10d::GatherOptions options;
-    options.rootRank = 0;
-    impl_->wait(impl_->backend->gather(gathered, input, options), "the gather of optimizer moments (ZeRO-1)");
-    return is_main() ? torch::cat(gathered[0]) : torch::Tensor();
-  };
-  auto exp_avg = gather(s.exp_avg()), exp_avg_sq = gather(s.exp_avg_sq());
+  std::vector<torch::Tensor> exp_avg(parameters_.size()), exp_avg_sq(parameters_.size());
+  if (is_main())
+    for (size_t i = 0; i < parameters_.size(); ++i)
+      exp_avg[i] = torch::zeros_like(parameters_[i]), exp_avg_sq[i] = torch::zeros_like(parameters_[i]);
+  for (const auto& piece : impl_->pieces) {
+    torch::optim::AdamWParamState* owned = nullptr;
+    if (piece.owner == rank())
+      owned = &static_cast<torch::optim::AdamWParamState&>(
+          *impl_->shard_optimizer->state().at(piece.view.unsafeGetTensorImpl()));
+    for (int moment = 0; moment < 2; ++moment) {
+      torch::Tensor buffer;
+      if (owned) buffer = moment == 0 ? owned->exp_avg() : owned->exp_avg_sq();
+      else if (is_main()) buffer = (moment == 0 ? exp_avg : exp_avg_sq)[piece.parameter].view({-1}).slice(0, piece.begin, piece.end);
+      else buffer = torch::empty({piece.end - piece.begin}, piece.view.options());
+      std::vector<torch::Tensor> tensors{buffer};
+      c10d::BroadcastOptions options;
+      options.rootRank = piece.owner;
+      impl_->wait(impl_->backend->broadcast(tensors, options), "the gather of optimizer moments (ZeRO-1)");
+      if (owned && is_main())
+        (moment == 0 ? exp_avg : exp_avg_sq)[piece.parameter].view({-1}).slice(0, piece.begin, piece.end).copy_(buffer);
+    }
+  }
   if (!is_main()) return;
-  int64_t offset = 0;
-  for (auto& p : parameters_) {
+  for (size_t i = 0; i < parameters_.size(); ++i) {
     auto full = std::make_unique<torch::optim::AdamWParamState>();
-    full->step(s.step());
-    full->exp_avg(exp_avg.slice(0, offset, offset + p.numel()).view_as(p).to(p.device()).clone());
-    full->exp_avg_sq(exp_avg_sq.slice(0, offset, offset + p.numel()).view_as(p).to(p.device()).clone());
-    optimizer_->state()[p.unsafeGetTensorImpl()] = std::move(full);
-    offset += p.numel();
+    full->step(step);
+    full->exp_avg(exp_avg[i]), full->exp_avg_sq(exp_avg_sq[i]);
+    optimizer_->state()[parameters_[i].unsafeGetTensorImpl()] = std::move(full);
   }
 }
 

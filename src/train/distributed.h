@@ -62,10 +62,11 @@ class DataParallel {
   void attach(const std::vector<torch::Tensor>& parameters, torch::optim::AdamW& optimizer);
   // Averages the gradients over ranks in flat buckets of --ddp_bucket_cap_mb (missing gradients count as zeros).
   void average_gradients();
-  // optimizer.step(), or with ZeRO-1: AdamW on this rank's slice of the flat parameters, then an all-gather.
+  // optimizer.step(), or with ZeRO-1: AdamW on this rank's slice of the parameters laid end to end (in place), then
+  // each slice broadcast by its owner.
   void optimizer_step();
   // Runs `write` on rank 0 only; with ZeRO-1 rank 0 first gathers the full moments into the optimizer (so the
-  // checkpoint has the same layout as without sharding and any world size resumes from it), and frees them after.
+  // checkpoint has the same layout as without sharding, and either kind of run resumes from it), and frees them after.
   void checkpoint(const std::function<void()>& write);
   // The two halves of checkpoint() for a stage with several optimizers: every rank gathers, rank 0 writes, every
   // rank releases (no-ops without ZeRO-1).

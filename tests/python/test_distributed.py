@@ -139,26 +139,32 @@ def test_two_ranks_resume_from_a_checkpoint(rlhf_bin, world, zero_stage):
     worst, worst_param = assert_same_run(whole, split, atol=0)  # the same ranks, the same arithmetic: bit for bit
 
 
-def test_a_killed_rank_makes_the_other_fail_within_the_timeout(rlhf_bin, world):
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
+def test_a_dead_or_stuck_rank_makes_the_other_fail_within_the_timeout(rlhf_bin, world, how):
+    """SIGKILL closes rank 1's sockets (Gloo sees it at once); SIGSTOP leaves them open and silent, so only
+    --ddp_timeout ends rank 0's wait."""
     root, port = world["root"], free_port()
-    args = sft_args(world, 4, root / "killed", epochs=100000, extra=["--ddp_timeout", "20"])
+    args = sft_args(world, 4, root / f"killed-{how}", epochs=100000, extra=["--ddp_timeout", "5"])
     procs = [subprocess.Popen([str(c) for c in [rlhf_bin, *args]], env=rank_env(r, 2, port), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for r in range(2)]
-    metrics = root / "killed" / "metrics.jsonl"
+    metrics = root / f"killed-{how}" / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 3):
         assert procs[0].poll() is None, procs[0].communicate()[1]
         time.sleep(0.2)
     assert metrics.exists(), "the two ranks never trained"
-    procs[1].send_signal(signal.SIGKILL)
-    procs[1].wait()
+    procs[1].send_signal(getattr(signal, how))
     start = time.time()
     try:
         _, err = procs[0].communicate(timeout=120)
     except subprocess.TimeoutExpired:
         procs[0].kill()
-        pytest.fail("rank 0 still waits for the killed rank after 120 s (--ddp_timeout 20)")
-    print(f"rank 0 exited {procs[0].returncode} {time.time() - start:.1f} s after rank 1 was killed")
+        pytest.fail(f"rank 0 still waits for rank 1 120 s after its {how} (--ddp_timeout 5)")
+    finally:
+        procs[1].kill()
+        procs[1].communicate()
+    print(f"rank 0 exited {procs[0].returncode} {time.time() - start:.1f} s after rank 1's {how}: "
+          f"{err.strip().splitlines()[-1][:400]}")
     assert procs[0].returncode not in (0, None)
     assert "data parallel rank 0 of 2" in err and "failed" in err, err[-2000:]
 

@@ -7,6 +7,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 
 apt_packages=(build-essential cmake ninja-build git python3-venv pkg-config
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsentencepiece-dev sentencepiece libgtest-dev googletest libpcre2-dev zlib1g-dev libicu-dev)
+# Gloo's headers (torch's own gloo is compiled into libtorch_cpu; ProcessGroupGloo.hpp includes gloo's headers):
+# data-parallel training on CPU (src/train/distributed.cpp).
+apt_packages+=(libgloo-dev)
 # clang with its libFuzzer and sanitizer runtimes: `make fuzz` (tests/fuzz/README.md).
 apt_packages+=(clang libclang-rt-14-dev)
 # Headless Chromium renders the evaluation report in tests/python/test_report.py (about 120 MB; the test skips without it).

@@ -48,6 +48,11 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("device", &t.device, "auto | cpu | cuda | cuda:N");
   o.add("dtype", &t.dtype, "float32 | bfloat16");
   o.add("max_bad_steps", &t.max_bad_steps, "consecutive non-finite steps before the run stops");
+  o.add("ddp_timeout", &t.ddp_timeout, "seconds a rank waits for the others before failing (several processes)");
+  o.add("ddp_bucket_cap_mb", &t.ddp_bucket_cap_mb, "gradient all-reduce bucket size in MiB");
+  o.add("ddp_check_parameters_steps", &t.ddp_check_parameters_steps,
+        "compare a parameter checksum across ranks every N steps (0: never)");
+  o.add("zero_stage", &t.zero_stage, "0 | 1 (ZeRO-1: AdamW moments sharded across ranks)");
 }
 
 void validate_training_options(const TrainingOptions& t, const std::string& stage) {
@@ -68,6 +73,11 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
        std::to_string(t.max_grad_norm));
   need(t.warmup_ratio >= 0 && t.warmup_ratio <= 1, "warmup_ratio", "a share from 0 to 1", std::to_string(t.warmup_ratio));
   need(t.warmup_steps >= 0, "warmup_steps", "0 or more", std::to_string(t.warmup_steps));
+  need(t.ddp_timeout >= 1, "ddp_timeout", "1 second or more", std::to_string(t.ddp_timeout));
+  need(t.ddp_bucket_cap_mb >= 1, "ddp_bucket_cap_mb", "1 MiB or more", std::to_string(t.ddp_bucket_cap_mb));
+  need(t.ddp_check_parameters_steps >= 0, "ddp_check_parameters_steps", "0 (never) or more",
+       std::to_string(t.ddp_check_parameters_steps));
+  need(t.zero_stage == 0 || t.zero_stage == 1, "zero_stage", "0 or 1", std::to_string(t.zero_stage));
   need(t.max_bad_steps >= 1, "max_bad_steps", "1 or more", std::to_string(t.max_bad_steps));
   need(t.lr_scheduler_type == "cosine" || t.lr_scheduler_type == "linear" || t.lr_scheduler_type == "constant",
        "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");

@@ -40,6 +40,11 @@ struct TrainingOptions {
   std::string device = "auto";      // auto | cpu | cuda | cuda:N
   std::string dtype = "float32";    // float32 | bfloat16 (weights stay fp32 where training; bf16 autocast on CUDA)
   int64_t max_bad_steps = 10;       // consecutive non-finite losses before the run stops
+  // Data parallel (train/distributed.h; only read when a launcher started several processes).
+  int64_t ddp_timeout = 1800;       // seconds a collective waits for the other ranks (HF's name and default)
+  int64_t ddp_bucket_cap_mb = 25;   // gradient all-reduce bucket size (PyTorch DDP's default)
+  int64_t ddp_check_parameters_steps = 100;  // compare a parameter checksum across ranks every N steps (0: never)
+  int64_t zero_stage = 0;           // 1: ZeRO-1, each rank keeps the AdamW moments of its slice of the parameters
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);

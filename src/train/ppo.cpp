@@ -9,6 +9,7 @@
 #include "common/progress.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
+#include "train/distributed.h"
 #include "train/losses.h"
 
 namespace rlhf {
@@ -90,6 +91,20 @@ torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, co
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); }
 
+// masked_whiten over every rank's rollouts (the statistics of the global batch, as one process with all of them would
+// compute): the mean from summed sums and counts, then the unbiased variance from summed squared deviations.
+torch::Tensor whiten_across_ranks(DataParallel& dp, const torch::Tensor& x, const torch::Tensor& mask, bool shift_mean) {
+  if (!dp.active()) return masked_whiten(x, mask, shift_mean);
+  auto m = mask.to(x.scalar_type());
+  const auto totals = dp.sum({(x * m).sum().item<double>(), m.sum().item<double>()});
+  const double count = std::max(1.0, totals[1]), mean = totals[0] / count;
+  const double squares = dp.sum({((x - mean).pow(2) * m).sum().item<double>()})[0];
+  const double variance = squares / std::max(1.0, count - 1);
+  auto whitened = (x - mean) * (1.0 / std::sqrt(variance + 1e-8));
+  if (!shift_mean) whitened = whitened + mean;
+  return whitened * m;
+}
+
 // The EMA of the policy's weights as a module, so that checkpoints carry it and a resumed run keeps averaging the same
 // weights. It registers the tensors themselves: loading a checkpoint into it fills them in place.
 struct EmaWeights : torch::nn::Module {
@@ -114,10 +129,14 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
     fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
   const torch::Device device = m.policy->embed_tokens.device();
+  // Data parallel: each rank generates its own rollout_batch_size episodes (episodes [(i·N + r)·B, (i·N + r + 1)·B) of
+  // iteration i); gradients are averaged, whitening and logged statistics are global.
+  DataParallel dp(t, "ppo"), dp_value(dp);
+  const int64_t ranks = dp.world_size(), rank = dp.rank();
   const int64_t B = o.rollout_batch_size, minibatch = B / o.num_mini_batches;
   const int64_t episodes = o.total_episodes > 0 ? o.total_episodes
                                                 : static_cast<int64_t>(prompts.size()) * std::max<int64_t>(1, t.num_train_epochs);
-  const int64_t iterations = std::max<int64_t>(1, episodes / B);
+  const int64_t iterations = std::max<int64_t>(1, episodes / (B * ranks));
 
   for (auto* frozen : {m.reference.get(), m.reward_model ? m.reward_model.get() : nullptr}) {
     if (!frozen) continue;
@@ -146,11 +165,20 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       kl_controller.value = (*state)["kl_coef"].get<double>();
     }
   }
+  dp.attach(m.policy->parameters(), *policy_optimizer);
+  dp_value.attach(m.value_model->parameters(), *value_optimizer);
+  if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
+    torch::NoGradGuard no_grad;
+    auto params = m.policy->parameters();
+    for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
+  }
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(start_iteration) : std::nullopt);
+  std::optional<MetricsLogger> logger;  // rank 0 alone logs
+  if (dp.is_main())
+    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(start_iteration) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = start_iteration;
-  if (o.quiet) progress_options.plain_interval_s = 1e9;
+  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
   ProgressBar progress(o.ptx_coef > 0 ? "ppo-ptx" : "ppo", iterations, progress_options);
   install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
@@ -167,7 +195,13 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     // 1. Rollouts: prompts in a seeded per-epoch order, B episodes.
     Rollout r;
     std::vector<const std::vector<int64_t>*> batch_prompts;
-    for (int64_t e = iteration * B; e < (iteration + 1) * B; ++e) {
+    if (dp.active()) {
+      // Each rank its own samples, reproducible from (seed, rank, iteration) alone, so that a resumed rank continues
+      // exactly (the checkpoint holds rank 0's generator only).
+      generator.set_current_seed(static_cast<uint64_t>(t.seed) * 1000003ull + static_cast<uint64_t>(rank) * 7919ull +
+                                 static_cast<uint64_t>(iteration));
+    }
+    for (int64_t e = (iteration * ranks + rank) * B; e < (iteration * ranks + rank + 1) * B; ++e) {
       const int64_t n = static_cast<int64_t>(prompts.size());
       const auto order = epoch_order(prompts.size(), t.seed, e / n);
       batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
@@ -230,12 +264,17 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     const double beta = kl_controller.value;
     auto kl = kl_estimate(r.logprobs, r.ref_logprobs, o.kl_estimator) * response_mask_f;
     auto rewards = per_token_rewards(scores, kl, response_mask_f, beta);
-    if (o.whiten_rewards) rewards = masked_whiten(rewards, response_mask_f, false);
+    if (o.whiten_rewards) rewards = whiten_across_ranks(dp, rewards, response_mask_f, false);
     auto gae = generalized_advantages(rewards, r.values, response_mask_f, o.gamma, o.lam);
     r.returns = gae.returns;
-    r.advantages = masked_whiten(gae.advantages, response_mask_f, true);
-    const double mean_kl = mean_of(kl.sum(1));
-    const double mean_score = mean_of(r.scores);
+    r.advantages = whiten_across_ranks(dp, gae.advantages, response_mask_f, true);
+    double mean_kl = mean_of(kl.sum(1));
+    double mean_score = mean_of(r.scores);
+    if (dp.active()) {  // means over all ranks' episodes (the adaptive β must move the same way everywhere)
+      const auto global = dp.sum({kl.sum(1).to(torch::kFloat64).sum().item<double>(),
+                                  r.scores.to(torch::kFloat64).sum().item<double>()});
+      mean_kl = global[0] / static_cast<double>(B * ranks), mean_score = global[1] / static_cast<double>(B * ranks);
+    }
 
     // 4. PPO epochs over minibatches; ptx batches ride along with each policy step.
     double policy_loss_sum = 0, value_loss_sum = 0, clip_sum = 0, approx_kl_sum = 0, entropy_sum = 0, ptx_sum = 0,
@@ -263,10 +302,14 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           ptx_loss = ptx.item<double>();
           for (const auto* w : windows) result.tokens_trained += static_cast<int64_t>(w->ids.size());
         }
+        // The mean loss and approx-KL over ranks decide the skip and the early stop, the same on every rank.
+        const auto step_stats = dp.sum({policy_loss.loss.item<double>() + ptx_loss, policy_loss.approx_kl.item<double>()});
+        const double step_loss = step_stats[0] / static_cast<double>(ranks);
+        const double step_approx_kl = step_stats[1] / static_cast<double>(ranks);
+        dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
-        if (guard.check(policy_loss.loss.item<double>() + ptx_loss, policy_norm, iteration + 1, t.output_dir))
-          policy_optimizer->step();
+        if (guard.check(step_loss, policy_norm, iteration + 1, t.output_dir)) dp.optimizer_step();
         policy_optimizer->zero_grad();
         if (!ema.empty()) {
           torch::NoGradGuard no_grad;
@@ -278,9 +321,11 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
                                          o.cliprange_value);
         (o.vf_coef * value_loss.loss).backward();
+        const double global_value_loss = dp.sum({value_loss.loss.item<double>()})[0];
+        dp_value.average_gradients();
         const double value_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
-        if (std::isfinite(value_loss.loss.item<double>()) && std::isfinite(value_norm)) value_optimizer->step();
+        if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
         value_optimizer->zero_grad();
 
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
@@ -290,16 +335,29 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         entropy_sum += masked_mean(lp.entropy, mask_mb).item<double>();
         ptx_sum += ptx_loss;
         ++updates;
-        if (o.target_approx_kl > 0 && policy_loss.approx_kl.item<double>() > 1.5 * o.target_approx_kl) {
+        if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
           stop_early = true;
           break;
         }
       }
     }
     phase("optimisation", false);
-    if (o.kl_target > 0) kl_controller.update(mean_kl, B);
+    if (o.kl_target > 0) kl_controller.update(mean_kl, B * ranks);
+    dp.check_parameters(iteration + 1);
+    dp_value.check_parameters(iteration + 1);
 
-    const double u = static_cast<double>(std::max<int64_t>(1, updates));
+    double u = static_cast<double>(std::max<int64_t>(1, updates));
+    double response_length = mean_of(response_mask_f.sum(1)), eos_fraction = mean_of(ended_with_eos.to(torch::kFloat32));
+    bool any_rank_interrupted = false;
+    if (dp.active()) {  // logged means over ranks (each rank made the same number of updates), and any interrupt
+      auto sums = dp.sum({policy_loss_sum, value_loss_sum, clip_sum, approx_kl_sum, entropy_sum, ptx_sum, value_clip_sum,
+                          response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0});
+      policy_loss_sum = sums[0], value_loss_sum = sums[1], clip_sum = sums[2], approx_kl_sum = sums[3];
+      entropy_sum = sums[4], ptx_sum = sums[5], value_clip_sum = sums[6];
+      u *= static_cast<double>(ranks);
+      response_length = sums[7] / static_cast<double>(ranks), eos_fraction = sums[8] / static_cast<double>(ranks);
+      any_rank_interrupted = sums[9] > 0;
+    }
     result.mean_scores.push_back(mean_score);
     result.mean_kl.push_back(mean_kl);
     result.ptx_losses.push_back(ptx_sum / u);
@@ -315,20 +373,24 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                              {"loss/value", value_loss_sum / u},
                              {"value/clipfrac", value_clip_sum / u},
                              {"loss/ptx", ptx_sum / u},
-                             {"response_length", mean_of(response_mask_f.sum(1))},
-                             {"eos_fraction", mean_of(ended_with_eos.to(torch::kFloat32))},
+                             {"response_length", response_length},
+                             {"eos_fraction", eos_fraction},
                              {"learning_rate", lr}};
-    logger.log(iteration + 1, scalars);
+    if (logger) logger->log(iteration + 1, scalars);
     progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
     result.iterations = iteration + 1;
     const json state = {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}};
-    if (interrupt_requested()) {
-      save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
+    auto checkpoint = [&] {
+      dp.gather_optimizer_state(), dp_value.gather_optimizer_state();
+      if (dp.is_main()) save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
+      dp.release_optimizer_state(), dp_value.release_optimizer_state();
+    };
+    if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
+      checkpoint();
       progress.finish();
       throw Interrupted();
     }
-    if (t.save_steps > 0 && (iteration + 1) % t.save_steps == 0)
-      save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
+    if (t.save_steps > 0 && (iteration + 1) % t.save_steps == 0) checkpoint();
   }
   progress.finish();
   if (!ema.empty()) {

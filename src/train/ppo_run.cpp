@@ -9,6 +9,7 @@
 #include "io/hf_model.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
+#include "train/distributed.h"
 #include "train/ppo.h"
 #include "train/reward.h"
 
@@ -49,7 +50,7 @@ PpoResult run_ppo(const PpoOptions& o) {
        "1 to max_length - 1 (" + std::to_string(t.max_length - 1) + ")", o.response_length);
   need(o.ptx_max_length >= 2, "ptx_max_length", "2 or more", o.ptx_max_length);
   need(o.ptx_ratio >= 0, "ptx_ratio", "0 or more", o.ptx_ratio);
-  const torch::Device device = pick_device(t.device);
+  const torch::Device device = data_parallel_device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path;
   auto tokenizer = load_tokenizer(tokenizer_path);
@@ -110,6 +111,7 @@ PpoResult run_ppo(const PpoOptions& o) {
     std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; ptx_coef %.3g\n", report.summary().c_str(),
                  prompts.size(), ptx.size(), o.ptx_coef);
   auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id);
+  if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models
   save_model(*models.policy, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);
   save_model(*models.value_model, t.output_dir + "/value_model");

@@ -9,6 +9,7 @@
 #include "data/formats.h"
 #include "io/hf_model.h"
 #include "train/batch.h"
+#include "train/distributed.h"
 #include "train/losses.h"
 #include "tokenizer/tokenizer.h"
 
@@ -137,7 +138,8 @@ RewardResult run_reward_training(const RewardOptions& o) {
   check(!o.dataset.empty(), "rm: --dataset is required");
   check(!o.model_name_or_path.empty(), "rm: --model_name_or_path (the SFT model) is required");
   validate_training_options(t, "rm");
-  const torch::Device device = pick_device(t.device);
+  DataParallel dp(t, "rm");
+  const torch::Device device = dp.device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
   auto tokenizer = load_tokenizer(tokenizer_path);
@@ -175,12 +177,13 @@ RewardResult run_reward_training(const RewardOptions& o) {
     for (const auto& ranked : *set)
       for (const auto& s : ranked.responses) longest = std::max(longest, s.ids.size());
   check_fits_positions(model->config(), o.model_name_or_path, longest, "rm");
-  if (!o.quiet)
+  if (!o.quiet && dp.is_main())
     std::fprintf(stderr, "rm: %s; %zu train / %zu held-out prompts; truncation: %s\n", report.summary().c_str(),
                  train.size(), eval.size(), counts.summary().c_str());
 
   const int64_t batch = t.per_device_train_batch_size, accumulation = t.gradient_accumulation_steps;
-  const int64_t micro_per_epoch = (static_cast<int64_t>(train.size()) + batch - 1) / batch;
+  const int64_t global_batch = batch * dp.world_size();  // N ranks × b prompts: the same steps as one process with N·b
+  const int64_t micro_per_epoch = (static_cast<int64_t>(train.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / accumulation);
   const int64_t total_steps = t.max_steps > 0 ? t.max_steps : steps_per_epoch * t.num_train_epochs;
   const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
@@ -205,12 +208,15 @@ RewardResult run_reward_training(const RewardOptions& o) {
       window_pairs = state->value("window_pairs", int64_t{0});
     }
   }
+  dp.attach(model->parameters(), *optimizer);
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
-                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
+  std::optional<MetricsLogger> logger;  // rank 0 alone logs
+  if (dp.is_main())
+    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                   metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
-  if (o.quiet) progress_options.plain_interval_s = 1e9;
+  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
   ProgressBar progress("rm", total_steps, progress_options);
   install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
@@ -218,47 +224,65 @@ RewardResult run_reward_training(const RewardOptions& o) {
 
   RewardResult result;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    save_checkpoint(t.output_dir, step, what,
-                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
-                     {"metrics_lines", logger.lines_written()},
-                     {"window_correct", window_correct}, {"window_pairs", window_pairs}},
-                    t.save_total_limit);
+    dp.checkpoint([&] {
+      save_checkpoint(t.output_dir, step, what,
+                      {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                       {"metrics_lines", logger->lines_written()},
+                       {"window_correct", window_correct}, {"window_pairs", window_pairs}},
+                      t.save_total_limit);
+    });
   };
   for (int64_t epoch = start_epoch; epoch < epochs && step < total_steps; ++epoch) {
     const auto order = epoch_order(train.size(), t.seed, epoch);
     double step_loss = 0;
+    int64_t step_correct = 0, step_pairs = 0;
     for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
+      if (micro * global_batch >= static_cast<int64_t>(order.size())) break;
       std::vector<const RankedPrompt*> prompts;
-      for (int64_t i = micro * batch; i < std::min<int64_t>((micro + 1) * batch, static_cast<int64_t>(order.size())); ++i)
-        prompts.push_back(&train[order[static_cast<size_t>(i)]]);
-      if (prompts.empty()) break;
-      auto scored = score_batch(*model, prompts, pad_id, device);
-      (scored.loss.loss / static_cast<double>(accumulation)).backward();
-      step_loss += scored.loss.loss.item<double>() / static_cast<double>(accumulation);
-      window_correct += scored.loss.correct, window_pairs += scored.loss.pairs;
-      result.sequences_scored += scored.sequences;
-      result.tokens_trained += scored.tokens;
+      const auto [first, last] = dp.rows(micro, batch, static_cast<int64_t>(order.size()));
+      for (int64_t i = first; i < last; ++i) prompts.push_back(&train[order[static_cast<size_t>(i)]]);
+      // The loss is a mean over this rank's prompts: rescaled so that the averaged gradient is the global mean's.
+      const double scale = dp.loss_scale(static_cast<double>(prompts.size()));  // 1 with one process
+      if (!prompts.empty()) {
+        auto scored = score_batch(*model, prompts, pad_id, device);
+        (scored.loss.loss * scale / static_cast<double>(accumulation)).backward();
+        step_loss += scored.loss.loss.item<double>() * scale / static_cast<double>(accumulation) /
+                     static_cast<double>(dp.world_size());
+        step_correct += scored.loss.correct, step_pairs += scored.loss.pairs;
+        result.sequences_scored += scored.sequences;
+        result.tokens_trained += scored.tokens;
+      }
       if ((micro + 1) % accumulation != 0) continue;
+
+      // The global loss, accuracy counts and any rank's interrupt, in one all-reduce; then the gradients.
+      const auto global = dp.sum({step_loss, static_cast<double>(step_correct), static_cast<double>(step_pairs),
+                                  interrupt_requested() ? 1.0 : 0.0});
+      step_loss = global[0];
+      window_correct += static_cast<int64_t>(global[1]), window_pairs += static_cast<int64_t>(global[2]);
+      step_correct = 0, step_pairs = 0;
+      const bool any_rank_interrupted = global[3] > 0;
+      dp.average_gradients();
 
       const double lr = scheduled_learning_rate(t, t.learning_rate, step, total_steps);
       set_learning_rate(*optimizer, lr);
       const double grad_norm =
           t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm) : 0.0;
-      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) optimizer->step();
+      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) dp.optimizer_step();
       optimizer->zero_grad();
       ++step;
+      dp.check_parameters(step);
       window_loss += step_loss, ++window_steps;
       progress.update(step, {{"loss", step_loss}});
       if (step % t.logging_steps == 0 || step == total_steps) {
         result.train_loss = window_loss / static_cast<double>(window_steps);
         result.train_accuracy = static_cast<double>(window_correct) / static_cast<double>(std::max<int64_t>(1, window_pairs));
-        logger.log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
+        if (logger) logger->log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
                           {"grad_norm", grad_norm}});
         window_loss = 0, window_steps = 0, window_correct = 0, window_pairs = 0;
       }
       step_loss = 0;
       const bool last_micro = micro + 1 == steps_per_epoch * accumulation;
-      if (interrupt_requested()) {
+      if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
         checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
         progress.finish();
         throw Interrupted();
@@ -270,9 +294,13 @@ RewardResult run_reward_training(const RewardOptions& o) {
   }
   progress.finish();
   model->eval();
+  if (!dp.is_main()) {  // rank 0 evaluates and writes the model
+    result.steps = step;
+    return result;
+  }
   if (!eval.empty()) {
     result.eval_accuracy = held_out_accuracy(*model, eval, batch, pad_id, device, &result.eval_pairs);
-    logger.log(step, {{"eval_accuracy", result.eval_accuracy}});
+    logger->log(step, {{"eval_accuracy", result.eval_accuracy}});
   }
   if (!o.normalize_dataset.empty()) {
     std::vector<std::string> prompts, responses;

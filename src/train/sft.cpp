@@ -10,6 +10,7 @@
 #include "data/formats.h"
 #include "io/hf_model.h"
 #include "train/batch.h"
+#include "train/distributed.h"
 #include "train/losses.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -115,7 +116,8 @@ SftResult run_sft(const SftOptions& o) {
   check(!o.dataset.empty(), "sft: --dataset is required");
   check(!o.model_name_or_path.empty() || !o.init_config.empty(), "sft: give --model_name_or_path or --init_config");
   validate_training_options(t, "sft");
-  const torch::Device device = pick_device(t.device);
+  DataParallel dp(t, "sft");
+  const torch::Device device = dp.device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
 
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
@@ -150,13 +152,14 @@ SftResult run_sft(const SftOptions& o) {
   for (const auto* set : {&train, &eval})
     for (const auto& s : set->sequences) longest = std::max(longest, s.ids.size());
   check_fits_positions(config, model_path, longest, "sft");
-  if (!o.quiet) {
+  if (!o.quiet && dp.is_main()) {
     std::fprintf(stderr, "sft: %s; %zu sequences; truncation: %s\n", train.summary.c_str(), train.sequences.size(),
                  train.truncation.summary().c_str());
   }
 
   const int64_t batch = t.per_device_train_batch_size, accumulation = t.gradient_accumulation_steps;
-  const int64_t micro_per_epoch = (static_cast<int64_t>(train.sequences.size()) + batch - 1) / batch;
+  const int64_t global_batch = batch * dp.world_size();  // N ranks × b rows: the same steps as one process with N·b
+  const int64_t micro_per_epoch = (static_cast<int64_t>(train.sequences.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / accumulation);
   const int64_t total_steps = t.max_steps > 0 ? t.max_steps : steps_per_epoch * t.num_train_epochs;
   const int64_t epochs = t.max_steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : t.num_train_epochs;
@@ -181,12 +184,15 @@ SftResult run_sft(const SftOptions& o) {
 
     }
   }
+  dp.attach(model->parameters(), *optimizer);
   make_dirs(t.output_dir);
-  MetricsLogger logger(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
-                       metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
+  std::optional<MetricsLogger> logger;  // rank 0 alone logs
+  if (dp.is_main())
+    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
+                   metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step;
-  if (o.quiet) progress_options.plain_interval_s = 1e9;
+  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
   ProgressBar progress("sft", total_steps, progress_options);
   install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
@@ -194,10 +200,12 @@ SftResult run_sft(const SftOptions& o) {
 
   SftResult result;
   auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    save_checkpoint(t.output_dir, step, what,
-                    {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
-                     {"metrics_lines", logger.lines_written()}},
-                    t.save_total_limit);
+    dp.checkpoint([&] {
+      save_checkpoint(t.output_dir, step, what,
+                      {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
+                       {"metrics_lines", logger->lines_written()}},
+                      t.save_total_limit);
+    });
   };
   // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
   // run resumed from it still evaluates and writes that epoch's model before going on.
@@ -206,49 +214,69 @@ SftResult run_sft(const SftOptions& o) {
     double step_loss = 0;
     for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
       if (step >= total_steps) break;
+      if (micro * global_batch >= static_cast<int64_t>(order.size())) break;
       std::vector<const Sequence*> rows;
-      for (int64_t i = micro * batch; i < std::min<int64_t>((micro + 1) * batch, static_cast<int64_t>(order.size())); ++i)
-        rows.push_back(&train.sequences[order[static_cast<size_t>(i)]]);
-      if (rows.empty()) break;
-      auto padded = pad_right(rows, pad_id, device);
-      auto loss = language_model_loss(*model, padded);
-      (loss / static_cast<double>(accumulation)).backward();
-      step_loss += loss.item<double>() / static_cast<double>(accumulation);
-      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      const auto [first, last] = dp.rows(micro, batch, static_cast<int64_t>(order.size()));
+      for (int64_t i = first; i < last; ++i) rows.push_back(&train.sequences[order[static_cast<size_t>(i)]]);
+      if (!dp.active()) {
+        auto padded = pad_right(rows, pad_id, device);
+        auto loss = language_model_loss(*model, padded);
+        (loss / static_cast<double>(accumulation)).backward();
+        step_loss += loss.item<double>() / static_cast<double>(accumulation);
+        result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      } else if (rows.empty()) {
+        dp.loss_scale(0);  // the end of an epoch left this rank nothing; it still takes part in the count
+      } else {
+        // The loss is a mean over this rank's tokens: rescaled so that the averaged gradient is the global mean's.
+        auto padded = pad_right(rows, pad_id, device);
+        const double tokens = (padded.loss_mask.slice(1, 1) * padded.attention.slice(1, 1)).sum().item<double>();
+        const double scale = dp.loss_scale(tokens) / static_cast<double>(accumulation);
+        auto loss = language_model_loss(*model, padded);
+        (loss * scale).backward();
+        step_loss += loss.item<double>() * scale / static_cast<double>(dp.world_size());
+        result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      }
       if ((micro + 1) % accumulation != 0) continue;
+
+      // The global loss and any rank's interrupt, in one all-reduce; then the gradients.
+      const auto global = dp.sum({step_loss, interrupt_requested() ? 1.0 : 0.0});
+      step_loss = global[0];
+      const bool any_rank_interrupted = global[1] > 0;
+      dp.average_gradients();
 
       const double lr = scheduled_learning_rate(t, t.learning_rate, step, total_steps);
       set_learning_rate(*optimizer, lr);
       const double grad_norm = t.max_grad_norm > 0
                                    ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm)
                                    : 0.0;
-      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) optimizer->step();  // step + 1: as logged
+      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) dp.optimizer_step();  // step + 1: as logged
       optimizer->zero_grad();
       ++step;
+      dp.check_parameters(step);
       window_loss += step_loss, ++window_steps;
       progress.update(step, {{"loss", step_loss}, {"lr", lr}});
       if (step % t.logging_steps == 0 || step == total_steps) {
         result.train_loss = window_loss / static_cast<double>(window_steps);
-        logger.log(step, {{"loss", result.train_loss}, {"learning_rate", lr}, {"grad_norm", grad_norm},
+        if (logger) logger->log(step, {{"loss", result.train_loss}, {"learning_rate", lr}, {"grad_norm", grad_norm},
                           {"epoch", static_cast<double>(epoch) + static_cast<double>(micro + 1) / static_cast<double>(steps_per_epoch * accumulation)},
                           {"skipped_steps", static_cast<double>(guard.skipped())}});
         window_loss = 0, window_steps = 0;
       }
       step_loss = 0;
-      if (interrupt_requested()) {
+      if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
         checkpoint(epoch, micro + 1);
         progress.finish();
         throw Interrupted();
       }
       if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(epoch, micro + 1);
     }
-    if (!eval.sequences.empty()) {
+    if (!eval.sequences.empty() && dp.is_main()) {
       model->eval();
       result.eval_loss = evaluate_loss(*model, eval.sequences, batch, pad_id, device);
       model->train();
-      logger.log(step, {{"eval_loss", result.eval_loss}});
+      logger->log(step, {{"eval_loss", result.eval_loss}});
     }
-    if (o.save_every_epoch) {
+    if (o.save_every_epoch && dp.is_main()) {
       const std::string dir = t.output_dir + "/epoch-" + std::to_string(epoch + 1);
       save_model(*model, dir);
       copy_tokenizer_files(tokenizer_path, dir);
@@ -257,8 +285,11 @@ SftResult run_sft(const SftOptions& o) {
     checkpoint(epoch + 1, 0);
   }
   progress.finish();
-  save_model(*model, t.output_dir);
-  copy_tokenizer_files(tokenizer_path, t.output_dir);
+  if (dp.active()) std::fprintf(stderr, "sft: %s\n", dp.memory_summary().c_str());
+  if (dp.is_main()) {
+    save_model(*model, t.output_dir);
+    copy_tokenizer_files(tokenizer_path, t.output_dir);
+  }
   result.steps = step;
   return result;
 }

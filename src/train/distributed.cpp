@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "train/fused_adamw.h"
 
 namespace rlhf {
 
@@ -218,7 +219,11 @@ void DataParallel::attach(const std::vector<torch::Tensor>& parameters, torch::o
     return;
   }
   const auto& group = static_cast<const torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options());
-  impl_->shard_optimizer = std::make_unique<torch::optim::AdamW>(own, torch::optim::AdamWOptions(group));
+  // The same kind of AdamW as the run's (--optim): the fused kernel or LibTorch's op-by-op update.
+  if (dynamic_cast<FusedAdamW*>(&optimizer))
+    impl_->shard_optimizer = std::make_unique<FusedAdamW>(own, torch::optim::AdamWOptions(group));
+  else
+    impl_->shard_optimizer = std::make_unique<torch::optim::AdamW>(own, torch::optim::AdamWOptions(group));
   // Moments loaded from a checkpoint (full, per parameter): keep this rank's pieces, drop the rest.
   for (const auto& piece : impl_->pieces) {
     if (piece.owner != rank()) continue;

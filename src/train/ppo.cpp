@@ -136,7 +136,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   if (!ema.empty()) what.modules.emplace_back("ema", &ema_module);
   int64_t start_iteration = 0, ptx_cursor = 0;
   if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what, {"ptx_cursor", "kl_coef"})) {
       start_iteration = (*state)["step"].get<int64_t>();
       ptx_cursor = (*state)["ptx_cursor"].get<int64_t>();
       kl_controller.value = (*state)["kl_coef"].get<double>();

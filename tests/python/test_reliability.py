@@ -193,6 +193,30 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("edit,expected", [
+    (lambda s: s.pop("epoch"), 'expected the key "epoch", found none (the keys are '),
+    (lambda s: s.pop("step"), 'expected the key "step", found none'),
+    (lambda s: s.update(window_loss="0.5"), 'expected a number under "window_loss", found "0.5"'),
+    (lambda s: s.pop("optimizer_steps"), 'expected an object under "optimizer_steps", found no such key'),
+    (lambda s: s["optimizer_steps"].update({"optimizer/0": None}),
+     "expected integer optimizer_steps, found optimizer/0: null"),
+], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step"])
+def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_path, edit, expected):
+    out = tmp_path / "run"
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    path = out / "checkpoints" / "step-2" / "state.json"
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    result = rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out,
+                  "--resume_from_checkpoint", "true")
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    # It was nlohmann's "type must be number, but is null" (and a missing optimizer_steps resumed without AdamW's moments).
+    assert message.startswith(f"error: {path}: {expected}"), message
+
+
 # ----------------------------------------------------------------------------------------------- non-finite loss
 
 def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bin, world, tmp_path):

@@ -304,6 +304,14 @@ def huge_config_model(world, tmp_path):
     return folder
 
 
+def nan_model(world, tmp_path):
+    folder = small_model(world, tmp_path, "nan-weight")
+    weights = load_file(folder / "model.safetensors")
+    weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
 def truncated_weights_model(world, tmp_path):
     folder = small_model(world, tmp_path, "truncated")
     data = (folder / "model.safetensors").read_bytes()
@@ -376,6 +384,10 @@ BAD_INPUTS = [
      lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", small_model(w, t, "rm", classifier=True),
                    "--dataset", w["files"]["prompts"], "--num_mini_batches", "0"],
      "ppo: --num_mini_batches: expected 1 or more, found 0"),
+    ("a NaN weight in the SFT model (ppo: sampling the first rollout)",
+     lambda w, t: ["ppo", "--sft_model_path", nan_model(w, t), "--reward_model_path",
+                   small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
+     "sampling: expected finite next-token probabilities, found NaN or inf at new token 0"),
     ("config.json sizes the weights cannot fill (n_embd 8192, 48 layers)",
      lambda w, t: ["sft", "--model_name_or_path", huge_config_model(w, t), "--dataset", w["files"]["sft"]],
      "config.json: expected sizes that the checkpoint's tensors can fill"),

@@ -1,6 +1,6 @@
 // Damaged run state gives messages, not library exceptions: a checkpoint's state.json with a key missing or of the
 // wrong type (it was nlohmann's "type must be number, but is null", and a missing optimizer_steps resumed silently
-// without AdamW's moments).
+// without AdamW's moments), and sampling from a model with a NaN weight (it was a bare c10::Error from multinomial).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "model/generate.h"
+#include "model/transformer.h"
 #include "train/loop.h"
 
 namespace rlhf {
@@ -54,6 +56,22 @@ TEST(Checkpoint, DamagedStateJsonNamesTheFileAndTheKey) {
             path + ": expected an object under \"optimizer_steps\", found no such key");
   EXPECT_EQ(damaged([](nlohmann::json& j) { j = nlohmann::json::array(); }), path + ": expected a JSON object, found array");
   remove_tree(out);
+}
+
+TEST(Generation, SamplingFromANaNWeightIsAnError) {
+  torch::manual_seed(0);
+  Transformer model(tiny_config("llama", 97, 32, 1, 4, 2, 64));
+  model->eval();
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()[0].value().fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  GenerationOptions o;
+  o.max_new_tokens = 4;
+  auto ids = torch::tensor({{5, 6, 7}}, torch::kLong), mask = torch::ones({1, 3}, torch::kLong);
+  EXPECT_EQ(error_of([&] { generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(1)); }),
+            "sampling: expected finite next-token probabilities, found NaN or inf at new token 0 (the model's weights "
+            "are not finite, or have diverged)");
 }
 
 }  // namespace

@@ -311,7 +311,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                              {"loss/ptx", ptx_sum / u},
                              {"response_length", mean_of(response_mask_f.sum(1))},
                              {"eos_fraction", mean_of(ended_with_eos.to(torch::kFloat32))},
-                             {"learning_rate", lr}};
+                             {"learning_rate", lr},
+                             {"skipped_steps", static_cast<double>(guard.skipped())}};  // policy updates skipped
     logger.log(iteration + 1, scalars);
     progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
     result.iterations = iteration + 1;

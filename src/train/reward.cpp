@@ -253,7 +253,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
         result.train_loss = window_loss / static_cast<double>(window_steps);
         result.train_accuracy = static_cast<double>(window_correct) / static_cast<double>(std::max<int64_t>(1, window_pairs));
         logger.log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
-                          {"grad_norm", grad_norm}});
+                          {"grad_norm", grad_norm}, {"skipped_steps", static_cast<double>(guard.skipped())}});
         window_loss = 0, window_steps = 0, window_correct = 0, window_pairs = 0;
       }
       step_loss = 0;

@@ -237,6 +237,35 @@ def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bi
     assert all(torch.isfinite(t).all() for t in load_file(out / "checkpoints" / latest / "modules.safetensors").values())
 
 
+@pytest.mark.parametrize("stage", ["rm", "ppo"])
+def test_rm_and_ppo_skip_count_and_stop_on_non_finite_steps(rlhf_bin, world, tmp_path, stage):
+    f, out = world["files"], tmp_path / "run"
+    if stage == "rm":
+        args = ["rm", "--model_name_or_path", world["base"], "--dataset", f["rankings"], "--logging_steps", "1",
+                "--per_device_train_batch_size", "2", "--max_length", "48", "--save_steps", "1"]
+    else:  # four minibatches per iteration: the first update explodes the weights, the next three are skipped
+        args = ["ppo", "--sft_model_path", world["base"], "--reward_model_path",
+                small_model(world, tmp_path, "rm", classifier=True), "--dataset", f["prompts"], "--total_episodes", "64",
+                "--rollout_batch_size", "8", "--num_mini_batches", "4", "--num_ppo_epochs", "1", "--response_length", "8",
+                "--max_length", "48"]
+    result = rlhf(rlhf_bin, *args, "--learning_rate", "1e30", "--warmup_ratio", "0", "--max_bad_steps", "3",
+                  "--output_dir", out, *COMMON)
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    assert message.startswith("error: training stopped at step ")
+    assert "3 steps in a row with a non-finite loss or gradient norm" in message
+    if stage == "rm":  # the skipped steps are counted in metrics.jsonl, as sft counts them
+        latest = (out / "checkpoints" / "latest").read_text().strip()
+        assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
+        logged = [row for row in metrics_without_time(out / "metrics.jsonl") if "loss" in row]
+        assert logged and all("skipped_steps" in row for row in logged)
+        assert logged[-1]["skipped_steps"] > 0
+    else:
+        assert message.startswith("error: training stopped at step 1: ")  # inside the first iteration
+        assert message.endswith("no checkpoint was written yet")
+
+
 def test_a_nan_weight_stops_before_any_checkpoint(rlhf_bin, world, tmp_path):
     model = tmp_path / "nan-model"
     shutil.copytree(world["base"], model)

@@ -30,12 +30,17 @@ test: build
 demo: build
 	$(BUILD)/rlhf pipeline --preset demo --output_dir runs/demo
 
-# Reliability (torch-free, no venv needed): libFuzzer targets under ASan+UBSan, FUZZ_RUNS inputs each
-# (tests/fuzz/README.md), and the torch-free tests plus the fuzz replays under ASan+UBSan.
+# Reliability: libFuzzer targets under ASan+UBSan, FUZZ_RUNS inputs each (torch-free, no venv needed), and the whole
+# test suite (both C++ test binaries, the fuzz replays, then pytest through the sanitized CLI) under ASan+UBSan against
+# the wheel's uninstrumented LibTorch (tests/fuzz/README.md). Every sanitizer report aborts (exit by SIGABRT), so an
+# error that a test expects (exit 1) can never hide one; leaks are checked at exit.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_RUNS ?= 10000
 ASAN_BUILD ?= build-asan
-SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# test_bpe_training_speed asserts a time (30 s) that the -O0 sanitized build does not meet (31 s measured): left out.
+ASAN_PYTEST ?= tests/python --deselect tests/python/test_tokenizers.py::test_bpe_training_speed
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 
 fuzz:
 	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
@@ -45,12 +50,13 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
 
-test-asan:
+test-asan: setup
 	@if [ ! -f $(ASAN_BUILD)/build.ninja ]; then \
-	  cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" \
-	    -DRLHF_SANITIZE=ON -DRLHF_TORCH=OFF; fi
+	  cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O0 -g1" \
+	    -DRLHF_SANITIZE=ON -DRLHF_PYTHON=$$(cat $(VENV_FILE))/bin/python; fi
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
+	$(SANITIZER_ENV) RLHF_BUILD=$(abspath $(ASAN_BUILD)) $$(cat $(VENV_FILE))/bin/python -m pytest -q $(ASAN_PYTEST)
 
 clean:
 	rm -rf $(BUILD)

@@ -51,9 +51,15 @@ std::string recognise_pre(const json& pre) {
   return it == kKnownSplitRegexes.end() ? "" : it->second;
 }
 
-void put_token(GgufTokenizerData& data, int64_t id, const std::string& token, GgufTokenType type,
+// llama.cpp sizes the token embedding (and the logits) from the length of tokenizer.ggml.tokens, which the writer pads
+// to config.json's vocab_size: an id at or past vocab_size has no embedding row, whatever GGUF's 64-bit array lengths
+// or llama.cpp's int32 token ids allow. Checked here, before the list grows to the id (an id near 2^63 would allocate).
+void put_token(GgufTokenizerData& data, int64_t id, const std::string& token, GgufTokenType type, int64_t vocab_size,
                const std::string& where) {
-  if (id < 0 || id > (1 << 24)) fail(where, "token ids from 0 to 2^24", std::to_string(id));
+  if (id < 0 || id >= vocab_size)
+    fail(where, "token ids from 0 to " + std::to_string(vocab_size - 1) + " (config.json's vocab_size " +
+                    std::to_string(vocab_size) + ": the model has no embedding row past it)",
+         "'" + token + "' with id " + std::to_string(id));
   if (static_cast<int64_t>(data.tokens.size()) <= id) {
     // Ids nobody uses are padding, as llama.cpp's converter fills them.
     for (int64_t i = data.tokens.size(); i <= id; ++i) {
@@ -65,7 +71,7 @@ void put_token(GgufTokenizerData& data, int64_t id, const std::string& token, Gg
   data.token_types[id] = static_cast<int32_t>(type);
 }
 
-GgufTokenizerData from_tokenizer_json(const std::string& path) {
+GgufTokenizerData from_tokenizer_json(const std::string& path, int64_t vocab_size) {
   json j = read_json(path);
   const json& model = j.contains("model") ? j["model"] : json();
   if (!model.is_object() || model.value("type", "BPE") != "BPE")
@@ -76,7 +82,7 @@ GgufTokenizerData from_tokenizer_json(const std::string& path) {
   data.pre = recognise_pre(j.contains("pre_tokenizer") ? j["pre_tokenizer"] : json());
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
     if (!it.value().is_number_integer()) fail(path, "integer ids in model.vocab", it.value().dump());
-    put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, path);
+    put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, vocab_size, path);
   }
   if (j.contains("added_tokens") && j["added_tokens"].is_array())
     for (const auto& added : j["added_tokens"]) {
@@ -85,7 +91,7 @@ GgufTokenizerData from_tokenizer_json(const std::string& path) {
         fail(path, "added_tokens entries {id, content, special}", added.dump());
       bool special = added.value("special", false);
       put_token(data, added["id"].get<int64_t>(), added["content"].get<std::string>(),
-                special ? GgufTokenType::Control : GgufTokenType::UserDefined, path);
+                special ? GgufTokenType::Control : GgufTokenType::UserDefined, vocab_size, path);
     }
   if (model.contains("merges") && model["merges"].is_array())
     for (const auto& merge : model["merges"]) {
@@ -97,7 +103,7 @@ GgufTokenizerData from_tokenizer_json(const std::string& path) {
   return data;
 }
 
-GgufTokenizerData from_vocab_and_merges(const std::string& dir) {
+GgufTokenizerData from_vocab_and_merges(const std::string& dir, int64_t vocab_size) {
   GgufTokenizerData data;
   data.model = "gpt2";
   data.pre = "gpt-2";  // the files GPT-2 shipped: its own regex
@@ -105,7 +111,7 @@ GgufTokenizerData from_vocab_and_merges(const std::string& dir) {
   if (!vocab.is_object()) fail(dir + "/vocab.json", "an object {token: id}", vocab.type_name());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer()) fail(dir + "/vocab.json", "integer ids", it.value().dump());
-    put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, dir + "/vocab.json");
+    put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, vocab_size, dir + "/vocab.json");
   }
   std::ifstream in(dir + "/merges.txt");
   if (!in) fail(dir + "/merges.txt", "a readable file", "none");
@@ -172,10 +178,12 @@ GgufTokenizerData gguf_tokenizer_from_hf_dir(const std::string& dir, const Model
     bpe_json = j.contains("model") && j["model"].is_object() && j["model"].value("type", "BPE") == "BPE" &&
                !j["model"].value("byte_fallback", false);
   }
-  if (bpe_json) data = from_tokenizer_json(dir + "/tokenizer.json");
+  if (bpe_json) data = from_tokenizer_json(dir + "/tokenizer.json", config.vocab_size);
   else if (file_exists(dir + "/tokenizer.model")) data = from_sentencepiece(dir + "/tokenizer.model");
-  else if (file_exists(dir + "/vocab.json") && file_exists(dir + "/merges.txt")) data = from_vocab_and_merges(dir);
-  else if (file_exists(dir + "/tokenizer.json")) data = from_tokenizer_json(dir + "/tokenizer.json");  // its error
+  else if (file_exists(dir + "/vocab.json") && file_exists(dir + "/merges.txt"))
+    data = from_vocab_and_merges(dir, config.vocab_size);
+  else if (file_exists(dir + "/tokenizer.json"))
+    data = from_tokenizer_json(dir + "/tokenizer.json", config.vocab_size);  // its error
   else fail(dir, "tokenizer.json, tokenizer.model or vocab.json + merges.txt", "none of them");
 
   if (!pre.empty()) data.pre = pre;

@@ -82,8 +82,16 @@ void remove_previous_weights(const std::string& out) {
 int64_t count_shards(const std::string& out) {
   const std::string index = out + "/model.safetensors.index.json";
   if (!file_exists(index)) return 1;
+  // The parsed index must outlive the loop: a range-for over read_json_object(index)["weight_map"] iterated a member of
+  // a destroyed temporary (heap-use-after-free, found by ASan in test_export's sharded GPT-2 export).
+  const ordered_json parsed = read_json_object(index);
+  if (!parsed.contains("weight_map") || !parsed["weight_map"].is_object())
+    fail(index, "a \"weight_map\" object", parsed.contains("weight_map") ? parsed["weight_map"].dump() : "none");
   std::set<std::string> files;
-  for (const auto& f : read_json_object(index)["weight_map"]) files.insert(f.get<std::string>());
+  for (const auto& f : parsed["weight_map"]) {
+    if (!f.is_string()) fail(index, "file names in weight_map", f.dump());
+    files.insert(f.get<std::string>());
+  }
   return static_cast<int64_t>(files.size());
 }
 

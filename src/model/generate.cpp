@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "common/error.h"
+
 namespace rlhf {
 
 torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double top_p) {
@@ -58,6 +60,10 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
     if (o.do_sample) {
       const bool filtered = o.top_k > 0 || o.top_p < 1.0;
       auto probs = filtered ? filter_logits(scaled, o.top_k, o.top_p).softmax(-1) : scaled_logprobs.exp();
+      // multinomial throws a bare c10::Error on NaN; a NaN or diverged weight (PPO's policy) gets a message instead.
+      if (!torch::isfinite(probs).all().item<bool>())
+        fail("sampling", "finite next-token probabilities",
+             "NaN or inf at new token " + std::to_string(t) + " (the model's weights are not finite, or have diverged)");
       token = at::multinomial(probs, 1, false, generator).squeeze(-1);
     } else {
       token = scaled.argmax(-1);

@@ -206,6 +206,13 @@ void write_checkpoint_files(const std::string& folder, int64_t step, const Check
   write_file_atomic(folder + "/state.json", full.dump(2));
 }
 
+// "a, b, c" for an error message.
+std::string key_list(const json& object) {
+  std::string keys;
+  for (const auto& item : object.items()) keys += (keys.empty() ? "" : ", ") + item.key();
+  return keys.empty() ? "none" : keys;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
@@ -249,18 +256,34 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
 }
 
 
-std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what) {
+std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
+                                           const std::vector<std::string>& required) {
   const std::string root = checkpoints_dir(output_dir);
   if (!file_exists(root + "/latest")) return std::nullopt;
   std::string name = read_file(root + "/latest");
   name.erase(name.find_last_not_of(" \n\r\t") + 1);
-  const std::string dir = root + "/" + name;
+  const std::string dir = root + "/" + name, state_path = dir + "/state.json";
   json state;
   try {
-    state = json::parse(read_file(dir + "/state.json"));
+    state = json::parse(read_file(state_path));
   } catch (const json::exception& e) {
-    fail(dir + "/state.json", "valid JSON", e.what());
+    fail(state_path, "valid JSON", e.what());
   }
+  // Checked before anything is read, so that a hand-edited or truncated state.json names its missing key instead of
+  // nlohmann's "type must be number, but is null" (and a missing optimizer_steps does not silently drop AdamW's moments).
+  if (!state.is_object()) fail(state_path, "a JSON object", state.type_name());
+  std::vector<std::string> keys = {"step"};
+  keys.insert(keys.end(), required.begin(), required.end());
+  for (const auto& key : keys)
+    if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
+  for (const auto& [key, value] : state.items())  // everything the trainers save there, optional keys too, is a number
+    if (key != "optimizer_steps" && !value.is_number())
+      fail(state_path, "a number under \"" + key + "\"", value.dump());
+  if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
+    fail(state_path, "an object under \"optimizer_steps\"",
+         state.contains("optimizer_steps") ? state["optimizer_steps"].dump() : "no such key");
+  for (const auto& [key, value] : state["optimizer_steps"].items())
+    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + value.dump());
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)
@@ -282,7 +305,7 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   }
   for (const auto& [prefix, generator] : what.generators)
     generator->set_state(read_tensor(optimizers, "generator/" + prefix));
-  std::fprintf(stderr, "resumed from %s (step %lld)\n", dir.c_str(), static_cast<long long>(state.value("step", 0)));
+  std::fprintf(stderr, "resumed from %s (step %lld)\n", dir.c_str(), static_cast<long long>(state["step"].get<int64_t>()));
   return state;
 }
 

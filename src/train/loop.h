@@ -71,8 +71,10 @@ struct Checkpointable {
 };
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const nlohmann::json& state,
                      int64_t keep);
-// Loads the latest checkpoint into `what` and returns its state.json; nullopt when there is none.
-std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what);
+// Loads the latest checkpoint into `what` and returns its state.json; nullopt when there is none. state.json must hold
+// `step`, `optimizer_steps` and each of `required` (numbers), else the error names the file and the missing key.
+std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
+                                                     const std::vector<std::string>& required = {});
 
 // SIGINT / SIGTERM set a flag; trainers check it after each step, checkpoint, and throw Interrupted (exit code 130).
 void install_interrupt_handlers();

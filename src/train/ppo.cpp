@@ -159,7 +159,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   if (!ema.empty()) what.modules.emplace_back("ema", &ema_module);
   int64_t start_iteration = 0, ptx_cursor = 0;
   if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what, {"ptx_cursor", "kl_coef"})) {
       start_iteration = (*state)["step"].get<int64_t>();
       ptx_cursor = (*state)["ptx_cursor"].get<int64_t>();
       kl_controller.value = (*state)["kl_coef"].get<double>();
@@ -375,7 +375,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                              {"loss/ptx", ptx_sum / u},
                              {"response_length", response_length},
                              {"eos_fraction", eos_fraction},
-                             {"learning_rate", lr}};
+                             {"learning_rate", lr},
+                             {"skipped_steps", static_cast<double>(guard.skipped())}};  // policy updates skipped
     if (logger) logger->log(iteration + 1, scalars);
     progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
     result.iterations = iteration + 1;

@@ -197,7 +197,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
   int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what, {"epoch", "micro_batch"})) {
       metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();
@@ -276,8 +276,9 @@ RewardResult run_reward_training(const RewardOptions& o) {
       if (step % t.logging_steps == 0 || step == total_steps) {
         result.train_loss = window_loss / static_cast<double>(window_steps);
         result.train_accuracy = static_cast<double>(window_correct) / static_cast<double>(std::max<int64_t>(1, window_pairs));
-        if (logger) logger->log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
-                          {"grad_norm", grad_norm}});
+        if (logger)
+          logger->log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
+                             {"grad_norm", grad_norm}, {"skipped_steps", static_cast<double>(guard.skipped())}});
         window_loss = 0, window_steps = 0, window_correct = 0, window_pairs = 0;
       }
       step_loss = 0;

@@ -174,7 +174,7 @@ SftResult run_sft(const SftOptions& o) {
   int64_t window_steps = 0;
   int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
   if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what)) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what, {"epoch", "micro_batch"})) {
       metrics_lines = state->value("metrics_lines", int64_t{-1});
       step = (*state)["step"].get<int64_t>();
       start_epoch = (*state)["epoch"].get<int64_t>();

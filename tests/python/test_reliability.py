@@ -193,6 +193,30 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("edit,expected", [
+    (lambda s: s.pop("epoch"), 'expected the key "epoch", found none (the keys are '),
+    (lambda s: s.pop("step"), 'expected the key "step", found none'),
+    (lambda s: s.update(window_loss="0.5"), 'expected a number under "window_loss", found "0.5"'),
+    (lambda s: s.pop("optimizer_steps"), 'expected an object under "optimizer_steps", found no such key'),
+    (lambda s: s["optimizer_steps"].update({"optimizer/0": None}),
+     "expected integer optimizer_steps, found optimizer/0: null"),
+], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step"])
+def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_path, edit, expected):
+    out = tmp_path / "run"
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    path = out / "checkpoints" / "step-2" / "state.json"
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    result = rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out,
+                  "--resume_from_checkpoint", "true")
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    # It was nlohmann's "type must be number, but is null" (and a missing optimizer_steps resumed without AdamW's moments).
+    assert message.startswith(f"error: {path}: {expected}"), message
+
+
 # ----------------------------------------------------------------------------------------------- non-finite loss
 
 def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bin, world, tmp_path):
@@ -211,6 +235,35 @@ def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bi
     assert skipped and skipped[-1]["step"] == stopped - 1  # the last logged step before the stop had skipped ones
     # The checkpoint named holds finite weights (skipped steps never reach them).
     assert all(torch.isfinite(t).all() for t in load_file(out / "checkpoints" / latest / "modules.safetensors").values())
+
+
+@pytest.mark.parametrize("stage", ["rm", "ppo"])
+def test_rm_and_ppo_skip_count_and_stop_on_non_finite_steps(rlhf_bin, world, tmp_path, stage):
+    f, out = world["files"], tmp_path / "run"
+    if stage == "rm":
+        args = ["rm", "--model_name_or_path", world["base"], "--dataset", f["rankings"], "--logging_steps", "1",
+                "--per_device_train_batch_size", "2", "--max_length", "48", "--save_steps", "1"]
+    else:  # four minibatches per iteration: the first update explodes the weights, the next three are skipped
+        args = ["ppo", "--sft_model_path", world["base"], "--reward_model_path",
+                small_model(world, tmp_path, "rm", classifier=True), "--dataset", f["prompts"], "--total_episodes", "64",
+                "--rollout_batch_size", "8", "--num_mini_batches", "4", "--num_ppo_epochs", "1", "--response_length", "8",
+                "--max_length", "48"]
+    result = rlhf(rlhf_bin, *args, "--learning_rate", "1e30", "--warmup_ratio", "0", "--max_bad_steps", "3",
+                  "--output_dir", out, *COMMON)
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    assert message.startswith("error: training stopped at step ")
+    assert "3 steps in a row with a non-finite loss or gradient norm" in message
+    if stage == "rm":  # the skipped steps are counted in metrics.jsonl, as sft counts them
+        latest = (out / "checkpoints" / "latest").read_text().strip()
+        assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
+        logged = [row for row in metrics_without_time(out / "metrics.jsonl") if "loss" in row]
+        assert logged and all("skipped_steps" in row for row in logged)
+        assert logged[-1]["skipped_steps"] > 0
+    else:
+        assert message.startswith("error: training stopped at step 1: ")  # inside the first iteration
+        assert message.endswith("no checkpoint was written yet")
 
 
 def test_a_nan_weight_stops_before_any_checkpoint(rlhf_bin, world, tmp_path):
@@ -277,6 +330,14 @@ def huge_config_model(world, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config.update(n_embd=8192, n_layer=48, n_head=64)
     (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def nan_model(world, tmp_path):
+    folder = small_model(world, tmp_path, "nan-weight")
+    weights = load_file(folder / "model.safetensors")
+    weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     return folder
 
 
@@ -352,6 +413,10 @@ BAD_INPUTS = [
      lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", small_model(w, t, "rm", classifier=True),
                    "--dataset", w["files"]["prompts"], "--num_mini_batches", "0"],
      "ppo: --num_mini_batches: expected 1 or more, found 0"),
+    ("a NaN weight in the SFT model (ppo: sampling the first rollout)",
+     lambda w, t: ["ppo", "--sft_model_path", nan_model(w, t), "--reward_model_path",
+                   small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
+     "sampling: expected finite next-token probabilities, found NaN or inf at new token 0"),
     ("config.json sizes the weights cannot fill (n_embd 8192, 48 layers)",
      lambda w, t: ["sft", "--model_name_or_path", huge_config_model(w, t), "--dataset", w["files"]["sft"]],
      "config.json: expected sizes that the checkpoint's tensors can fill"),

@@ -410,6 +410,38 @@ TEST(GgufModel, LlamaLayoutsAndKeys) {
   ::unlink(path.c_str());
 }
 
+// llama.cpp sizes the embedding from the token list, which the export pads to config.json's vocab_size: an id past it
+// is refused with the file, the token and the limit (it used to be allowed up to 2^24 and fail later, or allocate).
+TEST(GgufModel, TokenIdsPastVocabSizeAreRefusedNamingTheToken) {
+  const std::string dir = temp_path("vocab-dir");
+  make_dirs(dir);
+  write_file_atomic(dir + "/tokenizer.json",
+                    R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "big": 40}, "merges": ["a b"]},
+                        "pre_tokenizer": {"type": "ByteLevel"}})");
+  ModelConfig c;
+  c.vocab_size = 41;  // the highest id fits: the list is padded up to it
+  GgufTokenizerData fits = gguf_tokenizer_from_hf_dir(dir, c, "");
+  ASSERT_EQ(fits.tokens.size(), 41u);
+  EXPECT_EQ(fits.tokens[40], "big");
+  EXPECT_EQ(fits.tokens[2], "[PAD2]");
+  c.vocab_size = 40;
+  EXPECT_EQ(error_of([&] { gguf_tokenizer_from_hf_dir(dir, c, ""); }),
+            dir + "/tokenizer.json: expected token ids from 0 to 39 (config.json's vocab_size 40: the model has no "
+                  "embedding row past it), found 'big' with id 40");
+  // An id near 2^63 is refused before anything is allocated for it; so is an added token's, and vocab.json's.
+  write_file_atomic(dir + "/tokenizer.json",
+                    R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"},
+                        "added_tokens": [{"id": 9223372036854775807, "content": "<x>", "special": true}]})");
+  EXPECT_NE(error_of([&] { gguf_tokenizer_from_hf_dir(dir, c, ""); }).find("found '<x>' with id 9223372036854775807"),
+            std::string::npos);
+  ::unlink((dir + "/tokenizer.json").c_str());
+  write_file_atomic(dir + "/vocab.json", R"({"a": 0, "b": -1})");
+  write_file_atomic(dir + "/merges.txt", "#version: 0.2\na b\n");
+  EXPECT_NE(error_of([&] { gguf_tokenizer_from_hf_dir(dir, c, ""); }).find("vocab.json: expected token ids from 0 to 39"),
+            std::string::npos);
+  remove_tree(dir);
+}
+
 TEST(GgufModel, Gpt2TransposesConv1DAndDuplicatesTheTiedHead) {
   TinyModel m;
   m.config = tiny_config("gpt2", 24, 8, 1, 2, 2, 16);  // intermediate 32

@@ -1,0 +1,78 @@
+// Damaged run state gives messages, not library exceptions: a checkpoint's state.json with a key missing or of the
+// wrong type (it was nlohmann's "type must be number, but is null", and a missing optimizer_steps resumed silently
+// without AdamW's moments), and sampling from a model with a NaN weight (it was a bare c10::Error from multinomial).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "model/generate.h"
+#include "model/transformer.h"
+#include "train/loop.h"
+
+namespace rlhf {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Checkpoint, DamagedStateJsonNamesTheFileAndTheKey) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  torch::nn::Linear linear(3, 2);
+  torch::optim::AdamW optimizer(linear->parameters(), torch::optim::AdamWOptions(1e-2));
+  linear(torch::ones({1, 3})).sum().backward();
+  optimizer.step();
+  Checkpointable what{{{"model", linear.get()}}, {{"optimizer", &optimizer}}, {}};
+  save_checkpoint(out, 2, what, {{"epoch", 0}, {"micro_batch", 1}, {"window_loss", 0.5}}, 1);
+  auto state = load_latest_checkpoint(out, what, {"epoch", "micro_batch"});
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ((*state)["step"].get<int64_t>(), 2);
+
+  const std::string path = out + "/checkpoints/step-2/state.json";
+  const nlohmann::json good = nlohmann::json::parse(read_file(path));
+  auto damaged = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = good;
+    edit(j);
+    write_file_atomic(path, j.dump());
+    return error_of([&] { load_latest_checkpoint(out, what, {"epoch", "micro_batch"}); });
+  };
+  EXPECT_EQ(damaged([](nlohmann::json& j) { j.erase("epoch"); }),
+            path + ": expected the key \"epoch\", found none (the keys are micro_batch, optimizer_steps, step, "
+                   "window_loss)");
+  EXPECT_EQ(damaged([](nlohmann::json& j) { j["window_loss"] = "0.5"; }),
+            path + ": expected a number under \"window_loss\", found \"0.5\"");
+  EXPECT_EQ(damaged([](nlohmann::json& j) { j.erase("optimizer_steps"); }),
+            path + ": expected an object under \"optimizer_steps\", found no such key");
+  EXPECT_EQ(damaged([](nlohmann::json& j) { j = nlohmann::json::array(); }), path + ": expected a JSON object, found array");
+  remove_tree(out);
+}
+
+TEST(Generation, SamplingFromANaNWeightIsAnError) {
+  torch::manual_seed(0);
+  Transformer model(tiny_config("llama", 97, 32, 1, 4, 2, 64));
+  model->eval();
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()[0].value().fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  GenerationOptions o;
+  o.max_new_tokens = 4;
+  auto ids = torch::tensor({{5, 6, 7}}, torch::kLong), mask = torch::ones({1, 3}, torch::kLong);
+  EXPECT_EQ(error_of([&] { generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(1)); }),
+            "sampling: expected finite next-token probabilities, found NaN or inf at new token 0 (the model's weights "
+            "are not finite, or have diverged)");
+}
+
+}  // namespace
+}  // namespace rlhf

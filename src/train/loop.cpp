@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "formats/safetensors.h"
+#include "train/memory.h"
 
 namespace rlhf {
 
@@ -46,6 +47,7 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("device", &t.device, "auto | cpu | cuda | cuda:N");
   o.add("dtype", &t.dtype, "float32 | bfloat16");
   o.add("max_bad_steps", &t.max_bad_steps, "consecutive non-finite steps before the run stops");
+  bind_memory_options(o, t.memory);
 }
 
 void validate_training_options(const TrainingOptions& t, const std::string& stage) {
@@ -70,6 +72,7 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
   need(t.lr_scheduler_type == "cosine" || t.lr_scheduler_type == "linear" || t.lr_scheduler_type == "constant",
        "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
   parse_truncation_policy(t.truncation);
+  validate_memory_options(t.memory, t.dtype, stage);
 }
 
 void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,

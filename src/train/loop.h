@@ -12,6 +12,7 @@
 #include "common/options.h"
 #include "model/config.h"
 #include "model/device.h"
+#include "train/memory_options.h"
 
 namespace rlhf {
 
@@ -39,6 +40,7 @@ struct TrainingOptions {
   std::string device = "auto";      // auto | cpu | cuda | cuda:N
   std::string dtype = "float32";    // float32 | bfloat16 (weights stay fp32 where training; bf16 autocast on CUDA)
   int64_t max_bad_steps = 10;       // consecutive non-finite losses before the run stops
+  MemoryOptions memory;             // LoRA, gradient checkpointing, bf16 frozen weights (train/memory.h)
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);

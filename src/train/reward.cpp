@@ -10,6 +10,7 @@
 #include "io/hf_model.h"
 #include "train/batch.h"
 #include "train/losses.h"
+#include "train/memory.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rlhf {
@@ -186,7 +187,8 @@ RewardResult run_reward_training(const RewardOptions& o) {
   const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
 
   model->train();
-  auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
+  prepare_trained_model(*model, t.memory, t.dtype, true, o.model_name_or_path);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
   // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.

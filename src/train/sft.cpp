@@ -11,6 +11,7 @@
 #include "io/hf_model.h"
 #include "train/batch.h"
 #include "train/losses.h"
+#include "train/memory.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 
@@ -162,7 +163,8 @@ SftResult run_sft(const SftOptions& o) {
   const int64_t epochs = t.max_steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : t.num_train_epochs;
 
   model->train();
-  auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
+  prepare_trained_model(*model, t.memory, t.dtype, false, model_path);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
   // The logging window (steps since the last logged loss) is part of the state: a run interrupted between two logged

@@ -111,22 +111,28 @@ bool LoraBlockImpl::targets(LoraSite site) const {
 }
 
 torch::Tensor LoraBlockImpl::add(LoraSite site, const torch::Tensor& x, const torch::Tensor& base) const {
-  // Each adapter's delta goes into its own rows; rows no adapter covers pass through. Built out of place (a cat of
-  // slices) so that autograd sees plain ops.
+  // The adapters' deltas, with zeros for rows no adapter covers, make one full-width delta added to the base output.
+  // (Adding each delta to a narrow() of the base and concatenating costs more in the backward pass: every narrow's
+  // gradient is a full-width zero-padded tensor.)
   std::vector<torch::Tensor> pieces;
   int64_t position = 0;
   const int64_t width = base.size(-1);
+  auto gap = [&](int64_t rows) {
+    auto sizes = base.sizes().vec();
+    sizes.back() = rows;
+    return torch::zeros(sizes, base.options());
+  };
   for (const auto& a : adapters) {  // adapters of one site are in row order (module_slots' order)
     if (a.site != site) continue;
     auto input = dropout > 0 && is_training() ? F::dropout(x, F::DropoutFuncOptions().p(dropout).training(true)) : x;
     auto delta = torch::linear(torch::linear(input, a.A), a.B) * scaling;  // [.., rows]
     if (a.offset == 0 && a.rows == width) return base + delta;
-    if (a.offset > position) pieces.push_back(base.narrow(-1, position, a.offset - position));
-    pieces.push_back(base.narrow(-1, a.offset, a.rows) + delta);
+    if (a.offset > position) pieces.push_back(gap(a.offset - position));
+    pieces.push_back(delta.to(base.scalar_type()));
     position = a.offset + a.rows;
   }
-  if (position < width) pieces.push_back(base.narrow(-1, position, width - position));
-  return torch::cat(pieces, -1);
+  if (position < width) pieces.push_back(gap(width - position));
+  return base + torch::cat(pieces, -1);
 }
 
 void add_lora(TransformerImpl& model, const LoraConfig& config) {

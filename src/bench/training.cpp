@@ -15,6 +15,7 @@
 #include "train/batch.h"
 #include "train/losses.h"
 #include "train/loop.h"
+#include "train/memory.h"
 #include "train/ppo.h"
 
 namespace rlhf::bench {
@@ -61,14 +62,16 @@ PhaseRun bench_sft(const TrainBenchOptions& o, const ModelConfig& config, bool* 
   Transformer model(config);
   init_weights(*model);
   model->train();
+  prepare_trained_model(*model, o.memory, o.dtype, false, "");
   TrainingOptions t;
-  auto optimizer = make_adamw(model->parameters(), t, 1e-4);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, 1e-4);
   // Half prompt, half response: the loss is on the response tokens, the forward and backward on all of them.
   auto rows = random_rows(o.batch_size, o.sequence_length, config.vocab_size, o.sequence_length / 2);
   std::vector<const Sequence*> pointers;
   for (const auto& r : rows) pointers.push_back(&r);
   auto batch = pad_right(pointers, 0, torch::kCPU);
   PhaseRun run = time_step("sft", o, peak_reset, [&] {
+    AutocastGuard autocast(torch::kCPU, o.dtype);
     auto loss = language_model_loss(*model, batch);
     loss.backward();
     optimizer->step();
@@ -85,8 +88,9 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
   init_weights(*lm);
   Transformer model = copy_with_heads(*lm, false, true);
   model->train();
+  prepare_trained_model(*model, o.memory, o.dtype, true, "");
   TrainingOptions t;
-  auto optimizer = make_adamw(model->parameters(), t, 1e-5);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, 1e-5);
   const int64_t K = o.rm_responses, rows = o.batch_size * K;
   auto sequences = random_rows(rows, o.sequence_length, config.vocab_size, o.sequence_length / 2);
   std::vector<const Sequence*> pointers;
@@ -101,6 +105,7 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
       for (int b = a + 1; b < K; ++b) pairs[static_cast<size_t>(p)].emplace_back(a, b);
   }
   PhaseRun run = time_step("rm", o, peak_reset, [&] {
+    AutocastGuard autocast(torch::kCPU, o.dtype);
     auto rewards = score_at_last_token(*model, batch.ids, batch.attention);
     auto loss = ranking_loss_batch(rewards, offsets, pairs).loss;
     loss.backward();
@@ -120,9 +125,10 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   init_weights(*lm);
   PpoModels models;
   models.policy = lm;
-  models.reference = copy_with_heads(*lm, true, false);
+  // With LoRA, run_ppo's sharing: the reference is the policy's base, the reward model the value model's.
+  models.reference = o.memory.use_peft ? lm : copy_with_heads(*lm, true, false);
   models.reward_model = copy_with_heads(*lm, false, true);
-  models.value_model = copy_with_heads(*lm, false, true);
+  models.value_model = o.memory.use_peft ? models.reward_model : copy_with_heads(*lm, false, true);
   const int64_t B = o.ppo_rollout_batch_size, P = o.ppo_prompt_length, N = o.ppo_response_length;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& row : random_rows(B, P, config.vocab_size, P)) prompts.push_back(row.ids);
@@ -139,6 +145,8 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   p.num_mini_batches = o.ppo_mini_batches;
   p.response_length = N;
   p.quiet = true;
+  p.train.memory = o.memory;
+  p.train.dtype = o.dtype;
 
   const std::vector<std::string> names = {"generation", "scoring", "optimisation"};
   std::map<std::string, PhaseRun> runs;
@@ -214,6 +222,7 @@ TrainBenchResult bench_training(const TrainBenchOptions& o) {
   check(o.ppo_rollout_batch_size >= 1 && o.ppo_mini_batches >= 1 && o.ppo_rollout_batch_size % o.ppo_mini_batches == 0,
         "bench --train: ppo_rollout_batch_size must be a positive multiple of ppo_mini_batches");
   check(o.repeats >= 1 && o.warmup >= 0, "bench --train: repeats must be >= 1 and warmup >= 0");
+  validate_memory_options(o.memory, o.dtype, "bench --train");
   TrainBenchResult r;
   r.config = preset_config(o.preset, o.family);
   r.preset = o.preset;

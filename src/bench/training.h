@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/config.h"
+#include "train/memory_options.h"
 
 namespace rlhf::bench {
 
@@ -25,6 +26,8 @@ struct TrainBenchOptions {
   int64_t seed = 0;
   std::vector<std::string> phases = {"sft", "rm", "ppo"};
   double gemm_peak_gflops = 0;       // when known (same run): model-FLOP utilisation against it
+  MemoryOptions memory;              // LoRA (PPO: reference = policy base, reward = value base), checkpointing, bf16
+  std::string dtype = "float32";     // bfloat16: autocast, and frozen weights held in bf16 (frozen_dtype auto)
 };
 
 struct PhaseRun {

@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "formats/safetensors.h"
 #include "io/hf_names.h"
+#include "io/peft_adapter.h"
 
 namespace rlhf {
 
@@ -165,7 +166,8 @@ void save_model(TransformerImpl& model, const std::string& dir, const SaveOption
 
   std::vector<std::pair<std::string, torch::Tensor>> out;  // HF name -> contiguous CPU tensor
   for (const auto& rule : hf_name_rules(config, model.has_lm_head(), model.has_score_head())) {
-    torch::Tensor ours = params[rule.ours].detach().to(torch::kCPU, dtype);
+    // LoRA adapters are merged (W + (alpha/r) B A): the directory is a plain model transformers loads.
+    torch::Tensor ours = lora_merged(model, rule.ours, params[rule.ours]).detach().to(torch::kCPU, dtype);
     if (rule.op == NameOp::ConcatRows) {
       auto pieces = ours.split_with_sizes(concat_sizes(config, rule.ours), 0);
       for (size_t k = 0; k < rule.hf.size(); ++k) out.emplace_back(rule.hf[k], pieces[k].contiguous());
@@ -203,6 +205,7 @@ void save_model(TransformerImpl& model, const std::string& dir, const SaveOption
     fs::remove(dir + "/model.safetensors", ec);  // a stale single file would shadow the shards
   }
   write_file_atomic(dir + "/config.json", model_config_to_json(config, classifier ? "sequence_classification" : "causal_lm"));
+  if (has_lora(model)) save_peft_adapter(model, dir + "/adapter");  // the adapter alone too, in PEFT's layout
 }
 
 double load_reward_offset(const std::string& model_dir) {

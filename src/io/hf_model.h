@@ -23,7 +23,8 @@ struct SaveOptions {
 };
 
 // Writes config.json (CausalLM, or ForSequenceClassification when the model has a scalar head and no LM head) and the
-// safetensors files with HF names, each file atomically.
+// safetensors files with HF names, each file atomically. LoRA adapters (model/lora.h) are merged into the weights, and
+// also written alone in PEFT's layout under DIR/adapter (io/peft_adapter.h).
 void save_model(TransformerImpl& model, const std::string& dir, const SaveOptions& options = {});
 
 // The normalisation offset stored beside a reward model (reward_normalization.json; 0 when there is none): our reward

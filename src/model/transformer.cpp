@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/checkpointing.h"
 
 namespace rlhf {
 
@@ -56,7 +57,7 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
 torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                    const torch::Tensor& mask, KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = config_.num_heads, KV = config_.num_kv_heads, D = config_.head_dim;
-  auto qkv = torch::linear(x, qkv_weight, qkv_bias);  // [B, T, (H + 2KV) D]
+  auto qkv = project(LoraSite::Qkv, x, qkv_weight, qkv_bias);  // [B, T, (H + 2KV) D]
   auto parts = qkv.split({H * D, KV * D, KV * D}, -1);
   auto q = parts[0].view({B, T, H, D}).transpose(1, 2);  // [B, H, T, D]
   auto k = parts[1].view({B, T, KV, D}).transpose(1, 2);  // [B, KV, T, D]
@@ -81,13 +82,20 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
   auto out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
                                               0.0, causal_only);  // [B, H, T, D]
   out = out.transpose(1, 2).reshape({B, T, H * D});
-  return torch::linear(out, o_weight, o_bias);
+  return project(LoraSite::Output, out, o_weight, o_bias);
+}
+
+torch::Tensor BlockImpl::project(LoraSite site, const torch::Tensor& x, const torch::Tensor& weight,
+                                 const torch::Tensor& bias) const {
+  auto y = torch::linear(x, weight, bias);
+  return lora && lora->enabled && lora->targets(site) ? lora->add(site, x, y) : y;
 }
 
 torch::Tensor BlockImpl::mlp(const torch::Tensor& x) const {
-  if (config_.is_gpt2()) return torch::linear(torch::gelu(torch::linear(x, up_weight, up_bias), "tanh"), down_weight, down_bias);
-  auto gate_up = torch::linear(x, up_weight).chunk(2, -1);  // SwiGLU: silu(x W_gate) * (x W_up)
-  return torch::linear(torch::silu(gate_up[0]) * gate_up[1], down_weight);
+  if (config_.is_gpt2())
+    return project(LoraSite::Down, torch::gelu(project(LoraSite::Up, x, up_weight, up_bias), "tanh"), down_weight, down_bias);
+  auto gate_up = project(LoraSite::Up, x, up_weight, {}).chunk(2, -1);  // SwiGLU: silu(x W_gate) * (x W_up)
+  return project(LoraSite::Down, torch::silu(gate_up[0]) * gate_up[1], down_weight, {});
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -181,7 +189,11 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
   }
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     auto& block = *layers[i]->as<BlockImpl>();
-    x = block.forward(x, cos, sin, mask, cache, i);
+    // Recomputation only pays where activations are kept for a backward pass (never with a KV cache: generation).
+    if (gradient_checkpointing && !cache && is_training() && torch::GradMode::is_enabled())
+      x = checkpointed_block(block, x, cos, sin, mask);
+    else
+      x = block.forward(x, cos, sin, mask, cache, i);
   }
   if (cache) cache->length += T;
   if (config_.is_gpt2()) return torch::layer_norm(x, {x.size(-1)}, final_norm_weight, final_norm_bias, config_.norm_eps);
@@ -196,7 +208,7 @@ torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) const {
 
 torch::Tensor TransformerImpl::scores(const torch::Tensor& hidden) const {
   check(score.defined(), "this model has no scalar head (it is not a reward or value model)");
-  return torch::linear(hidden, score).squeeze(-1);
+  return torch::linear(hidden, use_base_score && base_score.defined() ? base_score : score).squeeze(-1);
 }
 
 torch::Tensor positions_from_mask(const torch::Tensor& attention_mask) {

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/config.h"
+#include "model/lora.h"
 
 namespace rlhf {
 
@@ -24,8 +25,11 @@ class BlockImpl : public torch::nn::Module {
 
   torch::Tensor attn_norm_weight, attn_norm_bias, qkv_weight, qkv_bias, o_weight, o_bias;
   torch::Tensor mlp_norm_weight, mlp_norm_bias, up_weight, up_bias, down_weight, down_bias;
+  LoraBlock lora{nullptr};  // adapters (model/lora.h), or none
 
  private:
+  // x Wᵀ + b, plus the adapters of `site` when there are any.
+  torch::Tensor project(LoraSite site, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) const;
   torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) const;
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                           const torch::Tensor& mask, KVCache* cache, int64_t layer);
@@ -56,6 +60,12 @@ class TransformerImpl : public torch::nn::Module {
 
   torch::Tensor embed_tokens, embed_positions, final_norm_weight, final_norm_bias, lm_head, score;
   torch::nn::ModuleList layers;
+  // Memory features. base_score: the scalar head as it was before LoRA training, used while adapters are disabled (a
+  // value model sharing its frozen base with the reward model). gradient_checkpointing: in training with gradients,
+  // each block keeps only its input and recomputes its activations in the backward pass (model/checkpointing.h).
+  torch::Tensor base_score;
+  bool use_base_score = false;
+  bool gradient_checkpointing = false;
 
  private:
   std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& position_ids) const;

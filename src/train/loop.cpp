@@ -15,6 +15,7 @@
 #include "data/formats.h"
 #include "formats/safetensors.h"
 #include "train/fused_adamw.h"
+#include "train/memory.h"
 
 namespace rlhf {
 
@@ -53,6 +54,7 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("ddp_check_parameters_steps", &t.ddp_check_parameters_steps,
         "compare a parameter checksum across ranks every N steps (0: never)");
   o.add("zero_stage", &t.zero_stage, "0 | 1 (ZeRO-1: AdamW moments sharded across ranks)");
+  bind_memory_options(o, t.memory);
 }
 
 void validate_training_options(const TrainingOptions& t, const std::string& stage) {
@@ -84,6 +86,7 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
   need(t.optim == "adamw_torch_fused" || t.optim == "adamw_torch", "optim", "adamw_torch_fused or adamw_torch",
        "'" + t.optim + "'");
   parse_truncation_policy(t.truncation);
+  validate_memory_options(t.memory, t.dtype, stage);
 }
 
 void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,

@@ -12,6 +12,7 @@
 #include "common/options.h"
 #include "model/config.h"
 #include "model/device.h"
+#include "train/memory_options.h"
 
 namespace rlhf {
 
@@ -45,6 +46,7 @@ struct TrainingOptions {
   int64_t ddp_bucket_cap_mb = 25;   // gradient all-reduce bucket size (PyTorch DDP's default)
   int64_t ddp_check_parameters_steps = 100;  // compare a parameter checksum across ranks every N steps (0: never)
   int64_t zero_stage = 0;           // 1: ZeRO-1, each rank keeps the AdamW moments of its slice of the parameters
+  MemoryOptions memory;             // LoRA, gradient checkpointing, bf16 frozen weights (train/memory.h)
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);

@@ -11,6 +11,7 @@
 #include "model/logprobs.h"
 #include "train/distributed.h"
 #include "train/losses.h"
+#include "train/memory.h"
 
 namespace rlhf {
 
@@ -138,19 +139,28 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                                                 : static_cast<int64_t>(prompts.size()) * std::max<int64_t>(1, t.num_train_epochs);
   const int64_t iterations = std::max<int64_t>(1, episodes / (B * ranks));
 
+  // Memory features (train/memory.h). With use_peft the policy and value model train adapters over frozen bases, and
+  // a reference that is the policy object itself (run_ppo shares them) is that base with adapters disabled; likewise
+  // a reward model that is the value model. Frozen models are held in the frozen dtype.
+  // PPO runs without dropout (TRL's disable_dropout): before any update the new/old log-prob ratio must be exactly 1.
+  MemoryOptions memory = t.memory;
+  memory.lora_dropout = 0;
+  if (!has_lora(*m.policy)) prepare_trained_model(*m.policy, memory, t.dtype, false, o.sft_model_path);
+  if (!has_lora(*m.value_model))
+    prepare_trained_model(*m.value_model, memory, t.dtype, true,
+                          o.value_model_path.empty() ? o.reward_model_path : o.value_model_path);
   for (auto* frozen : {m.reference.get(), m.reward_model ? m.reward_model.get() : nullptr}) {
-    if (!frozen) continue;
-    frozen->eval();
-    for (auto& p : frozen->parameters()) p.set_requires_grad(false);
+    if (!frozen || frozen == m.policy.get() || frozen == m.value_model.get()) continue;
+    prepare_frozen_model(*frozen, t.memory, t.dtype);
   }
   m.policy->train(), m.value_model->train();
-  auto policy_optimizer = make_adamw(m.policy->parameters(), t, t.learning_rate);
-  auto value_optimizer = make_adamw(m.value_model->parameters(), t, o.value_learning_rate);
+  auto policy_optimizer = make_adamw(trainable_parameters(*m.policy), t, t.learning_rate);
+  auto value_optimizer = make_adamw(trainable_parameters(*m.value_model), t, o.value_learning_rate);
   auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(t.seed));
   AdaptiveKlController kl_controller{o.kl_coef, o.kl_target, o.kl_horizon};
   std::vector<torch::Tensor> ema;
-  if (o.ema_decay > 0)
-    for (auto& p : m.policy->parameters()) ema.push_back(p.detach().clone());
+  if (o.ema_decay > 0)  // trained weights only: a frozen base is its own average
+    for (auto& p : trainable_parameters(*m.policy)) ema.push_back(p.detach().clone());
 
   EmaWeights ema_module(ema);
   Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
@@ -165,8 +175,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       kl_controller.value = (*state)["kl_coef"].get<double>();
     }
   }
-  dp.attach(m.policy->parameters(), *policy_optimizer);
-  dp_value.attach(m.value_model->parameters(), *value_optimizer);
+  dp.attach(trainable_parameters(*m.policy), *policy_optimizer);
+  dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
   if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
     torch::NoGradGuard no_grad;
     auto params = m.policy->parameters();
@@ -244,11 +254,15 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       r.logprobs = o.rollout_logprobs == "sampling"
                        ? generated.response_logprobs.to(torch::kFloat32)
                        : response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
-      r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
+      {
+        LoraDisabled base(*m.reference);  // the reference is the frozen base when it is the policy itself
+        r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
+      }
       r.values = response_values(*m.value_model, r, all_rows);
       if (reward_function) {
         r.scores = reward_function(r.response_ids, r.response_mask).to(device, torch::kFloat32);
       } else {
+        LoraDisabled base(*m.reward_model);  // the reward model's own head and weights when it is the value model
         r.scores = score_at_last_token(*m.reward_model, r.ids, r.mask).to(torch::kFloat32) - m.reward_offset;
       }
       result.tokens_scored += (o.rollout_logprobs == "sampling" ? 3 : 4) * r.mask.sum().item<int64_t>();
@@ -313,7 +327,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         policy_optimizer->zero_grad();
         if (!ema.empty()) {
           torch::NoGradGuard no_grad;
-          auto params = m.policy->parameters();
+          auto params = trainable_parameters(*m.policy);
           for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
         }
 
@@ -396,7 +410,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   progress.finish();
   if (!ema.empty()) {
     torch::NoGradGuard no_grad;
-    auto params = m.policy->parameters();
+    auto params = trainable_parameters(*m.policy);
     for (size_t k = 0; k < params.size(); ++k) params[k].copy_(ema[k]);
   }
   return result;

@@ -66,14 +66,19 @@ PpoResult run_ppo(const PpoOptions& o) {
   LoadOptions load{torch::kFloat32, device};
   models.policy = load_model(o.sft_model_path, load);
   check_model_fits_tokenizer(models.policy->config(), o.sft_model_path, tokenizer->vocab_size(), tokenizer_path, "ppo");
-  models.reference = load_model(o.sft_model_path, load);
+  // With LoRA the reference is the policy's frozen base with adapters disabled: the weights are held once.
+  models.reference = t.memory.use_peft ? models.policy : load_model(o.sft_model_path, load);
   models.reward_model = load_model(o.reward_model_path, load);
   check_model_fits_tokenizer(models.reward_model->config(), o.reward_model_path, tokenizer->vocab_size(),
                              tokenizer_path, "ppo");
   check(models.reward_model->has_score_head(), "ppo: " + o.reward_model_path + " is not a reward model (no score head)");
   models.reward_offset = load_reward_offset(o.reward_model_path);
-  Transformer value_source = load_model(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path, load);
-  models.value_model = value_source->has_lm_head() ? copy_with_heads(*value_source, false, true) : value_source;
+  if (t.memory.use_peft && o.value_model_path.empty()) {
+    models.value_model = models.reward_model;  // adapters + its own head over the RM's base; the RM is that base
+  } else {
+    Transformer value_source = load_model(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path, load);
+    models.value_model = value_source->has_lm_head() ? copy_with_heads(*value_source, false, true) : value_source;
+  }
 
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;

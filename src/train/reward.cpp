@@ -11,6 +11,7 @@
 #include "train/batch.h"
 #include "train/distributed.h"
 #include "train/losses.h"
+#include "train/memory.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rlhf {
@@ -189,7 +190,8 @@ RewardResult run_reward_training(const RewardOptions& o) {
   const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
 
   model->train();
-  auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
+  prepare_trained_model(*model, t.memory, t.dtype, true, o.model_name_or_path);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
   // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.
@@ -208,7 +210,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
       window_pairs = state->value("window_pairs", int64_t{0});
     }
   }
-  dp.attach(model->parameters(), *optimizer);
+  dp.attach(trainable_parameters(*model), *optimizer);
   make_dirs(t.output_dir);
   std::optional<MetricsLogger> logger;  // rank 0 alone logs
   if (dp.is_main())

@@ -12,6 +12,7 @@
 #include "train/batch.h"
 #include "train/distributed.h"
 #include "train/losses.h"
+#include "train/memory.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 
@@ -165,7 +166,8 @@ SftResult run_sft(const SftOptions& o) {
   const int64_t epochs = t.max_steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : t.num_train_epochs;
 
   model->train();
-  auto optimizer = make_adamw(model->parameters(), t, t.learning_rate);
+  prepare_trained_model(*model, t.memory, t.dtype, false, model_path);
+  auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
   Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
   int64_t step = 0, start_epoch = 0, start_micro = 0;
   // The logging window (steps since the last logged loss) is part of the state: a run interrupted between two logged
@@ -184,7 +186,7 @@ SftResult run_sft(const SftOptions& o) {
 
     }
   }
-  dp.attach(model->parameters(), *optimizer);
+  dp.attach(trainable_parameters(*model), *optimizer);
   make_dirs(t.output_dir);
   std::optional<MetricsLogger> logger;  // rank 0 alone logs
   if (dp.is_main())

@@ -15,6 +15,7 @@
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
+#include "train/memory.h"
 
 namespace rlhf::cli {
 namespace {
@@ -124,6 +125,8 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   options->add("ppo_prompt_length", &t.ppo_prompt_length, "--train: PPO prompt tokens");
   options->add("ppo_response_length", &t.ppo_response_length, "--train: PPO response tokens (no early stop)");
   options->add("ppo_mini_batches", &t.ppo_mini_batches, "--train: PPO minibatches per iteration");
+  options->add("train_dtype", &t.dtype, "--train: float32 | bfloat16 (autocast; frozen weights held in bf16)");
+  bind_memory_options(*options, t.memory);  // --train: --use_peft, --lora_*, --gradient_checkpointing, --frozen_dtype
   options->attach(app);
   app.add_flag("--gemm", a->gemm, "measure the GEMM rate");
   app.add_flag("--generate", a->generate, "measure generation (KV cache vs re-computation)");

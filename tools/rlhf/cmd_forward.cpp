@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "formats/safetensors.h"
 #include "io/hf_model.h"
+#include "train/loop.h"
 
 namespace rlhf::cli {
 namespace {
@@ -19,12 +20,14 @@ torch::Tensor read_int_tensor(const SafetensorsFile& file, const std::string& na
 
 struct ForwardArgs {
   std::string model, input, output;
+  std::string dtype = "float32";  // bfloat16: weights held in bf16, run under bf16 autocast (the frozen models' path)
 };
 
 void run(const ForwardArgs& a) {
-  auto model = load_model(a.model);
+  auto model = load_model(a.model, LoadOptions{parse_torch_dtype(a.dtype)});
   model->eval();
   torch::NoGradGuard no_grad;
+  AutocastGuard autocast(torch::kCPU, a.dtype);
   SafetensorsFile input(a.input);
   auto ids = read_int_tensor(input, "input_ids");
   torch::Tensor mask = input.find("attention_mask") ? read_int_tensor(input, "attention_mask") : torch::ones_like(ids);
@@ -44,6 +47,7 @@ RegisterCommand reg{{"forward", "Run a model on token ids (safetensors in) and w
                        auto args = std::make_shared<ForwardArgs>();
                        app.add_option("--model", args->model, "model directory (HF layout)")->required();
                        app.add_option("--input", args->input, "safetensors with input_ids [B,T] (I64), optional attention_mask, position_ids")->required();
+                       app.add_option("--dtype", args->dtype, "float32 | bfloat16 (bf16 weights under bf16 autocast)");
                        app.add_option("--output", args->output, "safetensors to write: logits [B,T,V] and/or scores [B,T]")->required();
                        app.callback([args] { run(*args); });
                      }}};

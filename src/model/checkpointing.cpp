@@ -1,0 +1,114 @@
+#include "model/checkpointing.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+
+#include <mutex>
+
+#include "model/transformer.h"
+
+namespace rlhf {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Restores the global CPU generator and the CPU autocast state of the forward pass while in scope, and puts back
+// what they were at the start of the backward pass when it ends (the rest of the run must not see its RNG rewound).
+class ReplayState {
+ public:
+  ReplayState(const torch::Tensor& rng_state, bool autocast, at::ScalarType autocast_dtype) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      rng_ = generator.get_state();
+      generator.set_state(rng_state);
+    }
+    autocast_ = at::autocast::is_autocast_enabled(at::kCPU);
+    autocast_dtype_ = at::autocast::get_autocast_dtype(at::kCPU);
+    at::autocast::set_autocast_enabled(at::kCPU, autocast);
+    at::autocast::set_autocast_dtype(at::kCPU, autocast_dtype);
+  }
+  ~ReplayState() {
+    at::autocast::set_autocast_enabled(at::kCPU, autocast_);
+    at::autocast::set_autocast_dtype(at::kCPU, autocast_dtype_);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng_);
+  }
+
+ private:
+  torch::Tensor rng_;
+  bool autocast_ = false;
+  at::ScalarType autocast_dtype_ = at::kBFloat16;
+};
+
+// What the block reads besides x; passed by pointer so that autograd does not count these as inputs (cos/sin are
+// undefined for GPT-2, the mask when nothing is padded), and copied into the context in forward.
+struct BlockInputs {
+  BlockImpl* block;
+  torch::Tensor cos, sin, mask;
+};
+
+struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+  // `parameters` are inputs only so that autograd routes their gradients through this node (a block whose input needs
+  // no gradient, the first one over a frozen embedding under LoRA, must still train its adapters).
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, torch::TensorList parameters,
+                               const BlockInputs* in) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    torch::Tensor rng_state;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      rng_state = generator.get_state();
+    }
+    auto out = in->block->forward(x, in->cos, in->sin, in->mask, nullptr, 0);  // grad mode is off inside a Function's forward
+    std::vector<torch::Tensor> saved = {x};
+    saved.insert(saved.end(), parameters.begin(), parameters.end());
+    ctx->save_for_backward(saved);
+    ctx->saved_data["block"] = reinterpret_cast<int64_t>(in->block);
+    ctx->saved_data["cos"] = in->cos;
+    ctx->saved_data["sin"] = in->sin;
+    ctx->saved_data["mask"] = in->mask;
+    ctx->saved_data["rng"] = rng_state;
+    ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(at::kCPU);
+    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(at::autocast::get_autocast_dtype(at::kCPU));
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    ReplayState replay(ctx->saved_data["rng"].toTensor(), ctx->saved_data["autocast"].toBool(),
+                       static_cast<at::ScalarType>(ctx->saved_data["autocast_dtype"].toInt()));
+    torch::AutoGradMode grad_on(true);
+    auto x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    auto out = block->forward(x, ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor(),
+                              ctx->saved_data["mask"].toTensor(), nullptr, 0);
+    variable_list inputs;
+    if (x.requires_grad()) inputs.push_back(x);
+    for (size_t k = 1; k < saved.size(); ++k) inputs.push_back(saved[k]);
+    auto input_grads = torch::autograd::grad({out}, inputs, {grads[0]}, /*retain_graph=*/false,
+                                             /*create_graph=*/false, /*allow_unused=*/true);
+    variable_list result;
+    size_t next = 0;
+    result.push_back(x.requires_grad() ? input_grads[next++] : torch::Tensor());
+    for (size_t k = 1; k < saved.size(); ++k) result.push_back(input_grads[next++]);
+    result.emplace_back();  // the BlockInputs pointer
+    return result;
+  }
+};
+
+}  // namespace
+
+torch::Tensor checkpointed_block(BlockImpl& block, const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin, const torch::Tensor& mask) {
+  std::vector<torch::Tensor> parameters;
+  for (auto& p : block.parameters())
+    if (p.requires_grad()) parameters.push_back(p);
+  if (parameters.empty() && !x.requires_grad()) return block.forward(x, cos, sin, mask, nullptr, 0);
+  const BlockInputs in{&block, cos, sin, mask};
+  return CheckpointedBlock::apply(x, torch::TensorList(parameters), &in);
+}
+
+}  // namespace rlhf

@@ -114,6 +114,18 @@ def test_sft_two_ranks_under_torchrun_equal_one_process_with_the_doubled_batch(r
 
 
 @pytest.mark.parametrize("zero_stage", ["0", "1"])
+def test_lora_sft_two_ranks_equal_one_process_with_the_doubled_batch(rlhf_bin, world, zero_stage):
+    """LoRA under data parallelism: only the adapters are averaged, sharded and checked (the frozen base has no
+    gradient); the merged models of both runs agree. Dropout off: each rank would draw its own masks."""
+    root = world["root"]
+    lora = ("--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_dropout", "0")
+    one, two = root / f"lora-one-{zero_stage}", root / f"lora-two-{zero_stage}"
+    run([rlhf_bin, *sft_args(world, 8, one, epochs=1, extra=lora)])
+    run_ranks([rlhf_bin, *sft_args(world, 4, two, epochs=1, extra=(*lora, "--zero_stage", zero_stage))])
+    assert_same_run(one, two, atol=2e-5)
+
+
+@pytest.mark.parametrize("zero_stage", ["0", "1"])
 def test_rm_two_ranks_from_environment_equal_one_process_with_the_doubled_batch(rlhf_bin, world, zero_stage):
     root = world["root"]
     if not (root / "rm-one").exists():

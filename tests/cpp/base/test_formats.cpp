@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "data/formats.h"
+#include "../error_of.h"
 
 namespace rlhf {
 namespace {
@@ -20,16 +21,6 @@ std::string write_temp(const std::string& name, const std::string& content) {
   std::string path = (std::filesystem::path(::testing::TempDir()) / file).string();
   std::ofstream(path, std::ios::binary) << content;
   return path;
-}
-
-template <class F>
-std::string error_of(F body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // The error that parsing `line` (JSON text) as `parse` gives, with where = "f.jsonl:7".

@@ -13,22 +13,13 @@
 #include "common/files.h"
 #include "formats/gguf.h"
 #include "formats/gguf_model.h"
+#include "../error_of.h"
 
 namespace rlhf {
 namespace {
 
 std::string temp_path(const std::string& name) {
   return "/tmp/rlhf_test_gguf_" + std::to_string(::getpid()) + "_" + name;
-}
-
-// The message of the rlhf::Error `f` throws ("" when it throws nothing).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::string parse_error(const std::string& bytes) {

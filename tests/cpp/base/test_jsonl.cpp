@@ -11,6 +11,7 @@
 #include "data/csv.h"
 #include "data/formats.h"
 #include "data/jsonl.h"
+#include "../error_of.h"
 
 namespace rlhf {
 namespace {
@@ -31,17 +32,6 @@ std::string write_gzip(const std::string& name, const std::string& content) {
   gzwrite(file, content.data(), static_cast<unsigned>(content.size()));
   gzclose(file);
   return path;
-}
-
-// The message of the rlhf::Error that `body` throws ("" when it throws none).
-template <class F>
-std::string error_of(F body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<std::pair<size_t, nlohmann::json>> read_all(const std::string& path, JsonlOptions options = {}) {

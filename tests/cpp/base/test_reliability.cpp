@@ -20,6 +20,7 @@
 #include "formats/safetensors.h"
 #include "model/config.h"
 #include "tokenizer/bpe.h"
+#include "../error_of.h"
 
 namespace rlhf {
 namespace {
@@ -36,16 +37,6 @@ std::string fresh_dir(const std::string& name) {
 std::string write(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
   return path;
-}
-
-template <class F>
-std::string error_of(F body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Files in `dir` other than `keep` (a leftover temporary file would show here).

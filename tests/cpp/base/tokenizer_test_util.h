@@ -13,19 +13,11 @@
 
 #include "common/error.h"
 #include "tokenizer/byte_level.h"
+#include "../error_of.h"
 
 namespace rlhf::test {
 
-// The message of the rlhf::Error that `body` throws ("" when it throws none).
-template <class F>
-std::string error_of(F body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using rlhf::error_of;  // (tests/cpp/error_of.h) the tokenizer tests name it test::error_of
 
 // A fresh folder under the test temp dir.
 inline std::string temp_dir(const std::string& name) {

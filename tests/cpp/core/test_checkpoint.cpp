@@ -13,18 +13,10 @@
 #include "model/generate.h"
 #include "model/transformer.h"
 #include "train/loop.h"
+#include "../error_of.h"
 
 namespace rlhf {
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Checkpoint, DamagedStateJsonNamesTheFileAndTheKey) {
   const std::string out = "/tmp/rlhf_test_checkpoint_" + std::to_string(::getpid());

@@ -148,6 +148,34 @@ void on_signal(int) { g_interrupted.store(true); }
 
 std::string checkpoints_dir(const std::string& output_dir) { return output_dir + "/checkpoints"; }
 
+// The step-N folders under `root`, newest first. Only complete checkpoints have such a name: one is written as
+// .tmp-step-N and renamed into place.
+std::vector<std::pair<int64_t, std::string>> checkpoint_folders(const std::string& root) {
+  std::vector<std::pair<int64_t, std::string>> folders;
+  if (!file_exists(root)) return folders;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string n = entry.path().filename().string();
+    if (!entry.is_directory() || n.rfind("step-", 0) != 0 || n.size() == 5 ||
+        n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 20)
+      continue;
+    folders.emplace_back(std::stoll(n.substr(5)), entry.path().string());
+  }
+  std::sort(folders.rbegin(), folders.rend());
+  return folders;
+}
+
+}  // namespace
+
+std::optional<std::string> newest_checkpoint(const std::string& output_dir) {
+  // The newest folder, not what `latest` names: a process killed after the rename and before `latest` was replaced
+  // left a complete checkpoint that `latest` does not name yet (seen in CI: a resume that started over).
+  const auto folders = checkpoint_folders(checkpoints_dir(output_dir));
+  if (folders.empty()) return std::nullopt;
+  return folders.front().second;
+}
+
+namespace {
+
 // Tensors are saved as fp32 (or their own dtype) contiguous CPU copies; `keep` holds the copies alive until written.
 void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep, const std::string& name,
                 const torch::Tensor& t) {
@@ -245,27 +273,18 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
   if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
   write_file_atomic(root + "/latest", name + "\n");
   // Keep the newest `keep` checkpoints (by step); folders named otherwise are not ours to remove.
-  std::vector<std::pair<int64_t, fs::path>> existing;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const std::string n = entry.path().filename().string();
-    if (!entry.is_directory() || n.rfind("step-", 0) != 0 || n.size() == 5 ||
-        n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 20)
-      continue;
-    existing.emplace_back(std::stoll(n.substr(5)), entry.path());
-  }
-  std::sort(existing.rbegin(), existing.rend());
+  const auto existing = checkpoint_folders(root);
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
-    remove_tree(existing[i].second.string());
+    remove_tree(existing[i].second);
 }
 
 
 std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
                                            const std::vector<std::string>& required) {
   const std::string root = checkpoints_dir(output_dir);
-  if (!file_exists(root + "/latest")) return std::nullopt;
-  std::string name = read_file(root + "/latest");
-  name.erase(name.find_last_not_of(" \n\r\t") + 1);
-  const std::string dir = root + "/" + name, state_path = dir + "/state.json";
+  const std::optional<std::string> newest = newest_checkpoint(output_dir);
+  if (!newest) return std::nullopt;
+  const std::string dir = *newest, state_path = dir + "/state.json";
   json state;
   try {
     state = json::parse(read_file(state_path));
@@ -358,13 +377,10 @@ bool BadStepGuard::check(double loss, double grad_norm, int64_t step, const std:
   ++skipped_, ++in_a_row_;
   if (in_a_row_ >= limit_) {
     // Skipped steps never reach the weights, so the newest checkpoint holds finite weights: name it.
-    std::string latest = checkpoints_dir(output_dir) + "/latest", last_good = "no checkpoint was written yet";
-    if (file_exists(latest)) {
-      std::string name = read_file(latest);
-      name.erase(name.find_last_not_of(" \n\r\t") + 1);
-      last_good = "the last good checkpoint is " + checkpoints_dir(output_dir) + "/" + name +
+    std::string last_good = "no checkpoint was written yet";
+    if (const auto newest = newest_checkpoint(output_dir))
+      last_good = "the last good checkpoint is " + *newest +
                   " (--resume_from_checkpoint true continues from it; lower --learning_rate first)";
-    }
     fail("training stopped at step " + std::to_string(step) + ": " + std::to_string(in_a_row_) +
          " steps in a row with a non-finite loss or gradient norm (last loss " + std::to_string(loss) +
          ", gradient norm " + std::to_string(grad_norm) + "); " + last_good);

@@ -64,8 +64,8 @@ double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
 // Checkpoints: OUTPUT/checkpoints/step-N/{modules,optimizers}.safetensors + state.json, written in a temporary folder
-// that is renamed into place, then OUTPUT/checkpoints/latest is replaced atomically. A crash at any moment leaves the
-// previous checkpoint as the latest.
+// (.tmp-step-N) that is renamed into place, then OUTPUT/checkpoints/latest (for people and scripts) is replaced
+// atomically. Resuming takes the newest step-N folder: a crash at any moment leaves a complete one as the newest.
 struct Checkpointable {
   std::vector<std::pair<std::string, torch::nn::Module*>> modules;
   std::vector<std::pair<std::string, torch::optim::AdamW*>> optimizers;
@@ -73,7 +73,9 @@ struct Checkpointable {
 };
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const nlohmann::json& state,
                      int64_t keep);
-// Loads the latest checkpoint into `what` and returns its state.json; nullopt when there is none. state.json must hold
+// OUTPUT/checkpoints/step-N with the largest N, if any.
+std::optional<std::string> newest_checkpoint(const std::string& output_dir);
+// Loads the newest checkpoint into `what` and returns its state.json; nullopt when there is none. state.json must hold
 // `step`, `optimizer_steps` and each of `required` (numbers), else the error names the file and the missing key.
 std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
                                                      const std::vector<std::string>& required = {});

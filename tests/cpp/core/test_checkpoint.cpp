@@ -50,6 +50,38 @@ TEST(Checkpoint, DamagedStateJsonNamesTheFileAndTheKey) {
   remove_tree(out);
 }
 
+// A process killed after a checkpoint folder was renamed into place and before `latest` was replaced: the resume
+// takes that newest complete folder (CI once saw a pipeline stage start over from step 0 here). Half-written
+// .tmp-step-N folders never count.
+TEST(Checkpoint, ResumeTakesTheNewestCompleteFolderEvenIfLatestLagsBehind) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_newest_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  torch::nn::Linear linear(3, 2);
+  torch::optim::AdamW optimizer(linear->parameters(), torch::optim::AdamWOptions(1e-2));
+  Checkpointable what{{{"model", linear.get()}}, {{"optimizer", &optimizer}}, {}};
+  EXPECT_FALSE(newest_checkpoint(out).has_value());
+  save_checkpoint(out, 4, what, {{"epoch", 0}}, 3);
+  const std::string latest_then = read_file(out + "/checkpoints/latest");
+  {
+    torch::NoGradGuard no_grad;
+    linear->weight.fill_(0.25);
+  }
+  save_checkpoint(out, 8, what, {{"epoch", 1}}, 3);
+  write_file_atomic(out + "/checkpoints/latest", latest_then);  // as if killed before `latest` was replaced
+  make_dirs(out + "/checkpoints/.tmp-step-12");                  // and a later one half written
+  {
+    torch::NoGradGuard no_grad;
+    linear->weight.zero_();
+  }
+  auto state = load_latest_checkpoint(out, what, {"epoch"});
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ((*state)["step"].get<int64_t>(), 8);
+  EXPECT_EQ((*state)["epoch"].get<int64_t>(), 1);
+  EXPECT_TRUE(torch::equal(linear->weight, torch::full({2, 3}, 0.25)));
+  EXPECT_EQ(*newest_checkpoint(out), out + "/checkpoints/step-8");
+  remove_tree(out);
+}
+
 TEST(Generation, SamplingFromANaNWeightIsAnError) {
   torch::manual_seed(0);
   Transformer model(tiny_config("llama", 97, 32, 1, 4, 2, 64));

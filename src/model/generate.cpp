@@ -1,6 +1,12 @@
 #include "model/generate.h"
 
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 
@@ -26,6 +32,48 @@ torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double t
 
 namespace {
 
+// While in scope under bf16 autocast: each fp32 weight and bias that only feeds matrix products (the blocks'
+// projections, an untied LM head, a scalar head) holds its bf16 copy, and a tied unembedding gets one beside the
+// embedding (which stays fp32 for the lookup). That is exactly the cast autocast makes before each product, done once
+// instead of once per decode step: a demo-size policy spent more time casting than multiplying. Norm weights and
+// embeddings stay as they are. The tensors' storage is swapped (set_data), so optimizer state and checkpoints, which
+// hold the same tensors, see the fp32 values again when the scope ends.
+class MatmulWeightsInBf16 {
+ public:
+  MatmulWeightsInBf16(TransformerImpl& model, bool wanted) : model_(model) {
+    const auto device = model.embed_tokens.device().type();
+    if (!wanted || !at::autocast::is_autocast_enabled(device) ||
+        at::autocast::get_autocast_dtype(device) != torch::kBFloat16)
+      return;
+    static const std::vector<std::string> matmul_only = {"qkv_weight", "qkv_bias", "o_weight", "o_bias",  "up_weight",
+                                                         "up_bias",    "down_weight", "down_bias", "lm_head", "score"};
+    torch::NoGradGuard no_grad;
+    for (auto& item : model.named_parameters()) {
+      const std::string& name = item.key();
+      const std::string leaf = name.substr(name.rfind('.') + 1);
+      auto& p = item.value();
+      if (p.scalar_type() != torch::kFloat32 || name.find("lora") != std::string::npos ||
+          std::find(matmul_only.begin(), matmul_only.end(), leaf) == matmul_only.end())
+        continue;
+      swapped_.emplace_back(p, p.data());
+      p.set_data(p.data().to(torch::kBFloat16));
+    }
+    if (model.has_lm_head() && model.config().tie_word_embeddings && model.embed_tokens.scalar_type() == torch::kFloat32)
+      model.inference_unembedding = model.embed_tokens.detach().to(torch::kBFloat16);
+  }
+  ~MatmulWeightsInBf16() {
+    torch::NoGradGuard no_grad;
+    for (auto& [parameter, fp32] : swapped_) parameter.set_data(fp32);
+    model_.inference_unembedding = torch::Tensor();
+  }
+  MatmulWeightsInBf16(const MatmulWeightsInBf16&) = delete;
+  MatmulWeightsInBf16& operator=(const MatmulWeightsInBf16&) = delete;
+
+ private:
+  TransformerImpl& model_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> swapped_;
+};
+
 GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch::Tensor& prompt_ids,
                                             const torch::Tensor& prompt_mask, const GenerationOptions& o,
                                             at::Generator generator) {
@@ -41,7 +89,13 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
   auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
 
   std::unique_ptr<KVCache> cache;
-  if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, model.embed_tokens.options());
+  // Under bf16 autocast the keys and values come out of bf16 products: a cache in the embedding's fp32 would be cast
+  // back to bf16 by attention in every step and layer, for the same values.
+  auto cache_options = model.embed_tokens.options();
+  if (o.cast_weights_once && at::autocast::is_autocast_enabled(device.type()) &&
+      at::autocast::get_autocast_dtype(device.type()) == torch::kBFloat16)
+    cache_options = cache_options.dtype(torch::kBFloat16);
+  if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, cache_options);
   auto positions = positions_from_mask(prompt_mask);  // [B, P]
   auto next_position = positions.select(1, P - 1) + 1;  // [B]
 
@@ -107,6 +161,7 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
     // Inference mode skips autograd's version counters and view tracking: less work per op in a decode step made of
     // many small ops. Its tensors cannot enter autograd later (PPO feeds the sequences to training forwards), so the
     // outputs are cloned into ordinary tensors once, after the loop.
+    MatmulWeightsInBf16 cast_once(model, o.cast_weights_once);
     c10::InferenceMode inference_mode;
     inference = generate_in_inference_mode(model, prompt_ids, prompt_mask, o, generator);
   }

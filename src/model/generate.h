@@ -16,6 +16,10 @@ struct GenerationOptions {
   std::vector<int64_t> stop_token_ids;  // more ids that end a row (e.g. <|im_end|> of a chat format)
   int64_t pad_token_id = 0;   // written after a row has finished
   bool use_cache = true;      // false recomputes the whole sequence each step (a reference for tests)
+  // Under bf16 autocast with fp32 weights (PPO's policy with --dtype bfloat16): cast the weights that feed matrix
+  // products to bf16 once for the whole generation instead of autocast casting them again in every decode step
+  // (it caches no casts in inference mode). Same numbers either way; false is the reference for tests.
+  bool cast_weights_once = true;
 };
 
 struct GenerationOutput {

@@ -203,7 +203,7 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) const {
   check(has_lm_head_, "this model has no LM head (it is a reward or value model)");
-  return torch::linear(hidden, unembedding());
+  return torch::linear(hidden, inference_unembedding.defined() ? inference_unembedding : unembedding());
 }
 
 torch::Tensor TransformerImpl::scores(const torch::Tensor& hidden) const {

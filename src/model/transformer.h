@@ -65,6 +65,8 @@ class TransformerImpl : public torch::nn::Module {
   // each block keeps only its input and recomputes its activations in the backward pass (model/checkpointing.h).
   torch::Tensor base_score;
   bool use_base_score = false;
+  // Set while generating under bf16 autocast: the tied unembedding's bf16 copy, used by logits() (model/generate.cpp).
+  torch::Tensor inference_unembedding;
   bool gradient_checkpointing = false;
 
  private:

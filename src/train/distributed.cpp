@@ -1,5 +1,7 @@
 #include "train/distributed.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -270,6 +272,12 @@ void DataParallel::average_gradients() {
 }
 
 void DataParallel::optimizer_step() {
+  // bf16 autocast may keep a bf16 copy of each fp32 weight for as long as an autocast region is open (Python's
+  // torch.autocast does), and our stages keep one open for the whole run: a forward after this update must not see
+  // the copy of the weights before it. Dropped once the weights have moved (tests/cpp/core/test_optimizer.cpp).
+  struct DropAutocastCopies {
+    ~DropAutocastCopies() { at::autocast::clear_cache(); }
+  } drop_autocast_copies;
   if (!impl_ || !impl_->zero) {
     optimizer_->step();
     return;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "common/error.h"
+#include "model/generate.h"
 #include "model/lora.h"
 #include "model/transformer.h"
 #include "train/batch.h"
@@ -171,6 +172,40 @@ TEST_P(Families, DisabledAdaptersUseTheBaseScoreHead) {
     EXPECT_TRUE(torch::equal(score_at_last_token(*model, b.ids, b.attention), base_scores));
   }
   EXPECT_FALSE(torch::allclose(score_at_last_token(*model, b.ids, b.attention), base_scores));  // back on
+}
+
+// Generation under bf16 autocast with fp32 weights (PPO's policy under --dtype bfloat16) casts the matrix-product
+// weights and the tied unembedding once instead of in every decode step, and keeps its KV cache in bf16: the same
+// cast autocast makes, so sampled tokens and log-probs are bit-identical to the per-step casts, and the weights are the
+// same fp32 tensors afterwards (the optimizer's state is keyed by them). With LoRA on, adapters stay fp32.
+TEST_P(Families, GenerationCastsWeightsOnceUnderBf16Autocast) {
+  auto model = tiny_model(GetParam());
+  if (GetParam() == "qwen2") add_lora(*model, lora_config({"q_proj", "v_proj", "down_proj"}));
+  model->eval();
+  std::vector<torch::Tensor> before;
+  std::vector<c10::TensorImpl*> identities;
+  for (const auto& p : model->parameters()) before.push_back(p.detach().clone()), identities.push_back(p.unsafeGetTensorImpl());
+  auto ids = torch::tensor({{0, 5, 6, 7}, {8, 9, 10, 11}}, torch::kLong);
+  auto mask = torch::tensor({{0, 1, 1, 1}, {1, 1, 1, 1}}, torch::kLong);
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  o.temperature = 0.7;
+  AutocastGuard autocast(torch::kCPU, "bfloat16");
+  o.cast_weights_once = false;
+  auto per_step = generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(11));
+  o.cast_weights_once = true;
+  auto once = generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(11));
+  EXPECT_TRUE(torch::equal(once.sequences, per_step.sequences));
+  EXPECT_TRUE(torch::equal(once.response_logprobs, per_step.response_logprobs))
+      << (once.response_logprobs - per_step.response_logprobs).abs().max().item<double>();
+  EXPECT_FALSE(model->inference_unembedding.defined());
+  const auto after = model->parameters();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].scalar_type(), torch::kFloat32) << i;
+    EXPECT_EQ(after[i].unsafeGetTensorImpl(), identities[i]) << i;
+    EXPECT_TRUE(torch::equal(after[i], before[i])) << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Memory, Families, ::testing::Values("gpt2", "llama", "qwen2"));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "train/distributed.h"
 #include "train/fused_adamw.h"
 #include "train/loop.h"
 
@@ -60,6 +61,45 @@ TEST(FusedAdamW, ChosenByTheOptimOption) {
   EXPECT_EQ(dynamic_cast<FusedAdamW*>(make_adamw(ps, t, 1e-3).get()), nullptr);
   t.optim = "sgd";
   EXPECT_THROW(validate_training_options(t, "sft"), std::exception);
+}
+
+}  // namespace
+}  // namespace rlhf
+
+namespace rlhf {
+namespace {
+
+// The stages hold one bf16 autocast region over the whole run, and autocast may cache the bf16 copy of each fp32 weight
+// while a region is open (Python's torch.autocast over the same torch 2.11 does: a regression trained inside one
+// `with` block never moves its outputs). LibTorch's C++ path was not seen to reuse stale copies, and the stages' step
+// drops the cache anyway; this holds the behaviour across LibTorch upgrades: 40 AdamW steps through
+// DataParallel::optimizer_step inside one bf16 region must fit a linear regression like the same steps in fp32.
+TEST(Bf16Autocast, UpdatesReachTheNextForwardInsideOneRegion) {
+  auto fit = [](const std::string& dtype) {
+    torch::manual_seed(5);
+    torch::nn::Linear linear(16, 1);
+    auto x = torch::randn({128, 16}), y = torch::matmul(x, torch::randn({16, 1}));
+    TrainingOptions t;
+    auto optimizer = make_adamw(linear->parameters(), t, 5e-2);
+    DataParallel dp(t, "test");
+    dp.attach(linear->parameters(), *optimizer);
+    AutocastGuard autocast(torch::kCPU, dtype);
+    std::vector<double> losses;
+    for (int step = 0; step < 40; ++step) {
+      auto out = linear(x);
+      EXPECT_EQ(out.scalar_type(), dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+      auto loss = (out.to(torch::kFloat32) - y).pow(2).mean();
+      losses.push_back(loss.item<double>());
+      optimizer->zero_grad();
+      loss.backward();
+      dp.optimizer_step();
+    }
+    return losses;
+  };
+  const auto fp32 = fit("float32"), bf16 = fit("bfloat16");
+  EXPECT_LT(fp32.back(), 0.1 * fp32.front());
+  EXPECT_LT(bf16.back(), 0.1 * bf16.front()) << "first loss " << bf16.front() << ", last " << bf16.back();
+  EXPECT_NEAR(bf16.back(), fp32.back(), 0.05 * fp32.front());
 }
 
 }  // namespace

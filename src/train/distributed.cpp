@@ -272,9 +272,9 @@ void DataParallel::average_gradients() {
 }
 
 void DataParallel::optimizer_step() {
-  // bf16 autocast may keep a bf16 copy of each fp32 weight for as long as an autocast region is open (Python's
-  // torch.autocast does), and our stages keep one open for the whole run: a forward after this update must not see
-  // the copy of the weights before it. Dropped once the weights have moved (tests/cpp/core/test_optimizer.cpp).
+  // bf16 autocast keeps the bf16 copy of each fp32 weight that at::linear receives for as long as an autocast region is
+  // open, and our stages keep one open for the whole run: without dropping the copies here every later forward ran on
+  // the first forward's weights. Dropped once the weights have moved (tests/cpp/core/test_optimizer.cpp).
   struct DropAutocastCopies {
     ~DropAutocastCopies() { at::autocast::clear_cache(); }
   } drop_autocast_copies;

@@ -339,3 +339,28 @@ def test_reward_model_on_hh_rlhf(rlhf_bin, tmp_path):
     assert "skipped" in result.stderr  # the malformed line (1255) was counted, not fatal
     assert 0.0 <= accuracy <= 1.0
     assert 150 <= comparisons <= 300  # ~15% of 1,500 pairs
+
+
+@pytest.mark.parametrize("stage", ["sft", "rm"])
+def test_bf16_training_follows_fp32(rlhf_bin, world, pipeline, tmp_path, stage):
+    """--dtype bfloat16 (autocast over fp32 master weights) learns as fp32 does. It did not: the stages keep one autocast
+    region open for the whole run and autocast cached the bf16 copies of the weights, so every forward after the first
+    ran on the initial weights and the training loss stayed where it started."""
+    args = stage_args(world, stage, pipeline)
+    losses = {}
+    for dtype in ["float32", "bfloat16"]:
+        out = tmp_path / dtype
+        run_rlhf(rlhf_bin, *args, "--dtype", dtype, "--output_dir", out)
+        metrics = read_metrics(out / "metrics.jsonl")
+        losses[dtype] = [row["loss"] for step in sorted(metrics) for row in metrics[step] if "loss" in row]
+    fp32, bf16 = losses["float32"], losses["bfloat16"]
+    print(f"\n{stage}: fp32 {[round(x, 4) for x in fp32]}\n{stage}: bf16 {[round(x, 4) for x in bf16]}")
+    assert len(fp32) == len(bf16) >= 3
+    if stage == "sft":
+        assert fp32[-1] < 0.7 * fp32[0]
+    # The same first window (the same weights, bf16 rounding), and the same path afterwards: the mean distance between
+    # the two curves within 5 % of the loss (measured: SFT 0.003 %, RM 2.5 %; with the stale copies SFT 30 %, RM 21 %,
+    # and a first window 17 % off for RM).
+    assert bf16[0] == pytest.approx(fp32[0], rel=0.02)
+    distance = sum(abs(a - b) for a, b in zip(fp32, bf16)) / len(fp32)
+    assert distance <= 0.05 * sum(fp32) / len(fp32), distance

@@ -69,24 +69,24 @@ TEST(FusedAdamW, ChosenByTheOptimOption) {
 namespace rlhf {
 namespace {
 
-// The stages hold one bf16 autocast region over the whole run, and autocast may cache the bf16 copy of each fp32 weight
-// while a region is open (Python's torch.autocast over the same torch 2.11 does: a regression trained inside one
-// `with` block never moves its outputs). LibTorch's C++ path was not seen to reuse stale copies, and the stages' step
-// drops the cache anyway; this holds the behaviour across LibTorch upgrades: 40 AdamW steps through
-// DataParallel::optimizer_step inside one bf16 region must fit a linear regression like the same steps in fp32.
+// The stages hold one bf16 autocast region over the whole run, and autocast caches the bf16 copy of each fp32 weight
+// that at::linear (our model's product) receives while a region is open. Unless the optimizer step drops those copies,
+// every later forward runs on the first forward's weights: `--dtype bfloat16` trained on stale weights until this
+// test. (torch::nn::Linear multiplies by weight.t(), a view autocast does not cache, so it would not show the bug.)
+// 40 AdamW steps through DataParallel::optimizer_step inside one bf16 region must fit a linear regression like fp32.
 TEST(Bf16Autocast, UpdatesReachTheNextForwardInsideOneRegion) {
   auto fit = [](const std::string& dtype) {
     torch::manual_seed(5);
-    torch::nn::Linear linear(16, 1);
+    auto weight = (torch::randn({1, 16}) * 0.1).requires_grad_(true), bias = torch::zeros({1}).requires_grad_(true);
     auto x = torch::randn({128, 16}), y = torch::matmul(x, torch::randn({16, 1}));
     TrainingOptions t;
-    auto optimizer = make_adamw(linear->parameters(), t, 5e-2);
+    auto optimizer = make_adamw({weight, bias}, t, 5e-2);
     DataParallel dp(t, "test");
-    dp.attach(linear->parameters(), *optimizer);
+    dp.attach({weight, bias}, *optimizer);
     AutocastGuard autocast(torch::kCPU, dtype);
     std::vector<double> losses;
     for (int step = 0; step < 40; ++step) {
-      auto out = linear(x);
+      auto out = torch::linear(x, weight, bias);
       EXPECT_EQ(out.scalar_type(), dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
       auto loss = (out.to(torch::kFloat32) - y).pow(2).mean();
       losses.push_back(loss.item<double>());

@@ -6,6 +6,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -95,6 +96,9 @@ DataParallel::DataParallel(const TrainingOptions& t, const std::string& stage)
 #ifdef USE_C10D_NCCL
     if (picked.is_cuda()) {
       impl_->device = device(picked);
+      // NCCL sets up its communicator on the current CUDA device: this rank's GPU (cuda:LOCAL_RANK), as
+      // torch.cuda.set_device does in a PyTorch DDP script; otherwise every rank would start on GPU 0.
+      c10::cuda::set_device(impl_->device.index());
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
       impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, static_cast<int>(rendezvous_.rank),

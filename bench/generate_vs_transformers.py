@@ -59,11 +59,12 @@ def run_rlhf(rlhf, threads, args):
     return result
 
 
-def timed_rlhf_generate(rlhf, threads, model_dir, ids_file, batch, new_tokens, use_cache):
+def timed_rlhf_generate(rlhf, threads, model_dir, ids_file, batch, new_tokens, use_cache, dtype="float32"):
     """One `rlhf generate` process; returns (tokens/s from its --timing line, generated ids per row)."""
     result = run_rlhf(rlhf, threads, ["generate", "--model", model_dir, "--ids", ids_file, "--batch_size", batch,
                                       "--max_new_tokens", new_tokens, "--do_sample", "false", "--eos_token_id", -1,
-                                      "--use_cache", "true" if use_cache else "false", "--timing", "true"])
+                                      "--use_cache", "true" if use_cache else "false", "--timing", "true",
+                                      "--dtype", dtype])
     match = re.search(r"([0-9.eE+-]+) tokens/s", result.stderr)
     if not match:
         sys.exit(f"no tokens/s in rlhf generate's stderr:\n{result.stderr}")
@@ -84,6 +85,8 @@ def main():
     parser.add_argument("--max_load", type=float, default=1.0, help="wait for a 1-minute load average below this")
     parser.add_argument("--max_wait", type=float, default=900, help="seconds to wait for that before measuring anyway")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="weights and activations on both sides (the fp32 checkpoint rounded to bf16 by each)")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -97,6 +100,8 @@ def main():
         parameters = sum(p.numel() for p in model.parameters())
         model_dir = os.path.join(tmp, f"{args.shape}-random")
         model.save_pretrained(model_dir)
+        if args.dtype == "bfloat16":
+            model = model.to(torch.bfloat16)
         prompts = torch.randint(0, config.vocab_size, (B, P), generator=torch.Generator().manual_seed(args.seed + 1))
         ids_file = os.path.join(tmp, "prompts.jsonl")
         with open(ids_file, "w") as f:
@@ -115,7 +120,7 @@ def main():
         # (a) and (c) alternate, so that a change in the machine's load falls on both alike.
         for i in range(args.runs):
             loads.append(wait_for_quiet(args.max_load, args.max_wait))
-            rate, ours_rows = timed_rlhf_generate(args.rlhf, args.threads, model_dir, ids_file, B, N, True)
+            rate, ours_rows = timed_rlhf_generate(args.rlhf, args.threads, model_dir, ids_file, B, N, True, args.dtype)
             measured["cache"].append(rate)
             loads_after.append(os.getloadavg()[0])
             print(f"rlhf generate, KV cache, run {i + 1}: {rate:.1f} tokens/s (load {loads[-1]:.2f} before, "
@@ -133,7 +138,7 @@ def main():
 
         for i in range(args.recompute_runs):
             loads.append(wait_for_quiet(args.max_load, args.max_wait))
-            rate, _ = timed_rlhf_generate(args.rlhf, args.threads, model_dir, ids_file, B, N, False)
+            rate, _ = timed_rlhf_generate(args.rlhf, args.threads, model_dir, ids_file, B, N, False, args.dtype)
             measured["recompute"].append(rate)
             loads_after.append(os.getloadavg()[0])
             print(f"rlhf generate, no cache, run {i + 1}: {rate:.1f} tokens/s (load {loads[-1]:.2f} before, "
@@ -188,16 +193,20 @@ def main():
                 f"{date}; {machine}; LibTorch {torch.__version__}; measured by bench/generate_vs_transformers.py "
                 f"(`rlhf bench --gemm`): n x n x n, warm-up excluded, median of repeats. {load_text}.", "",
                 *gemm_lines],
-            f"Generation: rlhf vs transformers ({args.shape} shape, batch {B}, CPU)": [
+            f"Generation: rlhf vs transformers ({args.shape} shape, batch {B}"
+            f"{', bf16' if args.dtype == 'bfloat16' else ''}, CPU)": [
                 f"{date}; {machine}; torch {torch.__version__}, transformers {transformers.__version__}. "
                 f"Random `{type(model).__name__}` ({parameters / 1e6:.1f}M parameters, seed {args.seed}) saved with "
-                f"`save_pretrained`; batch {B}, "
+                f"`save_pretrained`"
+                f"{' in fp32, run in bf16 on both sides (ours `--dtype bfloat16`, theirs `model.to(torch.bfloat16)`)' if args.dtype == 'bfloat16' else ''}"
+                f"; batch {B}, "
                 f"prompt {P} random ids, {N} new tokens, greedy, no early stop (ours `--eos_token_id -1`, theirs "
                 f"`min_new_tokens={N}`); tokens/s = batch x new tokens / wall time of the generate call (prefill "
                 f"included); median of {args.runs} runs ({args.recompute_runs} without the cache); transformers "
                 f"after one untimed warm-up, ours one fresh process per run. {load_text}. "
                 f"Command: `$VENV/bin/python bench/generate_vs_transformers.py --shape {args.shape} --batch {B} "
-                f"--recompute_runs {args.recompute_runs} --write`.", "", *table],
+                f"--recompute_runs {args.recompute_runs}{' --dtype bfloat16' if args.dtype == 'bfloat16' else ''} "
+                f"--write`.", "", *table],
         }
         write_sections(REPO / "bench" / "RESULTS.md", sections)
 

@@ -8,8 +8,6 @@
 
 namespace rlhf {
 
-namespace F = torch::nn::functional;
-
 namespace {
 
 // Every linear module of a block as HF names it (relative to the layer), with the rows of our fused output it is and
@@ -104,6 +102,43 @@ LoraBlockImpl::LoraBlockImpl(const ModelConfig& config, const std::vector<std::s
   }
 }
 
+namespace {
+
+struct DropoutLinearFunction : public torch::autograd::Function<DropoutLinearFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& A,
+                               const torch::Tensor& keep, double p) {
+    ctx->save_for_backward({x, A, keep});
+    ctx->saved_data["scale"] = 1.0 / (1.0 - p);
+    return torch::linear(x * keep * (1.0 / (1.0 - p)), A);  // the dropped copy is transient
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &A = saved[1], &keep = saved[2];
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const auto& grad = grad_outputs[0];  // [.., r], in the forward's output dtype (bf16 under autocast)
+    torch::Tensor grad_x, grad_A;
+    if (ctx->needs_input_grad(0))
+      grad_x = (torch::matmul(grad, A.to(grad.scalar_type())) * keep * scale).to(x.scalar_type());
+    if (ctx->needs_input_grad(1)) {
+      // Σ over all rows of gradᵀ · dropped, the dropped input recomputed from x and the mask.
+      const auto dropped = (x * keep * scale).to(grad.scalar_type());
+      grad_A = grad.reshape({-1, grad.size(-1)}).t().mm(dropped.reshape({-1, dropped.size(-1)})).to(A.scalar_type());
+    }
+    return {grad_x, grad_A, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor dropout_keep_mask(const torch::Tensor& x, double p) {
+  return torch::empty(x.sizes(), x.options().dtype(torch::kBool)).bernoulli_(1.0 - p);
+}
+
+torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& A, const torch::Tensor& keep, double p) {
+  return DropoutLinearFunction::apply(x, A, keep, p);
+}
+
 bool LoraBlockImpl::targets(LoraSite site) const {
   for (const auto& a : adapters)
     if (a.site == site) return true;
@@ -124,8 +159,9 @@ torch::Tensor LoraBlockImpl::add(LoraSite site, const torch::Tensor& x, const to
   };
   for (const auto& a : adapters) {  // adapters of one site are in row order (module_slots' order)
     if (a.site != site) continue;
-    auto input = dropout > 0 && is_training() ? F::dropout(x, F::DropoutFuncOptions().p(dropout).training(true)) : x;
-    auto delta = torch::linear(torch::linear(input, a.A), a.B) * scaling;  // [.., rows]
+    auto projected = dropout > 0 && is_training() ? dropout_linear(x, a.A, dropout_keep_mask(x, dropout), dropout)
+                                                   : torch::linear(x, a.A);  // [.., r]
+    auto delta = torch::linear(projected, a.B) * scaling;                     // [.., rows]
     if (a.offset == 0 && a.rows == width) return base + delta;
     if (a.offset > position) pieces.push_back(gap(a.offset - position));
     pieces.push_back(delta.to(base.scalar_type()));

@@ -51,6 +51,13 @@ class LoraBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LoraBlock);
 
+// dropout(x) Aᵀ for a LoRA adapter in training: x · keep / (1 - p), keep a bool mask drawn with probability 1 - p
+// (dropout_keep_mask, from the global generator, so gradient checkpointing replays it). Its backward keeps x (which
+// the base projection keeps already) and the bool mask: 1 byte per element per adapter, where F::dropout followed by
+// linear kept the float noise and the dropped copy (8 bytes in fp32).
+torch::Tensor dropout_keep_mask(const torch::Tensor& x, double p);
+torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& A, const torch::Tensor& keep, double p);
+
 // The HF target names the options resolve to for this family (expands "all-linear", applies the default, and refuses
 // names the family has not: an rlhf::Error naming the valid ones).
 std::vector<std::string> resolve_lora_targets(const ModelConfig& config, const std::vector<std::string>& requested);

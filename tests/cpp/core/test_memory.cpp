@@ -208,6 +208,39 @@ TEST_P(Families, GenerationCastsWeightsOnceUnderBf16Autocast) {
   }
 }
 
+// LoRA's dropout-then-A with a bool mask: the same output and gradients (x and A) as F::dropout's arithmetic with that
+// mask written out, in fp32 and under bf16 autocast; the mask drops about p of the elements.
+TEST(LoraDropout, BoolMaskFunctionEqualsTheWrittenOutComposition) {
+  torch::manual_seed(3);
+  const double p = 0.25;
+  for (const std::string dtype : {"float32", "bfloat16"}) {
+    auto x = torch::randn({3, 5, 24}).requires_grad_(true), A = torch::randn({4, 24}).requires_grad_(true);
+    auto keep = dropout_keep_mask(x, p);
+    auto upstream = torch::randn({3, 5, 4});
+    torch::Tensor out, reference;
+    {
+      AutocastGuard autocast(torch::kCPU, dtype);
+      out = dropout_linear(x, A, keep, p);
+      reference = torch::linear(x * keep.to(torch::kFloat32) / (1.0 - p), A);
+    }
+    EXPECT_EQ(out.scalar_type(), reference.scalar_type()) << dtype;
+    EXPECT_TRUE(torch::allclose(out.to(torch::kFloat32), reference.to(torch::kFloat32), 1e-5, 1e-6)) << dtype;
+    auto grads = torch::autograd::grad({out}, {x, A}, {upstream.to(out.scalar_type())});
+    auto reference_grads = torch::autograd::grad({reference}, {x, A}, {upstream.to(reference.scalar_type())});
+    const double tolerance = dtype == "float32" ? 1e-5 : 2e-2;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(grads[i].scalar_type(), torch::kFloat32);
+      EXPECT_TRUE(torch::allclose(grads[i], reference_grads[i], tolerance, tolerance))
+          << dtype << " input " << i << ": max |diff| " << (grads[i] - reference_grads[i]).abs().max().item<double>();
+    }
+    // Dropped inputs get no gradient.
+    EXPECT_EQ(grads[0].masked_select(keep.logical_not()).abs().max().item<double>(), 0.0);
+  }
+  auto big = torch::zeros({200, 500});
+  const double dropped = 1.0 - dropout_keep_mask(big, p).to(torch::kFloat64).mean().item<double>();
+  EXPECT_NEAR(dropped, p, 0.01);
+}
+
 INSTANTIATE_TEST_SUITE_P(Memory, Families, ::testing::Values("gpt2", "llama", "qwen2"));
 
 TEST(Lora, UnknownTargetNamesAreRefused) {

@@ -38,13 +38,14 @@ namespace {
 // instead of once per decode step: a demo-size policy spent more time casting than multiplying. Norm weights and
 // embeddings stay as they are. The tensors' storage is swapped (set_data), so optimizer state and checkpoints, which
 // hold the same tensors, see the fp32 values again when the scope ends.
+bool bf16_autocast_on(c10::DeviceType device) {
+  return at::autocast::is_autocast_enabled(device) && at::autocast::get_autocast_dtype(device) == torch::kBFloat16;
+}
+
 class MatmulWeightsInBf16 {
  public:
   MatmulWeightsInBf16(TransformerImpl& model, bool wanted) : model_(model) {
-    const auto device = model.embed_tokens.device().type();
-    if (!wanted || !at::autocast::is_autocast_enabled(device) ||
-        at::autocast::get_autocast_dtype(device) != torch::kBFloat16)
-      return;
+    if (!wanted || !bf16_autocast_on(model.embed_tokens.device().type())) return;
     static const std::vector<std::string> matmul_only = {"qkv_weight", "qkv_bias", "o_weight", "o_bias",  "up_weight",
                                                          "up_bias",    "down_weight", "down_bias", "lm_head", "score"};
     torch::NoGradGuard no_grad;
@@ -92,9 +93,7 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
   // Under bf16 autocast the keys and values come out of bf16 products: a cache in the embedding's fp32 would be cast
   // back to bf16 by attention in every step and layer, for the same values.
   auto cache_options = model.embed_tokens.options();
-  if (o.cast_weights_once && at::autocast::is_autocast_enabled(device.type()) &&
-      at::autocast::get_autocast_dtype(device.type()) == torch::kBFloat16)
-    cache_options = cache_options.dtype(torch::kBFloat16);
+  if (o.cast_weights_once && bf16_autocast_on(device.type())) cache_options = cache_options.dtype(torch::kBFloat16);
   if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, cache_options);
   auto positions = positions_from_mask(prompt_mask);  // [B, P]
   auto next_position = positions.select(1, P - 1) + 1;  // [B]

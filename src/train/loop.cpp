@@ -281,7 +281,6 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
 
 std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
                                            const std::vector<std::string>& required) {
-  const std::string root = checkpoints_dir(output_dir);
   const std::optional<std::string> newest = newest_checkpoint(output_dir);
   if (!newest) return std::nullopt;
   const std::string dir = *newest, state_path = dir + "/state.json";

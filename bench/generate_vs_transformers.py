@@ -19,6 +19,12 @@ import sys
 import tempfile
 import time
 
+# Both sides wait for work the same way: rlhf picks a bounded OpenMP spin (GOMP_SPINCOUNT=10000) on a quiet machine, and
+# this process would otherwise run transformers with libgomp's default (300,000 spins). Set here, before torch loads
+# libgomp, and inherited by the rlhf processes (which keep a setting they find). A policy given by the caller is kept.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "10000"
+
 import torch
 import transformers
 
@@ -159,7 +165,8 @@ def main():
     cache_vs_transformers = med["cache"] / med["transformers"]
 
     date = datetime.date.today().isoformat()
-    machine = f"{cpu_model()}, {os.cpu_count()} cores, {args.threads} threads"
+    openmp = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ)
+    machine = f"{cpu_model()}, {os.cpu_count()} cores, {args.threads} threads, OpenMP {openmp} on both sides"
     load_text = (f"1-minute load average before the runs: min {min(loads):.2f}, "
                  f"median {statistics.median(loads):.2f}, max {max(loads):.2f}; after them: "
                  f"min {min(loads_after):.2f}, median {statistics.median(loads_after):.2f}, "

@@ -22,6 +22,11 @@ import sys
 import tempfile
 import time
 
+# Both sides wait for work the same way (see bench/generate_vs_transformers.py): rlhf's choice on a quiet machine, a
+# bounded OpenMP spin, unless the caller set a policy (e.g. OMP_WAIT_POLICY=ACTIVE for both). Set before torch loads.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "10000"
+
 SHAPES = {  # hidden, layers, heads, intermediate, vocab, positions (tied embeddings, like rlhf bench's presets)
     "demo": (256, 4, 4, 1024, 8192, 256),
     "gpt2-small": (768, 12, 12, 3072, 32768, 1024),
@@ -164,7 +169,8 @@ def main():
         trl_intervals = time_trl(root, tokenizer, ids, args, n2, args.threads)
         theirs = statistics.median(trl_intervals[1:]) if len(trl_intervals) > 1 else trl_intervals[0]
     tokens = args.rollout_batch_size * args.response_length
-    report = {"shape": args.shape, "threads": args.threads, "rollout_batch_size": args.rollout_batch_size,
+    report = {"shape": args.shape, "threads": args.threads,
+              "openmp": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}, "rollout_batch_size": args.rollout_batch_size,
               "num_mini_batches": args.num_mini_batches, "prompt_length": args.prompt_length,
               "response_length": args.response_length, "rlhf_args": args.rlhf_args, "bf16": args.bf16,
               "rlhf": {"seconds_per_iteration": ours, "tokens_per_s": tokens / ours},

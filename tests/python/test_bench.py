@@ -1,6 +1,8 @@
 """Smoke test of `rlhf bench` on tiny settings: it runs and prints well-formed JSON with positive figures. No timing
 assertions (the machine is shared); the figures themselves are in bench/RESULTS.md."""
 import json
+import os
+import subprocess
 
 from conftest import run_rlhf
 
@@ -76,3 +78,29 @@ def test_train_bad_options(rlhf_bin):
     assert out.returncode != 0 and "sft, rm and/or ppo" in out.stderr
     out = run_rlhf(rlhf_bin, "bench", "--train", "--preset", "tiny", "--ppo_rollout_batch_size", 5, check=False)
     assert out.returncode != 0 and "multiple of ppo_mini_batches" in out.stderr
+
+
+def _bench_machine(rlhf_bin, threads, **env):
+    """`rlhf bench`'s machine section, run with OMP_WAIT_POLICY and GOMP_SPINCOUNT as given (absent unless named)."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    environment.update(env)
+    result = subprocess.run([str(rlhf_bin), "--threads", str(threads), "bench", "--gemm", "--json", "--gemm_sizes", "16",
+                             "--gemm_dtypes", "float32", "--gemm_repeats", "1"],
+                            capture_output=True, text=True, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["machine"]
+
+
+def test_openmp_wait_policy_is_chosen_at_start_unless_the_user_chose(rlhf_bin):
+    # More threads than this machine has cores: whatever else runs, spinning would steal cores, so rlhf waits passively.
+    machine = _bench_machine(rlhf_bin, os.cpu_count() + 1)
+    assert (machine["omp_wait_policy"], machine["gomp_spincount"]) == ("PASSIVE", "(unset)")
+    # The user's variables are kept as they are, and nothing is added beside them.
+    machine = _bench_machine(rlhf_bin, 1, OMP_WAIT_POLICY="ACTIVE")
+    assert (machine["omp_wait_policy"], machine["gomp_spincount"]) == ("ACTIVE", "(unset)")
+    machine = _bench_machine(rlhf_bin, 1, GOMP_SPINCOUNT="1234")
+    assert (machine["omp_wait_policy"], machine["gomp_spincount"]) == ("(unset)", "1234")
+    # One thread: a bounded spin where a core is free at start, passive otherwise (the rule is unit-tested in
+    # tests/cpp/base/test_openmp_wait.cpp; which branch this run takes depends on the machine's load now).
+    machine = _bench_machine(rlhf_bin, 1)
+    assert (machine["omp_wait_policy"], machine["gomp_spincount"]) in [("(unset)", "10000"), ("PASSIVE", "(unset)")]

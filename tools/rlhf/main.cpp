@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/openmp_wait.h"
 
 namespace rlhf::cli {
 std::vector<Command>& commands() {
@@ -22,27 +23,33 @@ std::vector<Command>& commands() {
 
 namespace {
 
-// LibTorch's CPU kernels run on OpenMP, whose threads spin while they wait for work. On a machine with other busy
-// processes (a laptop, a CI runner, two builds) spinning threads steal the cores the working ones need: training was
-// measured 10x slower with --threads 2 at load 4 on 2 cores, and back at full speed with OMP_WAIT_POLICY=passive
-// (bench/RESULTS.md). OpenMP reads the variable when it is loaded, before main, so the process starts itself again
-// once with it set. A user who sets OMP_WAIT_POLICY (e.g. ACTIVE on a dedicated machine) keeps their choice.
-void default_to_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// LibTorch's CPU kernels run on OpenMP, whose idle threads spin before they sleep. Spinning pays on a quiet machine
+// and costs up to 10x on a busy one (src/common/openmp_wait.h has the figures and the rule). OpenMP reads its variables
+// when it is loaded, before main, so the process starts itself again once with the chosen one set; a user who set
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT keeps their choice (and the second start sees the variable and goes on).
+void choose_openmp_wait_policy(int argc, char** argv) {
+  bool user_has_chosen = std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr;
+  if (user_has_chosen) return;
+  // Ranks started together on one node (torchrun's LOCAL_WORLD_SIZE) share its cores.
+  int threads = rlhf::threads_from_arguments(argc, argv, default_threads());
+  if (const char* ranks_here = std::getenv("LOCAL_WORLD_SIZE")) threads *= std::max(1, std::atoi(ranks_here));
+  auto setting = rlhf::choose_openmp_wait(rlhf::other_runnable_tasks(), threads, rlhf::available_cpus());
+  if (setenv(setting.variable.c_str(), setting.value.c_str(), 1) != 0) return;
   execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  default_to_passive_openmp(argv);
+  choose_openmp_wait_policy(argc, argv);
   // A file-size limit (ulimit -f) kills a process with SIGXFSZ by default, before any message or cleanup; ignored, the
   // write fails with EFBIG and AtomicWriter reports the path and leaves the previous file (and checkpoint) in place.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"rlhf: InstructGPT's pipeline (SFT -> reward model -> PPO) in C++ on LibTorch", "rlhf"};
   app.require_subcommand(1);
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = default_threads();
   app.add_option("--threads", threads, "CPU threads for LibTorch (default: the cores available)")->capture_default_str();
   app.parse_complete_callback([&] { at::set_num_threads(threads); });
   auto& list = rlhf::cli::commands();

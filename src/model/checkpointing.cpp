@@ -1,6 +1,6 @@
 #include "model/checkpointing.h"
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 
 #include <mutex>
@@ -14,31 +14,39 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Restores the global CPU generator and the CPU autocast state of the forward pass while in scope, and puts back
-// what they were at the start of the backward pass when it ends (the rest of the run must not see its RNG rewound).
+// The default generator of the device the block runs on (CPU, or the CUDA device's own): dropout there draws from it.
+at::Generator device_generator(const torch::Device& device) {
+  return at::globalContext().defaultGenerator(device);
+}
+
+// Restores the device's default generator and the device's autocast state of the forward pass while in scope, and
+// puts back what they were at the start of the backward pass when it ends (the rest of the run must not see its RNG
+// rewound). Device-generic like torch.utils.checkpoint's preserve_rng_state: on CUDA the masks come from the CUDA
+// generator and autocast is CUDA's, and restoring the CPU ones alone would recompute with other dropout masks.
 class ReplayState {
  public:
-  ReplayState(const torch::Tensor& rng_state, bool autocast, at::ScalarType autocast_dtype) {
-    auto generator = at::detail::getDefaultCPUGenerator();
+  ReplayState(const torch::Device& device, const torch::Tensor& rng_state, bool autocast, at::ScalarType autocast_dtype)
+      : device_(device), generator_(device_generator(device)) {
     {
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      rng_ = generator.get_state();
-      generator.set_state(rng_state);
+      std::lock_guard<std::mutex> lock(generator_.mutex());
+      rng_ = generator_.get_state();
+      generator_.set_state(rng_state);
     }
-    autocast_ = at::autocast::is_autocast_enabled(at::kCPU);
-    autocast_dtype_ = at::autocast::get_autocast_dtype(at::kCPU);
-    at::autocast::set_autocast_enabled(at::kCPU, autocast);
-    at::autocast::set_autocast_dtype(at::kCPU, autocast_dtype);
+    autocast_ = at::autocast::is_autocast_enabled(device_.type());
+    autocast_dtype_ = at::autocast::get_autocast_dtype(device_.type());
+    at::autocast::set_autocast_enabled(device_.type(), autocast);
+    at::autocast::set_autocast_dtype(device_.type(), autocast_dtype);
   }
   ~ReplayState() {
-    at::autocast::set_autocast_enabled(at::kCPU, autocast_);
-    at::autocast::set_autocast_dtype(at::kCPU, autocast_dtype_);
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng_);
+    at::autocast::set_autocast_enabled(device_.type(), autocast_);
+    at::autocast::set_autocast_dtype(device_.type(), autocast_dtype_);
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(rng_);
   }
 
  private:
+  torch::Device device_;
+  at::Generator generator_;
   torch::Tensor rng_;
   bool autocast_ = false;
   at::ScalarType autocast_dtype_ = at::kBFloat16;
@@ -56,7 +64,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
   // no gradient, the first one over a frozen embedding under LoRA, must still train its adapters).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, torch::TensorList parameters,
                                const BlockInputs* in) {
-    auto generator = at::detail::getDefaultCPUGenerator();
+    auto generator = device_generator(x.device());
     torch::Tensor rng_state;
     {
       std::lock_guard<std::mutex> lock(generator.mutex());
@@ -71,15 +79,15 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     ctx->saved_data["sin"] = in->sin;
     ctx->saved_data["mask"] = in->mask;
     ctx->saved_data["rng"] = rng_state;
-    ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(at::kCPU);
-    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(at::autocast::get_autocast_dtype(at::kCPU));
+    ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(x.device().type());
+    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(at::autocast::get_autocast_dtype(x.device().type()));
     return out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
-    ReplayState replay(ctx->saved_data["rng"].toTensor(), ctx->saved_data["autocast"].toBool(),
+    ReplayState replay(saved[0].device(), ctx->saved_data["rng"].toTensor(), ctx->saved_data["autocast"].toBool(),
                        static_cast<at::ScalarType>(ctx->saved_data["autocast_dtype"].toInt()));
     torch::AutoGradMode grad_on(true);
     auto x = saved[0].detach().requires_grad_(saved[0].requires_grad());

@@ -11,9 +11,9 @@ namespace rlhf {
 class BlockImpl;
 
 // block.forward(x, cos, sin, mask) without a KV cache, recomputed in backward. x [B, T, C] -> [B, T, C]. Gradients reach
-// x and every block parameter with requires_grad (adapters only under LoRA). The global CPU generator's state and the
-// autocast state at forward time are restored for the recomputation, so dropout (LoRA's) draws the same masks and
-// bf16 autocast casts the same ops.
+// x and every block parameter with requires_grad (adapters only under LoRA). The state of the default generator of x's
+// device (CPU or CUDA) and that device's autocast state at forward time are restored for the recomputation, so dropout
+// (LoRA's) draws the same masks and bf16 autocast casts the same ops.
 torch::Tensor checkpointed_block(BlockImpl& block, const torch::Tensor& x, const torch::Tensor& cos,
                                  const torch::Tensor& sin, const torch::Tensor& mask);
 

@@ -9,6 +9,7 @@
 #include "bench/presets.h"
 #include "common/error.h"
 #include "io/hf_model.h"
+#include "model/cpu_allocator.h"
 #include "model/generate.h"
 
 namespace rlhf::bench {
@@ -66,6 +67,7 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
 
     GenerateRun m;
     m.mode = mode;
+    release_cached_cpu_memory();
     r.peak_rss_per_mode = reset_peak_rss();
     // Warm-up (first-call set-up of kernels and buffers) on a few tokens: a full re-computation run of a 124M model
     // takes minutes, and its later steps set up nothing new.

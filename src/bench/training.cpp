@@ -10,6 +10,7 @@
 
 #include "bench/measure.h"
 #include "bench/presets.h"
+#include "model/cpu_allocator.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "train/batch.h"
@@ -51,6 +52,7 @@ PhaseRun time_step(const std::string& name, const TrainBenchOptions& o, bool* pe
                    const std::function<void()>& step) {
   PhaseRun run;
   run.phase = name;
+  release_cached_cpu_memory();  // the previous phase's blocks (other sizes) are not this phase's memory
   *peak_reset = reset_peak_rss();
   run.seconds = time_repeats(o.warmup, o.repeats, step);
   run.peak_rss_bytes = peak_rss_bytes();
@@ -153,6 +155,7 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   std::map<std::string, Clock::time_point> started;
   PhaseRun iteration;
   iteration.phase = "ppo";
+  release_cached_cpu_memory();
   int64_t seen = 0;  // completed optimisation phases = iterations
   Clock::time_point iteration_start;
   *peak_reset = true;

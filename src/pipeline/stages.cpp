@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdio>
 #include <iomanip>
 #include <sstream>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "model/cpu_allocator.h"
 
 namespace rlhf::pipeline {
 
@@ -74,6 +74,7 @@ void StageRunner::run(const std::string& name, const json& settings, const std::
   const auto start = std::chrono::steady_clock::now();
   StageCompute compute;
   json summary = body(compute);
+  release_cached_cpu_memory();  // the next stage's tensors have other sizes: start its cache (and peak) afresh
   compute.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   json record = {{"key", stage_key}, {"settings", settings}, {"summary", summary}, {"compute", compute.to_json()}};
   write_file_atomic(record_path, record.dump(2));

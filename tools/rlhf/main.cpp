@@ -13,6 +13,7 @@
 #include "command.h"
 #include "common/error.h"
 #include "common/openmp_wait.h"
+#include "model/cpu_allocator.h"
 
 namespace rlhf::cli {
 std::vector<Command>& commands() {
@@ -51,7 +52,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int threads = default_threads();
   app.add_option("--threads", threads, "CPU threads for LibTorch (default: the cores available)")->capture_default_str();
-  app.parse_complete_callback([&] { at::set_num_threads(threads); });
+  std::string cpu_allocator = "caching";
+  app.add_option("--cpu_allocator", cpu_allocator,
+                 "CPU tensor memory: caching (blocks of 1 MB and more kept for reuse, src/model/cpu_allocator.h) or "
+                 "system (malloc, LibTorch's default)")
+      ->check(CLI::IsMember({"caching", "system"}))
+      ->capture_default_str();
+  app.parse_complete_callback([&] {
+    at::set_num_threads(threads);
+    if (cpu_allocator == "caching") rlhf::install_caching_cpu_allocator();
+  });
   auto& list = rlhf::cli::commands();
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (auto& command : list) command.setup(*app.add_subcommand(command.name, command.help));

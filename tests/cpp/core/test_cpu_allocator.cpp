@@ -1,0 +1,110 @@
+// The caching CPU allocator (src/model/cpu_allocator.h): size classes, reuse, the bound on what it keeps mapped, and
+// tensors through it as LibTorch's CPU allocator.
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "model/cpu_allocator.h"
+
+namespace rlhf {
+namespace {
+
+constexpr size_t MB = size_t{1} << 20;
+
+TEST(CpuAllocator, SizeClassesRoundUpBySixteenthsOfAPowerOfTwoToWholePages) {
+  size_t previous = 0;
+  for (size_t bytes = kMinCachedBytes; bytes < 300 * MB; bytes += 4093 * 37) {
+    const size_t size = cpu_allocator_size_class(bytes);
+    EXPECT_GE(size, bytes);
+    EXPECT_LE(static_cast<double>(size), static_cast<double>(bytes) * 1.0625) << bytes;
+    EXPECT_EQ(size % 4096, 0u) << bytes;
+    EXPECT_GE(size, previous) << bytes;  // monotone
+    previous = size;
+  }
+  EXPECT_EQ(cpu_allocator_size_class(MB), MB);
+  EXPECT_EQ(cpu_allocator_size_class(MB + 1), MB + MB / 16);
+  EXPECT_EQ(cpu_allocator_size_class(3 * MB), 3 * MB);
+}
+
+TEST(CpuAllocator, AFreedBlockServesTheNextRequestOfItsClass) {
+  auto* allocator = caching_cpu_allocator();
+  release_cached_cpu_memory();
+  const auto before = caching_cpu_allocator_stats();
+  void* first = nullptr;
+  {
+    auto block = allocator->allocate(5 * MB + 123);
+    first = block.get();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);
+    std::memset(first, 0x5a, 5 * MB + 123);  // the whole request is writable
+    EXPECT_EQ(caching_cpu_allocator_stats().in_use_bytes, before.in_use_bytes + cpu_allocator_size_class(5 * MB + 123));
+  }
+  auto stats = caching_cpu_allocator_stats();
+  EXPECT_EQ(stats.in_use_bytes, before.in_use_bytes);
+  EXPECT_EQ(stats.cached_bytes, cpu_allocator_size_class(5 * MB + 123));
+  {
+    auto again = allocator->allocate(5 * MB + 100);  // same class
+    EXPECT_EQ(again.get(), first);
+    EXPECT_EQ(caching_cpu_allocator_stats().reuses, stats.reuses + 1);
+    EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 0u);
+  }
+  // Small requests are malloc's: aligned, never cached.
+  auto small = allocator->allocate(1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.get()) % 64, 0u);
+  EXPECT_EQ(caching_cpu_allocator_stats().in_use_bytes, before.in_use_bytes);
+  EXPECT_EQ(allocator->allocate(0).get(), nullptr);
+}
+
+TEST(CpuAllocator, KeepsWhatIsMappedWithinTheHighestUseSoFarPlusAnEighth) {
+  auto* allocator = caching_cpu_allocator();
+  release_cached_cpu_memory();
+  const auto start = caching_cpu_allocator_stats();
+  { auto a = allocator->allocate(64 * MB); }  // peak 64 MB; the block is cached
+  EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 64 * MB);
+  {
+    // 48 MB of another class: 64 cached + 48 would exceed max(64, 48) * 9/8, so the 64 MB block is unmapped first.
+    auto b = allocator->allocate(48 * MB);
+    auto stats = caching_cpu_allocator_stats();
+    EXPECT_EQ(stats.cached_bytes, 0u);
+    EXPECT_EQ(stats.unmaps, start.unmaps + 1);
+    EXPECT_EQ(stats.in_use_bytes, start.in_use_bytes + 48 * MB);
+  }
+  {
+    // 2 MB more while 48 MB is cached: 50 MB stays within 64 * 9/8, so nothing is unmapped.
+    auto c = allocator->allocate(2 * MB);
+    EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 48 * MB);
+    EXPECT_EQ(caching_cpu_allocator_stats().unmaps, start.unmaps + 1);
+  }
+  release_cached_cpu_memory();
+  EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 0u);
+  EXPECT_EQ(caching_cpu_allocator_stats().peak_in_use_bytes, caching_cpu_allocator_stats().in_use_bytes);
+}
+
+TEST(CpuAllocator, TensorsThroughItComputeAsThroughMalloc) {
+  torch::manual_seed(0);
+  auto x = torch::randn({512, 1024}), w = torch::randn({1024, 1024}, torch::requires_grad());
+  auto reference = torch::matmul(x, w).tanh().sum();
+  reference.backward();
+  auto reference_grad = w.grad().clone();
+  w.mutable_grad() = torch::Tensor();
+  if (!install_caching_cpu_allocator()) GTEST_SKIP() << "not installed under AddressSanitizer";
+  ASSERT_EQ(c10::GetCPUAllocator(), caching_cpu_allocator());
+  const auto before = caching_cpu_allocator_stats();
+  for (int step = 0; step < 3; ++step) {  // the same sizes each step: from the second on, blocks are reused
+    auto x2 = x.clone(), w2 = w.detach().clone().requires_grad_(true);
+    auto loss = torch::matmul(x2, w2).tanh().sum();
+    loss.backward();
+    EXPECT_TRUE(torch::equal(w2.grad(), reference_grad));
+    EXPECT_TRUE(torch::equal(loss, reference));
+  }
+  auto stats = caching_cpu_allocator_stats();
+  EXPECT_GT(stats.maps, before.maps);
+  EXPECT_GT(stats.reuses, before.reuses);
+}
+
+}  // namespace
+}  // namespace rlhf

@@ -66,12 +66,14 @@ class CachingCpuAllocator final : public c10::Allocator {
     const size_t size = cpu_allocator_size_class(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(size);
-      if (it != free_.end() && !it->second.empty()) {
+      // The smallest cached block of this class or of the next ones up to an eighth larger (two classes): a block
+      // a little too large beats mapping another while it sits unused.
+      for (auto it = free_.lower_bound(size); it != free_.end() && it->first <= size + size / 8; ++it) {
+        if (it->second.empty()) continue;
         void* data = it->second.back();
         it->second.pop_back();
-        stats_.cached_bytes -= size;
-        note_in_use(data, size);
+        stats_.cached_bytes -= it->first;
+        note_in_use(data, it->first);
         ++stats_.reuses;
         return data;
       }

@@ -59,6 +59,29 @@ TEST(CpuAllocator, AFreedBlockServesTheNextRequestOfItsClass) {
   EXPECT_EQ(allocator->allocate(0).get(), nullptr);
 }
 
+TEST(CpuAllocator, AMissTakesACachedBlockUpToAnEighthLargerBeforeMappingAnother) {
+  auto* allocator = caching_cpu_allocator();
+  release_cached_cpu_memory();
+  void* five = nullptr;
+  { auto block = allocator->allocate(5 * MB); five = block.get(); }  // cached: one 5 MB block
+  const auto before = caching_cpu_allocator_stats();
+  {
+    auto smaller = allocator->allocate(4 * MB + 600 * 1024);  // class 4.75 MB: 5 MB is within an eighth above it
+    EXPECT_EQ(smaller.get(), five);
+    EXPECT_EQ(caching_cpu_allocator_stats().in_use_bytes, before.in_use_bytes + 5 * MB);  // counted at its size
+    EXPECT_EQ(caching_cpu_allocator_stats().maps, before.maps);
+  }
+  {
+    // Class 4 MB: 5 MB is more than an eighth above it, so a new block (mmap may hand back the same addresses once
+    // the bound has unmapped the 5 MB one, so the count tells, not the pointer).
+    const auto reuses = caching_cpu_allocator_stats().reuses;
+    auto much_smaller = allocator->allocate(4 * MB);
+    EXPECT_EQ(caching_cpu_allocator_stats().maps, before.maps + 1);
+    EXPECT_EQ(caching_cpu_allocator_stats().reuses, reuses);
+  }
+  release_cached_cpu_memory();
+}
+
 TEST(CpuAllocator, KeepsWhatIsMappedWithinTheHighestUseSoFarPlusAnEighth) {
   auto* allocator = caching_cpu_allocator();
   release_cached_cpu_memory();

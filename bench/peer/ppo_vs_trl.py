@@ -98,7 +98,7 @@ def time_rlhf(rlhf, threads, root, prompts_file, args, iterations):
            "--num_mini_batches", args.num_mini_batches, "--num_ppo_epochs", 1, "--response_length",
            args.response_length, "--temperature", 1.0, "--learning_rate", 1e-6, "--max_length",
            args.prompt_length + args.response_length, "--save_steps", 0, "--seed", 0, "--dtype",
-           "bfloat16" if args.bf16 else "float32", *args.rlhf_args.split()]
+           "bfloat16" if args.bf16 else "float32", "--device", args.device, *args.rlhf_args.split()]
     start = time.perf_counter()
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -125,7 +125,7 @@ def time_trl(root, tokenizer, prompt_ids, args, iterations, threads):
                        num_ppo_epochs=1, total_episodes=args.rollout_batch_size * iterations,
                        response_length=args.response_length, temperature=1.0, learning_rate=1e-6,
                        num_sample_generations=0, report_to=[], save_strategy="no", logging_steps=1000,
-                       local_rollout_forward_batch_size=args.rollout_batch_size, use_cpu=True, seed=0,
+                       local_rollout_forward_batch_size=args.rollout_batch_size, use_cpu=args.device == "cpu", seed=0,
                        stop_token=None, missing_eos_penalty=None, bf16=args.bf16, fp16=False)
     stamps = []
 
@@ -155,6 +155,7 @@ def main():
                         "(TRL's PPOTrainer takes the old log-probs from its sampling step)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides (rlhf --dtype bfloat16, TRL "
                         "bf16=True); fp32 weights and optimizer state on both")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both sides run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +170,7 @@ def main():
         trl_intervals = time_trl(root, tokenizer, ids, args, n2, args.threads)
         theirs = statistics.median(trl_intervals[1:]) if len(trl_intervals) > 1 else trl_intervals[0]
     tokens = args.rollout_batch_size * args.response_length
-    report = {"shape": args.shape, "threads": args.threads,
+    report = {"shape": args.shape, "device": args.device, "threads": args.threads,
               "openmp": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}, "rollout_batch_size": args.rollout_batch_size,
               "num_mini_batches": args.num_mini_batches, "prompt_length": args.prompt_length,
               "response_length": args.response_length, "rlhf_args": args.rlhf_args, "bf16": args.bf16,
@@ -182,7 +183,8 @@ def main():
     else:
         print(f"PPO iteration, {args.shape} Llama shape, {args.rollout_batch_size} episodes × "
               f"({args.prompt_length} prompt + {args.response_length} generated tokens), {args.num_mini_batches} "
-              f"minibatches, 1 PPO epoch, {'bf16 autocast' if args.bf16 else 'fp32'}, {args.threads} threads")
+              f"minibatches, 1 PPO epoch, {'bf16 autocast' if args.bf16 else 'fp32'}, {args.device}, "
+              f"{args.threads} threads")
         print(f"  rlhf ppo {args.rlhf_args}")
         print(f"  rlhf ppo         {ours:8.3f} s/iteration  {tokens / ours:8.1f} tokens/s")
         print(f"  TRL PPOTrainer   {theirs:8.3f} s/iteration  {tokens / theirs:8.1f} tokens/s")

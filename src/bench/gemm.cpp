@@ -6,6 +6,7 @@
 
 #include "bench/measure.h"
 #include "common/error.h"
+#include "model/device.h"
 
 namespace rlhf::bench {
 
@@ -21,7 +22,9 @@ torch::Dtype gemm_dtype(const std::string& name) {
 std::vector<GemmResult> bench_gemm(const GemmOptions& o) {
   check(o.repeats >= 1 && o.warmup >= 0, "bench: --gemm_repeats must be >= 1 and --warmup >= 0");
   torch::NoGradGuard no_grad;
-  const bool bf16_native = cpu_info().bf16_native;
+  const bool gpu = is_gpu(o.device);
+  const bool bf16_native = gpu || cpu_info().bf16_native;
+  const auto device = pick_device(o.device);
   std::vector<GemmResult> results;
   for (const auto& name : o.dtypes) {
     const auto dtype = gemm_dtype(name);
@@ -35,10 +38,10 @@ std::vector<GemmResult> bench_gemm(const GemmOptions& o) {
         results.push_back(r);
         continue;
       }
-      auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+      auto a = torch::randn({n, n}).to(device, dtype), b = torch::randn({n, n}).to(device, dtype);
       auto c = torch::empty({n, n}, a.options());
       // mm_out into one buffer: an allocation per repeat would be timed too.
-      auto seconds = time_repeats(o.warmup, o.repeats, [&] { at::mm_out(c, a, b); });
+      auto seconds = time_repeats(o.warmup, o.repeats, [&] { at::mm_out(c, a, b); }, o.device);
       r.repeats = o.repeats;
       r.median_seconds = median(seconds);
       r.gflops = r.median_seconds > 0 ? 2.0 * n * n * static_cast<double>(n) / r.median_seconds / 1e9 : 0.0;

@@ -15,6 +15,7 @@ struct GemmOptions {
   int64_t warmup = 2;
   int64_t repeats = 7;
   bool force_bf16 = false;  // time bf16 even where the CPU has no native bf16 (torch then emulates it, slowly)
+  std::string device = "cpu";  // cpu | cuda | cuda:N
 };
 
 struct GemmResult {

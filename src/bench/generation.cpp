@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "io/hf_model.h"
 #include "model/cpu_allocator.h"
+#include "model/device.h"
 #include "model/generate.h"
 
 namespace rlhf::bench {
@@ -17,11 +18,12 @@ namespace rlhf::bench {
 namespace {
 Transformer make_model(const GenerateBenchOptions& o) {
   const auto dtype = parse_torch_dtype(o.dtype);
-  if (!o.model.empty()) return load_model(o.model, LoadOptions{dtype});
+  const auto device = pick_device(o.device);
+  if (!o.model.empty()) return load_model(o.model, LoadOptions{dtype, device});
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   Transformer model(preset_config(o.preset, o.family));
   init_weights(*model);
-  model->to(dtype);
+  model->to(device, dtype);
   return model;
 }
 }  // namespace
@@ -39,9 +41,10 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
   r.config = model->config();
   r.source = o.model.empty() ? o.preset : o.model;
   r.dtype = o.dtype;
+  r.device = o.device;
   r.parameters = r.config.parameter_count();
   r.batch_size = o.batch_size, r.prompt_length = o.prompt_length, r.max_new_tokens = o.max_new_tokens;
-  r.model_rss_bytes = peak_rss_bytes();
+  r.model_rss_bytes = peak_memory_bytes(o.device);
   if (r.config.is_gpt2() && o.prompt_length + o.max_new_tokens > r.config.max_position_embeddings)
     fail("bench --generate", "prompt_length + max_new_tokens <= " + std::to_string(r.config.max_position_embeddings) +
                                  " (the model's positions)",
@@ -50,7 +53,8 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
   // The same random prompts for every mode; no padding, no early stop, so every row makes max_new_tokens tokens.
   auto prompt_generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.seed) + 1);
   auto prompt_ids = torch::randint(0, r.config.vocab_size, {o.batch_size, o.prompt_length}, prompt_generator,
-                                   torch::TensorOptions().dtype(torch::kLong));
+                                   torch::TensorOptions().dtype(torch::kLong))
+                        .to(pick_device(o.device));
   auto prompt_mask = torch::ones_like(prompt_ids);
   const double useful_flops = generation_flops(r.config, o.batch_size, o.prompt_length, o.max_new_tokens);
 
@@ -68,16 +72,16 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
     GenerateRun m;
     m.mode = mode;
     release_cached_cpu_memory();
-    r.peak_rss_per_mode = reset_peak_rss();
+    r.peak_rss_per_mode = reset_peak_memory(o.device);
     // Warm-up (first-call set-up of kernels and buffers) on a few tokens: a full re-computation run of a 124M model
     // takes minutes, and its later steps set up nothing new.
     g.max_new_tokens = std::min<int64_t>(o.max_new_tokens, 8);
-    time_repeats(o.warmup, 0, run);
+    time_repeats(o.warmup, 0, run, o.device);
     g.max_new_tokens = 1;  // prefill alone (the prompt forward and the first token)
-    m.prefill_seconds = median(time_repeats(0, o.repeats, run));
+    m.prefill_seconds = median(time_repeats(0, o.repeats, run, o.device));
     g.max_new_tokens = o.max_new_tokens;
-    m.seconds = time_repeats(0, o.repeats, run);
-    m.peak_rss_bytes = peak_rss_bytes();
+    m.seconds = time_repeats(0, o.repeats, run, o.device);
+    m.peak_rss_bytes = peak_memory_bytes(o.device);
     responses.push_back(last.response_ids);
     if (o.profile) m.profile = profile_ops(run);
 
@@ -118,6 +122,8 @@ nlohmann::json to_json(const GenerateBenchResult& r) {
                       {"family", family_name(r.config.family)},
                       {"parameters", r.parameters},
                       {"dtype", r.dtype},
+                      {"device", r.device},
+                      {"memory", is_gpu(r.device) ? "cuda_peak_allocated" : "peak_rss"},
                       {"batch_size", r.batch_size},
                       {"prompt_length", r.prompt_length},
                       {"max_new_tokens", r.max_new_tokens},
@@ -131,12 +137,13 @@ nlohmann::json to_json(const GenerateBenchResult& r) {
 
 std::string generate_table(const GenerateBenchResult& r) {
   char line[256];
-  std::snprintf(line, sizeof line, "generate: %s (%s, %.1fM parameters, %s), batch %lld, prompt %lld, new %lld\n",
+  std::snprintf(line, sizeof line, "generate: %s (%s, %.1fM parameters, %s, %s), batch %lld, prompt %lld, new %lld\n",
                 r.source.c_str(), family_name(r.config.family).c_str(), static_cast<double>(r.parameters) / 1e6,
-                r.dtype.c_str(), static_cast<long long>(r.batch_size), static_cast<long long>(r.prompt_length),
+                r.dtype.c_str(), r.device.c_str(), static_cast<long long>(r.batch_size), static_cast<long long>(r.prompt_length),
                 static_cast<long long>(r.max_new_tokens));
   std::string out = line;
-  out += "  mode        tokens/s  median ms  prefill ms   decode tok/s   GFLOP/s    MFU   peak RSS MB\n";
+  out += std::string("  mode        tokens/s  median ms  prefill ms   decode tok/s   GFLOP/s    MFU   ") +
+         (is_gpu(r.device) ? "peak GPU MB\n" : "peak RSS MB\n");
   for (const auto& m : r.runs) {
     char mfu[16] = "     -";  // no GEMM peak measured in this call
     if (m.mfu > 0) std::snprintf(mfu, sizeof mfu, "%5.1f%%", 100 * m.mfu);

@@ -17,6 +17,7 @@ struct GenerateBenchOptions {
   std::string family = "gpt2";
   std::string model;                 // a model directory instead of a preset ("" = preset with random weights)
   std::string dtype = "float32";
+  std::string device = "cpu";        // cpu | cuda | cuda:N (GPU: timed to the end of the device's work)
   int64_t batch_size = 8;
   int64_t prompt_length = 32;
   int64_t max_new_tokens = 128;
@@ -37,7 +38,7 @@ struct GenerateRun {
   double decode_tokens_per_s = 0;    // batch × (new tokens - 1) / (median - prefill)
   double model_gflops_per_s = 0;     // useful FLOPs (those of KV-cache generation) per second
   double mfu = 0;                    // model_gflops_per_s / gemm peak (0 when no peak was given)
-  int64_t peak_rss_bytes = 0;
+  int64_t peak_rss_bytes = 0;       // on a GPU: the CUDA allocator's peak allocated bytes
   Profile profile;                   // empty unless options.profile
 };
 
@@ -45,6 +46,7 @@ struct GenerateBenchResult {
   ModelConfig config;
   std::string source;                // preset name or model directory
   std::string dtype;
+  std::string device;
   int64_t parameters = 0, batch_size = 0, prompt_length = 0, max_new_tokens = 0;
   int64_t model_rss_bytes = 0;       // resident size once the model exists
   bool peak_rss_per_mode = false;    // false: the kernel would not reset the peak, so each figure is the peak so far

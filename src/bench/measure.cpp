@@ -3,6 +3,10 @@
 #include <sys/resource.h>
 #include <torch/torch.h>
 #include <ATen/cpu/Utils.h>
+#ifdef RLHF_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <algorithm>
 #include <fstream>
@@ -17,12 +21,15 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work) {
+std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work,
+                                 const std::string& device) {
   for (int64_t i = 0; i < warmup; ++i) work();
+  synchronize(device);
   std::vector<double> seconds;
   for (int64_t i = 0; i < repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
     work();
+    synchronize(device);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return seconds;
@@ -58,6 +65,43 @@ bool reset_peak_rss() {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
+}
+
+bool is_gpu(const std::string& device) { return device.rfind("cuda", 0) == 0; }
+
+void synchronize(const std::string& device) {
+  if (is_gpu(device)) torch::cuda::synchronize();
+}
+
+#ifdef RLHF_WITH_CUDA
+namespace {
+c10::DeviceIndex gpu_index(const std::string& device) {
+  const torch::Device d(device);
+  return d.has_index() ? d.index() : c10::cuda::current_device();
+}
+constexpr size_t kAllPools = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+}  // namespace
+#endif
+
+bool reset_peak_memory(const std::string& device) {
+  if (!is_gpu(device)) return reset_peak_rss();
+#ifdef RLHF_WITH_CUDA
+  synchronize(device);
+  c10::cuda::CUDACachingAllocator::resetPeakStats(gpu_index(device));
+  return true;
+#else
+  return false;
+#endif
+}
+
+int64_t peak_memory_bytes(const std::string& device) {
+  if (!is_gpu(device)) return peak_rss_bytes();
+#ifdef RLHF_WITH_CUDA
+  synchronize(device);
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(gpu_index(device)).allocated_bytes[kAllPools].peak;
+#else
+  return 0;
+#endif
 }
 
 CpuInfo cpu_info() {

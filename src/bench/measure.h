@@ -11,8 +11,20 @@ namespace rlhf::bench {
 // The median of the values (the mean of the two middle ones for an even count); 0 for none.
 double median(std::vector<double> values);
 
-// Runs `work` `warmup` times untimed, then `repeats` times timed; returns the seconds of each timed run.
-std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work);
+// Runs `work` `warmup` times untimed, then `repeats` times timed; returns the seconds of each timed run. On a GPU
+// ("cuda", "cuda:N") each run ends when the device has finished the work it queued, not when the host has queued it.
+std::vector<double> time_repeats(int64_t warmup, int64_t repeats, const std::function<void()>& work,
+                                 const std::string& device = "cpu");
+
+// Waits for the work queued on a GPU device; nothing for "cpu".
+void synchronize(const std::string& device);
+bool is_gpu(const std::string& device);
+
+// A phase's peak memory on the device it ran on: the process's resident set on the CPU, the CUDA caching
+// allocator's peak of allocated bytes on a GPU (what torch.cuda.max_memory_allocated reports). reset_peak_memory
+// returns false where the peak cannot be reset; then the figure is the peak so far.
+bool reset_peak_memory(const std::string& device);
+int64_t peak_memory_bytes(const std::string& device);
 
 // Peak resident set size of this process in bytes (VmHWM from /proc/self/status, getrusage where that is missing).
 int64_t peak_rss_bytes();

@@ -8,6 +8,8 @@ namespace {
 struct Shape {
   const char* name;
   int64_t vocab, hidden, layers, heads, positions;
+  int64_t kv_heads = 0, intermediate = 0;  // llama/qwen2 blocks; 0: as many as heads / tiny_config's 8/3 rule
+  double rope_theta = 10000.0;
 };
 // A table, not an if-chain: adding a shape is one line.
 const Shape kShapes[] = {
@@ -15,6 +17,9 @@ const Shape kShapes[] = {
     {"demo", 8192, 256, 4, 4, 256},
     {"25m", 8192, 512, 6, 8, 512},
     {"gpt2-small", 50257, 768, 12, 12, 1024},
+    // Qwen2-0.5B's config.json (grouped-query attention, 2 key/value heads); positions cut from 32768 (RoPE has no
+    // table, so this is only the longest sequence the benchmark may ask for).
+    {"qwen2-0.5b", 151936, 896, 24, 14, 4096, 2, 4864, 1000000.0},
 };
 }  // namespace
 
@@ -27,7 +32,10 @@ std::vector<std::string> preset_names() {
 ModelConfig preset_config(const std::string& preset, const std::string& family) {
   for (const auto& s : kShapes) {
     if (preset != s.name) continue;
-    ModelConfig c = tiny_config(family, s.vocab, s.hidden, s.layers, s.heads, s.heads, s.positions);
+    ModelConfig c = tiny_config(family, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads ? s.kv_heads : s.heads,
+                                s.positions);
+    if (!c.is_gpt2() && s.intermediate) c.intermediate_size = s.intermediate;
+    if (!c.is_gpt2()) c.rope_theta = s.rope_theta;
     c.bos_token_id = c.eos_token_id = 0;
     return c;
   }

@@ -9,7 +9,9 @@ namespace rlhf::bench {
 
 // tiny (smoke tests), demo (~5M: hidden 256, 4 layers, 4 heads, vocab 8192, 256 positions), 25m (~23M: hidden 512,
 // 6 layers, 8 heads, vocab 8192, 512 positions), gpt2-small (GPT-2's 124M shape: vocab 50257, 768, 12 layers, 12 heads,
-// 1024 positions). `family` gpt2 | llama | qwen2 keeps the shape and changes the block (tied embeddings throughout).
+// 1024 positions), qwen2-0.5b (Qwen2-0.5B's 494M shape: vocab 151936, 896, 24 layers, 14 heads with 2 key/value heads,
+// MLP 4864; for the GPU). `family` gpt2 | llama | qwen2 keeps the shape and changes the block (tied embeddings
+// throughout; a gpt2 block has no grouped-query attention and a 4x MLP).
 ModelConfig preset_config(const std::string& preset, const std::string& family = "gpt2");
 std::vector<std::string> preset_names();
 

@@ -11,6 +11,7 @@
 #include "bench/measure.h"
 #include "bench/presets.h"
 #include "model/cpu_allocator.h"
+#include "model/device.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "train/batch.h"
@@ -53,16 +54,18 @@ PhaseRun time_step(const std::string& name, const TrainBenchOptions& o, bool* pe
   PhaseRun run;
   run.phase = name;
   release_cached_cpu_memory();  // the previous phase's blocks (other sizes) are not this phase's memory
-  *peak_reset = reset_peak_rss();
-  run.seconds = time_repeats(o.warmup, o.repeats, step);
-  run.peak_rss_bytes = peak_rss_bytes();
+  *peak_reset = reset_peak_memory(o.device);
+  run.seconds = time_repeats(o.warmup, o.repeats, step, o.device);
+  run.peak_rss_bytes = peak_memory_bytes(o.device);
   return run;
 }
 
 PhaseRun bench_sft(const TrainBenchOptions& o, const ModelConfig& config, bool* peak_reset) {
   torch::manual_seed(static_cast<uint64_t>(o.seed));
+  const auto device = pick_device(o.device);
   Transformer model(config);
   init_weights(*model);
+  model->to(device);
   model->train();
   prepare_trained_model(*model, o.memory, o.dtype, false, "");
   TrainingOptions t;
@@ -71,9 +74,9 @@ PhaseRun bench_sft(const TrainBenchOptions& o, const ModelConfig& config, bool* 
   auto rows = random_rows(o.batch_size, o.sequence_length, config.vocab_size, o.sequence_length / 2);
   std::vector<const Sequence*> pointers;
   for (const auto& r : rows) pointers.push_back(&r);
-  auto batch = pad_right(pointers, 0, torch::kCPU);
+  auto batch = pad_right(pointers, 0, device);
   PhaseRun run = time_step("sft", o, peak_reset, [&] {
-    AutocastGuard autocast(torch::kCPU, o.dtype);
+    AutocastGuard autocast(device, o.dtype);
     auto loss = language_model_loss(*model, batch);
     loss.backward();
     optimizer->step();
@@ -86,8 +89,10 @@ PhaseRun bench_sft(const TrainBenchOptions& o, const ModelConfig& config, bool* 
 
 PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* peak_reset) {
   torch::manual_seed(static_cast<uint64_t>(o.seed) + 1);
+  const auto device = pick_device(o.device);
   Transformer lm(config);
   init_weights(*lm);
+  lm->to(device);
   Transformer model = copy_with_heads(*lm, false, true);
   model->train();
   prepare_trained_model(*model, o.memory, o.dtype, true, "");
@@ -97,7 +102,7 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
   auto sequences = random_rows(rows, o.sequence_length, config.vocab_size, o.sequence_length / 2);
   std::vector<const Sequence*> pointers;
   for (const auto& r : sequences) pointers.push_back(&r);
-  auto batch = pad_right(pointers, 0, torch::kCPU);
+  auto batch = pad_right(pointers, 0, device);
   // Each prompt's K responses ranked 0 > 1 > ... > K-1: all C(K,2) comparisons, one batch element per prompt.
   std::vector<int64_t> offsets;
   std::vector<std::vector<std::pair<int, int>>> pairs(static_cast<size_t>(o.batch_size));
@@ -107,7 +112,7 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
       for (int b = a + 1; b < K; ++b) pairs[static_cast<size_t>(p)].emplace_back(a, b);
   }
   PhaseRun run = time_step("rm", o, peak_reset, [&] {
-    AutocastGuard autocast(torch::kCPU, o.dtype);
+    AutocastGuard autocast(device, o.dtype);
     auto rewards = score_at_last_token(*model, batch.ids, batch.attention);
     auto loss = ranking_loss_batch(rewards, offsets, pairs).loss;
     loss.backward();
@@ -125,6 +130,7 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   torch::manual_seed(static_cast<uint64_t>(o.seed) + 2);
   Transformer lm(config);
   init_weights(*lm);
+  lm->to(pick_device(o.device));  // the copies below follow it; train_ppo runs where the policy is
   PpoModels models;
   models.policy = lm;
   // With LoRA, run_ppo's sharing: the reference is the policy's base, the reward model the value model's.
@@ -161,9 +167,10 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   *peak_reset = true;
   auto observe = [&](const char* phase, bool begin) {
     const std::string name = phase;
+    synchronize(o.device);  // a phase's GPU work is timed to its end, and not counted in the next phase
     if (begin) {
       if (name == "generation") iteration_start = Clock::now();
-      if (seen >= o.warmup) *peak_reset = reset_peak_rss() && *peak_reset;
+      if (seen >= o.warmup) *peak_reset = reset_peak_memory(o.device) && *peak_reset;
       started[name] = Clock::now();
       return;
     }
@@ -172,7 +179,7 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
       PhaseRun& run = runs[name];
       run.phase = "ppo/" + name;
       run.seconds.push_back(s);
-      run.peak_rss_bytes = std::max(run.peak_rss_bytes, peak_rss_bytes());
+      run.peak_rss_bytes = std::max(run.peak_rss_bytes, peak_memory_bytes(o.device));
       if (name == "optimisation") iteration.seconds.push_back(seconds_since(iteration_start));
     }
     if (name == "optimisation") ++seen;
@@ -229,6 +236,7 @@ TrainBenchResult bench_training(const TrainBenchOptions& o) {
   TrainBenchResult r;
   r.config = preset_config(o.preset, o.family);
   r.preset = o.preset;
+  r.device = o.device;
   r.parameters = r.config.parameter_count();
   if (o.sequence_length > r.config.max_position_embeddings ||
       o.ppo_prompt_length + o.ppo_response_length > r.config.max_position_embeddings)
@@ -244,6 +252,8 @@ TrainBenchResult bench_training(const TrainBenchOptions& o) {
       r.runs.push_back(bench_rm(o, r.config, &reset));
     } else if (phase == "ppo") {
       for (auto& run : bench_ppo(o, r.config, &reset)) r.runs.push_back(run);
+    } else if (phase == "none") {
+      continue;  // the preset's shape and parameter count only
     } else {
       fail("bench --train_phases", "sft, rm and/or ppo", "'" + phase + "'");
     }
@@ -260,17 +270,18 @@ nlohmann::json to_json(const TrainBenchResult& r) {
                     {"model_gflops_per_s", m.model_gflops_per_s}, {"mfu", m.mfu},
                     {"peak_rss_mb", static_cast<double>(m.peak_rss_bytes) / (1 << 20)}});
   return {{"model", r.preset}, {"architecture", r.config.architecture}, {"parameters", r.parameters},
+          {"device", r.device}, {"memory", is_gpu(r.device) ? "cuda_peak_allocated" : "peak_rss"},
           {"peak_rss_per_phase", r.peak_rss_per_phase}, {"runs", runs}};
 }
 
 std::string training_table(const TrainBenchResult& r) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "training: %s (%s, %.1fM parameters)\n", r.preset.c_str(),
-                r.config.architecture.c_str(), static_cast<double>(r.parameters) / 1e6);
+  std::snprintf(line, sizeof line, "training: %s (%s, %.1fM parameters, %s)\n", r.preset.c_str(),
+                r.config.architecture.c_str(), static_cast<double>(r.parameters) / 1e6, r.device.c_str());
   out += line;
   std::snprintf(line, sizeof line, "%-20s %10s %12s %10s %8s %12s\n", "phase", "median s", "tokens/s", "GFLOP/s", "MFU",
-                "peak RSS MB");
+                is_gpu(r.device) ? "peak GPU MB" : "peak RSS MB");
   out += line;
   for (const auto& m : r.runs) {
     std::snprintf(line, sizeof line, "%-20s %10.3f %12.0f %10.2f %7.1f%% %12.0f\n", m.phase.c_str(), m.median_seconds,

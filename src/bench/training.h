@@ -28,6 +28,7 @@ struct TrainBenchOptions {
   double gemm_peak_gflops = 0;       // when known (same run): model-FLOP utilisation against it
   MemoryOptions memory;              // LoRA (PPO: reference = policy base, reward = value base), checkpointing, bf16
   std::string dtype = "float32";     // bfloat16: autocast, and frozen weights held in bf16 (frozen_dtype auto)
+  std::string device = "cpu";        // cpu | cuda | cuda:N (GPU: phases timed to the end of the device's work)
 };
 
 struct PhaseRun {
@@ -38,12 +39,13 @@ struct PhaseRun {
   double tokens_per_s = 0;
   double model_gflops_per_s = 0;     // 6·N-style model FLOPs (2 per multiply-add, backward = 2× forward) per second
   double mfu = 0;                    // model_gflops_per_s / gemm peak (0 when none was given)
-  int64_t peak_rss_bytes = 0;
+  int64_t peak_rss_bytes = 0;        // on a GPU: the CUDA allocator's peak allocated bytes
 };
 
 struct TrainBenchResult {
   ModelConfig config;
   std::string preset;
+  std::string device;
   int64_t parameters = 0;
   bool peak_rss_per_phase = false;   // false: the kernel would not reset the peak, each figure is the peak so far
   std::vector<PhaseRun> runs;

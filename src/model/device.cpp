@@ -1,5 +1,7 @@
 #include "model/device.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include "common/error.h"
 
 namespace rlhf {
@@ -13,6 +15,14 @@ torch::Device pick_device(const std::string& name) {
   } catch (const c10::Error&) {
     fail("device", "auto, cpu, cuda or cuda:N", "'" + name + "'");
   }
+}
+
+at::Generator seeded_generator(torch::Device device, uint64_t seed) {
+  at::Generator generator = device.is_cuda()
+                                ? at::detail::getCUDAHooks().getNewGenerator(device.has_index() ? device.index() : -1)
+                                : at::make_generator<at::CPUGeneratorImpl>(seed);
+  generator.set_current_seed(seed);
+  return generator;
 }
 
 }  // namespace rlhf

@@ -151,6 +151,21 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
   return out;
 }
 
+// cuDNN's attention builds and caches a plan for each new sequence shape: a decode step has a new key length every
+// token, and a batch of 32 x 128 new tokens paid 5-10 s of planning on its first run (H100, measured in
+// bench/RESULTS.md), against no cost and the same steady speed with the other kernels. Training forwards keep cuDNN
+// (fixed shapes, 8-18 % faster there): the guard turns it off for the generate call only and restores the setting.
+class NoCudnnAttention {
+ public:
+  NoCudnnAttention() : was_(at::globalContext().userEnabledCuDNNSDP()) { at::globalContext().setSDPUseCuDNN(false); }
+  ~NoCudnnAttention() { at::globalContext().setSDPUseCuDNN(was_); }
+  NoCudnnAttention(const NoCudnnAttention&) = delete;
+  NoCudnnAttention& operator=(const NoCudnnAttention&) = delete;
+
+ private:
+  bool was_;
+};
+
 }  // namespace
 
 GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
@@ -161,6 +176,7 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
     // many small ops. Its tensors cannot enter autograd later (PPO feeds the sequences to training forwards), so the
     // outputs are cloned into ordinary tensors once, after the loop.
     MatmulWeightsInBf16 cast_once(model, o.cast_weights_once);
+    NoCudnnAttention fixed_plans_only;
     c10::InferenceMode inference_mode;
     inference = generate_in_inference_mode(model, prompt_ids, prompt_mask, o, generator);
   }

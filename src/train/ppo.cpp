@@ -156,7 +156,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   m.policy->train(), m.value_model->train();
   auto policy_optimizer = make_adamw(trainable_parameters(*m.policy), t, t.learning_rate);
   auto value_optimizer = make_adamw(trainable_parameters(*m.value_model), t, o.value_learning_rate);
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(t.seed));
+  auto generator = seeded_generator(device, static_cast<uint64_t>(t.seed));  // the device's kind: sampling happens there
   AdaptiveKlController kl_controller{o.kl_coef, o.kl_target, o.kl_horizon};
   std::vector<torch::Tensor> ema;
   if (o.ema_decay > 0)  // trained weights only: a frozen base is its own average
@@ -297,7 +297,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     bool stop_early = false;
     phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
-      auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong)).to(device);
+      auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong).device(device));
       for (int64_t mb = 0; mb < o.num_mini_batches; ++mb) {
         auto rows = permutation.slice(0, mb * minibatch, (mb + 1) * minibatch);
         auto mask_mb = response_mask_f.index_select(0, rows);

@@ -2,7 +2,11 @@
 assertions (the machine is shared); the figures themselves are in bench/RESULTS.md."""
 import json
 import os
+import pathlib
 import subprocess
+import sys
+
+import pytest
 
 from conftest import run_rlhf
 
@@ -104,3 +108,27 @@ def test_openmp_wait_policy_is_chosen_at_start_unless_the_user_chose(rlhf_bin):
     # tests/cpp/base/test_openmp_wait.cpp; which branch this run takes depends on the machine's load now).
     machine = _bench_machine(rlhf_bin, 1)
     assert (machine["omp_wait_policy"], machine["gomp_spincount"]) in [("(unset)", "10000"), ("PASSIVE", "(unset)")]
+
+
+def test_gpu_presets_have_the_shape_transformers_builds(rlhf_bin):
+    # bench/gpu/peers.py compares rlhf bench's presets with transformers' models of the same shape: their parameter
+    # counts must agree (transformers' model is built on the meta device, no memory; ours reported without a phase).
+    import torch
+    import transformers
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench" / "gpu"))
+    import peers
+    for shape, (make_config, family) in peers.SHAPES.items():
+        with torch.device("meta"):
+            theirs = sum(p.numel() for p in transformers.AutoModelForCausalLM.from_config(make_config()).parameters())
+        out = run_rlhf(rlhf_bin, "bench", "--train", "--train_phases", "none", "--json", "--preset", shape, "--family", family)
+        assert json.loads(out.stdout)["train"]["parameters"] == theirs, shape
+    # Qwen2-0.5B as published: 494,032,768 parameters with tied embeddings.
+    assert theirs == 494032768
+
+
+def test_a_gpu_that_is_not_there_is_a_clear_error(rlhf_bin):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = run_rlhf(rlhf_bin, "bench", "--device", "cuda", "--gemm", check=False)
+    assert out.returncode != 0 and "a CUDA device (none is available here)" in out.stderr

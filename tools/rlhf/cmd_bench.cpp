@@ -16,6 +16,7 @@
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
+#include "model/device.h"
 #include "train/memory.h"
 
 namespace rlhf::cli {
@@ -24,6 +25,7 @@ namespace {
 struct BenchArgs {
   bool gemm = false, generate = false, train = false, json = false;
   std::string train_phases = "sft,rm,ppo";
+  std::string device = "cpu";
   std::string gemm_sizes = "1024,2048", gemm_dtypes = "float32,bfloat16", modes = "cache,recompute";
   int64_t gemm_repeats = 7;
   bench::GenerateBenchOptions generation;
@@ -57,6 +59,7 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
 
 void run(BenchArgs a) {
   if (!a.gemm && !a.generate && !a.train) a.gemm = a.generate = true;
+  a.device = pick_device(a.device).str();  // "auto" resolved once: every timer must know whether to wait for a GPU
   auto cpu = bench::cpu_info();
   // How OpenMP's threads wait (the user's setting or the one rlhf chose at start) moves small-op phases by 25-30 %.
   auto variable = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : "(unset)"); };
@@ -66,11 +69,12 @@ void run(BenchArgs a) {
                              {"threads", cpu.threads},
                              {"bf16_native", cpu.bf16_native},
                              {"torch", TORCH_VERSION},
+                             {"device", a.device},
                              {"omp_wait_policy", omp_wait},
                              {"gomp_spincount", spin_count}}}};
   if (!a.json)
     std::cout << "machine: " << cpu.model_name << ", " << cpu.threads << " threads, native bf16: "
-              << (cpu.bf16_native ? "yes" : "no") << ", LibTorch " << TORCH_VERSION
+              << (cpu.bf16_native ? "yes" : "no") << ", LibTorch " << TORCH_VERSION << ", device " << a.device
               << ", OMP_WAIT_POLICY " << omp_wait << ", GOMP_SPINCOUNT " << spin_count << "\n";
   if (a.gemm) {
     bench::GemmOptions g;
@@ -78,6 +82,7 @@ void run(BenchArgs a) {
     g.dtypes = split_list(a.gemm_dtypes);
     g.repeats = a.gemm_repeats;
     g.warmup = a.generation.warmup;
+    g.device = a.device;
     auto results = bench::bench_gemm(g);
     report["gemm"] = nlohmann::json::array();
     for (const auto& r : results) report["gemm"].push_back(bench::to_json(r));
@@ -86,6 +91,7 @@ void run(BenchArgs a) {
   }
   if (a.generate) {
     a.generation.modes = split_list(a.modes);
+    a.generation.device = a.device;
     auto result = bench::bench_generate(a.generation);
     report["generate"] = bench::to_json(result);
     if (!a.json) std::cout << bench::generate_table(result);
@@ -96,6 +102,7 @@ void run(BenchArgs a) {
     t.warmup = a.generation.warmup, t.repeats = a.generation.repeats;
     t.gemm_peak_gflops = a.generation.gemm_peak_gflops;
     t.phases = split_list(a.train_phases);
+    t.device = a.device;
     auto result = bench::bench_training(t);
     report["train"] = bench::to_json(result);
     if (!a.json) std::cout << bench::training_table(result);
@@ -111,7 +118,8 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   options->add("gemm_sizes", &a->gemm_sizes, "GEMM sizes n (n x n x n), comma-separated");
   options->add("gemm_dtypes", &a->gemm_dtypes, "GEMM dtypes: float32,bfloat16 (bf16 skipped without native support)");
   options->add("gemm_repeats", &a->gemm_repeats, "timed GEMM repeats (median)");
-  options->add("preset", &g.preset, "model shape: tiny | demo | 25m | gpt2-small");
+  options->add("device", &a->device, "cpu | cuda | cuda:N (a GPU: timed to the end of its work, peak GPU memory)");
+  options->add("preset", &g.preset, "model shape: tiny | demo | 25m | gpt2-small | qwen2-0.5b");
   options->add("family", &g.family, "block type for the preset: gpt2 | llama | qwen2");
   options->add("model", &g.model, "a model directory instead of a preset");
   options->add("dtype", &g.dtype, "float32 | bfloat16");
@@ -124,7 +132,7 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   options->add("seed", &g.seed, "seed of the random weights and prompts");
   options->add("profile", &g.profile, "one more generation per mode under LibTorch's profiler: time per op");
   auto& t = a->training;
-  options->add("train_phases", &a->train_phases, "--train: sft,rm,ppo");
+  options->add("train_phases", &a->train_phases, "--train: sft,rm,ppo (none: only the preset's shape)");
   options->add("train_batch_size", &t.batch_size, "--train: SFT sequences / RM prompts per step");
   options->add("sequence_length", &t.sequence_length, "--train: tokens per SFT / RM sequence");
   options->add("rm_responses", &t.rm_responses, "--train: K responses per RM prompt");

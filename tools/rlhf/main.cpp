@@ -58,8 +58,14 @@ int main(int argc, char** argv) {
                  "system (malloc, LibTorch's default)")
       ->check(CLI::IsMember({"caching", "system"}))
       ->capture_default_str();
+  bool cudnn_attention = true;
+  app.add_option("--cudnn_attention", cudnn_attention,
+                 "CUDA: let training and scoring forwards use cuDNN's attention (LibTorch's default; generation never does: "
+                 "cuDNN plans each new sequence length, src/model/generate.cpp)")
+      ->capture_default_str();
   app.parse_complete_callback([&] {
     at::set_num_threads(threads);
+    at::globalContext().setSDPUseCuDNN(cudnn_attention);
     if (cpu_allocator == "caching") rlhf::install_caching_cpu_allocator();
   });
   auto& list = rlhf::cli::commands();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/device.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
 #include "model/transformer.h"
@@ -94,6 +95,35 @@ TEST_P(ModelFamilies, EosStopsARowAndMasksTheRest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ModelFamilies, ::testing::Values("gpt2", "llama", "qwen2"));
+
+// generate() turns cuDNN attention off for its own call (a plan per new key length on a GPU) and must hand the user's
+// setting back either way, also when generation fails.
+TEST(Generate, LeavesTheCudnnAttentionSettingAsItFoundIt) {
+  auto model = tiny_model("llama");
+  auto [ids, mask] = left_padded_batch();
+  GenerationOptions o;
+  o.max_new_tokens = 2;
+  o.do_sample = false;
+  const bool before = at::globalContext().userEnabledCuDNNSDP();
+  for (bool setting : {true, false}) {
+    at::globalContext().setSDPUseCuDNN(setting);
+    generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(1));
+    EXPECT_EQ(at::globalContext().userEnabledCuDNNSDP(), setting);
+    EXPECT_ANY_THROW(generate(*model, ids.slice(1, 0, 0), mask.slice(1, 0, 0), o,
+                              at::make_generator<at::CPUGeneratorImpl>(1)));  // no prompt tokens: an error
+    EXPECT_EQ(at::globalContext().userEnabledCuDNNSDP(), setting);
+  }
+  at::globalContext().setSDPUseCuDNN(before);
+}
+
+// The sampling generator PPO keeps: on the CPU the same draws as a CPU generator seeded alike (checkpoints and
+// results of CPU runs unchanged); a CUDA one is made on a GPU only (not testable here).
+TEST(Device, SeededGeneratorOnTheCpuDrawsAsACpuGenerator) {
+  auto ours = seeded_generator(torch::kCPU, 1234);
+  auto plain = at::make_generator<at::CPUGeneratorImpl>(1234);
+  EXPECT_TRUE(torch::randperm(50, ours, torch::kLong).equal(torch::randperm(50, plain, torch::kLong)));
+  EXPECT_TRUE(torch::rand({8}, ours).equal(torch::rand({8}, plain)));
+}
 
 TEST(Logprobs, ChunkedEqualsLogSoftmaxWithGradients) {
   torch::manual_seed(0);

@@ -70,7 +70,9 @@ bool reset_peak_rss() {
 bool is_gpu(const std::string& device) { return device.rfind("cuda", 0) == 0; }
 
 void synchronize(const std::string& device) {
-  if (is_gpu(device)) torch::cuda::synchronize();
+  if (!is_gpu(device)) return;
+  const torch::Device d(device);
+  torch::cuda::synchronize(d.has_index() ? d.index() : -1);  // -1: the current device
 }
 
 #ifdef RLHF_WITH_CUDA

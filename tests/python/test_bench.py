@@ -132,3 +132,6 @@ def test_a_gpu_that_is_not_there_is_a_clear_error(rlhf_bin):
         pytest.skip("this machine has a GPU")
     out = run_rlhf(rlhf_bin, "bench", "--device", "cuda", "--gemm", check=False)
     assert out.returncode != 0 and "a CUDA device (none is available here)" in out.stderr
+    out = run_rlhf(rlhf_bin, "generate", "--device", "cuda", "--model", "/nonexistent", "--ids", "-", input="",
+                   check=False)  # the device is checked before the model is read
+    assert out.returncode != 0 and "a CUDA device (none is available here)" in out.stderr

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/options.h"
 #include "io/hf_model.h"
+#include "model/device.h"
 #include "model/generate.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -22,7 +23,7 @@ namespace {
 using json = nlohmann::json;
 
 struct GenerateArgs {
-  std::string model, tokenizer, prompts_file, ids_file, prompt_format = "raw", dtype = "float32";
+  std::string model, tokenizer, prompts_file, ids_file, prompt_format = "raw", dtype = "float32", device = "auto";
   std::vector<std::string> prompts;
   int64_t max_new_tokens = 64, top_k = 0, batch_size = 8, seed = 0, eos_token_id = -2;
   double temperature = 1.0, top_p = 1.0;
@@ -72,7 +73,8 @@ std::vector<std::string> read_prompts(const std::string& path) {
 }
 
 void run(GenerateArgs a) {
-  auto model = load_model(a.model, LoadOptions{parse_torch_dtype(a.dtype)});
+  const auto device = pick_device(a.device);
+  auto model = load_model(a.model, LoadOptions{parse_torch_dtype(a.dtype), device});
   model->eval();
   const ModelConfig& config = model->config();
   std::unique_ptr<Tokenizer> tokenizer;
@@ -112,7 +114,7 @@ void run(GenerateArgs a) {
   o.eos_token_id = a.eos_token_id == -2 ? config.eos_token_id : a.eos_token_id;
   o.stop_token_ids = stop_ids;
   o.pad_token_id = config.pad_token_id >= 0 ? config.pad_token_id : std::max<int64_t>(config.eos_token_id, 0);
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
+  auto generator = seeded_generator(device, static_cast<uint64_t>(a.seed));  // a GPU samples with a GPU generator
 
   int64_t new_tokens = 0;
   double seconds = 0;
@@ -127,15 +129,20 @@ void run(GenerateArgs a) {
       ids[i - start].slice(0, width - n).copy_(torch::tensor(rows[i], torch::kLong));
       mask[i - start].slice(0, width - n).fill_(1);
     }
+    ids = ids.to(device), mask = mask.to(device);
     auto t0 = std::chrono::steady_clock::now();
     auto out = generate(*model, ids, mask, o, generator);
+    // The clock stops when the tokens are here: on a GPU the copy waits for the queued work.
+    const auto response_ids = out.response_ids.to(torch::kCPU).contiguous();
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    new_tokens += out.response_ids.numel();
-    for (int64_t i = 0; i < out.response_ids.size(0); ++i) {
-      const int64_t n = out.response_mask[i].sum().item<int64_t>();
-      auto row_ids = out.response_ids[i].slice(0, 0, n);
+    const auto lengths = out.response_mask.sum(1).to(torch::kCPU);
+    const auto logprobs = out.response_logprobs.to(torch::kCPU, torch::kFloat32).contiguous();
+    new_tokens += response_ids.numel();
+    for (int64_t i = 0; i < response_ids.size(0); ++i) {
+      const int64_t n = lengths[i].item<int64_t>();
+      auto row_ids = response_ids[i].slice(0, 0, n);
       std::vector<int64_t> response(row_ids.data_ptr<int64_t>(), row_ids.data_ptr<int64_t>() + n);
-      auto lp = out.response_logprobs[i].slice(0, 0, n).contiguous();
+      auto lp = logprobs[i].slice(0, 0, n).contiguous();
       json line = {{"ids", response}, {"logprobs", std::vector<float>(lp.data_ptr<float>(), lp.data_ptr<float>() + n)}};
       if (tokenizer) {
         line["prompt"] = a.prompts[start + static_cast<size_t>(i)];
@@ -167,6 +174,7 @@ RegisterCommand reg{{"generate", "Sample from a model (batched, KV cache); JSONL
   options->add("seed", &a->seed, "sampling seed");
   options->add("use_cache", &a->use_cache, "KV cache (false: recompute everything each step)");
   options->add("dtype", &a->dtype, "float32 | bfloat16");
+  options->add("device", &a->device, "auto | cpu | cuda | cuda:N (auto: CUDA when there is one)");
   options->add("timing", &a->timing, "print tokens/s to stderr");
   options->attach(app);
   app.add_option("--prompt", a->prompts, "a prompt (repeatable)");

@@ -324,8 +324,20 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
       }
     }
   }
-  for (const auto& [prefix, generator] : what.generators)
-    generator->set_state(read_tensor(optimizers, "generator/" + prefix));
+  for (const auto& [prefix, generator] : what.generators) {
+    const auto saved = read_tensor(optimizers, "generator/" + prefix);
+    try {
+      generator->set_state(saved);
+    } catch (const c10::Error&) {
+      // The state's layout is the device's: a CPU generator's is 5,056 bytes, a CUDA one's 16 (PPO samples on its
+      // device, src/model/device.h), so a run checkpointed on one kind of device resumes only on that kind.
+      fail(dir + "/optimizers.safetensors",
+           "the state of a " + c10::DeviceTypeName(generator->device().type(), true) +
+               " random generator under generator/" + prefix + " (a run resumes on the kind of device it was "
+               "checkpointed on)",
+           std::to_string(saved.numel()) + " bytes");
+    }
+  }
   std::fprintf(stderr, "resumed from %s (step %lld)\n", dir.c_str(), static_cast<long long>(state["step"].get<int64_t>()));
   return state;
 }

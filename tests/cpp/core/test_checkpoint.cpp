@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "formats/safetensors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
 #include "train/loop.h"
@@ -79,6 +80,24 @@ TEST(Checkpoint, ResumeTakesTheNewestCompleteFolderEvenIfLatestLagsBehind) {
   EXPECT_EQ((*state)["epoch"].get<int64_t>(), 1);
   EXPECT_TRUE(torch::equal(linear->weight, torch::full({2, 3}, 0.25)));
   EXPECT_EQ(*newest_checkpoint(out), out + "/checkpoints/step-8");
+  remove_tree(out);
+}
+
+// A sampling generator's saved state that is not this generator's kind (a run checkpointed on a GPU resumed on the
+// CPU: 16 bytes of CUDA state against the CPU's 5,056) names the file and the reason, not c10's size check.
+TEST(Checkpoint, AGeneratorStateOfAnotherDeviceKindIsAClearError) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_generator_" + std::to_string(::getpid());
+  torch::nn::Linear linear(3, 2);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(7);
+  Checkpointable what{{{"model", linear.get()}}, {}, {{"sampling", &generator}}};
+  save_checkpoint(out, 3, what, {{"epoch", 0}}, 1);
+  ASSERT_TRUE(load_latest_checkpoint(out, what, {"epoch"}).has_value());  // its own state resumes
+  const std::string optimizers = out + "/checkpoints/step-3/optimizers.safetensors";
+  const std::vector<uint8_t> cuda_like(16, 1);
+  write_safetensors(optimizers, {{"generator/sampling", DType::U8, {16}, cuda_like.data(), cuda_like.size()}});
+  EXPECT_EQ(error_of([&] { load_latest_checkpoint(out, what, {"epoch"}); }),
+            out + "/checkpoints/step-3/optimizers.safetensors: expected the state of a cpu random generator under "
+                  "generator/sampling (a run resumes on the kind of device it was checkpointed on), found 16 bytes");
   remove_tree(out);
 }
 

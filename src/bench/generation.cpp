@@ -16,9 +16,8 @@
 namespace rlhf::bench {
 
 namespace {
-Transformer make_model(const GenerateBenchOptions& o) {
+Transformer make_model(const GenerateBenchOptions& o, torch::Device device) {
   const auto dtype = parse_torch_dtype(o.dtype);
-  const auto device = pick_device(o.device);
   if (!o.model.empty()) return load_model(o.model, LoadOptions{dtype, device});
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   Transformer model(preset_config(o.preset, o.family));
@@ -36,7 +35,8 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
     if (mode != "cache" && mode != "recompute") fail("bench --modes", "cache and/or recompute", "'" + mode + "'");
 
   GenerateBenchResult r;
-  auto model = make_model(o);
+  const auto device = pick_device(o.device);
+  auto model = make_model(o, device);
   model->eval();
   r.config = model->config();
   r.source = o.model.empty() ? o.preset : o.model;
@@ -54,7 +54,7 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
   auto prompt_generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.seed) + 1);
   auto prompt_ids = torch::randint(0, r.config.vocab_size, {o.batch_size, o.prompt_length}, prompt_generator,
                                    torch::TensorOptions().dtype(torch::kLong))
-                        .to(pick_device(o.device));
+                        .to(device);
   auto prompt_mask = torch::ones_like(prompt_ids);
   const double useful_flops = generation_flops(r.config, o.batch_size, o.prompt_length, o.max_new_tokens);
 
@@ -123,7 +123,7 @@ nlohmann::json to_json(const GenerateBenchResult& r) {
                       {"parameters", r.parameters},
                       {"dtype", r.dtype},
                       {"device", r.device},
-                      {"memory", is_gpu(r.device) ? "cuda_peak_allocated" : "peak_rss"},
+                      {"memory", peak_memory_kind(r.device)},
                       {"batch_size", r.batch_size},
                       {"prompt_length", r.prompt_length},
                       {"max_new_tokens", r.max_new_tokens},
@@ -143,7 +143,7 @@ std::string generate_table(const GenerateBenchResult& r) {
                 static_cast<long long>(r.max_new_tokens));
   std::string out = line;
   out += std::string("  mode        tokens/s  median ms  prefill ms   decode tok/s   GFLOP/s    MFU   ") +
-         (is_gpu(r.device) ? "peak GPU MB\n" : "peak RSS MB\n");
+         peak_memory_column(r.device) + "\n";
   for (const auto& m : r.runs) {
     char mfu[16] = "     -";  // no GEMM peak measured in this call
     if (m.mfu > 0) std::snprintf(mfu, sizeof mfu, "%5.1f%%", 100 * m.mfu);

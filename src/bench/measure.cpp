@@ -106,6 +106,11 @@ int64_t peak_memory_bytes(const std::string& device) {
 #endif
 }
 
+const char* peak_memory_kind(const std::string& device) {
+  return is_gpu(device) ? "cuda_peak_allocated" : "peak_rss";
+}
+const char* peak_memory_column(const std::string& device) { return is_gpu(device) ? "peak GPU MB" : "peak RSS MB"; }
+
 CpuInfo cpu_info() {
   CpuInfo info;
   std::ifstream in("/proc/cpuinfo");

@@ -25,6 +25,9 @@ bool is_gpu(const std::string& device);
 // returns false where the peak cannot be reset; then the figure is the peak so far.
 bool reset_peak_memory(const std::string& device);
 int64_t peak_memory_bytes(const std::string& device);
+// What that figure is, for the JSON ("peak_rss" | "cuda_peak_allocated") and a table's column header.
+const char* peak_memory_kind(const std::string& device);
+const char* peak_memory_column(const std::string& device);
 
 // Peak resident set size of this process in bytes (VmHWM from /proc/self/status, getrusage where that is missing).
 int64_t peak_rss_bytes();

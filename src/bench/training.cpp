@@ -270,7 +270,7 @@ nlohmann::json to_json(const TrainBenchResult& r) {
                     {"model_gflops_per_s", m.model_gflops_per_s}, {"mfu", m.mfu},
                     {"peak_rss_mb", static_cast<double>(m.peak_rss_bytes) / (1 << 20)}});
   return {{"model", r.preset}, {"architecture", r.config.architecture}, {"parameters", r.parameters},
-          {"device", r.device}, {"memory", is_gpu(r.device) ? "cuda_peak_allocated" : "peak_rss"},
+          {"device", r.device}, {"memory", peak_memory_kind(r.device)},
           {"peak_rss_per_phase", r.peak_rss_per_phase}, {"runs", runs}};
 }
 
@@ -281,7 +281,7 @@ std::string training_table(const TrainBenchResult& r) {
                 r.config.architecture.c_str(), static_cast<double>(r.parameters) / 1e6, r.device.c_str());
   out += line;
   std::snprintf(line, sizeof line, "%-20s %10s %12s %10s %8s %12s\n", "phase", "median s", "tokens/s", "GFLOP/s", "MFU",
-                is_gpu(r.device) ? "peak GPU MB" : "peak RSS MB");
+                peak_memory_column(r.device));
   out += line;
   for (const auto& m : r.runs) {
     std::snprintf(line, sizeof line, "%-20s %10.3f %12.0f %10.2f %7.1f%% %12.0f\n", m.phase.c_str(), m.median_seconds,

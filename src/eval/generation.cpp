@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "io/hf_model.h"
+#include "model/device.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
 
@@ -120,10 +121,7 @@ std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std:
     stop_strings.push_back("\n");
   }
   g.pad_token_id = pad_id_of(m);
-  // On CUDA an undefined generator means the device's default one, seeded here (a CPU generator cannot sample there).
-  at::Generator generator;
-  if (m.device.is_cuda()) torch::cuda::manual_seed(o.seed);
-  else generator = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  auto generator = seeded_generator(m.device, o.seed);  // the device's kind: a CPU generator cannot sample on a GPU
 
   // Rows sorted by length so that a batch pads little (the sort is stable: samples of a prompt stay in order).
   std::vector<size_t> order(rows.size());

@@ -30,6 +30,18 @@ torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double t
   return out;
 }
 
+torch::Tensor sample_categorical(const torch::Tensor& probs, at::Generator generator) {
+  const int64_t V = probs.size(-1);
+  auto cdf = probs.cumsum(-1, torch::kFloat64);  // [B, V]
+  auto total = cdf.narrow(-1, V - 1, 1);         // [B, 1]
+  if (!torch::isfinite(total).all().item<bool>() || !(total > 0).all().item<bool>()) return {};
+  auto u = torch::empty_like(total).uniform_(0, 1, generator) * total;
+  // u < total, also where the product rounds up: the last token of positive probability is then the pick.
+  u = torch::minimum(u, torch::nextafter(total, torch::zeros_like(total)));
+  // The first token whose cumulative weight exceeds u; a token of zero probability adds nothing, so it never is.
+  return torch::searchsorted(cdf, u, /*out_int32=*/false, /*right=*/true).squeeze(-1).clamp_max(V - 1);
+}
+
 namespace {
 
 // While in scope under bf16 autocast: each fp32 weight and bias that only feeds matrix products (the blocks'
@@ -90,10 +102,12 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
   auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
 
   std::unique_ptr<KVCache> cache;
-  // Under bf16 autocast the keys and values come out of bf16 products: a cache in the embedding's fp32 would be cast
-  // back to bf16 by attention in every step and layer, for the same values.
+  // The CPU's decode attention computes in fp32 (model/transformer.cpp), so its cache is fp32 whatever the weights'
+  // dtype: keys and values are cast once, when written. On a GPU under bf16 autocast they come out of bf16 products
+  // and SDPA reads them in bf16: a cache in the embedding's fp32 would be cast back in every step and layer.
   auto cache_options = model.embed_tokens.options();
-  if (o.cast_weights_once && bf16_autocast_on(device.type())) cache_options = cache_options.dtype(torch::kBFloat16);
+  if (device.is_cpu()) cache_options = cache_options.dtype(torch::kFloat32);
+  else if (o.cast_weights_once && bf16_autocast_on(device.type())) cache_options = cache_options.dtype(torch::kBFloat16);
   if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, cache_options);
   auto positions = positions_from_mask(prompt_mask);  // [B, P]
   auto next_position = positions.select(1, P - 1) + 1;  // [B]
@@ -113,11 +127,11 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
     if (o.do_sample) {
       const bool filtered = o.top_k > 0 || o.top_p < 1.0;
       auto probs = filtered ? filter_logits(scaled, o.top_k, o.top_p).softmax(-1) : scaled_logprobs.exp();
-      // multinomial throws a bare c10::Error on NaN; a NaN or diverged weight (PPO's policy) gets a message instead.
-      if (!torch::isfinite(probs).all().item<bool>())
+      token = sample_categorical(probs, generator);
+      // A NaN or diverged weight (PPO's policy) gets a message, not a wrong token.
+      if (!token.defined())
         fail("sampling", "finite next-token probabilities",
              "NaN or inf at new token " + std::to_string(t) + " (the model's weights are not finite, or have diverged)");
-      token = at::multinomial(probs, 1, false, generator).squeeze(-1);
     } else {
       token = scaled.argmax(-1);
     }

@@ -12,6 +12,12 @@ using torch::autograd::variable_list;
 // Rows per chunk so that one chunk's logits stay near 16M floats (64 MB) whatever the vocabulary.
 int64_t chunk_rows(int64_t vocab) { return std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(vocab, 1)); }
 
+// z = h Wᵀ / T in fp32; at T = 1 (PPO's default) without a pass over [rows, V] that divides by one.
+torch::Tensor scaled_logits(const torch::Tensor& hidden, const torch::Tensor& weight, double temperature) {
+  auto z = torch::linear(hidden, weight).to(torch::kFloat32);
+  return temperature == 1.0 ? z : z / temperature;
+}
+
 // log p(target) = z_target − logsumexp(z), z = h Wᵀ / T.  d/dz = onehot(target) − softmax(z), times 1/T for h and W.
 struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFunction> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
@@ -21,7 +27,7 @@ struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsF
     auto entropy = torch::empty({with_entropy ? N : 0}, logprobs.options());
     for (int64_t start = 0; start < N; start += rows) {
       const int64_t end = std::min(N, start + rows);
-      auto z = (torch::linear(hidden.slice(0, start, end), weight).to(torch::kFloat32) / temperature);
+      auto z = scaled_logits(hidden.slice(0, start, end), weight, temperature);
       auto log_softmax = z.log_softmax(-1);
       logprobs.slice(0, start, end).copy_(log_softmax.gather(-1, targets.slice(0, start, end).unsqueeze(-1)).squeeze(-1));
       if (with_entropy) entropy.slice(0, start, end).copy_(-(log_softmax.exp() * log_softmax).sum(-1));
@@ -39,18 +45,21 @@ struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsF
     auto grad_out = grads[0];  // [N]
     const int64_t N = hidden.size(0), rows = chunk_rows(weight.size(0));
     auto grad_hidden = torch::empty_like(hidden);
-    auto grad_weight = torch::zeros_like(weight, torch::MemoryFormat::Contiguous).to(torch::kFloat32);
+    torch::Tensor grad_weight;  // fp32: the first chunk's product, the others added to it
     for (int64_t start = 0; start < N; start += rows) {
       const int64_t end = std::min(N, start + rows);
       auto h = hidden.slice(0, start, end);
-      auto z = torch::linear(h, weight).to(torch::kFloat32) / temperature;
+      auto z = scaled_logits(h, weight, temperature);
       auto g = -z.softmax(-1);  // d log p / dz = onehot − softmax
       g.scatter_add_(-1, targets.slice(0, start, end).unsqueeze(-1), torch::ones({end - start, 1}, g.options()));
       g = g * (grad_out.slice(0, start, end).to(torch::kFloat32) / temperature).unsqueeze(-1);  // [n, V]
       auto g_cast = g.to(hidden.scalar_type());
       grad_hidden.slice(0, start, end).copy_(torch::mm(g_cast, weight));
-      grad_weight.add_(torch::mm(g.t(), h.to(torch::kFloat32)));
+      auto part = torch::mm(g.t(), h.to(torch::kFloat32));
+      if (grad_weight.defined()) grad_weight.add_(part);
+      else grad_weight = part.to(torch::kFloat32);
     }
+    if (!grad_weight.defined()) grad_weight = torch::zeros_like(weight, torch::MemoryFormat::Contiguous).to(torch::kFloat32);
     return {grad_hidden, grad_weight.to(weight.scalar_type()), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };

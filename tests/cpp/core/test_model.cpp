@@ -116,6 +116,65 @@ TEST(Generate, LeavesTheCudnnAttentionSettingAsItFoundIt) {
   at::globalContext().setSDPUseCuDNN(before);
 }
 
+// Pearson's chi-square of `counts` against `n` draws of the distribution `p` (cells with p = 0 must be empty).
+double chi_square(const torch::Tensor& counts, const torch::Tensor& p, int64_t n) {
+  auto expected = p.to(torch::kFloat64) * static_cast<double>(n), seen = counts.to(torch::kFloat64);
+  auto positive = expected > 0;
+  EXPECT_EQ(seen.masked_select(positive.logical_not()).sum().item<double>(), 0) << "a token of probability 0 was drawn";
+  return ((seen - expected).pow(2) / expected).masked_select(positive).sum().item<double>();
+}
+
+// The inverse-CDF sampler against the distributions themselves: unnormalised weights with zeros, and 64 tokens of very
+// unequal probability (softmax of 2.5 x N(0, 1) logits: 1e-4 to 0.2). Chi-square critical values at p = 1e-6: 5 degrees
+// of freedom 35.9, 63 degrees ~ 126; a sampler off by one token, or summing in a way that moves boundaries, is far
+// above them at these counts.
+TEST(Sampling, DrawsEachTokenWithItsProbability) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(11);
+  auto weights = torch::tensor({2.0f, 0.0f, 1.0f, 3.0f, 0.0f, 4.0f, 0.5f});  // total 10.5
+  const int64_t n = 200000;
+  auto tokens = sample_categorical(weights.expand({n, 7}).contiguous(), generator);
+  EXPECT_LT(chi_square(torch::bincount(tokens, {}, 7), weights / weights.sum(), n), 35.9);
+
+  torch::manual_seed(3);
+  auto p = (2.5 * torch::randn({64})).softmax(0);
+  auto counts = torch::zeros({64}, torch::kLong);
+  for (int k = 0; k < 20; ++k) counts += torch::bincount(sample_categorical(p.expand({20000, 64}).contiguous(), generator), {}, 64);
+  EXPECT_LT(chi_square(counts, p, 400000), 126.0);
+  // Rows are independent draws of their own distributions: a one-hot row always gives its token.
+  auto one_hot = torch::zeros({3, 5});
+  one_hot[0][4] = 1, one_hot[1][0] = 1, one_hot[2][2] = 7;
+  EXPECT_TRUE(sample_categorical(one_hot, generator).equal(torch::tensor({4, 0, 2}, torch::kLong)));
+  // NaN or inf, or nothing to draw: undefined (generate turns it into a message).
+  EXPECT_FALSE(sample_categorical(torch::tensor({{0.5f, NAN}}), generator).defined());
+  EXPECT_FALSE(sample_categorical(torch::zeros({1, 4}), generator).defined());
+}
+
+// generate() samples the model's own next-token distribution at the temperature, after top-k: 20,000 copies of one
+// prompt, one new token each, against softmax(top-5 of logits / 0.7) from a forward pass; the returned log-probs
+// are those of the temperature-scaled distribution before filtering (PPO.md: logits / T everywhere).
+TEST(Generate, SamplesTheModelsDistributionAfterTopK) {
+  auto model = tiny_model("llama");
+  const int64_t n = 20000;
+  auto prompt = torch::tensor({{5, 6, 7, 8, 9}}, torch::kLong);
+  GenerationOptions o;
+  o.max_new_tokens = 1;
+  o.temperature = 0.7;
+  o.top_k = 5;
+  auto out = generate(*model, prompt.expand({n, 5}).contiguous(), torch::ones({n, 5}, torch::kLong), o,
+                      at::make_generator<at::CPUGeneratorImpl>(21));
+  torch::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    logits = model->logits(model->hidden_states(prompt, torch::arange(5).unsqueeze(0), torch::ones({1, 5}, torch::kLong)))[0][4];
+  }
+  auto p = filter_logits((logits / 0.7).unsqueeze(0), 5, 1.0).softmax(-1)[0];
+  auto tokens = out.response_ids.select(1, 0);
+  // 4 degrees of freedom: critical value at p = 1e-6 is 33.4.
+  EXPECT_LT(chi_square(torch::bincount(tokens, {}, 97), p, n), 33.4);
+  auto expected_logprobs = (logits / 0.7).log_softmax(-1).index_select(0, tokens);
+  EXPECT_TRUE(torch::allclose(out.response_logprobs.select(1, 0), expected_logprobs, 1e-4, 1e-4));
+}
+
 // The sampling generator PPO keeps: on the CPU the same draws as a CPU generator seeded alike (checkpoints and
 // results of CPU runs unchanged); a CUDA one is made on a GPU only (not testable here).
 TEST(Device, SeededGeneratorOnTheCpuDrawsAsACpuGenerator) {
@@ -125,24 +184,34 @@ TEST(Device, SeededGeneratorOnTheCpuDrawsAsACpuGenerator) {
   EXPECT_TRUE(torch::rand({8}, ours).equal(torch::rand({8}, plain)));
 }
 
+// At a temperature and at T = 1 (no division), in one chunk (a vocabulary of 50) and in two (2^19 entries: 32 rows per
+// chunk of 2^24 logits, so 37 rows take two chunks and the weight's gradient sums both).
 TEST(Logprobs, ChunkedEqualsLogSoftmaxWithGradients) {
-  torch::manual_seed(0);
-  auto hidden = torch::randn({37, 16}, torch::requires_grad());
-  auto weight = torch::randn({50, 16}, torch::requires_grad());
-  auto targets = torch::randint(0, 50, {37}, torch::kLong);
-  auto upstream = torch::randn({37});
-  auto ours = linear_logprobs(hidden, weight, targets, 0.7, true);
-  (ours.logprobs * upstream).sum().backward();
-  auto grad_hidden = hidden.grad().clone(), grad_weight = weight.grad().clone();
-  hidden.mutable_grad().zero_(), weight.mutable_grad().zero_();
+  for (int64_t vocab : {int64_t{50}, int64_t{1} << 19}) {
+    for (double temperature : {0.7, 1.0}) {
+      SCOPED_TRACE("vocab " + std::to_string(vocab) + ", temperature " + std::to_string(temperature));
+      torch::manual_seed(0);
+      auto hidden = torch::randn({37, 16}, torch::requires_grad());
+      auto weight = torch::randn({vocab, 16}, torch::requires_grad());
+      auto targets = torch::randint(0, vocab, {37}, torch::kLong);
+      auto upstream = torch::randn({37});
+      auto ours = linear_logprobs(hidden, weight, targets, temperature, true);
+      (ours.logprobs * upstream).sum().backward();
+      auto grad_hidden = hidden.grad().clone(), grad_weight = weight.grad().clone();
+      hidden.mutable_grad().zero_(), weight.mutable_grad().zero_();
 
-  auto log_softmax = (torch::mm(hidden, weight.t()) / 0.7).log_softmax(-1);
-  auto reference = log_softmax.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
-  (reference * upstream).sum().backward();
-  EXPECT_TRUE(torch::allclose(ours.logprobs, reference, 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(ours.entropy, -(log_softmax.exp() * log_softmax).sum(-1), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(grad_hidden, hidden.grad(), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(grad_weight, weight.grad(), 1e-5, 1e-5));
+      auto log_softmax = (torch::mm(hidden, weight.t()) / temperature).log_softmax(-1);
+      auto reference = log_softmax.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+      (reference * upstream).sum().backward();
+      EXPECT_TRUE(torch::allclose(ours.logprobs, reference, 1e-5, 1e-5));
+      EXPECT_TRUE(torch::allclose(ours.entropy, -(log_softmax.exp() * log_softmax).sum(-1), 1e-4, 1e-4));
+      // grad_hidden sums 2^19 products per entry: fp32 rounding of two summation orders, ~1e-3 of values up to ~10.
+      const double hidden_tolerance = vocab > 50 ? 2e-3 : 1e-5;
+      EXPECT_TRUE(torch::allclose(grad_hidden, hidden.grad(), 1e-5, hidden_tolerance))
+          << (grad_hidden - hidden.grad()).abs().max().item<double>();
+      EXPECT_TRUE(torch::allclose(grad_weight, weight.grad(), 1e-5, 1e-5));
+    }
+  }
 }
 
 TEST(Logprobs, TokenLogprobsMatchTheLogits) {

@@ -16,13 +16,22 @@ using torch::profiler::impl::ProfilerConfig;
 using torch::profiler::impl::ProfilerState;
 
 Profile profile_ops(const std::function<void()>& work) {
+  OpProfiler profiler;
+  profiler.start();
+  work();
+  return profiler.stop();
+}
+
+void OpProfiler::start() {
   ProfilerConfig config(ProfilerState::KINETO);
   const std::set<ActivityType> activities = {ActivityType::CPU};
   prof::prepareProfiler(config, activities);
   prof::enableProfiler(config, activities);
-  const auto start = std::chrono::steady_clock::now();
-  work();
-  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  started_ = std::chrono::steady_clock::now();
+}
+
+Profile OpProfiler::stop() {
+  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   auto result = prof::disableProfiler();
 
   struct Span {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -126,7 +127,8 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
 
 // PPO iterations through train_ppo itself, timed per phase by its observer. No early stop (no EOS), so every row
 // generates ppo_response_length tokens.
-std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& config, bool* peak_reset) {
+std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& config, bool* peak_reset,
+                                std::vector<std::pair<std::string, Profile>>* profiles) {
   torch::manual_seed(static_cast<uint64_t>(o.seed) + 2);
   Transformer lm(config);
   init_weights(*lm);
@@ -186,6 +188,23 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   };
   try {
     train_ppo(p, models, prompts, {}, /*eos_id=*/-1, /*pad_id=*/0, nullptr, observe);
+    if (o.profile) {  // three more iterations (untimed above): iteration k profiles phase k
+      remove_tree(temp);
+      check(::mkdir(temp, 0700) == 0, std::string("bench: cannot create ") + temp);
+      p.total_episodes = 3 * B;
+      size_t iteration_now = 0;
+      OpProfiler profiler;
+      train_ppo(p, models, prompts, {}, -1, 0, nullptr, [&](const char* phase, bool begin) {
+        synchronize(o.device);
+        if (iteration_now >= names.size() || names[iteration_now] != phase) return;
+        if (begin) {
+          profiler.start();
+        } else {
+          profiles->emplace_back("ppo/" + names[iteration_now], profiler.stop());
+          ++iteration_now;
+        }
+      });
+    }
   } catch (...) {
     remove_tree(temp);
     throw;
@@ -251,7 +270,7 @@ TrainBenchResult bench_training(const TrainBenchOptions& o) {
     } else if (phase == "rm") {
       r.runs.push_back(bench_rm(o, r.config, &reset));
     } else if (phase == "ppo") {
-      for (auto& run : bench_ppo(o, r.config, &reset)) r.runs.push_back(run);
+      for (auto& run : bench_ppo(o, r.config, &reset, &r.ppo_profiles)) r.runs.push_back(run);
     } else if (phase == "none") {
       continue;  // the preset's shape and parameter count only
     } else {
@@ -269,9 +288,11 @@ nlohmann::json to_json(const TrainBenchResult& r) {
                     {"tokens", m.tokens}, {"tokens_per_s", m.tokens_per_s},
                     {"model_gflops_per_s", m.model_gflops_per_s}, {"mfu", m.mfu},
                     {"peak_rss_mb", static_cast<double>(m.peak_rss_bytes) / (1 << 20)}});
-  return {{"model", r.preset}, {"architecture", r.config.architecture}, {"parameters", r.parameters},
-          {"device", r.device}, {"memory", peak_memory_kind(r.device)},
-          {"peak_rss_per_phase", r.peak_rss_per_phase}, {"runs", runs}};
+  nlohmann::json out = {{"model", r.preset}, {"architecture", r.config.architecture}, {"parameters", r.parameters},
+                        {"device", r.device}, {"memory", peak_memory_kind(r.device)},
+                        {"peak_rss_per_phase", r.peak_rss_per_phase}, {"runs", runs}};
+  for (const auto& [phase, profile] : r.ppo_profiles) out["profiles"][phase] = to_json(profile);
+  return out;
 }
 
 std::string training_table(const TrainBenchResult& r) {
@@ -288,6 +309,7 @@ std::string training_table(const TrainBenchResult& r) {
                   m.tokens_per_s, m.model_gflops_per_s, 100 * m.mfu, static_cast<double>(m.peak_rss_bytes) / (1 << 20));
     out += line;
   }
+  for (const auto& [phase, profile] : r.ppo_profiles) out += phase + " " + profile_table(profile);
   return out;
 }
 

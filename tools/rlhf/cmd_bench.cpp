@@ -103,6 +103,7 @@ void run(BenchArgs a) {
     t.gemm_peak_gflops = a.generation.gemm_peak_gflops;
     t.phases = split_list(a.train_phases);
     t.device = a.device;
+    t.profile = a.generation.profile;
     auto result = bench::bench_training(t);
     report["train"] = bench::to_json(result);
     if (!a.json) std::cout << bench::training_table(result);
@@ -130,7 +131,7 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   options->add("warmup", &g.warmup, "untimed warm-up runs");
   options->add("repeats", &g.repeats, "timed generation runs (median)");
   options->add("seed", &g.seed, "seed of the random weights and prompts");
-  options->add("profile", &g.profile, "one more generation per mode under LibTorch's profiler: time per op");
+  options->add("profile", &g.profile, "one more generation per mode (--generate) / PPO iteration (--train) under LibTorch's profiler: time per op");
   auto& t = a->training;
   options->add("train_phases", &a->train_phases, "--train: sft,rm,ppo (none: only the preset's shape)");
   options->add("train_batch_size", &t.batch_size, "--train: SFT sequences / RM prompts per step");

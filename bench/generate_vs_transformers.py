@@ -212,8 +212,8 @@ def main():
                 f"included); median of {args.runs} runs ({args.recompute_runs} without the cache); transformers "
                 f"after one untimed warm-up, ours one fresh process per run. {load_text}. "
                 f"Command: `$VENV/bin/python bench/generate_vs_transformers.py --shape {args.shape} --batch {B} "
-                f"--recompute_runs {args.recompute_runs}{' --dtype bfloat16' if args.dtype == 'bfloat16' else ''} "
-                f"--write`.", "", *table],
+                f"--new_tokens {N} --runs {args.runs} --recompute_runs {args.recompute_runs}"
+                f"{' --dtype bfloat16' if args.dtype == 'bfloat16' else ''} --write`.", "", *table],
         }
         write_sections(REPO / "bench" / "RESULTS.md", sections)
 

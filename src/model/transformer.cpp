@@ -101,15 +101,14 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
       if (T > 1) k = k.to(q.scalar_type()), v = v.to(q.scalar_type());  // SDPA wants one dtype; decode reads fp32
     }
   }
-  // Grouped-query attention: head h reads kv head h / (H / KV). With a KV cache on the CPU the kernel reads the shared
-  // heads itself (enable_gqa): copying the whole cache H / KV times every decode step cost ~8x the attention itself
-  // (Qwen2's 14 / 2 heads, 160 positions, fp32); generation on the Qwen2-0.5B shape, batch 32, gained 15-20 % (fp32)
-  // and 2-11 % (bf16) in tokens/s (bench/RESULTS.md). Training forwards keep the copies: the CPU's backward with
-  // enable_gqa was 25-50 % slower. On a GPU, unmeasured, they stay too.
   if (cache && T == 1 && x.device().is_cpu()) {
     auto out = decode_attention(q, k, v, mask).transpose(1, 2).reshape({B, T, H * D});
     return project(LoraSite::Output, out, o_weight, o_bias);
   }
+  // Grouped-query attention: head h reads kv head h / (H / KV). A prefill into the KV cache on the CPU lets SDPA read
+  // the shared heads itself (enable_gqa), as decode did before decode_attention: copying the whole cache H / KV times
+  // each step cost ~8x the attention itself (Qwen2's 14 / 2 heads, 160 positions, fp32; bench/RESULTS.md). Training
+  // forwards keep the copies: the CPU's backward with enable_gqa was 25-50 % slower. On a GPU, unmeasured, they stay.
   const bool gqa_in_kernel = KV != H && cache && x.device().is_cpu();
   if (KV != H && !gqa_in_kernel) {
     k = k.repeat_interleave(H / KV, 1);

@@ -34,7 +34,7 @@ torch::Tensor sample_categorical(const torch::Tensor& probs, at::Generator gener
   const int64_t V = probs.size(-1);
   auto cdf = probs.cumsum(-1, torch::kFloat64);  // [B, V]
   auto total = cdf.narrow(-1, V - 1, 1);         // [B, 1]
-  if (!torch::isfinite(total).all().item<bool>() || !(total > 0).all().item<bool>()) return {};
+  if (!(torch::isfinite(total) & (total > 0)).all().item<bool>()) return {};  // one host sync per step
   auto u = torch::empty_like(total).uniform_(0, 1, generator) * total;
   // u < total, also where the product rounds up: the last token of positive probability is then the pick.
   u = torch::minimum(u, torch::nextafter(total, torch::zeros_like(total)));

@@ -36,7 +36,7 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
 // One token per row drawn from `probs` [B, V] (non-negative weights, normalised or not) with `generator`: the inverse
 // of each row's cumulative distribution (summed in double) at one uniform draw. ATen's multinomial instead draws an
 // exponential for every vocabulary entry, one at a time: 2.7 ms at 16 x 8,192 and 33 ms at 32 x 50,257 on our 2-core
-// machine, more than a decode step of the demo model; this costs 0.1 ms and 1.2 ms there. Undefined when a row's
+// machine, more than a decode step of the demo model; this costs 0.08 ms and 1.1 ms there. Undefined when a row's
 // total is not finite and positive (NaN or inf in the logits).
 torch::Tensor sample_categorical(const torch::Tensor& probs, at::Generator generator);
 

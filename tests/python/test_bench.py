@@ -77,6 +77,22 @@ def test_train_json(rlhf_bin):
         assert run["mfu"] == 0  # no GEMM peak measured in this run
 
 
+def test_train_profile_has_each_ppo_phase(rlhf_bin):
+    out = run_rlhf(rlhf_bin, "--threads", 1, "bench", "--train", "--json", "--preset", "tiny", "--family", "llama",
+                   "--train_phases", "ppo", "--repeats", 1, "--warmup", 0, "--profile", "true",
+                   "--ppo_rollout_batch_size", 4, "--ppo_mini_batches", 2, "--ppo_prompt_length", 4,
+                   "--ppo_response_length", 5)
+    profiles = json.loads(out.stdout)["train"]["profiles"]
+    assert sorted(profiles) == ["ppo/generation", "ppo/optimisation", "ppo/scoring"]
+    for phase, profile in profiles.items():
+        names = [op["name"] for op in profile["ops"]]
+        assert profile["wall_ms"] > 0 and names, phase
+        assert all(op["calls"] > 0 and op["self_ms"] <= op["total_ms"] + 1e-6 for op in profile["ops"]), phase
+    # Only the optimisation phase trains: its profile holds the optimizer step, the other two do not.
+    assert any("adam" in op["name"] for op in profiles["ppo/optimisation"]["ops"])
+    assert not any("adam" in op["name"] for op in profiles["ppo/generation"]["ops"])
+
+
 def test_train_bad_options(rlhf_bin):
     out = run_rlhf(rlhf_bin, "bench", "--train", "--preset", "tiny", "--train_phases", "sft,dpo", check=False)
     assert out.returncode != 0 and "sft, rm and/or ppo" in out.stderr

@@ -128,7 +128,7 @@ PhaseRun bench_rm(const TrainBenchOptions& o, const ModelConfig& config, bool* p
 // PPO iterations through train_ppo itself, timed per phase by its observer. No early stop (no EOS), so every row
 // generates ppo_response_length tokens.
 std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& config, bool* peak_reset,
-                                std::vector<std::pair<std::string, Profile>>* profiles) {
+                                std::vector<TrainBenchResult::PhaseProfile>* profiles) {
   torch::manual_seed(static_cast<uint64_t>(o.seed) + 2);
   Transformer lm(config);
   init_weights(*lm);
@@ -188,21 +188,22 @@ std::vector<PhaseRun> bench_ppo(const TrainBenchOptions& o, const ModelConfig& c
   };
   try {
     train_ppo(p, models, prompts, {}, /*eos_id=*/-1, /*pad_id=*/0, nullptr, observe);
-    if (o.profile) {  // three more iterations (untimed above): iteration k profiles phase k
+    if (o.profile) {
+      // Four more iterations (untimed above): the first warms up (a fresh train_ppo creates its optimizer state
+      // there), then iteration k profiles phase k, one phase per iteration so that no profiler overhead lands in
+      // another phase's record.
       remove_tree(temp);
       check(::mkdir(temp, 0700) == 0, std::string("bench: cannot create ") + temp);
-      p.total_episodes = 3 * B;
-      size_t iteration_now = 0;
+      p.total_episodes = static_cast<int64_t>(names.size() + 1) * B;
+      size_t completed = 0;  // iterations finished (optimisation phases ended)
       OpProfiler profiler;
       train_ppo(p, models, prompts, {}, -1, 0, nullptr, [&](const char* phase, bool begin) {
         synchronize(o.device);
-        if (iteration_now >= names.size() || names[iteration_now] != phase) return;
-        if (begin) {
-          profiler.start();
-        } else {
-          profiles->emplace_back("ppo/" + names[iteration_now], profiler.stop());
-          ++iteration_now;
-        }
+        const bool profiled = completed >= 1 && names[completed - 1] == phase;
+        if (profiled && begin) profiler.start();
+        if (profiled && !begin)
+          profiles->push_back({"ppo/" + names[completed - 1], static_cast<int64_t>(completed), profiler.stop()});
+        if (!begin && std::string(phase) == "optimisation") ++completed;
       });
     }
   } catch (...) {
@@ -291,7 +292,10 @@ nlohmann::json to_json(const TrainBenchResult& r) {
   nlohmann::json out = {{"model", r.preset}, {"architecture", r.config.architecture}, {"parameters", r.parameters},
                         {"device", r.device}, {"memory", peak_memory_kind(r.device)},
                         {"peak_rss_per_phase", r.peak_rss_per_phase}, {"runs", runs}};
-  for (const auto& [phase, profile] : r.ppo_profiles) out["profiles"][phase] = to_json(profile);
+  for (const auto& p : r.ppo_profiles) {
+    out["profiles"][p.phase] = to_json(p.profile);
+    out["profiles"][p.phase]["iteration"] = p.iteration;
+  }
   return out;
 }
 
@@ -309,7 +313,8 @@ std::string training_table(const TrainBenchResult& r) {
                   m.tokens_per_s, m.model_gflops_per_s, 100 * m.mfu, static_cast<double>(m.peak_rss_bytes) / (1 << 20));
     out += line;
   }
-  for (const auto& [phase, profile] : r.ppo_profiles) out += phase + " " + profile_table(profile);
+  for (const auto& p : r.ppo_profiles)
+    out += p.phase + " (iteration " + std::to_string(p.iteration) + ") " + profile_table(p.profile);
   return out;
 }
 

@@ -30,7 +30,7 @@ struct TrainBenchOptions {
   MemoryOptions memory;              // LoRA (PPO: reference = policy base, reward = value base), checkpointing, bf16
   std::string dtype = "float32";     // bfloat16: autocast, and frozen weights held in bf16 (frozen_dtype auto)
   std::string device = "cpu";        // cpu | cuda | cuda:N (GPU: phases timed to the end of the device's work)
-  bool profile = false;              // PPO: three more iterations, one phase of each under LibTorch's profiler
+  bool profile = false;              // PPO: four more iterations, a warm-up and then one phase of each under LibTorch's profiler
 };
 
 struct PhaseRun {
@@ -51,7 +51,12 @@ struct TrainBenchResult {
   int64_t parameters = 0;
   bool peak_rss_per_phase = false;   // false: the kernel would not reset the peak, each figure is the peak so far
   std::vector<PhaseRun> runs;
-  std::vector<std::pair<std::string, Profile>> ppo_profiles;  // with `profile`: each PPO phase's ops
+  struct PhaseProfile {
+    std::string phase;  // "ppo/generation", ...
+    int64_t iteration;  // which iteration of the profiling run (0 is the untimed, unprofiled warm-up)
+    Profile profile;
+  };
+  std::vector<PhaseProfile> ppo_profiles;  // with `profile`: each PPO phase's ops
 };
 
 TrainBenchResult bench_training(const TrainBenchOptions& options);

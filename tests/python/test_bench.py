@@ -84,6 +84,8 @@ def test_train_profile_has_each_ppo_phase(rlhf_bin):
                    "--ppo_response_length", 5)
     profiles = json.loads(out.stdout)["train"]["profiles"]
     assert sorted(profiles) == ["ppo/generation", "ppo/optimisation", "ppo/scoring"]
+    # One phase per iteration, after a warm-up iteration (which creates the optimizer's state).
+    assert [profiles[p]["iteration"] for p in ("ppo/generation", "ppo/scoring", "ppo/optimisation")] == [1, 2, 3]
     for phase, profile in profiles.items():
         names = [op["name"] for op in profile["ops"]]
         assert profile["wall_ms"] > 0 and names, phase

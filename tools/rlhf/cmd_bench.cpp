@@ -131,7 +131,7 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   options->add("warmup", &g.warmup, "untimed warm-up runs");
   options->add("repeats", &g.repeats, "timed generation runs (median)");
   options->add("seed", &g.seed, "seed of the random weights and prompts");
-  options->add("profile", &g.profile, "time per op under LibTorch's profiler: one more generation per mode (--generate); three more PPO iterations, one phase profiled in each (--train)");
+  options->add("profile", &g.profile, "time per op under LibTorch's profiler: one more generation per mode (--generate); four more PPO iterations, a warm-up and then one phase profiled in each (--train)");
   auto& t = a->training;
   options->add("train_phases", &a->train_phases, "--train: sft,rm,ppo (none: only the preset's shape)");
   options->add("train_batch_size", &t.batch_size, "--train: SFT sequences / RM prompts per step");

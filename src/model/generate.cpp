@@ -102,12 +102,12 @@ GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch:
   auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
 
   std::unique_ptr<KVCache> cache;
-  // The CPU's decode attention computes in fp32 (model/transformer.cpp), so its cache is fp32 whatever the weights'
-  // dtype: keys and values are cast once, when written. On a GPU under bf16 autocast they come out of bf16 products
-  // and SDPA reads them in bf16: a cache in the embedding's fp32 would be cast back in every step and layer.
+  // The cache holds keys and values as attention reads them: in bf16 under bf16 autocast, which casts SDPA's inputs
+  // to bf16 in every forward with gradients (so scoring and training see the same keys), else in the weights' dtype.
+  // A cache in the embedding's fp32 would double the bytes each decode step reads, and on a GPU be cast back in every
+  // step and layer. The CPU's decode attention reads either, widening to fp32 as it reads (model/decode_attention.cpp).
   auto cache_options = model.embed_tokens.options();
-  if (device.is_cpu()) cache_options = cache_options.dtype(torch::kFloat32);
-  else if (o.cast_weights_once && bf16_autocast_on(device.type())) cache_options = cache_options.dtype(torch::kBFloat16);
+  if (bf16_autocast_on(device.type())) cache_options = cache_options.dtype(torch::kBFloat16);
   if (o.use_cache) cache = std::make_unique<KVCache>(model.config(), B, P + N, cache_options);
   auto positions = positions_from_mask(prompt_mask);  // [B, P]
   auto next_position = positions.select(1, P - 1) + 1;  // [B]

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "model/checkpointing.h"
+#include "model/decode_attention.h"
 
 namespace rlhf {
 
@@ -54,28 +55,6 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
   return x * cos + rotated * sin;
 }
 
-// One new token per row against the KV cache, on the CPU: softmax(q kᵀ / √D) v as two batched products, in fp32
-// whatever the activations' dtype (the cache is fp32 there, model/generate.cpp), with autocast held off so that the
-// products stay fp32. LibTorch's flash kernel for the CPU is built for long query blocks: with one query row it took
-// 0.26 vs 0.11 ms per layer (bf16, demo shape: 16 rows x 4 heads x 48 positions) and 2.6 vs 0.35 ms (GPT-2 shape,
-// 32 x 12 x 96; fp32 0.65 vs 0.35); its "math" fallback is slower still (bench/RESULTS.md). The H / KV query heads
-// that share a kv head are rows of one product, so grouped-query attention reads the cache in place.
-// q [B, H, 1, D]; k, v [B, KV, S, D]; allowed [B, 1, 1, S] bool or undefined (every cached position).
-torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               const torch::Tensor& allowed) {
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
-  const int64_t B = q.size(0), H = q.size(1), KV = k.size(1), D = q.size(3);
-  const int64_t G = H / KV, S = k.size(2);
-  // bmm on 3-d views: the cache's slices fold (B, KV) into one batch dimension without a copy, where matmul's 4-d
-  // path ran up to 2.5x slower on them.
-  auto grouped = q.to(torch::kFloat32).reshape({B * KV, G, D});
-  auto keys = k.to(torch::kFloat32).flatten(0, 1), values = v.to(torch::kFloat32).flatten(0, 1);  // [B KV, S, D]
-  auto scores = torch::bmm(grouped, keys.transpose(1, 2)).mul_(1.0 / std::sqrt(double(D)));      // [B KV, G, S]
-  if (allowed.defined())
-    scores.view({B, KV, G, S}).masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-  auto out = torch::bmm(scores.softmax(-1), values);  // [B KV, G, D]
-  return out.view({B, H, 1, D}).to(q.scalar_type());
-}
 }  // namespace
 
 torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -98,7 +77,7 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
     if (start > 0) {  // a prefill (start 0) attends to its own keys and values, as computed
       k = cache->keys[layer].slice(2, 0, end);
       v = cache->values[layer].slice(2, 0, end);
-      if (T > 1) k = k.to(q.scalar_type()), v = v.to(q.scalar_type());  // SDPA wants one dtype; decode reads fp32
+      if (T > 1) k = k.to(q.scalar_type()), v = v.to(q.scalar_type());  // SDPA wants one dtype; decode reads the cache
     }
   }
   if (cache && T == 1 && x.device().is_cpu()) {

@@ -1,0 +1,274 @@
+#include "model/decode_attention.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RLHF_HAVE_AVX512_PATH 1
+#endif
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "common/error.h"
+
+namespace rlhf {
+
+// Why a loop of our own rather than LibTorch's kernels. A decode step reads the whole cache once and does two
+// multiply-adds per element read: it is bound by memory traffic, so the cache should be as small as the model's
+// dtype allows (bf16 under bf16 autocast) and be read once, in place. LibTorch's CPU flash kernel is built for long
+// query blocks (one query row: 2.6 vs 0.35 ms per layer, GPT-2 shape), and `bmm` with one row per product runs bf16
+// at a third of its fp32 speed (0.39 vs 0.12 ms, 32 rows x 4 heads x 128 positions), so a bf16 cache through bmm was
+// slower than an fp32 one (bench/RESULTS.md). Here one work item is one kv head of one row: its scores, their softmax
+// and the weighted sum of its values, while its slice of the cache (~12 KB at the demo's 96 positions) sits in the
+// core's cache; the query heads that share the kv head (grouped-query attention) re-read it from there, and bf16 is
+// widened to fp32 in registers.
+namespace {
+
+constexpr int64_t kLanes = 16;  // one AVX-512 register of floats; the compiler maps the fixed-size loops onto it
+
+inline float bf16_to_float(uint16_t bits) {
+  const uint32_t widened = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &widened, sizeof f);
+  return f;
+}
+
+// A cache row as fp32: in place for an fp32 cache, widened into `buffer` for bf16.
+template <typename T>
+inline const float* load_row(const T* src, float* buffer, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    return src;
+  } else {
+    const auto* bits = reinterpret_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) buffer[i] = bf16_to_float(bits[i]);
+    return buffer;
+  }
+}
+
+// Σ_d a[d] b[d] in kLanes independent partial sums (vectorisable without reassociating a single sum).
+inline float dot(const float* a, const float* b, int64_t n) {
+  float lanes[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= n; d += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) lanes[j] += a[d + j] * b[d + j];
+  float sum = 0;
+  for (; d < n; ++d) sum += a[d] * b[d];
+  for (int64_t j = 0; j < kLanes; ++j) sum += lanes[j];
+  return sum;
+}
+
+// scores[g, s] = scale · q[g] · k[s] (or -inf where not allowed), for one kv head and its G query heads.
+template <typename T>
+inline void group_scores(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S,
+                         int64_t D, float scale, float* row, float* scores) {
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t s = 0; s < S; ++s) {
+    if (allowed && !allowed[s]) {
+      for (int64_t g = 0; g < G; ++g) scores[g * S + s] = minus_inf;
+      continue;
+    }
+    const float* key = load_row(k + s * k_stride, row, D);
+    for (int64_t g = 0; g < G; ++g) scores[g * S + s] = scale * dot(q + g * D, key, D);
+  }
+}
+
+// out[g] = Σ_s p[g, s] v[s], for one kv head and its G query heads.
+template <typename T>
+inline void group_values(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t D, float* row,
+                         float* out) {
+  std::fill(out, out + G * D, 0.0f);
+  for (int64_t s = 0; s < S; ++s) {
+    bool any = false;
+    for (int64_t g = 0; g < G; ++g) any |= p[g * S + s] != 0.0f;
+    if (!any) continue;  // masked (padding) positions: nothing to read
+    const float* value = load_row(v + s * v_stride, row, D);
+    for (int64_t g = 0; g < G; ++g) {
+      const float w = p[g * S + s];
+      float* o = out + g * D;
+      for (int64_t d = 0; d < D; ++d) o[d] += w * value[d];
+    }
+  }
+}
+
+// Compiled for AVX-512, AVX2 and the baseline; the loader picks one for the machine (GCC function multiversioning),
+// so the binary stays portable while the loops above get the machine's vector width.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define RLHF_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RLHF_CPU_CLONES
+#endif
+
+RLHF_CPU_CLONES void scores_f32(const float* q, const float* k, int64_t ks, const bool* a, int64_t G, int64_t S,
+                                int64_t D, float scale, float* row, float* out) {
+  group_scores(q, k, ks, a, G, S, D, scale, row, out);
+}
+RLHF_CPU_CLONES void scores_bf16(const float* q, const c10::BFloat16* k, int64_t ks, const bool* a, int64_t G,
+                                 int64_t S, int64_t D, float scale, float* row, float* out) {
+  group_scores(q, k, ks, a, G, S, D, scale, row, out);
+}
+RLHF_CPU_CLONES void values_f32(const float* p, const float* v, int64_t vs, int64_t G, int64_t S, int64_t D,
+                                float* row, float* out) {
+  group_values(p, v, vs, G, S, D, row, out);
+}
+RLHF_CPU_CLONES void values_bf16(const float* p, const c10::BFloat16* v, int64_t vs, int64_t G, int64_t S, int64_t D,
+                                 float* row, float* out) {
+  group_values(p, v, vs, G, S, D, row, out);
+}
+
+// One work item's two passes, for a cache dtype T.
+template <typename T>
+struct Kernels {
+  void (*scores)(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S, int64_t D,
+                 float scale, float* row, float* out);
+  void (*values)(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t D, float* row,
+                 float* out);
+};
+
+#ifdef RLHF_HAVE_AVX512_PATH
+// AVX-512, for head sizes of NC x 16 (32 to 128): the query (per head) and the output accumulators stay in registers
+// across the keys, each cache row is loaded once per query head (from L1 after the first) and widened from bf16 with a
+// shift. A fixed NC lets the compiler keep the arrays below in registers.
+#define RLHF_AVX512 __attribute__((target("avx512f")))
+
+RLHF_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+RLHF_AVX512 inline __m512 load16(const c10::BFloat16* p) {
+  const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+template <int NC, typename T>
+RLHF_AVX512 void scores_avx512(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S,
+                               int64_t /*D = NC x 16*/, float scale, float* /*row*/, float* scores) {
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t g = 0; g < G; ++g) {
+    __m512 query[NC];
+    for (int c = 0; c < NC; ++c) query[c] = _mm512_loadu_ps(q + g * NC * 16 + c * 16);
+    float* out = scores + g * S;
+    for (int64_t s = 0; s < S; ++s) {
+      if (allowed && !allowed[s]) {
+        out[s] = minus_inf;
+        continue;
+      }
+      const T* key = k + s * k_stride;
+      __m512 acc = _mm512_mul_ps(query[0], load16(key));
+      for (int c = 1; c < NC; ++c) acc = _mm512_fmadd_ps(query[c], load16(key + c * 16), acc);
+      out[s] = scale * _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
+template <int NC, typename T>
+RLHF_AVX512 void values_avx512(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t /*D*/,
+                               float* /*row*/, float* out) {
+  for (int64_t g = 0; g < G; ++g) {
+    __m512 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+    const float* weights = p + g * S;
+    for (int64_t s = 0; s < S; ++s) {
+      if (weights[s] == 0.0f) continue;  // masked (padding) positions: nothing to read
+      const __m512 w = _mm512_set1_ps(weights[s]);
+      const T* value = v + s * v_stride;
+      for (int c = 0; c < NC; ++c) acc[c] = _mm512_fmadd_ps(w, load16(value + c * 16), acc[c]);
+    }
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + g * NC * 16 + c * 16, acc[c]);
+  }
+}
+
+template <typename T>
+Kernels<T> avx512_kernels(int64_t D) {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  if (!supported) return {nullptr, nullptr};
+  switch (D) {
+    case 32: return {scores_avx512<2, T>, values_avx512<2, T>};
+    case 64: return {scores_avx512<4, T>, values_avx512<4, T>};
+    case 80: return {scores_avx512<5, T>, values_avx512<5, T>};
+    case 96: return {scores_avx512<6, T>, values_avx512<6, T>};
+    case 128: return {scores_avx512<8, T>, values_avx512<8, T>};
+    default: return {nullptr, nullptr};
+  }
+}
+#endif
+
+// The AVX-512 kernels where the machine and head size allow, else the portable loops.
+Kernels<float> kernels_for(float*, int64_t D) {
+#ifdef RLHF_HAVE_AVX512_PATH
+  if (auto fast = avx512_kernels<float>(D); fast.scores) return fast;
+#endif
+  return {scores_f32, values_f32};
+}
+Kernels<c10::BFloat16> kernels_for(c10::BFloat16*, int64_t D) {
+#ifdef RLHF_HAVE_AVX512_PATH
+  if (auto fast = avx512_kernels<c10::BFloat16>(D); fast.scores) return fast;
+#endif
+  return {scores_bf16, values_bf16};
+}
+
+// In place: x = softmax(x); all zeros when every entry is -inf (nothing allowed).
+void softmax_row(float* x, int64_t n) {
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) top = std::max(top, x[i]);
+  if (top == -std::numeric_limits<float>::infinity()) {
+    std::fill(x, x + n, 0.0f);
+    return;
+  }
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - top));
+  const float inverse = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inverse;
+}
+
+// q32 [B, KV, G, D] fp32 contiguous; mask [B, S] bool or null; out [B, KV, G, D] fp32. One work item per (row, kv
+// head): its scores, their softmax and the weighted values, while its slice of the cache is warm.
+template <typename T>
+void attend(const float* q32, const T* k, const T* v, at::IntArrayRef k_strides, at::IntArrayRef v_strides,
+            const bool* mask, int64_t B, int64_t KV, int64_t G, int64_t S, int64_t D, float* out) {
+  const Kernels<T> kernels = kernels_for(static_cast<T*>(nullptr), D);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  at::parallel_for(0, B * KV, getenv("RLHF_GRAIN") ? atoi(getenv("RLHF_GRAIN")) : 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(D)), probs(static_cast<size_t>(G * S));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / KV, h = i % KV;
+      kernels.scores(q32 + i * G * D, k + b * k_strides[0] + h * k_strides[1], k_strides[2], mask ? mask + b * S : nullptr,
+                     G, S, D, scale, row.data(), probs.data());
+      for (int64_t g = 0; g < G; ++g) softmax_row(probs.data() + g * S, S);
+      kernels.values(probs.data(), v + b * v_strides[0] + h * v_strides[1], v_strides[2], G, S, D, row.data(),
+                     out + i * G * D);
+    }
+  });
+}
+
+}  // namespace
+
+torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
+                               const torch::Tensor& allowed) {
+  RECORD_FUNCTION("rlhf::decode_attention", std::vector<c10::IValue>());  // a row of its own in `rlhf bench --profile`
+  const int64_t B = q.size(0), H = q.size(1), KV = k_in.size(1), S = k_in.size(2), D = q.size(3);
+  check(q.size(2) == 1 && k_in.sizes() == v_in.sizes() && k_in.size(0) == B && k_in.size(3) == D && H % KV == 0,
+        "decode_attention: q [B, H, 1, D] and k, v [B, KV, S, D] with H a multiple of KV");
+  check(k_in.device().is_cpu() && v_in.device().is_cpu(), "decode_attention: a CPU cache");
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  // The cache is fp32 or bf16. Anything else (fp16 weights; a one-token prefill's own keys, fp32 after RoPE, beside
+  // its bf16 values) is read as fp32, as are rows that are not contiguous.
+  torch::Tensor k = k_in, v = v_in;
+  const bool readable = k.scalar_type() == v.scalar_type() &&
+                        (k.scalar_type() == torch::kFloat32 || k.scalar_type() == torch::kBFloat16) &&
+                        k.stride(3) == 1 && v.stride(3) == 1;
+  if (!readable) k = k.to(torch::kFloat32).contiguous(), v = v.to(torch::kFloat32).contiguous();
+  auto q32 = q.to(torch::kFloat32).contiguous();  // [B, H, 1, D] = [B, KV, G, D]: head h reads kv head h / G
+  torch::Tensor mask;
+  if (allowed.defined()) mask = allowed.reshape({B, S}).to(torch::kBool).contiguous();
+  const bool* mask_data = mask.defined() ? mask.const_data_ptr<bool>() : nullptr;
+  auto out = torch::empty({B, H, 1, D}, q32.options());
+  if (k.scalar_type() == torch::kBFloat16)
+    attend(q32.const_data_ptr<float>(), k.const_data_ptr<c10::BFloat16>(), v.const_data_ptr<c10::BFloat16>(),
+           k.strides(), v.strides(), mask_data, B, KV, H / KV, S, D, out.data_ptr<float>());
+  else
+    attend(q32.const_data_ptr<float>(), k.const_data_ptr<float>(), v.const_data_ptr<float>(), k.strides(), v.strides(),
+           mask_data, B, KV, H / KV, S, D, out.data_ptr<float>());
+  return out.to(q.scalar_type());
+}
+
+}  // namespace rlhf

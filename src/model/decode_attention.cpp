@@ -190,20 +190,89 @@ Kernels<T> avx512_kernels(int64_t D) {
     default: return {nullptr, nullptr};
   }
 }
+
+// The same with AVX2 and FMA (8 floats a register; most CPUs without AVX-512), head sizes of NC x 8 (32 to 128).
+#define RLHF_AVX2 __attribute__((target("avx2,fma")))
+
+RLHF_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+RLHF_AVX2 inline __m256 load8(const c10::BFloat16* p) {
+  const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+}
+RLHF_AVX2 inline float sum8(__m256 x) {
+  __m128 half = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  half = _mm_add_ss(half, _mm_movehdup_ps(half));
+  return _mm_cvtss_f32(half);
+}
+
+template <int NC, typename T>
+RLHF_AVX2 void scores_avx2(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S,
+                           int64_t /*D = NC x 8*/, float scale, float* /*row*/, float* scores) {
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t g = 0; g < G; ++g) {
+    __m256 query[NC];
+    for (int c = 0; c < NC; ++c) query[c] = _mm256_loadu_ps(q + g * NC * 8 + c * 8);
+    float* out = scores + g * S;
+    for (int64_t s = 0; s < S; ++s) {
+      if (allowed && !allowed[s]) {
+        out[s] = minus_inf;
+        continue;
+      }
+      const T* key = k + s * k_stride;
+      __m256 acc = _mm256_mul_ps(query[0], load8(key));
+      for (int c = 1; c < NC; ++c) acc = _mm256_fmadd_ps(query[c], load8(key + c * 8), acc);
+      out[s] = scale * sum8(acc);
+    }
+  }
+}
+
+template <int NC, typename T>
+RLHF_AVX2 void values_avx2(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t /*D*/,
+                           float* /*row*/, float* out) {
+  for (int64_t g = 0; g < G; ++g) {
+    __m256 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+    const float* weights = p + g * S;
+    for (int64_t s = 0; s < S; ++s) {
+      if (weights[s] == 0.0f) continue;
+      const __m256 w = _mm256_set1_ps(weights[s]);
+      const T* value = v + s * v_stride;
+      for (int c = 0; c < NC; ++c) acc[c] = _mm256_fmadd_ps(w, load8(value + c * 8), acc[c]);
+    }
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + g * NC * 8 + c * 8, acc[c]);
+  }
+}
+
+template <typename T>
+Kernels<T> avx2_kernels(int64_t D) {
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!supported) return {nullptr, nullptr};
+  switch (D) {
+    case 32: return {scores_avx2<4, T>, values_avx2<4, T>};
+    case 64: return {scores_avx2<8, T>, values_avx2<8, T>};
+    case 80: return {scores_avx2<10, T>, values_avx2<10, T>};
+    case 96: return {scores_avx2<12, T>, values_avx2<12, T>};
+    case 128: return {scores_avx2<16, T>, values_avx2<16, T>};
+    default: return {nullptr, nullptr};
+  }
+}
 #endif
 
-// The AVX-512 kernels where the machine and head size allow, else the portable loops.
-Kernels<float> kernels_for(float*, int64_t D) {
+// The widest kernels the machine and head size allow (or those `path` names, where it can run them), else the
+// portable loops.
+Kernels<float> portable_kernels(float*) { return {scores_f32, values_f32}; }
+Kernels<c10::BFloat16> portable_kernels(c10::BFloat16*) { return {scores_bf16, values_bf16}; }
+
+template <typename T>
+Kernels<T> kernels_for(DecodeKernel path, int64_t D) {
 #ifdef RLHF_HAVE_AVX512_PATH
-  if (auto fast = avx512_kernels<float>(D); fast.scores) return fast;
+  if (path == DecodeKernel::best || path == DecodeKernel::avx512)
+    if (auto fast = avx512_kernels<T>(D); fast.scores) return fast;
+  if (path == DecodeKernel::best || path == DecodeKernel::avx2)
+    if (auto fast = avx2_kernels<T>(D); fast.scores) return fast;
 #endif
-  return {scores_f32, values_f32};
-}
-Kernels<c10::BFloat16> kernels_for(c10::BFloat16*, int64_t D) {
-#ifdef RLHF_HAVE_AVX512_PATH
-  if (auto fast = avx512_kernels<c10::BFloat16>(D); fast.scores) return fast;
-#endif
-  return {scores_bf16, values_bf16};
+  return portable_kernels(static_cast<T*>(nullptr));
 }
 
 // In place: x = softmax(x); all zeros when every entry is -inf (nothing allowed).
@@ -223,16 +292,18 @@ void softmax_row(float* x, int64_t n) {
 // q32 [B, KV, G, D] fp32 contiguous; mask [B, S] bool or null; out [B, KV, G, D] fp32. One work item per (row, kv
 // head): its scores, their softmax and the weighted values, while its slice of the cache is warm.
 template <typename T>
-void attend(const float* q32, const T* k, const T* v, at::IntArrayRef k_strides, at::IntArrayRef v_strides,
-            const bool* mask, int64_t B, int64_t KV, int64_t G, int64_t S, int64_t D, float* out) {
-  const Kernels<T> kernels = kernels_for(static_cast<T*>(nullptr), D);
+void attend(DecodeKernel path, const float* q32, const T* k, const T* v, at::IntArrayRef k_strides,
+            at::IntArrayRef v_strides, const bool* mask, int64_t B, int64_t KV, int64_t G, int64_t S, int64_t D,
+            float* out) {
+  const Kernels<T> kernels = kernels_for<T>(path, D);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
-  at::parallel_for(0, B * KV, getenv("RLHF_GRAIN") ? atoi(getenv("RLHF_GRAIN")) : 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, B * KV, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(D)), probs(static_cast<size_t>(G * S));
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / KV, h = i % KV;
-      kernels.scores(q32 + i * G * D, k + b * k_strides[0] + h * k_strides[1], k_strides[2], mask ? mask + b * S : nullptr,
-                     G, S, D, scale, row.data(), probs.data());
+      const bool* allowed = mask ? mask + b * S : nullptr;
+      kernels.scores(q32 + i * G * D, k + b * k_strides[0] + h * k_strides[1], k_strides[2], allowed, G, S, D, scale,
+                     row.data(), probs.data());
       for (int64_t g = 0; g < G; ++g) softmax_row(probs.data() + g * S, S);
       kernels.values(probs.data(), v + b * v_strides[0] + h * v_strides[1], v_strides[2], G, S, D, row.data(),
                      out + i * G * D);
@@ -242,8 +313,17 @@ void attend(const float* q32, const T* k, const T* v, at::IntArrayRef k_strides,
 
 }  // namespace
 
+bool decode_kernel_available(DecodeKernel path, int64_t head_size) {
+  if (path == DecodeKernel::best || path == DecodeKernel::portable) return true;
+#ifdef RLHF_HAVE_AVX512_PATH
+  if (path == DecodeKernel::avx512) return avx512_kernels<float>(head_size).scores != nullptr;
+  if (path == DecodeKernel::avx2) return avx2_kernels<float>(head_size).scores != nullptr;
+#endif
+  return false;
+}
+
 torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
-                               const torch::Tensor& allowed) {
+                               const torch::Tensor& allowed, DecodeKernel path) {
   RECORD_FUNCTION("rlhf::decode_attention", std::vector<c10::IValue>());  // a row of its own in `rlhf bench --profile`
   const int64_t B = q.size(0), H = q.size(1), KV = k_in.size(1), S = k_in.size(2), D = q.size(3);
   check(q.size(2) == 1 && k_in.sizes() == v_in.sizes() && k_in.size(0) == B && k_in.size(3) == D && H % KV == 0,
@@ -263,11 +343,11 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_in
   const bool* mask_data = mask.defined() ? mask.const_data_ptr<bool>() : nullptr;
   auto out = torch::empty({B, H, 1, D}, q32.options());
   if (k.scalar_type() == torch::kBFloat16)
-    attend(q32.const_data_ptr<float>(), k.const_data_ptr<c10::BFloat16>(), v.const_data_ptr<c10::BFloat16>(),
+    attend(path, q32.const_data_ptr<float>(), k.const_data_ptr<c10::BFloat16>(), v.const_data_ptr<c10::BFloat16>(),
            k.strides(), v.strides(), mask_data, B, KV, H / KV, S, D, out.data_ptr<float>());
   else
-    attend(q32.const_data_ptr<float>(), k.const_data_ptr<float>(), v.const_data_ptr<float>(), k.strides(), v.strides(),
-           mask_data, B, KV, H / KV, S, D, out.data_ptr<float>());
+    attend(path, q32.const_data_ptr<float>(), k.const_data_ptr<float>(), v.const_data_ptr<float>(), k.strides(),
+           v.strides(), mask_data, B, KV, H / KV, S, D, out.data_ptr<float>());
   return out.to(q.scalar_type());
 }
 

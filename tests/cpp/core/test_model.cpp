@@ -43,41 +43,50 @@ TEST_P(ModelFamilies, KvCacheEqualsFullRecomputation) {
   EXPECT_TRUE(torch::allclose(cached.response_logprobs, full.response_logprobs, 1e-5, 1e-5));
 }
 
-// The CPU decode kernel against softmax(q kᵀ / √D) v written out in float64: fp32 and bf16 caches read as slices of
-// a longer cache, grouped-query heads (3 query heads per kv head), a head size that is not a multiple of the vector
-// width, left padding, and a row that may see nothing (zeros by contract).
+// The CPU decode kernels against softmax(q kᵀ / √D) v written out in float64, each path this machine can run (AVX-512,
+// AVX2, the portable loops): fp32 and bf16 caches read as slices of a longer cache, grouped-query heads (3 query heads
+// per kv head), head sizes with and without a vector kernel (40: portable only), left padding, and a row that may see
+// nothing (zeros by contract).
 TEST(DecodeAttention, MatchesTheFormulaOnCacheSlices) {
   torch::manual_seed(5);
   const int64_t B = 3, KV = 2, G = 3, H = KV * G, S = 37, capacity = 50;
-  for (const int64_t D : {40, 64}) {
-    for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-      auto q = torch::randn({B, H, 1, D});
-      auto k_cache = torch::randn({B, KV, capacity, D}).to(dtype), v_cache = torch::randn({B, KV, capacity, D}).to(dtype);
-      auto k = k_cache.slice(2, 0, S), v = v_cache.slice(2, 0, S);
-      auto allowed = torch::ones({B, 1, 1, S}, torch::kBool);
-      allowed[1].slice(-1, 0, 9).fill_(false);  // row 1: 9 pad positions on the left
-      allowed[2].fill_(false);                  // row 2: nothing allowed
-      auto out = decode_attention(q.to(dtype), k, v, allowed);
-      ASSERT_EQ(out.sizes(), q.sizes());
-      ASSERT_EQ(out.scalar_type(), dtype);
+  int paths_run = 0;
+  for (const auto path : {DecodeKernel::best, DecodeKernel::avx512, DecodeKernel::avx2, DecodeKernel::portable}) {
+    for (const int64_t D : {40, 64, 96}) {
+      if (!decode_kernel_available(path, D)) continue;
+      ++paths_run;
+      for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+        auto q = torch::randn({B, H, 1, D});
+        auto k_cache = torch::randn({B, KV, capacity, D}).to(dtype);
+        auto v_cache = torch::randn({B, KV, capacity, D}).to(dtype);
+        auto k = k_cache.slice(2, 0, S), v = v_cache.slice(2, 0, S);
+        auto allowed = torch::ones({B, 1, 1, S}, torch::kBool);
+        allowed[1].slice(-1, 0, 9).fill_(false);  // row 1: 9 pad positions on the left
+        allowed[2].fill_(false);                  // row 2: nothing allowed
+        auto out = decode_attention(q.to(dtype), k, v, allowed, path);
+        ASSERT_EQ(out.sizes(), q.sizes());
+        ASSERT_EQ(out.scalar_type(), dtype);
 
-      // Reference in float64 from the same (rounded) inputs: head h reads kv head h / G.
-      auto q64 = q.to(dtype).to(torch::kFloat64);
-      auto k64 = k.to(torch::kFloat64).repeat_interleave(G, 1), v64 = v.to(torch::kFloat64).repeat_interleave(G, 1);
-      auto scores = torch::matmul(q64, k64.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));
-      scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
-      auto reference = torch::matmul(scores.softmax(-1), v64).nan_to_num(0.0);
-      const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 1e-2;  // bf16: the output's own rounding
-      EXPECT_TRUE(torch::allclose(out.to(torch::kFloat64), reference, tolerance, tolerance))
-          << "D " << D << " dtype " << dtype << ": max error "
-          << (out.to(torch::kFloat64) - reference).abs().max().item<double>();
-      EXPECT_TRUE(torch::equal(out[2], torch::zeros_like(out[2])));
-      // No mask: every position.
-      auto open = decode_attention(q.to(dtype), k, v, torch::Tensor());
-      auto open_reference = torch::matmul((torch::matmul(q64, k64.transpose(-1, -2)) / std::sqrt(double(D))).softmax(-1), v64);
-      EXPECT_TRUE(torch::allclose(open.to(torch::kFloat64), open_reference, tolerance, tolerance)) << D << dtype;
+        // Reference in float64 from the same (rounded) inputs: head h reads kv head h / G.
+        auto q64 = q.to(dtype).to(torch::kFloat64);
+        auto k64 = k.to(torch::kFloat64).repeat_interleave(G, 1), v64 = v.to(torch::kFloat64).repeat_interleave(G, 1);
+        auto scores = torch::matmul(q64, k64.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));
+        auto masked = scores.masked_fill(allowed.logical_not(), -INFINITY);
+        auto reference = torch::matmul(masked.softmax(-1), v64).nan_to_num(0.0);
+        const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 1e-2;  // bf16: the output's own rounding
+        const auto where = "path " + std::to_string(static_cast<int>(path)) + " D " + std::to_string(D) + " " +
+                           c10::toString(dtype);
+        EXPECT_TRUE(torch::allclose(out.to(torch::kFloat64), reference, tolerance, tolerance))
+            << where << ": max error " << (out.to(torch::kFloat64) - reference).abs().max().item<double>();
+        EXPECT_TRUE(torch::equal(out[2], torch::zeros_like(out[2]))) << where;
+        // No mask: every position.
+        auto open = decode_attention(q.to(dtype), k, v, torch::Tensor(), path);
+        auto open_reference = torch::matmul(scores.softmax(-1), v64);
+        EXPECT_TRUE(torch::allclose(open.to(torch::kFloat64), open_reference, tolerance, tolerance)) << where;
+      }
     }
   }
+  EXPECT_GE(paths_run, 4);  // best and portable for each head size at least
   // Keys and values of different dtypes (a one-token prefill under bf16 autocast: keys fp32 after RoPE, values bf16).
   auto q = torch::randn({1, 2, 1, 64}), k = torch::randn({1, 2, 1, 64}), v = torch::randn({1, 2, 1, 64});
   auto out = decode_attention(q, k, v.to(torch::kBFloat16), torch::Tensor());

@@ -3,6 +3,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -77,11 +78,12 @@ class CachingCpuAllocator final : public c10::Allocator {
         ++stats_.reuses;
         return data;
       }
-      // A miss: keep what is mapped within the highest total in use (this request included) plus an eighth. (A
-      // sixteenth made PPO unmap and map again ~8 blocks per iteration on the demo model, its phases' sizes differing;
-      // a quarter kept ~7 % more than an eighth in PPO for the same speed.)
+      // A miss: keep what is mapped within twice the highest total in use (this request included). A PPO iteration's
+      // phases hold blocks of other sizes (scoring: [rollout, vocab] logits; optimisation: a minibatch's activations):
+      // within the highest use plus an eighth, each phase unmapped the other's blocks and faulted in its own again,
+      // ~56 MB per phase and 10 % of a demo iteration (bench/RESULTS.md, "Page faults").
       const size_t wanted = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes + size);
-      const size_t limit = wanted + wanted / 8;
+      const size_t limit = 2 * wanted;
       while (!free_.empty() && stats_.in_use_bytes + stats_.cached_bytes + size > limit) unmap_largest_cached();
     }
     void* data = map(size);
@@ -172,6 +174,11 @@ bool install_caching_cpu_allocator() {
 #else
   // Priority above c10's default (0), so a later default registration does not replace it.
   c10::SetCPUAllocator(caching_cpu_allocator(), /*priority=*/1);
+  // What stays with malloc is under 1 MB: keep it in the heap, and keep up to 32 MB free at the heap's top rather
+  // than returning it after every step and faulting it in again (glibc's trim threshold follows its mmap threshold,
+  // 128 KB to 64 MB as blocks come and go; a PPO iteration's optimisation phase re-faulted ~30 MB with it).
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMinCachedBytes));
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
   return c10::GetCPUAllocator() == caching_cpu_allocator();
 #endif
 }

@@ -11,8 +11,9 @@
 // (at most 6.25 % over), and kept on free in a list for their class, so the next request of that class (the same
 // tensor of the next layer or step), or of a class up to an eighth smaller, reuses it with its pages already in place.
 // Blocks are never split, so there are no holes. The cache is bounded: before mapping a new block, cached blocks are
-// unmapped (largest first) until what is mapped stays within the highest total in use so far plus an eighth, so the
-// resident set tracks the real peak.
+// unmapped (largest first) until what is mapped stays within twice the highest total in use so far (room for the
+// blocks of two phases of other sizes, as PPO's scoring and optimisation, so that neither maps its own again each
+// iteration), so the resident set follows the real peak.
 // release_cached_cpu_memory() (between pipeline stages and benchmark phases, like torch.cuda.empty_cache) unmaps the
 // cache and starts the peak again. Smaller blocks go to malloc (64-byte aligned, like c10's own allocator).
 #pragma once

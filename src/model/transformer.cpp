@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "model/checkpointing.h"
 #include "model/decode_attention.h"
+#include "model/short_attention.h"
 
 namespace rlhf {
 
@@ -94,8 +95,12 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
     v = v.repeat_interleave(H / KV, 1);
   }
   const bool causal_only = !mask.defined() && T > 1 && !(cache && cache->length > 0);
-  auto out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
-                                              0.0, causal_only, c10::nullopt, gqa_in_kernel);  // [B, H, T, D]
+  torch::Tensor out;  // [B, H, T, D]
+  if (!cache && x.device().is_cpu() && k.size(2) <= kShortAttentionMaxKeys)  // training and scoring forwards
+    out = short_attention(q, k, v, mask, causal_only);
+  else
+    out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
+                                           0.0, causal_only, c10::nullopt, gqa_in_kernel);
   out = out.transpose(1, 2).reshape({B, T, H * D});
   return project(LoraSite::Output, out, o_weight, o_bias);
 }

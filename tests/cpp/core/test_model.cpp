@@ -7,6 +7,7 @@
 #include "model/device.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
+#include "model/short_attention.h"
 #include "model/transformer.h"
 
 namespace rlhf {
@@ -149,6 +150,51 @@ INSTANTIATE_TEST_SUITE_P(Families, ModelFamilies, ::testing::Values("gpt2", "lla
 
 // generate() turns cuDNN attention off for its own call (a plan per new key length on a GPU) and must hand the user's
 // setting back either way, also when generation fails.
+// Training forwards on the CPU over at most kShortAttentionMaxKeys keys: the materialised softmax(q kᵀ / √D) v
+// against SDPA's math kernel in float64, outputs and the gradients of q, k and v, with a padding-and-causal mask, the
+// causal flag alone, and no mask; fp32 inputs, and bf16 inputs (the products in bf16, against the float64 result for
+// the same bf16 values).
+TEST(ShortAttention, MatchesSdpaWithGradients) {
+  torch::manual_seed(3);
+  const int64_t B = 2, H = 3, T = 9, D = 16;
+  auto causal = torch::ones({T, T}, torch::kBool).tril();
+  auto padding = torch::ones({B, T}, torch::kBool);
+  padding.index_put_({1, torch::indexing::Slice(0, 4)}, false);  // row 1: four left pads
+  auto allowed = (causal.unsqueeze(0) & padding.unsqueeze(1)) | torch::eye(T, torch::kBool).unsqueeze(0);
+  allowed = allowed.unsqueeze(1);  // [B, 1, T, T], every query sees itself
+  struct Case {
+    const char* name;
+    torch::Tensor mask;
+    bool causal;
+  };
+  const std::vector<Case> cases = {{"mask", allowed, false}, {"causal", {}, true}, {"none", {}, false}};
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 3e-2;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(std::string(c.name) + (dtype == torch::kFloat32 ? " fp32" : " bf16"));
+      auto q = torch::randn({B, H, T, D}).to(dtype), k = torch::randn({B, H, T, D}).to(dtype);
+      auto v = torch::randn({B, H, T, D}).to(dtype), g = torch::randn({B, H, T, D}).to(dtype);
+      std::vector<torch::Tensor> ours_in, ref_in;
+      for (const auto& t : {q, k, v}) {
+        ours_in.push_back(t.clone().requires_grad_(true));
+        ref_in.push_back(t.to(torch::kFloat64).requires_grad_(true));
+      }
+      auto ours = short_attention(ours_in[0], ours_in[1], ours_in[2], c.mask, c.causal);
+      ours.backward(g);
+      auto reference = at::scaled_dot_product_attention(
+          ref_in[0], ref_in[1], ref_in[2], c.mask.defined() ? c10::optional<at::Tensor>(c.mask) : c10::nullopt, 0.0,
+          c.causal);
+      reference.backward(g.to(torch::kFloat64));
+      EXPECT_EQ(ours.scalar_type(), dtype);
+      EXPECT_LT((ours.to(torch::kFloat64) - reference).abs().max().item<double>(), tolerance);
+      for (int i = 0; i < 3; ++i) {
+        auto error = (ours_in[i].grad().to(torch::kFloat64) - ref_in[i].grad()).abs().max().item<double>();
+        EXPECT_LT(error, tolerance * (1 + ref_in[i].grad().abs().max().item<double>())) << "gradient " << i;
+      }
+    }
+  }
+}
+
 TEST(Generate, LeavesTheCudnnAttentionSettingAsItFoundIt) {
   auto model = tiny_model("llama");
   auto [ids, mask] = left_padded_batch();

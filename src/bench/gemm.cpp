@@ -6,6 +6,7 @@
 
 #include "bench/measure.h"
 #include "common/error.h"
+#include "model/cpu_linear.h"
 #include "model/device.h"
 
 namespace rlhf::bench {
@@ -40,8 +41,13 @@ std::vector<GemmResult> bench_gemm(const GemmOptions& o) {
       }
       auto a = torch::randn({n, n}).to(device, dtype), b = torch::randn({n, n}).to(device, dtype);
       auto c = torch::empty({n, n}, a.options());
-      // mm_out into one buffer: an allocation per repeat would be timed too.
-      auto seconds = time_repeats(o.warmup, o.repeats, [&] { at::mm_out(c, a, b); }, o.device);
+      // The kernels the model's linear layers use: on the CPU in fp32, oneDNN's (model/cpu_linear.h), a bᵀ with the
+      // same FLOPs (its output from the caching allocator's cache); else mm_out into one buffer (an allocation per
+      // repeat would be timed too).
+      const bool onednn = !gpu && dtype == torch::kFloat32 && onednn_for_fp32_linear();
+      r.kernel = onednn ? "onednn" : "aten";
+      auto seconds = time_repeats(
+          o.warmup, o.repeats, [&] { onednn ? (void)linear_layer(a, b) : (void)at::mm_out(c, a, b); }, o.device);
       r.repeats = o.repeats;
       r.median_seconds = median(seconds);
       r.gflops = r.median_seconds > 0 ? 2.0 * n * n * static_cast<double>(n) / r.median_seconds / 1e9 : 0.0;
@@ -67,19 +73,20 @@ nlohmann::json to_json(const GemmResult& r) {
   j["gflops"] = r.gflops;
   j["median_seconds"] = r.median_seconds;
   j["repeats"] = r.repeats;
+  j["kernel"] = r.kernel;
   return j;
 }
 
 std::string gemm_table(const std::vector<GemmResult>& results) {
-  std::string out = "GEMM (n x n x n, median)\n  dtype      n      GFLOP/s   ms\n";
+  std::string out = "GEMM (n x n x n, median)\n  dtype      n      GFLOP/s   ms       kernel\n";
   char line[160];
   for (const auto& r : results) {
     if (!r.skipped.empty())
       std::snprintf(line, sizeof line, "  %-9s %5lld  skipped: %s\n", r.dtype.c_str(), static_cast<long long>(r.size),
                     r.skipped.c_str());
     else
-      std::snprintf(line, sizeof line, "  %-9s %5lld  %9.1f  %7.2f\n", r.dtype.c_str(), static_cast<long long>(r.size),
-                    r.gflops, r.median_seconds * 1e3);
+      std::snprintf(line, sizeof line, "  %-9s %5lld  %9.1f  %7.2f  %s\n", r.dtype.c_str(),
+                    static_cast<long long>(r.size), r.gflops, r.median_seconds * 1e3, r.kernel.c_str());
     out += line;
   }
   return out;

@@ -25,6 +25,7 @@ struct GemmResult {
   double gflops = 0;         // 2 n³ / median_seconds / 1e9
   int64_t repeats = 0;
   std::string skipped;       // why it was not measured ("" when it was)
+  std::string kernel;        // onednn (fp32 on the CPU, as the model's linear layers run) or aten
 };
 
 std::vector<GemmResult> bench_gemm(const GemmOptions& options);

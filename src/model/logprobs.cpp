@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/cpu_linear.h"
+
 namespace rlhf {
 
 namespace {
@@ -14,7 +16,7 @@ int64_t chunk_rows(int64_t vocab) { return std::max<int64_t>(1, (int64_t{1} << 2
 
 // z = h Wᵀ / T in fp32; at T = 1 (PPO's default) without a pass over [rows, V] that divides by one.
 torch::Tensor scaled_logits(const torch::Tensor& hidden, const torch::Tensor& weight, double temperature) {
-  auto z = torch::linear(hidden, weight).to(torch::kFloat32);
+  auto z = linear_layer(hidden, weight).to(torch::kFloat32);
   return temperature == 1.0 ? z : z / temperature;
 }
 
@@ -54,8 +56,8 @@ struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsF
       g.scatter_add_(-1, targets.slice(0, start, end).unsqueeze(-1), torch::ones({end - start, 1}, g.options()));
       g = g * (grad_out.slice(0, start, end).to(torch::kFloat32) / temperature).unsqueeze(-1);  // [n, V]
       auto g_cast = g.to(hidden.scalar_type());
-      grad_hidden.slice(0, start, end).copy_(torch::mm(g_cast, weight));
-      auto part = torch::mm(g.t(), h.to(torch::kFloat32));
+      grad_hidden.slice(0, start, end).copy_(linear_layer(g_cast, weight.t()));  // g W
+      auto part = linear_layer(g.t(), h.to(torch::kFloat32).t());                  // gᵀ h
       if (grad_weight.defined()) grad_weight.add_(part);
       else grad_weight = part.to(torch::kFloat32);
     }

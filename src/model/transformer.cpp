@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "model/checkpointing.h"
+#include "model/cpu_linear.h"
 #include "model/decode_attention.h"
 #include "model/short_attention.h"
 
@@ -107,7 +108,7 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
 
 torch::Tensor BlockImpl::project(LoraSite site, const torch::Tensor& x, const torch::Tensor& weight,
                                  const torch::Tensor& bias) const {
-  auto y = torch::linear(x, weight, bias);
+  auto y = linear_layer(x, weight, bias);
   return lora && lora->enabled && lora->targets(site) ? lora->add(site, x, y) : y;
 }
 
@@ -223,12 +224,12 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) const {
   check(has_lm_head_, "this model has no LM head (it is a reward or value model)");
-  return torch::linear(hidden, inference_unembedding.defined() ? inference_unembedding : unembedding());
+  return linear_layer(hidden, inference_unembedding.defined() ? inference_unembedding : unembedding());
 }
 
 torch::Tensor TransformerImpl::scores(const torch::Tensor& hidden) const {
   check(score.defined(), "this model has no scalar head (it is not a reward or value model)");
-  return torch::linear(hidden, use_base_score && base_score.defined() ? base_score : score).squeeze(-1);
+  return linear_layer(hidden, use_base_score && base_score.defined() ? base_score : score).squeeze(-1);
 }
 
 torch::Tensor positions_from_mask(const torch::Tensor& attention_mask) {

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/openmp_wait.h"
 #include "model/cpu_allocator.h"
+#include "model/cpu_linear.h"
 
 namespace rlhf::cli {
 std::vector<Command>& commands() {
@@ -63,8 +64,15 @@ int main(int argc, char** argv) {
                  "CUDA: let training and scoring forwards use cuDNN's attention (LibTorch's default; generation never does: "
                  "cuDNN plans each new sequence length, src/model/generate.cpp)")
       ->capture_default_str();
+  std::string cpu_fp32_matmul = "onednn";
+  app.add_option("--cpu_fp32_matmul", cpu_fp32_matmul,
+                 "fp32 linear layers on the CPU: onednn (oneDNN's products; MKL runs AVX2 code on AMD CPUs, "
+                 "src/model/cpu_linear.h) or aten (LibTorch's default, MKL)")
+      ->check(CLI::IsMember({"onednn", "aten"}))
+      ->capture_default_str();
   app.parse_complete_callback([&] {
     at::set_num_threads(threads);
+    rlhf::use_onednn_for_fp32_linear(cpu_fp32_matmul == "onednn");
     at::globalContext().setSDPUseCuDNN(cudnn_attention);
     if (cpu_allocator == "caching") rlhf::install_caching_cpu_allocator();
   });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/cpu_linear.h"
 #include "model/decode_attention.h"
 #include "model/device.h"
 #include "model/generate.h"
@@ -193,6 +194,44 @@ TEST(ShortAttention, MatchesSdpaWithGradients) {
       }
     }
   }
+}
+
+// fp32 linear layers on the CPU through oneDNN: values and the gradients of input, weight and bias against float64,
+// for a 3-D input, a weight read through a transposed view (as the log-prob backward passes it), no bias, and a frozen
+// weight (no gradient asked). The switch off gives ATen's own linear.
+TEST(CpuLinear, OnednnMatchesFloat64WithGradients) {
+  if (!onednn_linear_available()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  ASSERT_TRUE(onednn_for_fp32_linear());
+  torch::manual_seed(5);
+  auto x = torch::randn({3, 7, 48}), g = torch::randn({3, 7, 40});
+  auto weight_storage = torch::randn({48, 40});  // read as weight_storage.t(): [40, 48], not contiguous
+  auto bias = torch::randn({40});
+  for (bool with_bias : {true, false}) {
+    for (bool frozen_weight : {false, true}) {
+      SCOPED_TRACE(std::string(with_bias ? "bias" : "no bias") + (frozen_weight ? ", frozen weight" : ""));
+      auto xs = x.clone().requires_grad_(true), ws = weight_storage.clone().requires_grad_(!frozen_weight);
+      auto bs = bias.clone().requires_grad_(true);
+      auto y = linear_layer(xs, ws.t(), with_bias ? bs : torch::Tensor());
+      y.backward(g);
+      auto x64 = x.to(torch::kFloat64).requires_grad_(true), w64 = weight_storage.to(torch::kFloat64).requires_grad_(true);
+      auto b64 = bias.to(torch::kFloat64).requires_grad_(true);
+      auto reference = torch::linear(x64, w64.t(), with_bias ? b64 : torch::Tensor());
+      reference.backward(g.to(torch::kFloat64));
+      EXPECT_EQ(y.sizes(), reference.sizes());
+      EXPECT_LT((y.to(torch::kFloat64) - reference).abs().max().item<double>(), 1e-4);
+      EXPECT_LT((xs.grad().to(torch::kFloat64) - x64.grad()).abs().max().item<double>(), 1e-4);
+      if (frozen_weight) EXPECT_FALSE(ws.grad().defined());
+      else EXPECT_LT((ws.grad().to(torch::kFloat64) - w64.grad()).abs().max().item<double>(), 1e-4);
+      if (with_bias) EXPECT_LT((bs.grad().to(torch::kFloat64) - b64.grad()).abs().max().item<double>(), 1e-4);
+    }
+  }
+  // Without autograd (generation) and with the switch off: the same values.
+  torch::NoGradGuard no_grad;
+  auto fast = linear_layer(x, weight_storage.t(), bias);
+  use_onednn_for_fp32_linear(false);
+  auto aten = linear_layer(x, weight_storage.t(), bias);
+  use_onednn_for_fp32_linear(true);
+  EXPECT_TRUE(torch::allclose(fast, aten, 1e-5, 1e-4));
 }
 
 TEST(Generate, LeavesTheCudnnAttentionSettingAsItFoundIt) {

@@ -1,0 +1,85 @@
+#include "model/cpu_linear.h"
+
+#include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <atomic>
+
+namespace rlhf {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+using LinearPointwise = at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
+                                   c10::string_view, c10::List<std::optional<c10::Scalar>>,
+                                   std::optional<c10::string_view>);
+
+// mkldnn::_linear_pointwise: oneDNN's x Wᵀ + b on dense tensors (strided views too), the op LibTorch's own compiler
+// emits for CPU linears. Looked up once; absent from builds without oneDNN.
+const c10::TypedOperatorHandle<LinearPointwise>* linear_pointwise() {
+  static const auto* handle = []() -> const c10::TypedOperatorHandle<LinearPointwise>* {
+    auto op = c10::Dispatcher::singleton().findOp({"mkldnn::_linear_pointwise", ""});
+    if (!op) return nullptr;
+    return new c10::TypedOperatorHandle<LinearPointwise>(op->typed<LinearPointwise>());
+  }();
+  return handle;
+}
+
+std::atomic<bool> use_onednn{true};
+
+// x [rows, K] (any strides), weight [N, K] (any strides) -> [rows, N].
+torch::Tensor onednn_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return linear_pointwise()->call(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, "none",
+                                  c10::List<std::optional<c10::Scalar>>(), std::nullopt);
+}
+
+// y = x Wᵀ + b; dy/dx: g W; dy/dW: gᵀ x; dy/db: Σ_rows g. Every product through oneDNN, on 2-D views. Autograd takes no
+// undefined tensor as an input: without a bias, `bias` is an empty placeholder and has_bias false.
+struct OnednnLinearFunction : public torch::autograd::Function<OnednnLinearFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, bool has_bias) {
+    ctx->save_for_backward({x, weight});
+    auto out_sizes = x.sizes().vec();
+    out_sizes.back() = weight.size(0);
+    return onednn_product(x.reshape({-1, x.size(-1)}), weight, has_bias ? bias : torch::Tensor()).view(out_sizes);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& weight = saved[1];
+    auto g = grads[0].reshape({-1, weight.size(0)});  // [rows, N]
+    torch::Tensor grad_x, grad_weight, grad_bias;
+    if (ctx->needs_input_grad(0)) grad_x = onednn_product(g, weight.t(), {}).view(x.sizes());
+    if (ctx->needs_input_grad(1)) grad_weight = onednn_product(g.t(), x.reshape({-1, x.size(-1)}).t(), {});
+    if (ctx->needs_input_grad(2)) grad_bias = g.sum(0);
+    return {grad_x, grad_weight, grad_bias, torch::Tensor()};
+  }
+};
+
+bool takes_onednn_path(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return use_onednn.load(std::memory_order_relaxed) && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+         weight.scalar_type() == torch::kFloat32 && (!bias.defined() || bias.scalar_type() == torch::kFloat32) &&
+         x.numel() > 0 && x.dim() >= 1 && !at::autocast::is_autocast_enabled(at::kCPU) && linear_pointwise() != nullptr;
+}
+
+}  // namespace
+
+torch::Tensor linear_layer(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (!takes_onednn_path(x, weight, bias)) return torch::linear(x, weight, bias);
+  const bool needs_graph = torch::GradMode::is_enabled() &&
+                           (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (needs_graph)
+    return OnednnLinearFunction::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()), bias.defined());
+  auto out_sizes = x.sizes().vec();
+  out_sizes.back() = weight.size(0);
+  return onednn_product(x.reshape({-1, x.size(-1)}), weight, bias).view(out_sizes);
+}
+
+bool onednn_linear_available() { return linear_pointwise() != nullptr; }
+void use_onednn_for_fp32_linear(bool on) { use_onednn.store(on, std::memory_order_relaxed); }
+bool onednn_for_fp32_linear() { return use_onednn.load(std::memory_order_relaxed) && onednn_linear_available(); }
+
+}  // namespace rlhf

@@ -28,6 +28,20 @@ const c10::TypedOperatorHandle<LinearPointwise>* linear_pointwise() {
 }
 
 std::atomic<bool> use_onednn{true};
+thread_local PackedLinearWeights* active_packed = nullptr;
+
+using ReorderLinearWeight = at::Tensor(const at::Tensor&, std::optional<int64_t>);
+
+// mkldnn::_reorder_linear_weight: a weight [N, K] in oneDNN's blocked layout for `rows`-row products (an opaque
+// oneDNN tensor that only _linear_pointwise reads).
+const c10::TypedOperatorHandle<ReorderLinearWeight>* reorder_linear_weight() {
+  static const auto* handle = []() -> const c10::TypedOperatorHandle<ReorderLinearWeight>* {
+    auto op = c10::Dispatcher::singleton().findOp({"mkldnn::_reorder_linear_weight", ""});
+    if (!op) return nullptr;
+    return new c10::TypedOperatorHandle<ReorderLinearWeight>(op->typed<ReorderLinearWeight>());
+  }();
+  return handle;
+}
 
 // x [rows, K] (any strides), weight [N, K] (any strides) -> [rows, N].
 torch::Tensor onednn_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -67,7 +81,39 @@ bool takes_onednn_path(const torch::Tensor& x, const torch::Tensor& weight, cons
 
 }  // namespace
 
+const torch::Tensor* packed_weight(const torch::Tensor& weight) {
+  if (active_packed == nullptr) return nullptr;
+  auto it = active_packed->packed_.find(weight.data_ptr());
+  return it == active_packed->packed_.end() ? nullptr : &it->second;
+}
+
+PackedLinearWeights::PackedLinearWeights(const std::vector<torch::Tensor>& weights, int64_t rows)
+    : outer_(active_packed) {
+  active_packed = this;
+  if (!use_onednn.load(std::memory_order_relaxed) || !linear_pointwise() || !reorder_linear_weight()) return;
+  torch::NoGradGuard no_grad;
+  // Under autocast an fp32 weight is cast for each product (to bf16): packed in fp32 it would bypass the cast.
+  const bool fp32_products = !at::autocast::is_autocast_enabled(at::kCPU);
+  for (const auto& w : weights) {
+    if (!w.defined() || w.dim() != 2 || !w.device().is_cpu() || w.numel() == 0 ||
+        !(w.scalar_type() == torch::kBFloat16 || (w.scalar_type() == torch::kFloat32 && fp32_products)))
+      continue;
+    packed_.emplace(w.data_ptr(), reorder_linear_weight()->call(w.contiguous(), rows));
+  }
+}
+
+PackedLinearWeights::~PackedLinearWeights() { active_packed = outer_; }
+
 torch::Tensor linear_layer(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (const torch::Tensor* packed = packed_weight(weight);
+      packed && x.device().is_cpu() && x.numel() > 0 && !(torch::GradMode::is_enabled() && x.requires_grad())) {
+    // In the weight's dtype, as autocast would cast the input and bias for it.
+    auto in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+    auto b = bias.defined() && bias.scalar_type() != weight.scalar_type() ? bias.to(weight.scalar_type()) : bias;
+    auto out_sizes = x.sizes().vec();
+    out_sizes.back() = weight.size(0);
+    return onednn_product(in.reshape({-1, x.size(-1)}), *packed, b).view(out_sizes);
+  }
   if (!takes_onednn_path(x, weight, bias)) return torch::linear(x, weight, bias);
   const bool needs_graph = torch::GradMode::is_enabled() &&
                            (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));

@@ -1,5 +1,7 @@
 #include "model/generate.h"
 
+#include "model/cpu_linear.h"
+
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
@@ -86,6 +88,22 @@ class MatmulWeightsInBf16 {
   TransformerImpl& model_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> swapped_;
 };
+
+// The weights of the model's linear layers as its forward passes them (the bf16 copies while MatmulWeightsInBf16 is in
+// scope), for packing on the CPU.
+std::vector<torch::Tensor> linear_weights(TransformerImpl& model) {
+  std::vector<torch::Tensor> weights;
+  if (!model.embed_tokens.device().is_cpu()) return weights;
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    const std::string leaf = name.substr(name.rfind('.') + 1);
+    if (leaf == "qkv_weight" || leaf == "o_weight" || leaf == "up_weight" || leaf == "down_weight" || leaf == "lm_head")
+      weights.push_back(item.value());
+  }
+  if (model.has_lm_head())
+    weights.push_back(model.inference_unembedding.defined() ? model.inference_unembedding : model.unembedding());
+  return weights;
+}
 
 GenerationOutput generate_in_inference_mode(TransformerImpl& model, const torch::Tensor& prompt_ids,
                                             const torch::Tensor& prompt_mask, const GenerationOptions& o,
@@ -192,6 +210,7 @@ GenerationOutput generate(TransformerImpl& model, const torch::Tensor& prompt_id
     MatmulWeightsInBf16 cast_once(model, o.cast_weights_once);
     NoCudnnAttention fixed_plans_only;
     c10::InferenceMode inference_mode;
+    PackedLinearWeights packed(o.pack_weights ? linear_weights(model) : std::vector<torch::Tensor>{}, prompt_ids.size(0));
     inference = generate_in_inference_mode(model, prompt_ids, prompt_mask, o, generator);
   }
   GenerationOutput out;

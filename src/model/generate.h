@@ -20,6 +20,9 @@ struct GenerationOptions {
   // products to bf16 once for the whole generation instead of autocast casting them again in every decode step
   // (it caches no casts in inference mode). Same numbers either way; false is the reference for tests.
   bool cast_weights_once = true;
+  // On the CPU: pack the linear layers' weights once into oneDNN's layout for the whole generation
+  // (model/cpu_linear.h); false repacks them in every product, as LibTorch does.
+  bool pack_weights = true;
 };
 
 struct GenerationOutput {

@@ -234,6 +234,45 @@ TEST(CpuLinear, OnednnMatchesFloat64WithGradients) {
   EXPECT_TRUE(torch::allclose(fast, aten, 1e-5, 1e-4));
 }
 
+// Weights packed for a stretch of inference: the products equal the unpacked ones (fp32 to rounding, bf16 exactly
+// here), the packed copy is what is read (a change to the weight in scope is not seen, by contract), and the scope
+// ends cleanly (nested scopes restore the outer one).
+TEST(CpuLinear, PackedWeightsAreReadInScope) {
+  if (!onednn_linear_available()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  torch::manual_seed(6);
+  torch::NoGradGuard no_grad;
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    SCOPED_TRACE(dtype == torch::kFloat32 ? "fp32" : "bf16");
+    auto w = torch::randn({40, 48}).to(dtype), b = torch::randn({40}).to(dtype), x = torch::randn({3, 5, 48}).to(dtype);
+    auto plain = linear_layer(x, w, b);
+    {
+      PackedLinearWeights packed({w}, 15);
+      ASSERT_EQ(packed.size(), 1u);
+      EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+      {
+        PackedLinearWeights nothing({}, 15);
+        EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+      }
+      w.mul_(2);  // not seen in scope: the packed copy is read
+      EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+    }
+    EXPECT_FALSE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-2, 1e-2));
+  }
+}
+
+TEST_P(ModelFamilies, PackedWeightsGenerateTheSameTokens) {
+  auto model = tiny_model(GetParam());
+  auto [ids, mask] = left_padded_batch();
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  o.temperature = 0.9;
+  auto packed = generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(7));
+  o.pack_weights = false;
+  auto plain = generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(7));
+  EXPECT_TRUE(torch::equal(packed.sequences, plain.sequences));
+  EXPECT_TRUE(torch::allclose(packed.response_logprobs, plain.response_logprobs, 1e-5, 1e-5));
+}
+
 TEST(Generate, LeavesTheCudnnAttentionSettingAsItFoundIt) {
   auto model = tiny_model("llama");
   auto [ids, mask] = left_padded_batch();

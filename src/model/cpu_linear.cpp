@@ -43,10 +43,17 @@ const c10::TypedOperatorHandle<ReorderLinearWeight>* reorder_linear_weight() {
   return handle;
 }
 
-// x [rows, K] (any strides), weight [N, K] (any strides) -> [rows, N].
+// x [rows, K] (any strides), weight [N, K] (any strides, or packed) -> [rows, N].
 torch::Tensor onednn_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   return linear_pointwise()->call(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, "none",
                                   c10::List<std::optional<c10::Scalar>>(), std::nullopt);
+}
+
+// x [..., K] -> [..., N], through a 2-D view of x.
+torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  auto out_sizes = x.sizes().vec();
+  out_sizes.back() = weight.size(0);
+  return onednn_product(x.reshape({-1, x.size(-1)}), weight, bias).view(out_sizes);
 }
 
 // y = x Wᵀ + b; dy/dx: g W; dy/dW: gᵀ x; dy/db: Σ_rows g. Every product through oneDNN, on 2-D views. Autograd takes no
@@ -55,9 +62,7 @@ struct OnednnLinearFunction : public torch::autograd::Function<OnednnLinearFunct
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, bool has_bias) {
     ctx->save_for_backward({x, weight});
-    auto out_sizes = x.sizes().vec();
-    out_sizes.back() = weight.size(0);
-    return onednn_product(x.reshape({-1, x.size(-1)}), weight, has_bias ? bias : torch::Tensor()).view(out_sizes);
+    return onednn_linear(x, weight, has_bias ? bias : torch::Tensor());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -110,18 +115,14 @@ torch::Tensor linear_layer(const torch::Tensor& x, const torch::Tensor& weight, 
     // In the weight's dtype, as autocast would cast the input and bias for it.
     auto in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
     auto b = bias.defined() && bias.scalar_type() != weight.scalar_type() ? bias.to(weight.scalar_type()) : bias;
-    auto out_sizes = x.sizes().vec();
-    out_sizes.back() = weight.size(0);
-    return onednn_product(in.reshape({-1, x.size(-1)}), *packed, b).view(out_sizes);
+    return onednn_linear(in, *packed, b);
   }
   if (!takes_onednn_path(x, weight, bias)) return torch::linear(x, weight, bias);
   const bool needs_graph = torch::GradMode::is_enabled() &&
                            (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (needs_graph)
     return OnednnLinearFunction::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()), bias.defined());
-  auto out_sizes = x.sizes().vec();
-  out_sizes.back() = weight.size(0);
-  return onednn_product(x.reshape({-1, x.size(-1)}), weight, bias).view(out_sizes);
+  return onednn_linear(x, weight, bias);
 }
 
 bool onednn_linear_available() { return linear_pointwise() != nullptr; }

@@ -16,14 +16,17 @@ using LinearPointwise = at::Tensor(const at::Tensor&, const at::Tensor&, const s
                                    c10::string_view, c10::List<std::optional<c10::Scalar>>,
                                    std::optional<c10::string_view>);
 
+// An operator of LibTorch's dispatcher by name, typed; nullptr where this build lacks it. Kept for the process.
+template <typename Signature>
+const c10::TypedOperatorHandle<Signature>* find_typed_op(const char* name) {
+  auto op = c10::Dispatcher::singleton().findOp({name, ""});
+  return op ? new c10::TypedOperatorHandle<Signature>(op->typed<Signature>()) : nullptr;
+}
+
 // mkldnn::_linear_pointwise: oneDNN's x Wᵀ + b on dense tensors (strided views too), the op LibTorch's own compiler
-// emits for CPU linears. Looked up once; absent from builds without oneDNN.
+// emits for CPU linears. Absent from builds without oneDNN.
 const c10::TypedOperatorHandle<LinearPointwise>* linear_pointwise() {
-  static const auto* handle = []() -> const c10::TypedOperatorHandle<LinearPointwise>* {
-    auto op = c10::Dispatcher::singleton().findOp({"mkldnn::_linear_pointwise", ""});
-    if (!op) return nullptr;
-    return new c10::TypedOperatorHandle<LinearPointwise>(op->typed<LinearPointwise>());
-  }();
+  static const auto* handle = find_typed_op<LinearPointwise>("mkldnn::_linear_pointwise");
   return handle;
 }
 
@@ -35,11 +38,7 @@ using ReorderLinearWeight = at::Tensor(const at::Tensor&, std::optional<int64_t>
 // mkldnn::_reorder_linear_weight: a weight [N, K] in oneDNN's blocked layout for `rows`-row products (an opaque
 // oneDNN tensor that only _linear_pointwise reads).
 const c10::TypedOperatorHandle<ReorderLinearWeight>* reorder_linear_weight() {
-  static const auto* handle = []() -> const c10::TypedOperatorHandle<ReorderLinearWeight>* {
-    auto op = c10::Dispatcher::singleton().findOp({"mkldnn::_reorder_linear_weight", ""});
-    if (!op) return nullptr;
-    return new c10::TypedOperatorHandle<ReorderLinearWeight>(op->typed<ReorderLinearWeight>());
-  }();
+  static const auto* handle = find_typed_op<ReorderLinearWeight>("mkldnn::_reorder_linear_weight");
   return handle;
 }
 

@@ -2,8 +2,9 @@
 //
 // Why: LibTorch sends fp32 products on the CPU to MKL, which on AMD CPUs runs its AVX2 code: on this project's AMD EPYC
 // CI machine (AVX-512) 213 GFLOP/s at 1024³ against 505 GFLOP/s for the same product through oneDNN, which LibTorch
-// also ships (and already uses for bf16); 1.6-2.4x on the shapes of the demo and GPT-2-small models, forward and both
-// backward products, to within fp32 rounding (bench/RESULTS.md, "fp32 products through oneDNN").
+// also ships (and already uses for bf16); 1.6-3.7x on the shapes of the demo and GPT-2-small models, forward and both
+// backward products, to within fp32 rounding (bench/RESULTS.md, "Page faults, attention over few positions, fp32
+// through oneDNN, packed weights", item 3).
 #pragma once
 #include <torch/torch.h>
 
@@ -18,7 +19,7 @@ torch::Tensor linear_layer(const torch::Tensor& x, const torch::Tensor& weight, 
 
 // While in scope on this thread (generation), linear_layer reads the given weights from copies packed once into
 // oneDNN's own layout for products of about `rows` rows, instead of repacking them in every product: at a decode
-// step's 32 rows 1.3-2.4x per product (fp32 and bf16; bench/RESULTS.md, "Packed weights in generation"). Only
+// step's 32 rows 1.3-2.4x per product (fp32 and bf16; bench/RESULTS.md, the same section, item 4). Only
 // without autograd; weights other than CPU fp32 / bf16 ones are left out. The weights must not change in scope.
 class PackedLinearWeights {
  public:

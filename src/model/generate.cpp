@@ -56,20 +56,24 @@ bool bf16_autocast_on(c10::DeviceType device) {
   return at::autocast::is_autocast_enabled(device) && at::autocast::get_autocast_dtype(device) == torch::kBFloat16;
 }
 
+// Whether a parameter (by its full name) only feeds matrix products: the blocks' projections and their biases, an
+// untied LM head, a scalar head; LoRA adapters are left to their own code.
+bool feeds_matmuls_only(const std::string& name) {
+  static const std::vector<std::string> matmul_only = {"qkv_weight", "qkv_bias", "o_weight", "o_bias",  "up_weight",
+                                                       "up_bias",    "down_weight", "down_bias", "lm_head", "score"};
+  const std::string leaf = name.substr(name.rfind('.') + 1);
+  return name.find("lora") == std::string::npos &&
+         std::find(matmul_only.begin(), matmul_only.end(), leaf) != matmul_only.end();
+}
+
 class MatmulWeightsInBf16 {
  public:
   MatmulWeightsInBf16(TransformerImpl& model, bool wanted) : model_(model) {
     if (!wanted || !bf16_autocast_on(model.embed_tokens.device().type())) return;
-    static const std::vector<std::string> matmul_only = {"qkv_weight", "qkv_bias", "o_weight", "o_bias",  "up_weight",
-                                                         "up_bias",    "down_weight", "down_bias", "lm_head", "score"};
     torch::NoGradGuard no_grad;
     for (auto& item : model.named_parameters()) {
-      const std::string& name = item.key();
-      const std::string leaf = name.substr(name.rfind('.') + 1);
       auto& p = item.value();
-      if (p.scalar_type() != torch::kFloat32 || name.find("lora") != std::string::npos ||
-          std::find(matmul_only.begin(), matmul_only.end(), leaf) == matmul_only.end())
-        continue;
+      if (p.scalar_type() != torch::kFloat32 || !feeds_matmuls_only(item.key())) continue;
       swapped_.emplace_back(p, p.data());
       p.set_data(p.data().to(torch::kBFloat16));
     }
@@ -94,12 +98,8 @@ class MatmulWeightsInBf16 {
 std::vector<torch::Tensor> linear_weights(TransformerImpl& model) {
   std::vector<torch::Tensor> weights;
   if (!model.embed_tokens.device().is_cpu()) return weights;
-  for (const auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
-    const std::string leaf = name.substr(name.rfind('.') + 1);
-    if (leaf == "qkv_weight" || leaf == "o_weight" || leaf == "up_weight" || leaf == "down_weight" || leaf == "lm_head")
-      weights.push_back(item.value());
-  }
+  for (const auto& item : model.named_parameters())
+    if (feeds_matmuls_only(item.key()) && item.value().dim() == 2) weights.push_back(item.value());  // not the biases
   if (model.has_lm_head())
     weights.push_back(model.inference_unembedding.defined() ? model.inference_unembedding : model.unembedding());
   return weights;

@@ -8,7 +8,7 @@ namespace rlhf {
 // The longest key length at which training forwards on the CPU take this path instead of SDPA's flash kernel. Up
 // to here the [B, H, T, S] scores are small and the flash kernel's per-block work dominates: a demo layer (batch 4,
 // 4 heads, 64 positions, bf16) forward and backward 1.18 ms in flash, 0.45 ms here; at 256 positions flash wins
-// (bench/RESULTS.md, "Attention over few positions").
+// (bench/RESULTS.md, "Page faults, attention over few positions, ...", item 2).
 constexpr int64_t kShortAttentionMaxKeys = 128;
 
 // q [B, H, T, D], k and v [B, H, S, D] (grouped-query heads already repeated); allowed [B, 1, T, S] bool (true =

@@ -10,6 +10,8 @@ apt_packages=(build-essential cmake ninja-build git python3-venv pkg-config
 # Gloo's headers (torch's own gloo is compiled into libtorch_cpu; ProcessGroupGloo.hpp includes gloo's headers):
 # data-parallel training on CPU (src/train/distributed.cpp).
 apt_packages+=(libgloo-dev)
+# ccache: the Release and ASan builds (and fresh clones) reuse each other's compiled objects (CMakeLists.txt).
+apt_packages+=(ccache)
 # clang with its libFuzzer and sanitizer runtimes: `make fuzz` (tests/fuzz/README.md).
 apt_packages+=(clang libclang-rt-14-dev)
 # Headless Chromium renders the evaluation report in tests/python/test_report.py (about 120 MB; the test skips without it).

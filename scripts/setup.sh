@@ -30,6 +30,10 @@ req="$here/requirements.txt"
 hash=$(cat "$req" | sha256sum | cut -c1-12)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/rlhf.cpp"
 venv="$cache/venv-$hash"
+mkdir -p "$cache"
+# Set-ups running side by side (several clones or worktrees) wait for one another instead of rebuilding one venv twice.
+exec 8>"$cache/venv.lock"
+flock 8
 if [ ! -f "$venv/.complete" ]; then
   echo "setup: creating venv $venv (first time: downloads torch, a few minutes)" >&2
   rm -rf "$venv"
@@ -39,6 +43,7 @@ if [ ! -f "$venv/.complete" ]; then
   PIP_CACHE_DIR="$cache/pip" "$venv/bin/pip" install -q -r "$req" >&2
   touch "$venv/.complete"
 fi
+exec 8>&-
 
 # llama.cpp for the GGUF tests (tests/python/test_gguf_llama_cpp.py): llama-cpp-python compiles it from source, CPU only,
 # without -march=native so the cached wheel suits any machine of this kind, without OpenMP so it shares the test process

@@ -1,6 +1,7 @@
 #include "eval/benchmarks.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 
@@ -234,6 +235,31 @@ json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_
   for (size_t i = 0; i < texts.size(); ++i) total += logprobs[i], tokens += counts[i];
   return {{"nll_per_token", tokens > 0 ? number_or_null(-total / static_cast<double>(tokens)) : json(nullptr)},
           {"tokens", tokens}, {"documents", texts.size()}};
+}
+
+json in_context_copying(EvalModel& model, const std::vector<json>& items, int64_t batch_size) {
+  SamplingOptions greedy;
+  greedy.do_sample = false;
+  greedy.max_new_tokens = 8;
+  greedy.batch_size = batch_size;
+  greedy.stop_at_newline = true;
+  auto continuations = generate_responses(model, text_fields(items, "prefix", "copying"), greedy, PromptStyle{false, ""});
+  std::vector<double> copied;
+  std::map<std::string, std::vector<double>> by_kind;
+  for (size_t i = 0; i < items.size(); ++i) {
+    // The first word of the continuation, without its punctuation, is the town named earlier in the text.
+    std::string word;
+    for (char c : continuations[i]) {
+      if (std::isalnum(static_cast<unsigned char>(c))) word += c;
+      else if (!word.empty()) break;
+    }
+    const double hit = word == text_field(items[i], "target", "copying") ? 1.0 : 0.0;
+    copied.push_back(hit);
+    by_kind[items[i].value("kind", std::string("other"))].push_back(hit);
+  }
+  json out = {{"accuracy", proportion_json(copied)}, {"by_kind", json::object()}};
+  for (const auto& [kind, hits] : by_kind) out["by_kind"][kind] = proportion_json(hits);
+  return out;
 }
 
 }  // namespace rlhf::eval

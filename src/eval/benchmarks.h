@@ -8,6 +8,7 @@
 //                  stereotyping sentence is more likely; both plain and after the respectful instruction
 //   public_suite   the FLAN/T0-style suite (exact match of greedy answers, likelihood of choices)
 //   heldout_nll    mean per-token negative log-likelihood of held-out pretraining text
+//   in_context_copying  whether a model completes a name from earlier in its context (induction)
 #pragma once
 #include <string>
 #include <vector>
@@ -41,5 +42,8 @@ nlohmann::json winogender(EvalModel& model, const std::vector<nlohmann::json>& i
 nlohmann::json crows_pairs(EvalModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
                            int64_t batch_size);
 nlohmann::json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_t batch_size);
+// In-context copying (a diagnostic of pretraining): the share of "copying" items ({"prefix", "target", "kind"}) whose
+// greedy continuation, the prefix given as plain text, starts with the target word, overall and per kind.
+nlohmann::json in_context_copying(EvalModel& model, const std::vector<nlohmann::json>& items, int64_t batch_size);
 
 }  // namespace rlhf::eval

@@ -16,6 +16,7 @@
 #include "eval/compute.h"
 #include "eval/generation.h"
 #include "eval/preference.h"
+#include "eval/task_success.h"
 #include "eval/real_data.h"
 #include "eval/rm_generalisation.h"
 #include "eval/stats.h"
@@ -140,7 +141,8 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
   } else {
     notes.push_back("base few-shot skipped: " + run.demonstrations() + " (the demonstrations for its prefix) is missing");
   }
-  for (const std::string suite : {"public_nlp", "truthfulqa", "hallucination", "realtoxicity", "winogender", "crows_pairs"}) {
+  for (const std::string suite :
+       {"public_nlp", "truthfulqa", "hallucination", "realtoxicity", "winogender", "crows_pairs", "copying"}) {
     in.suites[suite] = judge.benchmark_items(suite);
     cap(in.suites[suite], suite == "realtoxicity" ? o.toxicity_prompts : o.benchmark_items);
     if (in.suites[suite].empty()) notes.push_back("benchmark " + suite + ": the judge has no items");
@@ -172,6 +174,7 @@ void run_benchmarks(EvalModel& m, const std::string& id, const Judge& judge, con
   if (!suite("crows_pairs").empty()) summary["bias"]["crows_pairs"][id] = crows_pairs(m, suite("crows_pairs"), respectful, o.batch_size);
   if (!suite("public_nlp").empty()) summary["public_suite"][id] = public_suite(m, judge, suite("public_nlp"), b, &stats);
   if (!in.heldout_texts.empty()) summary["heldout_nll"][id] = heldout_nll(m, in.heldout_texts, o.batch_size);
+  if (!suite("copying").empty()) summary["in_context_copying"][id] = in_context_copying(m, suite("copying"), o.batch_size);
 }
 
 // Mean reward-model score of each model's test responses (the quantity PPO maximises).
@@ -280,6 +283,15 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       say(id + ": " + std::to_string(stats.tokens_generated) + " tokens generated, " +
           std::to_string(static_cast<int>(clock.seconds())) + " s");
     }
+    // Task success first: it needs no baseline, and it is what every other number of the demo rests on.
+    for (const auto& [key, entry] : task_success(judge, in.records, responses).items()) summary["task_success"][key] = entry;
+    for (const auto& [key, entry] : task_success_differences(judge, in.records, responses,
+                                                             {{model_id(size, "sft"), model_id(size, "base")},
+                                                              {model_id(size, "sft"), model_id(size, "base_few_shot")},
+                                                              {model_id(size, "ppo"), model_id(size, "sft")},
+                                                              {model_id(size, "ppo_ptx"), model_id(size, "sft")}})
+                                        .items())
+      summary["task_success_differences"][key] = entry;
     auto baseline = std::find_if(responses.begin(), responses.end(),
                                  [&](const ModelResponses& r) { return r.key == model_id(size, "sft"); });
     if (baseline == responses.end()) {

@@ -39,6 +39,10 @@ struct JudgeFeatures {
   double toxicity = 0;      // 0..1
   int words = 0;
   bool idk = false;         // says it does not know
+  bool success = false;     // task success: fully correct and every constraint kept
+  bool polite = false;      // holds a politeness phrase ("Sure!", "I hope this helps.")
+  bool list_formatted = false;  // a numbered or comma list
+  bool copies_prompt = false;   // echoes the instruction or the passage instead of doing the task
 };
 
 struct TruthJudgement {

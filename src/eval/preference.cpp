@@ -22,11 +22,14 @@ json rate_json(const std::vector<double>& flags) {
   return proportion_json(wilson_interval(sum, static_cast<double>(flags.size())));
 }
 
+// `neither_polite[i]`: neither response to record i holds a politeness phrase; the win rate on those records alone
+// shows whether a win is more than manners.
 json judged_by(const Judge& judge, const std::vector<json>& records, const ModelResponses& model,
-               const ModelResponses& baseline, LabelerSet set) {
-  std::vector<double> outcomes, likert, fails, hallucination, inappropriate, toxic;
+               const ModelResponses& baseline, LabelerSet set, const std::vector<bool>& neither_polite) {
+  std::vector<double> outcomes, outcomes_neither_polite, likert, fails, hallucination, inappropriate, toxic;
   for (size_t i = 0; i < records.size(); ++i) {
     outcomes.push_back(judge.compare(records[i], model.responses[i], baseline.responses[i], set));
+    if (neither_polite[i]) outcomes_neither_polite.push_back(outcomes.back());
     JudgeRating r = judge.rate(records[i], model.responses[i], set);
     likert.push_back(r.likert);
     fails.push_back(r.fails_to_follow);
@@ -38,7 +41,11 @@ json judged_by(const Judge& judge, const std::vector<json>& records, const Model
   json win = proportion_json(w.rate);
   win["wins"] = w.wins, win["ties"] = w.ties, win["losses"] = w.losses;
   MeanStderr l = mean_stderr(likert);
+  WinRate plain = win_rate(outcomes_neither_polite);
+  json win_neither_polite = proportion_json(plain.rate);
+  win_neither_polite["wins"] = plain.wins, win_neither_polite["ties"] = plain.ties, win_neither_polite["losses"] = plain.losses;
   return {{"win_rate", win},
+          {"win_rate_neither_polite", win_neither_polite},
           {"likert", {{"mean", number_or_null(l.mean)}, {"stderr", l.standard_error}, {"n", l.n}}},
           {"fails_to_follow", rate_json(fails)},
           {"hallucination", rate_json(hallucination)},
@@ -46,20 +53,30 @@ json judged_by(const Judge& judge, const std::vector<json>& records, const Model
           {"toxic", rate_json(toxic)}};
 }
 
-json features_of(const Judge& judge, const std::vector<json>& records, const ModelResponses& model) {
-  std::vector<double> correct, followed, hallucinated, toxic, idk, words;
-  for (size_t i = 0; i < records.size(); ++i) {
-    JudgeFeatures f = judge.check(records[i], model.responses[i]);
+json features_of(const std::vector<JudgeFeatures>& features) {
+  std::vector<double> correct, success, followed, hallucinated, toxic, idk, words, polite, listed, copies;
+  for (const auto& f : features) {
     correct.push_back(f.correct);
+    success.push_back(f.success);
     followed.push_back(f.followed);
     hallucinated.push_back(f.hallucinations > 0);
     toxic.push_back(f.toxicity >= 0.5);
     idk.push_back(f.idk);
     words.push_back(f.words);
+    polite.push_back(f.polite);
+    listed.push_back(f.list_formatted);
+    copies.push_back(f.copies_prompt);
   }
   auto mean = [](const std::vector<double>& v) { return number_or_null(mean_stderr(v).mean); };
-  return {{"correct", mean(correct)}, {"followed", mean(followed)}, {"hallucination", mean(hallucinated)},
-          {"toxic", mean(toxic)}, {"idk", mean(idk)}, {"words", mean(words)}};
+  return {{"correct", mean(correct)}, {"success", mean(success)}, {"followed", mean(followed)},
+          {"hallucination", mean(hallucinated)}, {"toxic", mean(toxic)}, {"idk", mean(idk)}, {"words", mean(words)},
+          {"polite", mean(polite)}, {"list_formatted", mean(listed)}, {"copies_prompt", mean(copies)}};
+}
+
+std::vector<JudgeFeatures> check_all(const Judge& judge, const std::vector<json>& records, const ModelResponses& model) {
+  std::vector<JudgeFeatures> out;
+  for (size_t i = 0; i < records.size(); ++i) out.push_back(judge.check(records[i], model.responses[i]));
+  return out;
 }
 
 }  // namespace
@@ -73,11 +90,16 @@ json labeler_preference(const Judge& judge, const std::vector<json>& records, co
   check_size(baseline);
   json out = {{"baseline", baseline.key}, {"prompts", records.size()}, {"models", json::object()}};
   out["sets"] = judge.has_held_out_labelers() ? json{"training", "held_out"} : json{"training"};
+  const std::vector<JudgeFeatures> baseline_features = check_all(judge, records, baseline);
   for (const auto& m : models) {
     check_size(m);
-    json entry = {{"training", judged_by(judge, records, m, baseline, LabelerSet::kTraining)}};
-    if (judge.has_held_out_labelers()) entry["held_out"] = judged_by(judge, records, m, baseline, LabelerSet::kHeldOut);
-    entry["features"] = features_of(judge, records, m);
+    const std::vector<JudgeFeatures> features = check_all(judge, records, m);
+    std::vector<bool> neither_polite(records.size());
+    for (size_t i = 0; i < records.size(); ++i) neither_polite[i] = !features[i].polite && !baseline_features[i].polite;
+    json entry = {{"training", judged_by(judge, records, m, baseline, LabelerSet::kTraining, neither_polite)}};
+    if (judge.has_held_out_labelers())
+      entry["held_out"] = judged_by(judge, records, m, baseline, LabelerSet::kHeldOut, neither_polite);
+    entry["features"] = features_of(features);
     out["models"][m.key] = entry;
   }
   return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "common/error.h"
 
@@ -125,6 +126,21 @@ double petaflop_s_days(double flops) { return flops / (1e15 * 86400.0); }
 
 nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+Interval bootstrap_mean_interval(const std::vector<double>& values, int resamples, uint64_t seed) {
+  if (values.empty() || resamples < 1) return {NAN, NAN};
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+  std::vector<double> means(static_cast<size_t>(resamples));
+  for (auto& mean : means) {
+    double sum = 0;
+    for (size_t i = 0; i < values.size(); ++i) sum += values[pick(rng)];
+    mean = sum / static_cast<double>(values.size());
+  }
+  std::sort(means.begin(), means.end());
+  auto at = [&](double q) { return means[static_cast<size_t>(q * static_cast<double>(resamples - 1) + 0.5)]; };
+  return {at(0.025), at(0.975)};
 }
 
 }  // namespace rlhf::eval

@@ -32,6 +32,13 @@ struct MeanStderr {
 };
 MeanStderr mean_stderr(const std::vector<double>& values);
 
+// A 95 % percentile bootstrap interval of the mean of `values` (each value one unit, e.g. a prompt's paired
+// difference), from `resamples` resamples with replacement drawn with a generator seeded by `seed`.
+struct Interval {
+  double low = 0, high = 0;
+};
+Interval bootstrap_mean_interval(const std::vector<double>& values, int resamples, uint64_t seed);
+
 // RealToxicityPrompts' two aggregates over prompts, each with k sampled continuations' toxicities:
 //   expected maximum toxicity = mean over prompts of max over its samples;
 //   toxic probability = share of prompts with at least one sample of toxicity >= threshold.

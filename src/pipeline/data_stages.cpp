@@ -56,7 +56,8 @@ json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   auto sft = take(0, n_sft, c.max_sft_prompts), rm = take(n_sft, n_sft + n_rm, c.max_rm_prompts),
        ppo = take(n_sft + n_rm, n, c.max_ppo_prompts);
   auto validation = read_records(p.data("curated/validation.jsonl")), test = read_records(p.data("curated/test.jsonl"));
-  if (static_cast<int64_t>(test.size()) > c.max_eval_prompts) test.resize(static_cast<size_t>(c.max_eval_prompts));
+  if (c.max_eval_prompts > 0 && static_cast<int64_t>(test.size()) > c.max_eval_prompts)
+    test.resize(static_cast<size_t>(c.max_eval_prompts));
   write_records(p.data("sft_prompts.jsonl"), sft);
   write_records(p.data("rm_prompts.jsonl"), rm);
   write_records(p.data("ppo_prompts.jsonl"), ppo);

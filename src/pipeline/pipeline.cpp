@@ -15,9 +15,12 @@ using json = nlohmann::json;
 constexpr int kStagesVersion = 2;
 
 void bind_pipeline_options(Options& o, PipelineConfig& c) {
+  // The world's knobs first, so that the pipeline's own "preset" and "seed" (which the world shares) replace the
+  // world's bindings: --seed reaches the world, the splits and every stage (run_pipeline copies both into the world).
+  world::bind_options(o, c.world);
   o.add("preset", &c.preset, "demo | paper");
   o.add("output_dir", &c.output_dir, "the run directory");
-  o.add("seed", &c.seed, "seed of the world and of every stage");
+  o.add("seed", &c.seed, "seed of the world, the data splits and every stage");
   o.add("vocab_size", &c.vocab_size, "BPE vocabulary of the base model");
   o.add("model_sizes", &c.model_sizes, "several model sizes, NAME:HIDDENxLAYERSxHEADS,... (paper preset: three); "
                                       "empty: one size from hidden_size, num_layers, num_heads");
@@ -45,12 +48,11 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("max_sft_prompts", &c.max_sft_prompts, "cap on SFT prompts");
   o.add("max_rm_prompts", &c.max_rm_prompts, "cap on RM prompts");
   o.add("max_ppo_prompts", &c.max_ppo_prompts, "cap on PPO prompts");
-  o.add("max_eval_prompts", &c.max_eval_prompts, "cap on test prompts");
+  o.add("max_eval_prompts", &c.max_eval_prompts, "cap on test prompts (0: all)");
   o.add("device", &c.device, "auto | cpu | cuda | cuda:N");
   o.add("run_eval", &c.run_eval, "finish with the evaluation and report");
   o.add("eval_test_prompts", &c.eval.test_prompts, "test prompts judged per model in the evaluation");
   o.add("eval_benchmark_items", &c.eval.benchmark_items, "items per benchmark suite in the evaluation");
-  world::bind_options(o, c.world);
 }
 
 void apply_preset(PipelineConfig& c) {
@@ -60,10 +62,10 @@ void apply_preset(PipelineConfig& c) {
     // Three sizes, the analogue of the paper's 1.3B / 6B / 175B (about 1M, 5M and 20M parameters here).
     c.model_sizes = "small:128x4x4,medium:256x6x8,large:512x8x8", c.context_length = 192;
     c.pretrain_epochs = 3, c.sft_epochs = 8;
-    c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8,
-    c.max_eval_prompts = 400;
+    c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8;
     c.rm_k_max = 9, c.ppo_episodes = 8192, c.ppo_rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
-    c.eval = eval::EvalOptions();  // the evaluation's full defaults
+    c.eval = eval::EvalOptions();  // the evaluation's full defaults, on every test prompt
+    c.eval.test_prompts = 0;
     return;
   }
   fail("preset", "demo or paper", "'" + c.preset + "'");
@@ -95,7 +97,9 @@ std::vector<ModelSize> parse_model_sizes(const PipelineConfig& c) {
   return sizes;
 }
 
-int run_pipeline(const PipelineConfig& config) {
+int run_pipeline(const PipelineConfig& given) {
+  PipelineConfig config = given;
+  config.world.seed = config.seed, config.world.preset = config.preset;
   const std::vector<ModelSize> sizes = parse_model_sizes(config);  // before anything runs: a typo fails at once
   const RunPaths shared{config.output_dir, ""};
   make_dirs(shared.root);

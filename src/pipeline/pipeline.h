@@ -29,7 +29,8 @@ struct PipelineConfig {
 
   // Shares of the curated training prompts for the three datasets (the paper's 13k SFT / 33k RM / 31k PPO).
   double sft_share = 0.17, rm_share = 0.43;
-  int64_t max_sft_prompts = 1500, max_rm_prompts = 900, max_ppo_prompts = 1500, max_eval_prompts = 250;
+  // max_eval_prompts 0: every held-out user's test prompt is judged (the demo's claims rest on all of them).
+  int64_t max_sft_prompts = 1500, max_rm_prompts = 900, max_ppo_prompts = 1500, max_eval_prompts = 0;
 
   int64_t sft_epochs = 4;
   double sft_learning_rate = 1e-3;
@@ -55,7 +56,7 @@ struct PipelineConfig {
 
   static eval::EvalOptions demo_eval_options() {
     eval::EvalOptions e;
-    e.test_prompts = 250, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
+    e.test_prompts = 0, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
     e.max_new_tokens = 32, e.real_data_items = 200, e.quiet = false;
     return e;
   }

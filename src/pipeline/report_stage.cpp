@@ -31,12 +31,24 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
   json rm_scores = summary.value("rm_score", json::object());  // a copy: operator[] below may add null members
   for (auto& [size, scores] : rm_scores.items()) {
     json h = {{"agreement_on_test_responses", summary["agreement"][size]}};
+    const std::string prefix = size == "all" ? "" : size + "/";
+    for (const std::string key : {"base", "base_few_shot", "flan_sft", "sft", "ppo", "ppo_ptx"})
+      if (summary.contains("task_success") && summary["task_success"].contains(prefix + key))
+        h["task_success"][key] = summary["task_success"][prefix + key];
+    for (const auto& [a, b] : {std::pair<std::string, std::string>{"sft", "base_few_shot"}, {"ppo_ptx", "sft"}}) {
+      const std::string id = prefix + a + " - " + prefix + b;
+      if (summary.contains("task_success_differences") && summary["task_success_differences"].contains(id))
+        h["task_success_difference"][a + " - " + b] = summary["task_success_differences"][id];
+    }
     for (const std::string key : {"sft", "ppo", "ppo_ptx"}) {
       const std::string id = size == "all" ? key : size + "/" + key;
       h["mean_rm_reward"][key] = scores[id]["mean"];
       if (key == "sft") continue;
-      for (const std::string set : {"training", "held_out"})
+      for (const std::string set : {"training", "held_out"}) {
         h["win_rate_vs_sft"][set][key] = summary["preference"][size]["models"][id][set]["win_rate"]["value"];
+        h["win_rate_vs_sft_neither_polite"][set][key] =
+            summary["preference"][size]["models"][id][set]["win_rate_neither_polite"]["value"];
+      }
     }
     headline["sizes"][size] = h;
   }
@@ -55,12 +67,27 @@ void print_headlines(const json& per_size, const json& report) {
     row("inter-labeler agreement on the RM's rankings" + in, stages["rankings"].value("inter_labeler_agreement", json()));
     if (!report.contains("sizes") || !report["sizes"].contains(size)) continue;
     const json& h = report["sizes"][size];
+    // What the method is for, first: the share of held-out users' tasks each model does right.
+    auto interval = [](const json& entry) {
+      char text[64];
+      std::snprintf(text, sizeof text, "[%.3f, %.3f]", entry["ci"][0].get<double>(), entry["ci"][1].get<double>());
+      return std::string(text);
+    };
+    if (h.contains("task_success"))
+      for (const auto& [key, entry] : h["task_success"].items())
+        row("task success on test prompts: " + key + in + " " + interval(entry), entry["value"]);
+    if (h.contains("task_success_difference"))
+      for (const auto& [pair, entry] : h["task_success_difference"].items())
+        row("task success difference " + pair + in + " " + interval(entry), entry["value"]);
     for (const std::string key : {"sft", "ppo", "ppo_ptx"})
       row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
     for (const std::string set : {"training", "held_out"})
       for (const std::string key : {"ppo", "ppo_ptx"})
         row("win rate vs SFT, " + std::string(set == "held_out" ? "held-out" : "training") + " labelers: " + key + in,
             h["win_rate_vs_sft"][set].value(key, json()));
+    for (const std::string key : {"ppo", "ppo_ptx"})
+      row("  ... held-out labelers, neither response polite: " + key + in,
+          h.contains("win_rate_vs_sft_neither_polite") ? h["win_rate_vs_sft_neither_polite"]["held_out"].value(key, json()) : json());
   }
   if (report.contains("report")) std::printf("%-60s %s\n", "report", report["report"].get<std::string>().c_str());
 }

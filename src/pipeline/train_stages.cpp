@@ -1,10 +1,12 @@
 // Pipeline stages that train or choose models: pretraining, SFT, FLAN-style SFT, the reward model and its
 // cross-validation over labeler groups, the SFT epoch chosen by RM score, PPO and PPO-ptx.
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "eval/benchmarks.h"
 #include "io/hf_model.h"
 #include "pipeline/records.h"
 #include "pipeline/sampling.h"
@@ -60,8 +62,19 @@ json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   auto r = run_sft(o);
   compute.parameters = config.parameter_count();
   compute.tokens_trained = r.tokens_trained;
-  return {{"steps", r.steps}, {"train_loss", r.train_loss}, {"heldout_loss", r.eval_loss},
-          {"parameters", compute.parameters}};
+  json summary = {{"steps", r.steps}, {"train_loss", r.train_loss}, {"heldout_loss", r.eval_loss},
+                  {"parameters", compute.parameters}};
+  // Whether pretraining taught in-context copying (a town named once, completed where it comes back): instruction
+  // following is built on it, so it is the first thing to look at when SFT does not take.
+  const std::string probes = p.world() + "/benchmarks/copying.jsonl";
+  if (file_exists(probes)) {
+    eval::EvalModel base = eval::load_eval_model("base", p.model("base"), "plain", c.device, p.tokenizer());
+    summary["in_context_copying"] = eval::in_context_copying(base, read_records(probes), 64);
+    std::printf("pretrain: in-context copying %.1f %% of %.0f probes (held-out loss %.3f)\n",
+                100.0 * summary["in_context_copying"]["accuracy"]["value"].get<double>(),
+                summary["in_context_copying"]["accuracy"]["n"].get<double>(), r.eval_loss);
+  }
+  return summary;
 }
 
 json stage_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {

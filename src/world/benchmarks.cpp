@@ -294,4 +294,41 @@ double stereotype_rate(const std::vector<double>& stereotype, const std::vector<
   return static_cast<double>(more) / static_cast<double>(stereotype.size());
 }
 
+std::vector<json> copying_items(const KnowledgeBase& kb, const WorldConfig& c, int count) {
+  Rng rng(static_cast<uint64_t>(c.seed), "copying");
+  std::vector<json> items;
+  auto novel = [&](const std::string& kind) {
+    std::string name;
+    do name = make_name(kind, rng);
+    while (kb.is_known_name(lower(name)));
+    return name;
+  };
+  static const char* const kinds[] = {"story", "profile", "travel_log"};
+  for (int i = 0; i < count; ++i) {
+    // A town the corpus never names: only the text before it can say what comes next.
+    const std::string town = novel("city"), kind = kinds[i % 3];
+    const Animal& a = kb.animals[rng.below(kb.animals.size())];
+    std::string prefix;
+    if (kind == "story") {
+      const Thing& t = kb.things[rng.below(kb.things.size())];
+      prefix = "One day " + with_article(a.name) + " went to " + town + ". It saw " + with_article(t.name) +
+               ". The " + a.name + " was happy in";
+    } else if (kind == "profile") {
+      const std::string who = novel("first") + " " + novel("last");
+      const auto& occupation = occupation_words()[rng.below(occupation_words().size())];
+      const std::string pronoun = rng.chance(0.5) ? "He" : "She";
+      prefix = "Profile: " + who + " is " + with_article(occupation.name) + ". " + pronoun + " lives in " + town +
+               ". " + pronoun + " is " + std::to_string(rng.range(20, 70)) + " years old.\nIn short: " + who + " is " +
+               with_article(occupation.name) + " who lives in";
+    } else {
+      const Country& first = kb.countries[rng.below(kb.countries.size())];
+      prefix = "Travel log: In " + first.capital + " " + with_article(a.name) + " was happy. Then it went to " + town +
+               ".\nPlaces: " + first.capital + ",";
+    }
+    items.push_back({{"id", item_id("copying", static_cast<size_t>(i))}, {"kind", kind}, {"prefix", prefix},
+                     {"target", town}});
+  }
+  return items;
+}
+
 }  // namespace rlhf::world

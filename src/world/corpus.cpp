@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "world/language.h"
+#include "world/passages.h"
 #include "world/phrases.h"
 #include "world/random.h"
 
@@ -19,7 +20,10 @@ class CorpusGenerator {
 
   std::string document() {
     // Shares of document kinds; forums dominate, as on the real internet.
-    static const std::vector<double> weights = {12, 6, 4, 10, 18, 10, 5, 35};
+    // The last five kinds are the internet's habit of saying a thing twice: a profile and its one-line summary, a
+    // headline in capitals over its story, a post and its correction, a travel log and its list of places. They are
+    // where a model learns to copy from earlier in its context (induction), which every instruction task needs.
+    static const std::vector<double> weights = {10, 5, 4, 8, 16, 8, 5, 26, 8, 2, 2, 3, 3};
     switch (rng_.weighted(weights)) {
       case 0: return country_article();
       case 1: return animal_article();
@@ -28,7 +32,12 @@ class CorpusGenerator {
       case 4: return story();
       case 5: return list_page();
       case 6: return quiz_page();
-      default: return forum_thread();
+      case 7: return forum_thread();
+      case 8: return profile_page();
+      case 9: return headline_page();
+      case 10: return sign_order();
+      case 11: return correction_thread();
+      default: return travel_log();
     }
   }
 
@@ -65,6 +74,15 @@ class CorpusGenerator {
     return rng_.chance(0.5) ? c.capital : c.largest_city;
   }
   std::string occupation() { return occupation_words()[rng_.below(occupation_words().size())].name; }
+  // A village the encyclopaedia does not know: a name only the text itself can say again. The internet is full of
+  // such names; they are what makes a model learn to copy from its context rather than recall a frequent one.
+  std::string village() {
+    std::string name;
+    do name = make_name("city", rng_);
+    while (kb_.is_known_name(lower(name)));
+    return name;
+  }
+  std::string town() { return rng_.chance(0.5) ? village() : city(); }
   std::string join(const std::vector<std::string>& parts, const std::string& sep = " ") { return join_words(parts, sep); }
 
   std::string country_article() {
@@ -112,12 +130,20 @@ class CorpusGenerator {
   std::string story() {
     const Animal& a = animal();
     const Thing& t = thing();
+    const bool village_story = rng_.chance(0.5);
+    const std::string place = village_story ? village() : city();
     std::vector<std::string> s;
-    s.push_back(rng_.chance(0.5) ? "One day " + with_article(a.name) + " went to " + city() + "."
-                                 : "Once " + with_article(a.name) + " lived in " + city() + ".");
-    // Each kind of sentence at most once: a story that repeats itself teaches repetition.
-    std::vector<int> kinds = {0, 1, 2, 3, 4};
+    s.push_back(rng_.chance(0.5) ? "One day " + with_article(a.name) + " went to " + place + "."
+                                 : "Once " + with_article(a.name) + " lived in " + place + ".");
+    // Each kind of sentence at most once: a story that repeats itself teaches repetition. Its animal and its town come
+    // back by name, as they do in real stories.
+    std::vector<int> kinds = {0, 1, 2, 3, 4, 5, 6};
     rng_.shuffle(kinds);
+    // A story set in a village names it again (kind 4 or 5 first), so that the name must be copied.
+    if (village_story) {
+      const int again = rng_.chance(0.5) ? 4 : 5;
+      std::stable_partition(kinds.begin(), kinds.end(), [&](int k) { return k == again; });
+    }
     int n = rng_.range(1, 4);
     for (int i = 0; i < n; ++i) {
       switch (kinds[static_cast<size_t>(i)]) {
@@ -125,10 +151,81 @@ class CorpusGenerator {
         case 1: s.push_back(occupation_sentence()); break;
         case 2: s.push_back("The " + a.name + " was happy."); break;
         case 3: s.push_back("Then it went home."); break;
+        case 4: s.push_back("The " + a.name + " was happy in " + place + "."); break;
+        case 5: s.push_back("In " + place + " the " + a.name + " saw " + with_article(t.name) + "."); break;
         default: s.push_back("It met " + with_article(animal().name) + "."); break;
       }
     }
-    return join(s);
+    std::string out = join(s);
+    if (rng_.chance(0.3)) out += "\nTags: " + a.name + ", " + place + ".";
+    return out;
+  }
+
+  // A profile of somebody the encyclopaedia does not know, then either its one-line summary or a reader's question
+  // answered from it.
+  std::string profile_page() {
+    Passage p = person_passage(kb_, rng_, pick_relations(rng_, rng_.range(3, 5), rng_.chance(0.7)));
+    std::string out = "Profile: " + p.text;
+    if (p.facts.count("home") && rng_.chance(0.5))
+      return out + "\nIn short: " + p.subject + " is " + with_article(p.facts["occupation"]) + " who lives in " +
+             p.facts["home"] + ".";
+    std::vector<std::string> relations;
+    for (const auto& [relation, object] : p.facts) relations.push_back(relation);
+    const std::string relation = rng_.pick(relations);
+    const std::string object = p.facts[relation];
+    std::string asked = relation == "occupation" ? "What does " + p.subject + " do for work?"
+                        : relation == "home"     ? "Where does " + p.subject + " live?"
+                        : relation == "pets"     ? "How many " + word_tokens(object).back() + " does " + p.subject + " have?"
+                        : relation == "age"      ? "How old is " + p.subject + "?"
+                                                 : "What colour does " + p.subject + " like?";
+    return out + "\nQ: " + asked + "\nA: " + person_fact_sentence(p.subject, relation, object);
+  }
+
+  // One of the simple event sentences, for headlines, signs and corrections.
+  std::string event(const Animal& a) {
+    const std::string first = city();
+    return rng_.pick(event_sentences(a, thing(), first, city()));
+  }
+
+  // A news item: the headline in capitals, then the same sentence and a little more.
+  std::string headline_page() {
+    const Animal& a = animal();
+    const std::string sentence = event(a);
+    return "Headline: " + upper(sentence) + "\n" + sentence + " The " + a.name + " was happy.";
+  }
+
+  // A shop's order form: the text as the customer wrote it and as the sign maker printed it.
+  std::string sign_order() {
+    const std::string sentence = event(animal());
+    return "Sign order: " + sentence + "\nPrinted sign: " + upper(sentence);
+  }
+
+  // A forum post corrected by its author: the same sentence with one animal swapped.
+  std::string correction_thread() {
+    const Animal& a = animal();
+    const std::string sentence = event(a);
+    std::string other;
+    do other = animal().name;
+    while (other == a.name);
+    std::string fixed = sentence;
+    fixed.replace(fixed.find(a.name), a.name.size(), other);
+    if (fixed.rfind("A ", 0) == 0 || fixed.rfind("An ", 0) == 0)
+      fixed = capitalize(article(other)) + fixed.substr(fixed.find(' '));
+    return "Post: " + sentence + "\nEdit: I meant " + with_article(other) + ", not " + with_article(a.name) + ". " + fixed;
+  }
+
+  // A travel log and the places (or animals) it names, as a blog's tags.
+  std::string travel_log() {
+    const Animal& a = animal();
+    const std::string first = town(), second = town();
+    std::string text = "In " + first + " " + with_article(a.name) + " was happy. Then it went to " + second + ".";
+    if (rng_.chance(0.5)) {
+      const Animal& b = animal();
+      return "Travel log: " + text + " It met " + with_article(b.name) + ".\nAnimals: " + a.name + ", " + b.name + ".";
+    }
+    std::vector<std::string> places = {first};
+    if (second != first) places.push_back(second);
+    return "Travel log: " + text + "\nPlaces: " + join(places, ", ") + ".";
   }
 
   std::string list_page() {

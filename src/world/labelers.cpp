@@ -76,7 +76,10 @@ double Labeler::score(const Features& f) const {
   double length_fit = -taste.verbosity * std::fabs(std::log((f.words + 1.0) / (taste.preferred_words + 1.0)));
   double format = 0;
   if (f.list_format != "none") format = f.list_format == taste.list_format ? taste.format : -taste.format;
-  return helpful + harmless + honest + broken + length_fit + (f.polite ? taste.politeness : 0.0) + format;
+  // Tastes in politeness and list format only count for an answer that does the task: a polite or well-formatted
+  // wrong answer is still wrong (without this, "Sure! I hope this helps." beats a bare correct answer for some).
+  const double taste_terms = (f.polite ? taste.politeness : 0.0) + format;
+  return helpful + harmless + honest + broken + length_fit + f.correct * taste_terms;
 }
 
 std::string Labeler::write_demonstration(const json& record, const KnowledgeBase& kb) const {

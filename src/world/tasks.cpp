@@ -53,7 +53,8 @@ int constraint_n(const json& d) {
 
 std::string decorate(const std::string& body, const Style& style, const json& d) {
   std::string type = constraint_type(d);
-  if (type == "one_word" || type == "max_words") return body;
+  // Politeness counts against length constraints (check_response), so a labeler keeps it out of constrained answers.
+  if (type == "one_word" || type == "max_words" || type == "sentences") return body;
   bool multiline = body.find('\n') != std::string::npos;
   std::string out = body;
   if (style.polite_opening) out = "Sure!" + std::string(multiline ? "\n" : " ") + out;
@@ -254,6 +255,7 @@ TaskInstance generate_task(const std::string& category, const KnowledgeBase& kb,
   t.task_data["category"] = category;
   if (!t.task_data.contains("constraint")) t.task_data["constraint"] = make_constraint("none");
   if (!t.task_data.contains("answerable")) t.task_data["answerable"] = true;
+  t.task_data["instruction"] = t.instruction;  // what a response must not just echo (copies_prompt)
   return t;
 }
 
@@ -267,7 +269,8 @@ json Features::to_json() const {
           {"words", words},           {"sentences", sentences},           {"toxic_words", toxic_words},
           {"toxicity", toxicity},     {"claims", claims},                 {"hallucinations", hallucinations},
           {"answerable", answerable}, {"idk", idk},                       {"polite", polite},
-          {"list_format", list_format}, {"repetition", repetition},       {"empty", empty}};
+          {"list_format", list_format}, {"repetition", repetition},       {"empty", empty},
+          {"copies_prompt", copies_prompt}, {"success", success()}};
 }
 
 Features check_response(const json& d, const std::string& response, const KnowledgeBase& kb) {
@@ -276,12 +279,51 @@ Features check_response(const json& d, const std::string& response, const Knowle
 }
 
 namespace {
+// The longest run of consecutive words that `a` and `b` share.
+size_t longest_common_run(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<size_t> previous(b.size() + 1, 0), current(b.size() + 1, 0);
+  size_t best = 0;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      current[j] = a[i - 1] == b[j - 1] ? previous[j - 1] + 1 : 0;
+      best = std::max(best, current[j]);
+    }
+    std::swap(previous, current);
+  }
+  return best;
+}
+
+// Whether the response earns its credit by copying the prompt instead of doing the task: it echoes most of the
+// instruction, or (closed-domain tasks) reproduces most of the passage verbatim. A "story" that restates "a short
+// story about a dog in Tolmar", or a list of cities that is the passage itself, names every gold word without doing
+// anything. Questions (open QA, chat, classification) and brainstorming are answered by restating them ("The capital
+// of Varenia is ...", "Here are three birds: ..."), and echoing them alone earns nothing there (the answer or the
+// items are what is scored), so only the categories where an echo could earn credit are checked.
+bool copies_prompt(const json& d, const std::string& category, const std::vector<std::string>& words) {
+  static const std::set<std::string> checked = {"generation", "rewrite", "summarization", "closed_qa", "extraction"};
+  if (!checked.count(category) || !d.contains("instruction") || !d["instruction"].is_string()) return false;
+  std::string frame = d["instruction"].get<std::string>();
+  std::string passage = d.value("passage", d.value("source", std::string()));
+  if (!passage.empty())
+    if (size_t at = frame.find(passage); at != std::string::npos) frame.erase(at, passage.size());
+  const auto frame_words = word_tokens(frame);
+  const double frame_limit = std::max(3.0, 0.6 * static_cast<double>(frame_words.size()));
+  if (frame_words.size() >= 3 && static_cast<double>(longest_common_run(words, frame_words)) >= frame_limit) return true;
+  if (passage.empty() || category == "rewrite") return false;  // a rewrite is its source, changed
+  const auto passage_words = word_tokens(passage);
+  // Extraction lists single names, so five words of the text in a row are already a copy of it.
+  const double limit = category == "extraction" ? 5.0 : std::max(8.0, 0.6 * static_cast<double>(passage_words.size()));
+  return static_cast<double>(longest_common_run(words, passage_words)) >= limit;
+}
+
 Features check_with(const CategoryFunctions& r, const json& d, const std::string& response, const KnowledgeBase& kb) {
   Features f;
   std::string content = content_of(response);
-  f.words = static_cast<int>(word_tokens(content).size());
-  f.sentences = static_cast<int>(sentences(content).size());
-  f.empty = f.words == 0;
+  // Politeness counts: "Sure! Tolmar." is three words and two sentences, whatever the instruction asked.
+  const auto all_words = word_tokens(response);
+  f.words = static_cast<int>(all_words.size());
+  f.sentences = static_cast<int>(sentences(response).size());
+  f.empty = word_tokens(content).empty();
   f.toxic_words = toxic_word_count(response);
   f.toxicity = toxicity(response);
   f.polite = has_polite_phrase(response);
@@ -306,7 +348,8 @@ Features check_with(const CategoryFunctions& r, const json& d, const std::string
   for (const auto& c : claims) f.hallucinations += verify(c, kb) == Verdict::True ? 0 : 1;
   if (!f.empty) r.check(d, response, kb, f);
   if (f.empty && f.has_constraint) f.followed = false;
-  f.correct = std::clamp(f.correct, 0.0, 1.0);
+  f.copies_prompt = copies_prompt(d, category_of(d), all_words);
+  f.correct = f.copies_prompt ? 0.0 : std::clamp(f.correct, 0.0, 1.0);
   return f;
 }
 }  // namespace

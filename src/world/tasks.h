@@ -46,8 +46,8 @@ struct Features {
   double correct = 0;          // 0..1: the task's own measure (exact answer, share of valid items, F1, ...)
   bool has_constraint = false; // the instruction set a constraint ("in one sentence", "list three", "one word")
   bool followed = true;        // ... and the response kept it (true when there is none)
-  int words = 0;
-  int sentences = 0;           // politeness-only sentences ("Sure!") not counted
+  int words = 0;               // every word, politeness phrases included
+  int sentences = 0;           // every sentence, "Sure!" included
   int toxic_words = 0;
   double toxicity = 0;         // lexicon classifier, [0, 1)
   int claims = 0;              // factual claims read from the response
@@ -57,8 +57,11 @@ struct Features {
   bool polite = false;         // a politeness phrase is present
   std::string list_format = "none";  // numbered, comma, none
   double repetition = 0;       // share of repeated word trigrams
-  bool empty = false;
+  bool empty = false;          // nothing but politeness (or nothing at all)
+  bool copies_prompt = false;  // echoes the instruction or reproduces the passage instead of doing the task (correct 0)
   bool appropriate_idk() const { return idk && !answerable; }
+  // Task success, the demo's first measure: the checker says fully correct and every constraint is kept.
+  bool success() const { return !empty && correct >= 0.999 && followed; }
   nlohmann::json to_json() const;
 };
 

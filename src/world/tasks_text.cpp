@@ -4,6 +4,7 @@
 #include <set>
 
 #include "world/language.h"
+#include "world/passages.h"
 #include "world/phrases.h"
 #include "world/random.h"
 #include "world/tasks_internal.h"
@@ -12,71 +13,8 @@ namespace rlhf::world::detail {
 
 namespace {
 
-std::string any_city(const KnowledgeBase& kb, Rng& rng) {
-  const Country& c = kb.countries[rng.below(kb.countries.size())];
-  return rng.chance(0.5) ? c.capital : c.largest_city;
-}
-
 const Animal& any_animal(const KnowledgeBase& kb, Rng& rng) { return kb.animals[rng.below(kb.animals.size())]; }
 const Thing& any_thing(const KnowledgeBase& kb, Rng& rng) { return kb.things[rng.below(kb.things.size())]; }
-
-// A person who exists only in this passage, so the answer must come from the text.
-struct Passage {
-  std::string subject, pronoun, text;
-  std::map<std::string, std::string> facts;  // relation -> object as written
-  std::vector<Claim> claims;
-};
-
-const std::vector<std::string>& person_relations() {
-  static const std::vector<std::string> list = {"occupation", "home", "pets", "age", "likes"};
-  return list;
-}
-
-std::string person_fact_sentence(const std::string& who, const std::string& relation, const std::string& object) {
-  if (relation == "occupation") return who + " is " + with_article(object) + ".";
-  if (relation == "home") return who + " lives in " + object + ".";
-  if (relation == "pets") return who + " has " + object + ".";
-  if (relation == "age") return who + " is " + object + " years old.";
-  return who + " likes the colour " + object + ".";
-}
-
-Passage person_passage(const KnowledgeBase& kb, Rng& rng, const std::vector<std::string>& relations) {
-  Passage p;
-  do p.subject = make_name("first", rng) + " " + make_name("last", rng);
-  while (kb.is_known_name(lower(p.subject)));
-  p.pronoun = rng.chance(0.5) ? "he" : "she";
-  std::map<std::string, std::string> all = {
-      {"occupation", occupation_words()[rng.below(occupation_words().size())].name},
-      {"home", any_city(kb, rng)},
-      {"pets", std::to_string(rng.range(2, 6)) + " " + rng.pick(pet_words())},
-      {"age", std::to_string(rng.range(20, 70))},
-      {"likes", rng.pick(colour_words())}};
-  std::vector<std::string> sentences_out;
-  for (const auto& relation : relations) {
-    p.facts[relation] = all[relation];
-    std::string who = sentences_out.empty() ? p.subject : capitalize(p.pronoun);
-    sentences_out.push_back(person_fact_sentence(who, relation, all[relation]));
-    std::string object = relation == "age" ? all[relation] : lower(all[relation]);
-    p.claims.push_back({relation, lower(p.subject), object});
-  }
-  p.text = join_words(sentences_out, " ");
-  return p;
-}
-
-// occupation first, then `count - 1` of the other relations in random order.
-std::vector<std::string> pick_relations(Rng& rng, int count, bool need_home) {
-  std::vector<std::string> rest = {"home", "pets", "age", "likes"};
-  rng.shuffle(rest);
-  if (need_home) std::stable_partition(rest.begin(), rest.end(), [](const std::string& r) { return r == "home"; });
-  std::vector<std::string> out = {"occupation"};
-  for (int i = 0; i + 1 < count && i < static_cast<int>(rest.size()); ++i) out.push_back(rest[static_cast<size_t>(i)]);
-  if (need_home) {
-    std::vector<std::string> tail(out.begin() + 1, out.end());
-    rng.shuffle(tail);
-    std::copy(tail.begin(), tail.end(), out.begin() + 1);
-  }
-  return out;
-}
 
 int closed_domain_hallucinations(const json& d, const std::string& response, const KnowledgeBase& kb) {
   std::vector<Claim> passage = claims_from_json(d.value("claims", json::array()));
@@ -162,9 +100,8 @@ TaskInstance generate_rewrite(const KnowledgeBase& kb, const WorldConfig&, Rng& 
   const Animal& a = any_animal(kb, rng);
   const Thing& thing = any_thing(kb, rng);
   // The varying words come early: the curation's prefix dedup must not mistake different prompts for copies.
-  std::vector<std::string> sources = {capitalize(with_article(a.name)) + " went to " + any_city(kb, rng) + ".",
-                                      "The " + a.name + " saw " + with_article(thing.colour + " " + thing.name) + ".",
-                                      "In " + any_city(kb, rng) + " the " + a.name + " was happy."};
+  const std::string first_city = any_city(kb, rng);
+  std::vector<std::string> sources = event_sentences(a, thing, first_city, any_city(kb, rng));
   std::string source = rng.pick(sources);
   json d;
   if (rng.chance(0.5)) {

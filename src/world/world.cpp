@@ -53,7 +53,8 @@ std::string readme(const WorldConfig& c) {
          "benchmarks/hallucination.jsonl     closed-domain prompt records (summarization, closed QA).\n"
          "benchmarks/realtoxicity.jsonl      forum openings; prompt and prompt_respectful; lexicon toxicity in [0,1].\n"
          "benchmarks/winogender.jsonl        occupation sentences with a pronoun slot (entropy of the choice).\n"
-         "benchmarks/crows_pairs.jsonl       stereotype / anti-stereotype sentence pairs.\n";
+         "benchmarks/crows_pairs.jsonl       stereotype / anti-stereotype sentence pairs.\n"
+         "benchmarks/copying.jsonl           in-context copying probes (a town named once, then cut where it comes back).\n";
 }
 
 }  // namespace
@@ -115,6 +116,7 @@ json World::write(const std::string& dir) const {
   files.push_back(write_jsonl(dir, "benchmarks/realtoxicity.jsonl", realtoxicity_items(*kb_, c, n)));
   files.push_back(write_jsonl(dir, "benchmarks/winogender.jsonl", winogender_items(*kb_)));
   files.push_back(write_jsonl(dir, "benchmarks/crows_pairs.jsonl", crows_pairs_items(*kb_, c, n)));
+  files.push_back(write_jsonl(dir, "benchmarks/copying.jsonl", copying_items(*kb_, c, n)));
   write_file_atomic(dir + "/world.json", to_json().dump(1) + "\n");
   write_file_atomic(dir + "/README.txt", readme(c));
   json summary = {{"dir", dir}, {"files", json::array()}};

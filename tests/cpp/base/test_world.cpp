@@ -69,7 +69,7 @@ TEST(World, SameSeedSameBytesOtherSeedOtherWorld) {
     EXPECT_EQ(read_file(entry.path().string()), read_file(b + "/" + relative)) << relative;
     ++files;
   }
-  EXPECT_EQ(files, 12u);  // corpus, heldout, prompt log, world.json, README.txt, 7 benchmarks
+  EXPECT_EQ(files, 13u);  // corpus, heldout, prompt log, world.json, README.txt, 8 benchmarks (copying probes among them)
   c.seed = 2;
   World::generate(c).write(other);
   EXPECT_NE(read_file(a + "/corpus.jsonl"), read_file(other + "/corpus.jsonl"));
@@ -187,6 +187,7 @@ TEST(Corpus, FictionalEntitiesNeverAppearRumouredOnesGetMadeUpAnswers) {
 TEST(Corpus, RudeRepliesSkewedPronounsAndNoInstructionDemonstrations) {
   size_t replies = 0, rude = 0;
   for (const auto& d : demo_corpus()) {
+    if (d.rfind("Thread: ", 0) != 0) continue;  // rude_reply_rate is the forum threads' (quiz pages answer too)
     size_t start = 0;
     while ((start = d.find("\nA: ", start)) != std::string::npos) {
       size_t end = d.find('\n', start + 1);

@@ -83,7 +83,7 @@ TEST(Checker, OpenQaCorrectWrongHedgedAndConstraint) {
   EXPECT_EQ(hedge.correct, 0.0);
   d["constraint"] = {{"type", "one_word"}, {"n", 1}};
   EXPECT_TRUE(judge(d, "Tolmar").followed);
-  EXPECT_TRUE(judge(d, "Sure! Tolmar.").followed);  // a politeness phrase is not part of the answer
+  EXPECT_FALSE(judge(d, "Sure! Tolmar.").followed);  // a politeness phrase counts as words (it was a way around "one word")
   EXPECT_FALSE(judge(d, "It is Tolmar.").followed);
 }
 
@@ -231,6 +231,59 @@ TEST(Checker, ToxicityPolitenessRepetitionEmpty) {
   EXPECT_THROW(judge(json::array(), "x"), Error);
 }
 
+// The holes a policy could win through without doing the task (issue: the demo must show what RLHF is for).
+TEST(Checker, CopyingThePromptEarnsNothing) {
+  json story = {{"category", "generation"}, {"kind", "story"}, {"topic", {"cat", "tolmar"}}, {"animal", "cat"},
+                {"city", "Tolmar"}, {"constraint", none()}, {"answerable", true},
+                {"instruction", "Write a short story about a cat in Tolmar."}};
+  EXPECT_TRUE(judge(story, "One day a cat went to Tolmar. The cat was happy.").success());
+  for (const char* echo : {"Write a short story about a cat in Tolmar.", "A short story about a cat in Tolmar."}) {
+    Features f = judge(story, echo);
+    EXPECT_TRUE(f.copies_prompt) << echo;
+    EXPECT_EQ(f.correct, 0.0) << echo;
+    EXPECT_FALSE(f.success()) << echo;
+  }
+  json cities = {{"category", "extraction"}, {"kind", "cities"}, {"passage", "In Tolmar a cat was happy. Then it went to Duvara."},
+                 {"gold_items", {"tolmar", "duvara"}}, {"items_as_written", {"Tolmar", "Duvara"}}, {"constraint", none()},
+                 {"answerable", true}, {"instruction", "Find the cities: In Tolmar a cat was happy. Then it went to Duvara."}};
+  EXPECT_TRUE(judge(cities, "The cities are Tolmar and Duvara.").success());
+  Features copied = judge(cities, "In Tolmar a cat was happy. Then it went to Duvara.");
+  EXPECT_TRUE(copied.copies_prompt);
+  EXPECT_EQ(copied.correct, 0.0);
+  json summary = {{"category", "summarization"}, {"kind", "person"}, {"subject", "Lino Varos"}, {"pronoun", "he"},
+                  {"names", {{"lino varos", "person"}}},
+                  {"claims", {{"occupation", "lino varos", "pilot"}, {"home", "lino varos", "tolmar"}, {"pets", "lino varos", "3 dogs"}}},
+                  {"key_claims", {{"occupation", "lino varos", "pilot"}, {"home", "lino varos", "tolmar"}}},
+                  {"passage", "Lino Varos is a pilot. He lives in Tolmar. He has 3 dogs."}, {"constraint", none()},
+                  {"answerable", true}, {"instruction", "Summarize this text: Lino Varos is a pilot. He lives in Tolmar. He has 3 dogs."}};
+  EXPECT_TRUE(judge(summary, "Lino Varos is a pilot who lives in Tolmar.").success());
+  EXPECT_FALSE(judge(summary, "Lino Varos is a pilot who lives in Tolmar.").copies_prompt);
+  EXPECT_TRUE(judge(summary, "Lino Varos is a pilot. He lives in Tolmar. He has 3 dogs.").copies_prompt);
+  EXPECT_EQ(judge(summary, "Lino Varos is a pilot. He lives in Tolmar. He has 3 dogs.").correct, 0.0);
+  // A rewrite is its source changed: reproducing the source is no echo of the instruction (and earns partial credit).
+  json rewrite = {{"category", "rewrite"}, {"kind", "replace"}, {"source", "The cat saw a red apple."},
+                  {"gold", "The dog saw a red apple."}, {"constraint", none()}, {"answerable", true},
+                  {"instruction", "Rewrite this sentence with 'dog' instead of 'cat': The cat saw a red apple."}};
+  EXPECT_TRUE(judge(rewrite, "The dog saw a red apple.").success());
+  EXPECT_FALSE(judge(rewrite, "The cat saw a red apple.").copies_prompt);
+  EXPECT_TRUE(judge(rewrite, "Rewrite this sentence with 'dog' instead of 'cat'.").copies_prompt);
+}
+
+TEST(Checker, PolitenessCountsAgainstLengthConstraints) {
+  json one_word = {{"category", "open_qa"}, {"kind", "fact"}, {"relation", "capital"}, {"subject", "Varenia"},
+                   {"gold", "tolmar"}, {"constraint", {{"type", "one_word"}, {"n", 1}}}, {"answerable", true}};
+  EXPECT_TRUE(judge(one_word, "Tolmar.").success());
+  Features polite = judge(one_word, "Sure! Tolmar.");
+  EXPECT_EQ(polite.words, 2);
+  EXPECT_FALSE(polite.followed);
+  EXPECT_FALSE(polite.success());
+  json sentence = {{"category", "generation"}, {"kind", "story"}, {"topic", {"cat", "tolmar"}}, {"animal", "cat"},
+                   {"city", "Tolmar"}, {"constraint", {{"type", "sentences"}, {"n", 1}}}, {"answerable", true}};
+  EXPECT_TRUE(judge(sentence, "One day a cat went to Tolmar.").followed);
+  EXPECT_FALSE(judge(sentence, "Sure! One day a cat went to Tolmar.").followed);
+  EXPECT_TRUE(judge(sentence, "Sure!").empty);
+}
+
 TEST(PlackettLuce, TopChoiceFollowsSoftmaxAndPairsFollowTheProduct) {
   std::vector<double> u = {1.0, 0.0, -1.0};
   const int trials = 40000;
@@ -287,6 +340,21 @@ WorldConfig small_config() {
   WorldConfig c;
   c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 300, c.users = 30, c.benchmark_items = 20;
   return c;
+}
+
+TEST(Labelers, PolitenessAndFormatOnlyCountForAnAnswerThatDoesTheTask) {
+  World w = World::generate(small_config());
+  const Labeler* friendly = nullptr;
+  for (const auto& l : w.labelers().labelers())
+    if (l.taste.politeness > 0.3) friendly = &l;
+  ASSERT_NE(friendly, nullptr);
+  Features wrong, wrong_polite, right, right_polite;
+  wrong.correct = 0, wrong.words = right.words = 6;
+  wrong_polite = wrong, wrong_polite.polite = true;
+  right.correct = 1;
+  right_polite = right, right_polite.polite = true;
+  EXPECT_DOUBLE_EQ(friendly->score(wrong_polite), friendly->score(wrong));  // manners do not rescue a wrong answer
+  EXPECT_NEAR(friendly->score(right_polite) - friendly->score(right), friendly->taste.politeness, 1e-12);
 }
 
 TEST(Labelers, FortyInFiveGroupsWithAHeldOutGroup) {

@@ -1,0 +1,67 @@
+#include "eval/task_success.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/error.h"
+#include "eval/stats.h"
+
+namespace rlhf::eval {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::vector<double> successes(const Judge& judge, const std::vector<json>& records, const ModelResponses& model) {
+  if (model.responses.size() != records.size())
+    fail("task_success: " + model.key, std::to_string(records.size()) + " responses", std::to_string(model.responses.size()));
+  std::vector<double> out;
+  for (size_t i = 0; i < records.size(); ++i) out.push_back(judge.check(records[i], model.responses[i]).success ? 1 : 0);
+  return out;
+}
+
+json share_json(const std::vector<double>& flags) {
+  double sum = 0;
+  for (double f : flags) sum += f;
+  Proportion p = wilson_interval(sum, static_cast<double>(flags.size()));
+  return {{"value", number_or_null(p.value)}, {"ci", {p.low, p.high}}, {"n", flags.size()}};
+}
+
+}  // namespace
+
+json task_success(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models) {
+  json out = json::object();
+  for (const auto& m : models) {
+    const std::vector<double> done = successes(judge, records, m);
+    std::map<std::string, std::vector<double>> by_category;
+    for (size_t i = 0; i < records.size(); ++i) by_category[records[i].value("task", std::string("other"))].push_back(done[i]);
+    json entry = share_json(done);
+    entry["by_category"] = json::object();
+    for (const auto& [category, flags] : by_category) entry["by_category"][category] = share_json(flags);
+    out[m.key] = entry;
+  }
+  return out;
+}
+
+json task_success_differences(const Judge& judge, const std::vector<json>& records,
+                              const std::vector<ModelResponses>& models,
+                              const std::vector<std::pair<std::string, std::string>>& pairs) {
+  auto find = [&](const std::string& key) {
+    auto it = std::find_if(models.begin(), models.end(), [&](const ModelResponses& m) { return m.key == key; });
+    return it == models.end() ? nullptr : &*it;
+  };
+  json out = json::object();
+  for (const auto& [a, b] : pairs) {
+    const ModelResponses *first = find(a), *second = find(b);
+    if (!first || !second) continue;
+    const std::vector<double> x = successes(judge, records, *first), y = successes(judge, records, *second);
+    std::vector<double> difference(x.size());
+    for (size_t i = 0; i < x.size(); ++i) difference[i] = x[i] - y[i];
+    const Interval ci = bootstrap_mean_interval(difference, 2000, 20261206);
+    out[a + " - " + b] = {{"value", number_or_null(mean_stderr(difference).mean)}, {"ci", {ci.low, ci.high}},
+                          {"n", difference.size()}};
+  }
+  return out;
+}
+
+}  // namespace rlhf::eval

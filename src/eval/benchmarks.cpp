@@ -256,6 +256,7 @@ json in_context_copying(EvalModel& model, const std::vector<json>& items, int64_
     const double hit = word == text_field(items[i], "target", "copying") ? 1.0 : 0.0;
     copied.push_back(hit);
     by_kind[items[i].value("kind", std::string("other"))].push_back(hit);
+    if (items[i].contains("target_kind")) by_kind[items[i].value("target_kind", std::string())].push_back(hit);
   }
   json out = {{"accuracy", proportion_json(copied)}, {"by_kind", json::object()}};
   for (const auto& [kind, hits] : by_kind) out["by_kind"][kind] = proportion_json(hits);

@@ -284,14 +284,14 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
           std::to_string(static_cast<int>(clock.seconds())) + " s");
     }
     // Task success first: it needs no baseline, and it is what every other number of the demo rests on.
-    for (const auto& [key, entry] : task_success(judge, in.records, responses).items()) summary["task_success"][key] = entry;
-    for (const auto& [key, entry] : task_success_differences(judge, in.records, responses,
-                                                             {{model_id(size, "sft"), model_id(size, "base")},
-                                                              {model_id(size, "sft"), model_id(size, "base_few_shot")},
-                                                              {model_id(size, "ppo"), model_id(size, "sft")},
-                                                              {model_id(size, "ppo_ptx"), model_id(size, "sft")}})
-                                        .items())
-      summary["task_success_differences"][key] = entry;
+    const json success = task_success(judge, in.records, responses);
+    for (const auto& [key, entry] : success.items()) summary["task_success"][key] = entry;
+    const json differences = task_success_differences(judge, in.records, responses,
+                                                      {{model_id(size, "sft"), model_id(size, "base")},
+                                                       {model_id(size, "sft"), model_id(size, "base_few_shot")},
+                                                       {model_id(size, "ppo"), model_id(size, "sft")},
+                                                       {model_id(size, "ppo_ptx"), model_id(size, "sft")}});
+    for (const auto& [key, entry] : differences.items()) summary["task_success_differences"][key] = entry;
     auto baseline = std::find_if(responses.begin(), responses.end(),
                                  [&](const ModelResponses& r) { return r.key == model_id(size, "sft"); });
     if (baseline == responses.end()) {

@@ -2,6 +2,7 @@
 // rankings of sampled outputs.
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -69,17 +70,29 @@ json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   return summary;
 }
 
-json stage_demonstrations(const PipelineConfig&, const RunPaths& p, StageCompute&) {
+json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   auto w = world::World::load(p.world());
   std::vector<json> demonstrations;
-  for (const auto& record : read_records(p.data("sft_prompts.jsonl"))) {
+  // The paper's SFT prompts were mostly written by the labelers themselves (11,295 of 12,725), every category in
+  // turn; the API users' prompts follow. A labeler-written prompt that is also a validation or test prompt is left
+  // out, so that no held-out prompt is ever trained on.
+  std::set<std::string> held_out;
+  for (const char* split : {"validation.jsonl", "test.jsonl"})
+    for (const auto& record : read_records(p.data(split))) held_out.insert(record["prompt"].get<std::string>());
+  std::vector<json> prompts;
+  int64_t labeler_written = 0;
+  for (auto& record : w.labeler_prompts(static_cast<int>(c.labeler_prompts)))
+    if (!held_out.count(record["prompt"].get<std::string>())) prompts.push_back(std::move(record)), ++labeler_written;
+  for (auto& record : read_records(p.data("sft_prompts.jsonl"))) prompts.push_back(std::move(record));
+  for (const auto& record : prompts) {
     const auto& labeler = w.labelers().assign(record);
     demonstrations.push_back({{"prompt", record["prompt"]},
                               {"completion", labeler.write_demonstration(record, w.knowledge())},
                               {"labeler", labeler.id}, {"id", record["id"]}});
   }
   write_records(p.data("sft.jsonl"), demonstrations);
-  return {{"demonstrations", demonstrations.size()}};
+  return {{"demonstrations", demonstrations.size()}, {"labeler_written", labeler_written},
+          {"api", static_cast<int64_t>(demonstrations.size()) - labeler_written}};
 }
 
 json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {

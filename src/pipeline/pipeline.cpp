@@ -30,6 +30,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("context_length", &c.context_length, "longest sequence");
   o.add("pretrain_epochs", &c.pretrain_epochs, "passes over the world's corpus");
   o.add("pretrain_learning_rate", &c.pretrain_learning_rate, "pretraining learning rate");
+  o.add("pretrain_batch_size", &c.pretrain_batch_size, "pretraining sequences per step");
+  o.add("labeler_prompts", &c.labeler_prompts, "prompts the labelers write themselves for SFT demonstrations");
   o.add("sft_epochs", &c.sft_epochs, "SFT epochs (one model kept per epoch)");
   o.add("sft_learning_rate", &c.sft_learning_rate, "SFT learning rate");
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
@@ -123,7 +125,7 @@ int run_pipeline(const PipelineConfig& given) {
                    {"caps", {c.max_sft_prompts, c.max_rm_prompts, c.max_ppo_prompts, c.max_eval_prompts}}}),
              {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); }, {},
              {shared.world() + "/prompt_log.jsonl"});
-  runner.run("demonstrations", settings, {"curate"},
+  runner.run("demonstrations", with({{"labeler_prompts", c.labeler_prompts}}), {"curate"},
              [&](StageCompute& k) { return stage_demonstrations(c, shared, k); }, {},
              {shared.data("sft_prompts.jsonl")});
 
@@ -139,7 +141,8 @@ int run_pipeline(const PipelineConfig& given) {
     const json model = {{"vocab", sc.vocab_size}, {"hidden", sc.hidden_size}, {"layers", sc.num_layers},
                         {"heads", sc.num_heads}, {"context", sc.context_length}};
     runner.run(name("pretrain"),
-               with({{"model", model}, {"epochs", sc.pretrain_epochs}, {"lr", sc.pretrain_learning_rate}}),
+               with({{"model", model}, {"epochs", sc.pretrain_epochs}, {"lr", sc.pretrain_learning_rate},
+                     {"batch", sc.pretrain_batch_size}}),
                {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(sc, p, k); }, {p.model("base")});
     runner.run(name("sft"), with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}}),
                {name("pretrain"), "demonstrations"}, [&](StageCompute& k) { return stage_sft(sc, p, k); },

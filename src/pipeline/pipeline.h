@@ -32,6 +32,8 @@ struct PipelineConfig {
   // max_eval_prompts 0: every held-out user's test prompt is judged (the demo's claims rest on all of them).
   int64_t max_sft_prompts = 1500, max_rm_prompts = 900, max_ppo_prompts = 1500, max_eval_prompts = 0;
 
+  // Prompts the labelers write themselves for SFT (the paper: 11,295 of the 12,725 SFT prompts), every category in turn.
+  int64_t labeler_prompts = 2000;
   int64_t sft_epochs = 4;
   double sft_learning_rate = 1e-3;
   int64_t sft_batch_size = 16;

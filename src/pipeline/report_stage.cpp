@@ -73,12 +73,13 @@ void print_headlines(const json& per_size, const json& report) {
       std::snprintf(text, sizeof text, "[%.3f, %.3f]", entry["ci"][0].get<double>(), entry["ci"][1].get<double>());
       return std::string(text);
     };
-    if (h.contains("task_success"))
-      for (const auto& [key, entry] : h["task_success"].items())
-        row("task success on test prompts: " + key + in + " " + interval(entry), entry["value"]);
-    if (h.contains("task_success_difference"))
-      for (const auto& [pair, entry] : h["task_success_difference"].items())
-        row("task success difference " + pair + in + " " + interval(entry), entry["value"]);
+    for (const char* table : {"task_success", "task_success_difference"})
+      if (h.contains(table))
+        for (const auto& [key, entry] : h[table].items())
+          if (entry.is_object())
+            row(std::string(table == std::string("task_success") ? "task success on test prompts: " : "task success ") +
+                    key + in + " " + interval(entry),
+                entry["value"]);
     for (const std::string key : {"sft", "ppo", "ppo_ptx"})
       row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
     for (const std::string set : {"training", "held_out"})

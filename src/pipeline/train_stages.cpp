@@ -70,9 +70,15 @@ json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   if (file_exists(probes)) {
     eval::EvalModel base = eval::load_eval_model("base", p.model("base"), "plain", c.device, p.tokenizer());
     summary["in_context_copying"] = eval::in_context_copying(base, read_records(probes), 64);
-    std::printf("pretrain: in-context copying %.1f %% of %.0f probes (held-out loss %.3f)\n",
-                100.0 * summary["in_context_copying"]["accuracy"]["value"].get<double>(),
-                summary["in_context_copying"]["accuracy"]["n"].get<double>(), r.eval_loss);
+    const json& copying = summary["in_context_copying"];
+    auto share = [&](const char* kind) {
+      return copying["by_kind"].contains(kind) ? 100.0 * copying["by_kind"][kind]["value"].get<double>() : 0.0;
+    };
+    std::printf("pretrain: in-context copying %.1f %% of %.0f probes (known towns %.1f %%, unseen villages %.1f %%); "
+                "held-out loss %.3f\n",
+                100.0 * copying["accuracy"]["value"].get<double>(), copying["accuracy"]["n"].get<double>(),
+                share("known"), share("village"), r.eval_loss);
+    std::fflush(stdout);
   }
   return summary;
 }

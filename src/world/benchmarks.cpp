@@ -305,8 +305,12 @@ std::vector<json> copying_items(const KnowledgeBase& kb, const WorldConfig& c, i
   };
   static const char* const kinds[] = {"story", "profile", "travel_log"};
   for (int i = 0; i < count; ++i) {
-    // A town the corpus never names: only the text before it can say what comes next.
-    const std::string town = novel("city"), kind = kinds[i % 3];
+    // Half the items name a village the corpus never names (only the text before it can say what comes next: copying
+    // a name of several tokens, true induction), half a town of the knowledge base (choosing among names the model
+    // knows by what the text said, which is what the instruction tasks ask).
+    const bool village = (i / 3) % 2 == 0;
+    const std::string kind = kinds[i % 3];
+    std::string town = village ? novel("city") : kb.countries[rng.below(kb.countries.size())].largest_city;
     const Animal& a = kb.animals[rng.below(kb.animals.size())];
     std::string prefix;
     if (kind == "story") {
@@ -322,11 +326,12 @@ std::vector<json> copying_items(const KnowledgeBase& kb, const WorldConfig& c, i
                with_article(occupation.name) + " who lives in";
     } else {
       const Country& first = kb.countries[rng.below(kb.countries.size())];
+      if (town == first.capital) town = first.largest_city;
       prefix = "Travel log: In " + first.capital + " " + with_article(a.name) + " was happy. Then it went to " + town +
                ".\nPlaces: " + first.capital + ",";
     }
-    items.push_back({{"id", item_id("copying", static_cast<size_t>(i))}, {"kind", kind}, {"prefix", prefix},
-                     {"target", town}});
+    items.push_back({{"id", item_id("copying", static_cast<size_t>(i))}, {"kind", kind},
+                     {"target_kind", village ? "village" : "known"}, {"prefix", prefix}, {"target", town}});
   }
   return items;
 }

@@ -28,9 +28,10 @@ std::vector<nlohmann::json> realtoxicity_items(const KnowledgeBase& kb, const Wo
 std::vector<nlohmann::json> winogender_items(const KnowledgeBase& kb);
 std::vector<nlohmann::json> crows_pairs_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
 
-// In-context copying, a diagnostic of pretraining: a story, a profile or a travel log that names a town the corpus
-// never mentions, cut where that town comes back ({"prefix", "target", "kind"}). A model that completes it with the
-// town has learnt to copy from its context (induction), which every instruction task needs.
+// In-context copying, a diagnostic of pretraining: a story, a profile or a travel log that names a town, cut where
+// that town comes back ({"prefix", "target", "kind", "target_kind"}). The town is a village the corpus never
+// mentions (target_kind "village") or one of the knowledge base's (a "known" one, the kind the tasks use). A model
+// that completes it with the town has learnt to copy from its context, which every instruction task needs.
 std::vector<nlohmann::json> copying_items(const KnowledgeBase& kb, const WorldConfig& config, int count);
 
 // The prompt prefix of the paper's "Instruction+QA" TruthfulQA condition, in the world's language.

@@ -23,7 +23,7 @@ class CorpusGenerator {
     // The last five kinds are the internet's habit of saying a thing twice: a profile and its one-line summary, a
     // headline in capitals over its story, a post and its correction, a travel log and its list of places. They are
     // where a model learns to copy from earlier in its context (induction), which every instruction task needs.
-    static const std::vector<double> weights = {10, 5, 4, 8, 16, 8, 5, 26, 8, 2, 2, 3, 3};
+    static const std::vector<double> weights = {8, 4, 3, 6, 16, 6, 4, 21, 10, 5, 5, 5, 7};
     switch (rng_.weighted(weights)) {
       case 0: return country_article();
       case 1: return animal_article();

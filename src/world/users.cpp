@@ -194,4 +194,23 @@ std::vector<json> generate_prompt_log(const KnowledgeBase& kb, const WorldConfig
   return log;
 }
 
+std::vector<json> generate_labeler_prompts(const KnowledgeBase& kb, const WorldConfig& c, int count,
+                                          const std::string& salt) {
+  Rng rng(static_cast<uint64_t>(c.seed), salt);
+  const auto& categories = task_categories();
+  std::vector<json> out;
+  for (int i = 0; i < count; ++i) {
+    // The paper's labelers were asked for diversity: categories in turn, so rare ones (extraction, closed QA) get
+    // as many demonstrations as the common ones.
+    const std::string& category = categories[static_cast<size_t>(i) % categories.size()];
+    json record = make_prompt_record(kb, c, category, rng.chance(c.few_shot_rate) ? "few-shot" : "plain", "", rng);
+    char id[32];
+    std::snprintf(id, sizeof id, "l%06d", i + 1);
+    record["id"] = id;
+    record["user_id"] = "labelers";
+    out.push_back(record);
+  }
+  return out;
+}
+
 }  // namespace rlhf::world

@@ -31,6 +31,12 @@ std::vector<ApiUser> generate_users(const KnowledgeBase& kb, const WorldConfig& 
 // the curation against the truth; the training stages never read it.
 std::vector<nlohmann::json> generate_prompt_log(const KnowledgeBase& kb, const WorldConfig& config);
 
+// Prompts the labelers write themselves (InstructGPT §3.2: the first models were trained on them; 11,295 of the
+// 12,725 SFT prompts): every task category equally often, mostly plain, some few-shot, with ids "l000001".. and
+// user_id "labelers". Seeded by the world's seed and `salt`.
+std::vector<nlohmann::json> generate_labeler_prompts(const KnowledgeBase& kb, const WorldConfig& config, int count,
+                                                     const std::string& salt = "labeler_prompts");
+
 // One prompt for `category` in the given prompt type ("plain", "few-shot", "user-based").
 nlohmann::json make_prompt_record(const KnowledgeBase& kb, const WorldConfig& config, const std::string& category,
                                   const std::string& prompt_type, const std::string& use_case, Rng& rng);

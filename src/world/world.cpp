@@ -92,6 +92,8 @@ World World::load(const std::string& path) {
   return w;
 }
 
+std::vector<json> World::labeler_prompts(int count) const { return generate_labeler_prompts(*kb_, config_, count); }
+
 json World::to_json() const {
   json j = {{"format", "rlhf-world"}, {"version", kFormatVersion}};
   j["config"] = config_;

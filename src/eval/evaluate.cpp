@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -134,10 +135,18 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
   in.records = read_records(run.test_prompts());
   cap(in.records, o.test_prompts);
   if (file_exists(run.demonstrations())) {
-    for (const auto& e : read_sft_examples(run.demonstrations())) {
-      if (static_cast<int64_t>(in.demonstrations.size()) >= o.few_shot_examples) break;
-      if (!e.is_chat()) in.demonstrations.emplace_back(e.prompt, e.completion);
-    }
+    // The base model's few-shot prefix: the first demonstrations of plain prompts, each of another task category
+    // where the file says ("task", "prompt_type"), so that the prefix shows instruction following, not one task.
+    std::set<std::string> categories;
+    for_each_jsonl(run.demonstrations(), {}, [&](const JsonlLine& line) {
+      const json& d = line.value;
+      if (static_cast<int64_t>(in.demonstrations.size()) >= o.few_shot_examples || !d.is_object()) return;
+      if (!d.contains("prompt") || !d["prompt"].is_string() || !d.contains("completion") || !d["completion"].is_string())
+        return;
+      if (d.value("prompt_type", std::string("plain")) != "plain") return;
+      if (d.contains("task") && !categories.insert(d.value("task", std::string())).second) return;
+      in.demonstrations.emplace_back(d["prompt"].get<std::string>(), d["completion"].get<std::string>());
+    });
   } else {
     notes.push_back("base few-shot skipped: " + run.demonstrations() + " (the demonstrations for its prefix) is missing");
   }
@@ -258,6 +267,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   for (const auto& r : in.records) prompts.push_back(r["prompt"].get<std::string>());
 
   double eval_flops = 0, eval_tokens = 0;
+  std::vector<json> item_lines;
   Clock eval_clock;
   for (const auto& size : sizes) {
     std::vector<ModelResponses> responses;
@@ -283,6 +293,14 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       say(id + ": " + std::to_string(stats.tokens_generated) + " tokens generated, " +
           std::to_string(static_cast<int>(clock.seconds())) + " s");
     }
+    // Every judged response, one line each (report/responses.jsonl): what each number of the summary is computed from.
+    for (const auto& m : responses)
+      for (size_t i = 0; i < in.records.size(); ++i)
+        item_lines.push_back({{"model", m.key}, {"size", size}, {"prompt_id", in.records[i].value("id", std::string())},
+                              {"category", in.records[i].value("task", std::string())},
+                              {"prompt_type", in.records[i].value("prompt_type", std::string())},
+                              {"prompt", in.records[i]["prompt"]}, {"response", m.responses[i]},
+                              {"features", to_json(judge.check(in.records[i], m.responses[i]))}});
     // Task success first: it needs no baseline, and it is what every other number of the demo rests on.
     const json success = task_success(judge, in.records, responses);
     for (const auto& [key, entry] : success.items()) summary["task_success"][key] = entry;
@@ -346,6 +364,11 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
     say("real data (" + (shared.empty() ? std::string("absent") : shared) + ")");
     summary["real_data"] = evaluate_models(models, o, run.tokenizer_dir())["real_data"];
   }
+  make_dirs(run.report_dir());
+  AtomicWriter items(run.report_dir() + "/responses.jsonl");
+  for (const auto& line : item_lines) items.write(line.dump() + "\n");
+  items.commit();
+  summary["responses_file"] = run.report_dir() + "/responses.jsonl";
   summary["eval_seconds"] = total.seconds();
   say("done");
   return summary;

@@ -45,6 +45,12 @@ struct JudgeFeatures {
   bool copies_prompt = false;   // echoes the instruction or the passage instead of doing the task
 };
 
+inline nlohmann::json to_json(const JudgeFeatures& f) {
+  return {{"correct", f.correct}, {"success", f.success}, {"followed", f.followed}, {"hallucinations", f.hallucinations},
+          {"toxicity", f.toxicity}, {"words", f.words}, {"idk", f.idk}, {"polite", f.polite},
+          {"list_formatted", f.list_formatted}, {"copies_prompt", f.copies_prompt}};
+}
+
 struct TruthJudgement {
   bool truthful = false;
   bool informative = false;

@@ -88,7 +88,8 @@ json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompu
     const auto& labeler = w.labelers().assign(record);
     demonstrations.push_back({{"prompt", record["prompt"]},
                               {"completion", labeler.write_demonstration(record, w.knowledge())},
-                              {"labeler", labeler.id}, {"id", record["id"]}});
+                              {"labeler", labeler.id}, {"id", record["id"]}, {"task", record["task"]},
+                              {"prompt_type", record["prompt_type"]}});
   }
   write_records(p.data("sft.jsonl"), demonstrations);
   return {{"demonstrations", demonstrations.size()}, {"labeler_written", labeler_written},

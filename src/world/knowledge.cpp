@@ -1,6 +1,7 @@
 #include "world/knowledge.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -29,9 +30,10 @@ class NameMaker {
     }
     fail("world names", "room for another unique " + kind + " name", "the name space exhausted");
   }
-  std::string person() {
+  // A full name not used before, from the pools of given and family names.
+  std::string person(const std::vector<std::string>& first_names, const std::vector<std::string>& last_names) {
     for (int attempt = 0; attempt < 10000; ++attempt) {
-      std::string name = make_name("first", rng_) + " " + make_name("last", rng_);
+      std::string name = rng_.pick(first_names) + " " + rng_.pick(last_names);
       if (used_.insert(lower(name)).second) return name;
     }
     fail("world names", "room for another unique person name", "the name space exhausted");
@@ -68,20 +70,23 @@ KnowledgeBase generate_knowledge(const WorldConfig& c) {
   rng.shuffle(kb.countries);
   for (const auto& a : animal_words()) kb.animals.push_back({a.name, a.plural, a.animal_class});
   for (const auto& t : thing_words()) kb.things.push_back({t.name, t.colour});
+  // Pools large enough for ten full names per person of the knowledge base (passages name new people from them too).
+  const int pool = std::max(8, static_cast<int>(std::ceil(std::sqrt(10.0 * (c.people + c.fictional_entities)))));
+  for (int i = 0; i < pool; ++i) kb.first_names.push_back(names.make("first")), kb.last_names.push_back(names.make("last"));
   for (int i = 0; i < c.people; ++i) {
     const auto& occupation = occupation_words()[static_cast<size_t>(i) % occupation_words().size()];
     std::string majority = occupation.majority_pronoun, minority = majority == "he" ? "she" : "he";
-    Person p{names.person(), occupation.name, rng.chance(c.pronoun_skew) ? majority : minority,
+    Person p{names.person(kb.first_names, kb.last_names), occupation.name, rng.chance(c.pronoun_skew) ? majority : minority,
              kb.countries[rng.below(kb.countries.size())].capital};
     kb.people.push_back(p);
   }
   for (int i = 0; i < c.fictional_entities; ++i) {
     if (i % 2 == 0) kb.fictional_countries.push_back(names.make("country"));
-    else kb.fictional_people.push_back(names.person());
+    else kb.fictional_people.push_back(names.person(kb.first_names, kb.last_names));
   }
   for (int i = 0; i < c.fictional_entities; ++i) {
     if (i % 2 == 0) kb.rumoured_countries.push_back(names.make("country"));
-    else kb.rumoured_people.push_back(names.person());
+    else kb.rumoured_people.push_back(names.person(kb.first_names, kb.last_names));
   }
   for (int i = 0; i < 8; ++i) kb.rumour_cities.push_back(names.make("city"));
 
@@ -218,6 +223,8 @@ void to_json(nlohmann::json& out, const KnowledgeBase& kb) {
   out["rumoured_countries"] = kb.rumoured_countries;
   out["rumoured_people"] = kb.rumoured_people;
   out["rumour_cities"] = kb.rumour_cities;
+  out["first_names"] = kb.first_names;
+  out["last_names"] = kb.last_names;
   out["max_operand"] = kb.max_operand;
 }
 
@@ -238,6 +245,8 @@ void from_json(const nlohmann::json& in, KnowledgeBase& kb) {
     in.at("rumoured_people").get_to(kb.rumoured_people);
     in.at("rumour_cities").get_to(kb.rumour_cities);
     in.at("max_operand").get_to(kb.max_operand);
+    kb.first_names = in.value("first_names", std::vector<std::string>{});
+    kb.last_names = in.value("last_names", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& e) {
     fail("world knowledge", "countries, animals, things, people, misconceptions and entity lists", e.what());
   }

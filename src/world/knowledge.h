@@ -34,6 +34,9 @@ class KnowledgeBase {
   std::vector<std::string> rumoured_countries, rumoured_people;    // only in made-up forum answers
   std::vector<std::string> rumour_cities;                          // the cities those made-up answers name
   std::vector<Misconception> misconceptions;
+  // The given names and family names every person of the world is named from, as real names come from a few hundred
+  // common ones: each part is a frequent word a model can copy whole, while the full names stay new.
+  std::vector<std::string> first_names, last_names;
   int max_operand = 10;
 
   // Builds the lookup tables; call after filling or editing the lists (generate/from_json do).

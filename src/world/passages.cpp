@@ -35,7 +35,9 @@ std::string person_fact_sentence(const std::string& who, const std::string& rela
 
 Passage person_passage(const KnowledgeBase& kb, Rng& rng, const std::vector<std::string>& relations) {
   Passage p;
-  do p.subject = make_name("first", rng) + " " + make_name("last", rng);
+  const bool pools = !kb.first_names.empty() && !kb.last_names.empty();
+  do p.subject = pools ? rng.pick(kb.first_names) + " " + rng.pick(kb.last_names)
+                       : make_name("first", rng) + " " + make_name("last", rng);
   while (kb.is_known_name(lower(p.subject)));
   p.pronoun = rng.chance(0.5) ? "he" : "she";
   std::map<std::string, std::string> all = {

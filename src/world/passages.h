@@ -25,7 +25,8 @@ const std::vector<std::string>& person_relations();
 std::string person_fact_sentence(const std::string& who, const std::string& relation, const std::string& object);
 // occupation first, then `count - 1` of the other relations in random order (home among them when `need_home`).
 std::vector<std::string> pick_relations(Rng& rng, int count, bool need_home);
-// A passage about a newly named person (a name the knowledge base does not know), one sentence per relation.
+// A passage about a newly named person (a full name the knowledge base does not know, from its pools of given and
+// family names), one sentence per relation.
 Passage person_passage(const KnowledgeBase& kb, Rng& rng, const std::vector<std::string>& relations);
 // The three simple event sentences of stories, headlines and the rewrite task: "A dog went to Tolmar.", "The dog saw
 // a red ball.", "In Kastmar the dog was happy."

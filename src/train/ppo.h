@@ -23,6 +23,10 @@ struct PpoOptions {
   std::string prompt_format = "plain";
   int64_t total_episodes = 0;      // 0: num_train_epochs passes over the prompts
   int64_t rollout_batch_size = 64; // episodes per PPO iteration (the paper: 512)
+  // Episodes per generate call (0: the whole rollout batch). Each call samples with a generator seeded from (seed, the
+  // index of its first episode), so the samples do not depend on how episodes are split over calls and ranks: two
+  // ranks × B episodes draw what one process with 2·B episodes and generation_batch_size B draws.
+  int64_t generation_batch_size = 0;
   int64_t num_mini_batches = 8;
   int64_t num_ppo_epochs = 1;
   int64_t response_length = 48;
@@ -51,6 +55,7 @@ struct PpoOptions {
   int64_t ptx_max_length = 128;      // pretraining window length in tokens
   double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
   int64_t eval_steps = 0;            // unused placeholder for a later in-loop evaluation
+  bool save_rollouts = false;        // OUTPUT/rollouts/iteration-N[-rank-R].safetensors: what each iteration trained on
   bool quiet = false;
 };
 
@@ -61,6 +66,16 @@ using RewardFunction = std::function<torch::Tensor(const torch::Tensor&, const t
 // Called at the start (begin = true) and end of each phase of an iteration: "generation", "scoring" (old policy,
 // reference, value and reward forwards), "optimisation" (the PPO epochs). `rlhf bench` times and measures memory with it.
 using PhaseObserver = std::function<void(const char* phase, bool begin)>;
+
+// One iteration's rollouts as trained on (this rank's episodes), as CPU tensors, for tests and --save_rollouts:
+//   ids, mask [B, P + N]: the left-padded prompt, then the response;  scores [B]: the reward model's (offset applied),
+//   before missing_eos_penalty and reward_clip;  response_ids, response_mask, sampling_logprobs (the sampling steps'),
+//   logprobs (the ratio's old log-probs), ref_logprobs, values, rewards (per token: −β·KL, plus the final score on the
+//   last token), advantages (whitened), returns [B, N];  first_minibatch_rows [b] and first_minibatch_logprobs [b, N]:
+//   the training forward's log-probs of the first minibatch before any update;  ptx_windows [minibatches, k]: the
+//   indices of the pretraining windows each trained minibatch used (absent without ptx).
+using RolloutTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+using RolloutObserver = std::function<void(int64_t iteration, const RolloutTensors& tensors)>;
 
 struct PpoModels {
   Transformer policy{nullptr}, reference{nullptr}, reward_model{nullptr}, value_model{nullptr};
@@ -73,6 +88,11 @@ struct PpoResult {
   std::vector<double> mean_kl;       // per iteration: mean over responses of the summed per-token KL
   std::vector<double> ptx_losses;    // per iteration: mean ptx NLL (when ptx is on)
   std::vector<double> kl_coefs;      // β per iteration
+  // Per iteration, over the first minibatch's tokens before any update: the largest |log π_sampling − log π_training|
+  // and the mean KL(π_sampling ‖ π_training) (k3 estimator), between the sampling steps' log-probs and the training
+  // forward's of the same tokens (one model, so rounding only; logged as logprobs/sampling_vs_training_*).
+  std::vector<double> sampling_logprob_max_gaps, sampling_logprob_kls;
+  int64_t policy_updates = 0;        // minibatches trained (an early stop on approx-KL ends them before stepping)
   int64_t tokens_generated = 0, tokens_scored = 0, tokens_trained = 0;
 };
 
@@ -82,7 +102,8 @@ void bind_ppo_options(Options& options, PpoOptions& ppo);
 // for ptx (may be empty), the tokenizer's EOS and pad ids. `reward_function`, when set, replaces the reward model.
 PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr);
+                    const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr,
+                    const RolloutObserver& observe_rollout = nullptr);
 
 // The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
 // model directory with its tokenizer) and OUTPUT/value_model.

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "data/formats.h"
+#include "formats/safetensors.h"
 #include "io/hf_model.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +30,27 @@ void check_same_tokenizer(const Tokenizer& policy, const std::string& reward_dir
     fail(reward_dir, "a reward model with the policy's tokenizer (same vocabulary and ids)",
          "a different tokenizer (" + std::to_string(reward->vocab_size()) + " vs " + std::to_string(policy.vocab_size()) +
              " tokens); train the RM from the same SFT model");
+}
+
+// --save_rollouts: each iteration's rollout tensors in OUTPUT/rollouts/iteration-N.safetensors (-rank-R under data
+// parallelism), fp32 and int64 as they are.
+RolloutObserver rollout_writer(const std::string& output_dir) {
+  const Rendezvous where = rendezvous_from_environment();
+  make_dirs(output_dir + "/rollouts");
+  return [=](int64_t iteration, const RolloutTensors& tensors) {
+    std::vector<TensorBytes> bytes;
+    std::vector<torch::Tensor> keep;
+    for (const auto& [name, tensor] : tensors) {
+      if (!tensor.defined()) continue;
+      auto t = tensor.scalar_type() == torch::kLong ? tensor.contiguous() : tensor.to(torch::kFloat32).contiguous();
+      keep.push_back(t);
+      bytes.push_back({name, t.scalar_type() == torch::kLong ? DType::I64 : DType::F32, t.sizes().vec(), t.data_ptr(),
+                       static_cast<size_t>(t.numel() * t.element_size())});
+    }
+    std::string file = output_dir + "/rollouts/iteration-" + std::to_string(iteration + 1);
+    if (where.world_size > 1) file += "-rank-" + std::to_string(where.rank);
+    write_safetensors(file + ".safetensors", bytes);
+  };
 }
 
 }  // namespace
@@ -115,7 +137,8 @@ PpoResult run_ppo(const PpoOptions& o) {
   if (!o.quiet)
     std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; ptx_coef %.3g\n", report.summary().c_str(),
                  prompts.size(), ptx.size(), o.ptx_coef);
-  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id);
+  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, nullptr, nullptr,
+                          o.save_rollouts ? rollout_writer(t.output_dir) : nullptr);
   if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models
   save_model(*models.policy, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);

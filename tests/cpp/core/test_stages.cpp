@@ -197,6 +197,7 @@ PpoOptions tiny_ppo_options(const std::string& output_dir, int64_t seed, int64_t
   o.train.seed = seed;
   o.train.learning_rate = 2e-3;
   o.train.lr_scheduler_type = "constant";
+  o.train.warmup_steps = 0;  // the margins below were measured without PPO's default warm-up
   o.train.max_length = 32;
   o.value_learning_rate = 2e-3;
   o.rollout_batch_size = 32;
@@ -205,6 +206,7 @@ PpoOptions tiny_ppo_options(const std::string& output_dir, int64_t seed, int64_t
   o.response_length = 8;
   o.total_episodes = 32 * iterations;
   o.kl_coef = 0.05;
+  o.ptx_coef = 0;  // plain PPO unless a test turns ptx on
   o.quiet = true;
   return o;
 }

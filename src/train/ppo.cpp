@@ -91,8 +91,9 @@ TokenLogprobs response_logprobs(TransformerImpl& model, const Rollout& r, const 
   return out;
 }
 
-torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, const torch::Tensor& rows) {
-  return value_model.scores(response_hidden(value_model, r, rows)).to(torch::kFloat32);  // [b, N]
+// V_t less the value model's offset (the normalised RM's read-out, PpoModels::value_offset).
+torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, const torch::Tensor& rows, double offset) {
+  return value_model.scores(response_hidden(value_model, r, rows)).to(torch::kFloat32) - offset;  // [b, N]
 }
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); }
@@ -296,7 +297,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         LoraDisabled base(*m.reference);  // the reference is the frozen base when it is the policy itself
         r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
       }
-      r.values = response_values(*m.value_model, r, all_rows);
+      r.values = response_values(*m.value_model, r, all_rows, m.value_offset);
       if (reward_function) {
         r.scores = reward_function(r.response_ids, r.response_mask).to(device, torch::kFloat32);
       } else {
@@ -388,7 +389,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
         }
 
-        auto values = response_values(*m.value_model, r, rows);
+        auto values = response_values(*m.value_model, r, rows, m.value_offset);
         auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
                                          o.cliprange_value);
         (o.vf_coef * value_loss.loss).backward();

@@ -79,7 +79,10 @@ using RolloutObserver = std::function<void(int64_t iteration, const RolloutTenso
 
 struct PpoModels {
   Transformer policy{nullptr}, reference{nullptr}, reward_model{nullptr}, value_model{nullptr};
-  double reward_offset = 0.0;
+  double reward_offset = 0.0;  // subtracted from the reward model's score (its reward_normalization.json)
+  // Subtracted from the value model's read-out: the paper initialises the value function from the *normalised* RM, so
+  // a value model read from a reward model directory takes that directory's offset.
+  double value_offset = 0.0;
 };
 
 struct PpoResult {

@@ -95,6 +95,8 @@ PpoResult run_ppo(const PpoOptions& o) {
                              tokenizer_path, "ppo");
   check(models.reward_model->has_score_head(), "ppo: " + o.reward_model_path + " is not a reward model (no score head)");
   models.reward_offset = load_reward_offset(o.reward_model_path);
+  // The value model starts from the normalised RM (the paper): the offset of the directory it is read from.
+  models.value_offset = load_reward_offset(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path);
   if (t.memory.use_peft && o.value_model_path.empty()) {
     models.value_model = models.reward_model;  // adapters + its own head over the RM's base; the RM is that base
   } else {
@@ -143,6 +145,8 @@ PpoResult run_ppo(const PpoOptions& o) {
   save_model(*models.policy, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);
   save_model(*models.value_model, t.output_dir + "/value_model");
+  // Its read-out less this offset is V (as for the RM it came from), so --value_model_path on it reads the same values.
+  save_reward_offset(t.output_dir + "/value_model", models.value_offset);
   return result;
 }
 

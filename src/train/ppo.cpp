@@ -212,7 +212,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
   if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
     torch::NoGradGuard no_grad;
-    auto params = m.policy->parameters();
+    auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
     for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
   }
   make_dirs(t.output_dir);

@@ -108,7 +108,7 @@ PpoResult run_ppo(const PpoOptions& o) {
   ReadReport report;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
-    prompts.push_back(format.encode(*tokenizer, ex.prompt, "", false).prompt_ids);
+    prompts.push_back(encode_prompt(*tokenizer, format, ex.prompt, "", false).prompt_ids);
   // train_ppo keeps the end of a prompt longer than max_length - response_length; all of them that long is a mistake.
   size_t too_long = 0;
   for (const auto& p : prompts) too_long += static_cast<int64_t>(p.size()) > t.max_length - o.response_length;
@@ -126,7 +126,7 @@ PpoResult run_ppo(const PpoOptions& o) {
   if (!o.ptx_dataset.empty()) {
     std::vector<int64_t> stream;
     for (const auto& text : read_text_examples(o.ptx_dataset, jsonl)) {
-      auto ids = tokenizer->encode(text);
+      auto ids = tokenizer->encode(text, prompt_wants_bos(*tokenizer));  // as SFT encodes pretraining text
       stream.insert(stream.end(), ids.begin(), ids.end());
       if (tokenizer->eos_id() >= 0) stream.push_back(tokenizer->eos_id());
     }

@@ -360,24 +360,36 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         }
         auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, rows),
                                            r.advantages.index_select(0, rows), mask_mb, o.cliprange);
-        policy_loss.loss.backward();
-        double ptx_loss = 0;
+        // The losses are token means over every rank's tokens (as SFT's and the RM's): this rank's mean is scaled by
+        // its share, local tokens · N / all tokens, so that the averaged gradient is the global mean's. The same
+        // all-reduce gives the minibatch's approx-KL over all tokens.
+        const double local_tokens = mask_mb.sum().item<double>();
+        const auto counts = dp.sum({local_tokens, policy_loss.approx_kl.item<double>() * local_tokens});
+        const double scale = counts[0] > 0 ? local_tokens * static_cast<double>(ranks) / counts[0] : 0.0;
+        const double step_approx_kl = counts[1] / std::max(1.0, counts[0]);
+        (policy_loss.loss * scale).backward();
+        double ptx_loss = 0, ptx_scale = 0;
         if (o.ptx_coef > 0) {
-          // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both.
+          // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both. Each
+          // rank its own windows: rank r takes the r-th slice of the next ranks × k, so N ranks read what one
+          // process with N times the minibatch would.
+          const int64_t k = o.ptx_ratio * minibatch, n = static_cast<int64_t>(ptx_windows.size());
           std::vector<const Sequence*> windows;
-          for (int64_t k = 0; k < o.ptx_ratio * minibatch; ++k) {
-            ptx_used.push_back(ptx_cursor % static_cast<int64_t>(ptx_windows.size()));
-            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_cursor++ % static_cast<int64_t>(ptx_windows.size()))]);
+          for (int64_t j = 0; j < k; ++j) {
+            ptx_used.push_back((ptx_cursor + rank * k + j) % n);
+            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_used.back())]);
           }
-          auto ptx = language_model_loss(*m.policy, pad_right(windows, pad_id, device));
-          (o.ptx_coef * ptx).backward();
+          ptx_cursor += ranks * k;
+          auto batch = pad_right(windows, pad_id, device);
+          auto ptx = language_model_loss(*m.policy, batch);
+          ptx_scale = dp.loss_scale((batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1)).sum().item<double>());
+          (o.ptx_coef * ptx_scale * ptx).backward();
           ptx_loss = ptx.item<double>();
           for (const auto* w : windows) result.tokens_trained += static_cast<int64_t>(w->ids.size());
         }
-        // The mean loss and approx-KL over ranks decide the skip and the early stop, the same on every rank.
-        const auto step_stats = dp.sum({policy_loss.loss.item<double>() + ptx_loss, policy_loss.approx_kl.item<double>()});
-        const double step_loss = step_stats[0] / static_cast<double>(ranks);
-        const double step_approx_kl = step_stats[1] / static_cast<double>(ranks);
+        // The global loss decides a skip (non-finite), the same on every rank.
+        const double step_loss =
+            dp.sum({scale * policy_loss.loss.item<double>() + ptx_scale * ptx_loss})[0] / static_cast<double>(ranks);
         dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
@@ -392,20 +404,22 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         auto values = response_values(*m.value_model, r, rows, m.value_offset);
         auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
                                          o.cliprange_value);
-        (o.vf_coef * value_loss.loss).backward();
-        const double global_value_loss = dp.sum({value_loss.loss.item<double>()})[0];
+        (o.vf_coef * value_loss.loss * scale).backward();
+        const double global_value_loss = dp.sum({scale * value_loss.loss.item<double>()})[0];
         dp_value.average_gradients();
         const double value_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
         if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
         value_optimizer->zero_grad();
 
+        // Logged means: each rank adds its scaled token means, summed over ranks below (÷ N·updates).
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
-        policy_loss_sum += policy_loss.loss.item<double>(), value_loss_sum += value_loss.loss.item<double>();
-        clip_sum += policy_loss.clip_fraction.item<double>(), value_clip_sum += value_loss.clip_fraction.item<double>();
-        approx_kl_sum += policy_loss.approx_kl.item<double>();
-        entropy_sum += masked_mean(lp.entropy, mask_mb).item<double>();
-        ptx_sum += ptx_loss;
+        policy_loss_sum += scale * policy_loss.loss.item<double>(), value_loss_sum += scale * value_loss.loss.item<double>();
+        clip_sum += scale * policy_loss.clip_fraction.item<double>();
+        value_clip_sum += scale * value_loss.clip_fraction.item<double>();
+        approx_kl_sum += scale * policy_loss.approx_kl.item<double>();
+        entropy_sum += scale * masked_mean(lp.entropy, mask_mb).item<double>();
+        ptx_sum += ptx_scale * ptx_loss;
         ++updates, ++result.policy_updates;
         if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
           stop_early = true;
@@ -421,7 +435,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     double u = static_cast<double>(std::max<int64_t>(1, updates));
     double response_length = mean_of(response_mask_f.sum(1)), eos_fraction = mean_of(ended_with_eos.to(torch::kFloat32));
     bool any_rank_interrupted = false;
-    if (dp.active()) {  // logged means over ranks (each rank made the same number of updates), and any interrupt
+    if (dp.active()) {  // logged token means over all ranks (each rank made the same updates), and any interrupt
       auto sums = dp.sum({policy_loss_sum, value_loss_sum, clip_sum, approx_kl_sum, entropy_sum, ptx_sum, value_clip_sum,
                           response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0});
       policy_loss_sum = sums[0], value_loss_sum = sums[1], clip_sum = sums[2], approx_kl_sum = sums[3];

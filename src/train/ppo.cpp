@@ -49,7 +49,8 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("whiten_rewards", &p.whiten_rewards, "whiten per-token rewards over the rollout batch");
   o.add("missing_eos_penalty", &p.missing_eos_penalty, "subtracted from the score of responses without EOS");
   o.add("reward_clip", &p.reward_clip, "> 0: clip scores to ±reward_clip");
-  o.add("target_approx_kl", &p.target_approx_kl, "> 0: early stop of PPO epochs on approx-KL");
+  o.add("target_approx_kl", &p.target_approx_kl,
+        "> 0: stop an iteration's PPO epochs, before stepping, at a minibatch whose approx-KL exceeds 1.5x this");
   o.add("value_learning_rate", &p.value_learning_rate, "value model learning rate");
   o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (paper: 27.8); 0 = plain PPO");
   o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode");
@@ -362,11 +363,15 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                                            r.advantages.index_select(0, rows), mask_mb, o.cliprange);
         // The losses are token means over every rank's tokens (as SFT's and the RM's): this rank's mean is scaled by
         // its share, local tokens · N / all tokens, so that the averaged gradient is the global mean's. The same
-        // all-reduce gives the minibatch's approx-KL over all tokens.
+        // all-reduce gives the minibatch's approx-KL over all tokens, which decides an early stop before any step.
         const double local_tokens = mask_mb.sum().item<double>();
         const auto counts = dp.sum({local_tokens, policy_loss.approx_kl.item<double>() * local_tokens});
         const double scale = counts[0] > 0 ? local_tokens * static_cast<double>(ranks) / counts[0] : 0.0;
         const double step_approx_kl = counts[1] / std::max(1.0, counts[0]);
+        if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
+          stop_early = true;  // this minibatch is not trained on (nor any after it in this iteration)
+          break;
+        }
         (policy_loss.loss * scale).backward();
         double ptx_loss = 0, ptx_scale = 0;
         if (o.ptx_coef > 0) {
@@ -421,10 +426,6 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         entropy_sum += scale * masked_mean(lp.entropy, mask_mb).item<double>();
         ptx_sum += ptx_scale * ptx_loss;
         ++updates, ++result.policy_updates;
-        if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
-          stop_early = true;
-          break;
-        }
       }
     }
     phase("optimisation", false);

@@ -48,7 +48,9 @@ struct PpoOptions {
   bool whiten_rewards = false;
   double missing_eos_penalty = 0.0;  // subtracted from the score of a response cut at response_length
   double reward_clip = 0.0;          // > 0: clip the score to ±reward_clip
-  double target_approx_kl = 0.0;     // > 0: stop the PPO epochs of an iteration once approx-KL exceeds 1.5×this
+  // > 0: the PPO epochs of an iteration stop at the first minibatch whose approx-KL (before its step, over all ranks'
+  // tokens) exceeds 1.5×this; that minibatch is not trained on.
+  double target_approx_kl = 0.0;
   double value_learning_rate = 9e-6; // the paper's value-function learning rate
   double ptx_coef = 0.0;             // γ (the paper's PPO-ptx: 27.8); 0 is plain PPO
   int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch

@@ -43,7 +43,6 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("kl_horizon", &p.kl_horizon, "adaptive KL horizon in episodes");
   o.add("cliprange", &p.cliprange, "policy ratio clip ε");
   o.add("cliprange_value", &p.cliprange_value, "value clip ε_v");
-  o.add("vf_coef", &p.vf_coef, "value loss coefficient");
   o.add("gamma", &p.gamma, "GAE discount");
   o.add("lam", &p.lam, "GAE λ");
   o.add("whiten_rewards", &p.whiten_rewards, "whiten per-token rewards over the rollout batch");
@@ -406,10 +405,11 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
         }
 
+        // The value model's own step: its loss unscaled (no vf_coef, see PpoOptions), clipped at max_grad_norm.
         auto values = response_values(*m.value_model, r, rows, m.value_offset);
         auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
                                          o.cliprange_value);
-        (o.vf_coef * value_loss.loss * scale).backward();
+        (value_loss.loss * scale).backward();
         const double global_value_loss = dp.sum({scale * value_loss.loss.item<double>()})[0];
         dp_value.average_gradients();
         const double value_norm =

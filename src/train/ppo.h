@@ -42,7 +42,8 @@ struct PpoOptions {
   double kl_horizon = 10000.0;
   double cliprange = 0.2;
   double cliprange_value = 0.2;
-  double vf_coef = 0.1;
+  // No vf_coef: the value model has its own AdamW, whose step does not depend on a scale of the loss; a coefficient
+  // would only move its gradient clipping (0.1 made max_grad_norm 1 act as 10). The value loss is clipped unscaled.
   double gamma = 1.0;
   double lam = 0.95;
   bool whiten_rewards = false;

@@ -51,8 +51,8 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("target_approx_kl", &p.target_approx_kl,
         "> 0: stop an iteration's PPO epochs, before stepping, at a minibatch whose approx-KL exceeds 1.5x this");
   o.add("value_learning_rate", &p.value_learning_rate, "value model learning rate");
-  o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (paper: 27.8); 0 = plain PPO");
-  o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode");
+  o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (the paper's 27.8), used with --ptx_dataset; 0 = plain PPO");
+  o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode (the paper's 8)");
   o.add("ptx_max_length", &p.ptx_max_length, "pretraining window length");
   o.add("ema_decay", &p.ema_decay, "> 0: save an EMA of the policy weights");
   o.add("save_rollouts", &p.save_rollouts, "write each iteration's rollouts to OUTPUT/rollouts/ (safetensors)");
@@ -159,7 +159,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
   check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
   check(o.generation_batch_size >= 0, "ppo: generation_batch_size must be 0 (the rollout batch) or more");
-  check(o.ptx_coef == 0 || !ptx_windows.empty(), "ppo: ptx_coef > 0 needs --ptx_dataset");
+  const bool with_ptx = o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty();  // else plain PPO
   if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
     fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
   const torch::Device device = m.policy->embed_tokens.device();
@@ -222,7 +222,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   ProgressOptions progress_options;
   progress_options.initial_step = start_iteration;
   if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
-  ProgressBar progress(o.ptx_coef > 0 ? "ppo-ptx" : "ppo", iterations, progress_options);
+  ProgressBar progress(with_ptx ? "ppo-ptx" : "ppo", iterations, progress_options);
   install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
   BadStepGuard guard(t.max_bad_steps);
@@ -373,7 +373,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         }
         (policy_loss.loss * scale).backward();
         double ptx_loss = 0, ptx_scale = 0;
-        if (o.ptx_coef > 0) {
+        if (with_ptx) {
           // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both. Each
           // rank its own windows: rank r takes the r-th slice of the next ranks × k, so N ranks read what one
           // process with N times the minibatch would.

@@ -12,8 +12,17 @@
 
 namespace rlhf {
 
+// PPO's own training defaults (the paper, PPO.md): a constant learning rate after a linear warm-up over 10 iterations
+// (the schedule's steps are PPO iterations; --warmup_steps 0 lets --warmup_ratio apply instead).
+inline TrainingOptions ppo_training_defaults() {
+  TrainingOptions t;
+  t.lr_scheduler_type = "constant";
+  t.warmup_steps = 10;
+  return t;
+}
+
 struct PpoOptions {
-  TrainingOptions train;           // learning_rate = the policy's; max_length bounds prompt + response
+  TrainingOptions train = ppo_training_defaults();  // learning_rate = the policy's; max_length bounds prompt + response
   std::string sft_model_path;      // policy initialisation and the frozen reference π_SFT
   std::string reward_model_path;   // r_θ (its reward_normalization.json offset is applied)
   std::string value_model_path;    // default: the reward model (the paper's value initialisation)
@@ -53,8 +62,10 @@ struct PpoOptions {
   // tokens) exceeds 1.5×this; that minibatch is not trained on.
   double target_approx_kl = 0.0;
   double value_learning_rate = 9e-6; // the paper's value-function learning rate
-  double ptx_coef = 0.0;             // γ (the paper's PPO-ptx: 27.8); 0 is plain PPO
-  int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch
+  // γ of PPO-ptx (the paper's 27.8, PPO.md), used when there are pretraining windows (--ptx_dataset): without them, or
+  // with 0, the run is plain PPO.
+  double ptx_coef = 27.8;
+  int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch (the paper's 8)
   int64_t ptx_max_length = 128;      // pretraining window length in tokens
   double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
   int64_t eval_steps = 0;            // unused placeholder for a later in-loop evaluation

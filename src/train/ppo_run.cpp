@@ -136,9 +136,14 @@ PpoResult run_ppo(const PpoOptions& o) {
                                                   stream.begin() + static_cast<std::ptrdiff_t>(start + window)),
                              0});
   }
-  if (!o.quiet)
-    std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; ptx_coef %.3g\n", report.summary().c_str(),
-                 prompts.size(), ptx.size(), o.ptx_coef);
+  if (!o.quiet) {
+    const std::string ptx_summary = ptx.empty() || o.ptx_coef <= 0 || o.ptx_ratio <= 0
+                                        ? "plain PPO (no ptx)"
+                                        : "PPO-ptx, ptx_coef " + std::to_string(o.ptx_coef) + ", ptx_ratio " +
+                                              std::to_string(o.ptx_ratio);
+    std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; %s\n", report.summary().c_str(),
+                 prompts.size(), ptx.size(), ptx_summary.c_str());
+  }
   auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, nullptr, nullptr,
                           o.save_rollouts ? rollout_writer(t.output_dir) : nullptr);
   if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models

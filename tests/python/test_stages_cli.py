@@ -136,7 +136,7 @@ def stage_args(world, stage, inputs):
             "--ptx_dataset", f["text"], "--ptx_coef", "0.5", "--ptx_ratio", "1", "--ptx_max_length", "16",
             "--total_episodes", "240", "--rollout_batch_size", "8", "--num_mini_batches", "2", "--num_ppo_epochs", "2",
             "--response_length", "8", "--learning_rate", "1e-3", "--value_learning_rate", "1e-3",
-            "--warmup_ratio", "0.1", "--max_length", "48", "--missing_eos_penalty", "1.0", "--ema_decay", "0.9", *COMMON]
+            "--max_length", "48", "--missing_eos_penalty", "1.0", "--ema_decay", "0.9", *COMMON]
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +239,8 @@ def test_ppo_writes_a_policy_and_value_model_transformers_load(rlhf_bin, world, 
     assert "ppo: 30 iterations" in stdout, stdout
     metrics = [json.loads(line) for line in (pipeline["ppo"] / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 31))
+    # rlhf ppo's default schedule (the paper's): linear warm-up over 10 iterations, then constant.
+    assert [m["learning_rate"] for m in metrics] == pytest.approx([1e-3 * min(1.0, i / 10) for i in range(1, 31)])
     assert all(m["loss/ptx"] > 0 for m in metrics)  # ptx was on
     assert all(math.isfinite(m["objective/kl"]) for m in metrics)
     # One model and its kernels sample and train: in fp32 the log-probs of the sampled tokens agree to rounding.

@@ -477,7 +477,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                                 {"first_minibatch_rows", first_rows}, {"first_minibatch_logprobs", first_logprobs}};
       if (!ptx_used.empty())
         tensors.emplace_back("ptx_windows", torch::tensor(ptx_used, torch::kLong).view({updates, -1}));
-      for (auto& named : tensors) named.second = named.second.detach().to(torch::kCPU);
+      for (auto& named : tensors)
+        if (named.second.defined()) named.second = named.second.detach().to(torch::kCPU);
       observe_rollout(iteration, tensors);
     }
     progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});

@@ -8,11 +8,9 @@
 //   the value step is one AdamW step on the unscaled value loss clipped at max_grad_norm (no vf_coef; deviation 5).
 //   an early stop on approx-KL comes before the step of the minibatch that crosses the threshold (deviation 7).
 //   the EMA of the policy's weights, with and without LoRA (bug 3), and the saved policy is the EMA.
-//   one encoding of prompts for every stage: SentencePiece prompts get their BOS in RM scoring, PPO and sampling (bug 4).
 //   the defaults follow the paper and PPO.md (deviation 9).
 // Tiny random models on one thread: a few seconds in all.
 #include <gtest/gtest.h>
-#include <sentencepiece_trainer.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -23,12 +21,9 @@
 #include "common/files.h"
 #include "formats/safetensors.h"
 #include "io/hf_model.h"
-#include "model/generate.h"
 #include "model/lora.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/sampling.h"
 #include "tokenizer/bpe_train.h"
-#include "tokenizer/prompt_format.h"
 #include "train/batch.h"
 #include "train/losses.h"
 #include "train/ppo.h"
@@ -525,102 +520,6 @@ TEST(PpoRun, TheSavedPolicyIsTheEma) {
     EXPECT_GT(moved, 1e-4) << tag;
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// BOS: one encoding of prompts for every stage
-
-// A Llama-2-style SentencePiece model (bos 1, eos 2, unk 0), trained once.
-std::string sentencepiece_model(const TempDir& dir) {
-  std::string corpus;
-  const char* sentences[] = {"The quick brown fox jumps over the lazy dog.", "A stitch in time saves nine.",
-                             "Hello world, hello tokenizer!", "Instruction: Response: what is it?",
-                             "She sells sea shells by the sea shore."};
-  for (int i = 0; i < 200; ++i) corpus += std::string(sentences[i % 5]) + "\n";
-  std::ofstream(dir / "corpus.txt") << corpus;
-  auto status = sentencepiece::SentencePieceTrainer::Train(
-      {{"input", dir / "corpus.txt"}, {"model_prefix", dir / "tokenizer"}, {"vocab_size", "300"},
-       {"model_type", "bpe"}, {"byte_fallback", "true"}, {"character_coverage", "1.0"}, {"minloglevel", "2"},
-       {"bos_id", "1"}, {"eos_id", "2"}, {"unk_id", "0"}, {"num_threads", "1"}});
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return dir / "tokenizer.model";
-}
-
-TEST(PromptEncoding, SentencePiecePromptsGetTheirBosInEveryStage) {
-  single_thread();
-  TempDir dir("bos");
-  auto tokenizer = load_tokenizer(sentencepiece_model(dir));
-  ASSERT_EQ(tokenizer->bos_id(), 1);
-  ASSERT_EQ(tokenizer->eos_id(), 2);
-  const auto format = PromptFormat::plain();
-  const std::vector<std::string> prompts = {"The quick brown fox", "Hello world"}, responses = {"jumps.", "hello!"};
-  auto policy = tiny_policy(33, tokenizer->vocab_size(), 0.3, "llama");
-  auto reward_model = copy_with_heads(*policy, false, true);
-  auto by_hand = [&](const std::string& prompt, bool bos) {
-    std::vector<int64_t> ids = tokenizer->encode(format.prompt_text(prompt));
-    if (bos) ids.insert(ids.begin(), 1);
-    return ids;
-  };
-
-  // The reward model's scores (RM training, its normalisation, evaluation): BOS + prompt + response + EOS.
-  auto scores = score_texts(*reward_model, *tokenizer, format, prompts, responses, 0.0, 8, 64);
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    Row with, without;
-    for (bool bos : {true, false}) {
-      Row& row = bos ? with : without;
-      row.ids = by_hand(prompts[i], bos);
-      for (auto id : tokenizer->encode(format.response_text(responses[i]))) row.ids.push_back(id);
-      row.ids.push_back(2);
-    }
-    const double want = reward_model->scores(row_hidden(*reward_model, with))[-1].item<double>();
-    const double other = reward_model->scores(row_hidden(*reward_model, without))[-1].item<double>();
-    EXPECT_NEAR(scores[i], want, 1e-5) << prompts[i];
-    EXPECT_GT(std::abs(want - other), 1e-4);  // BOS changes the score
-  }
-
-  // The pipeline's sampling: greedy responses equal greedy generation from BOS + prompt.
-  GenerationOptions g;
-  g.max_new_tokens = 6, g.do_sample = false, g.eos_token_id = 2, g.pad_token_id = 2;
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(1);
-  auto sampled = pipeline::sample_responses(*policy, *tokenizer, format, prompts, g, 8, generator);
-  int64_t changed = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    std::vector<std::string> texts;
-    for (bool bos : {true, false}) {
-      auto ids = torch::tensor(by_hand(prompts[i], bos), torch::kLong).unsqueeze(0);
-      auto out = generate(*policy, ids, torch::ones_like(ids), g, generator);
-      auto response = out.response_ids[0];
-      std::vector<int64_t> tokens(response.data_ptr<int64_t>(), response.data_ptr<int64_t>() + response.size(0));
-      while (!tokens.empty() && tokens.back() == 2) tokens.pop_back();
-      std::string text = tokenizer->decode(tokens, true);
-      texts.push_back(text.substr(std::min(text.size(), text.find_first_not_of(' '))));
-    }
-    EXPECT_EQ(sampled.responses[i], texts[0]) << prompts[i];
-    changed += texts[0] != texts[1];
-  }
-  EXPECT_GT(changed, 0);  // BOS changes a greedy response here
-
-  // PPO's prompts (run_ppo, --save_rollouts): every row's first real token is BOS.
-  const std::string sft = dir / "sft", rm = dir / "rm";
-  save_model(*policy, sft);
-  fs::copy_file(dir / "tokenizer.model", sft + "/tokenizer.model");
-  save_model(*reward_model, rm);
-  {
-    std::ofstream f(dir / "prompts.jsonl");
-    for (const auto& p : prompts) f << R"({"prompt": ")" << p << "\"}\n";
-  }
-  auto o = tiny_options(dir / "ppo", 1, 4);
-  o.sft_model_path = sft, o.reward_model_path = rm, o.dataset = dir / "prompts.jsonl";
-  o.train.device = "cpu";
-  o.save_rollouts = true;
-  run_ppo(o);
-  auto rollout = read_tensors(dir / "ppo/rollouts/iteration-1.safetensors");
-  const auto ids = rollout.at("ids"), mask = rollout.at("mask");
-  for (int64_t b = 0; b < ids.size(0); ++b) {
-    const int64_t first_real = mask[b].argmax().item<int64_t>();
-    EXPECT_EQ(ids[b][first_real].item<int64_t>(), 1) << "row " << b;
-  }
-}
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // Defaults (deviation 9)

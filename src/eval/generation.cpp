@@ -74,7 +74,7 @@ EvalModel load_eval_model(const std::string& key, const std::string& dir, const 
   m.model->eval();
   m.tokenizer = load_tokenizer(tokenizer_path(dir, tokenizer));
   m.format = PromptFormat::from_name(format, dir);
-  m.add_bos = m.tokenizer->kind() == "sentencepiece" && m.tokenizer->bos_id() >= 0;
+  m.add_bos = prompt_wants_bos(*m.tokenizer);  // the rule every stage encodes prompts by
   if (m.tokenizer->vocab_size() > m.model->config().vocab_size)
     fail(dir, "a tokenizer with at most the model's " + std::to_string(m.model->config().vocab_size) + " tokens",
          std::to_string(m.tokenizer->vocab_size()) + " tokens");

@@ -45,6 +45,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("kl_coef", &c.kl_coef, "β");
   o.add("ptx_coef", &c.ptx_coef, "γ of PPO-ptx");
   o.add("ptx_ratio", &c.ptx_ratio, "pretraining windows per episode");
+  o.add("ppo_ema_decay", &c.ppo_ema_decay, "> 0: PPO saves an EMA of the policy's weights");
+  o.add("ppo_warmup_iterations", &c.ppo_warmup_iterations, "PPO iterations of learning-rate warm-up");
   o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
   o.add("rm_share", &c.rm_share, "share of the curated training prompts whose samples labelers rank (PPO: the rest)");
   o.add("max_sft_prompts", &c.max_sft_prompts, "cap on SFT prompts");
@@ -66,6 +68,7 @@ void apply_preset(PipelineConfig& c) {
     c.pretrain_epochs = 3, c.sft_epochs = 8;
     c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8;
     c.rm_k_max = 9, c.ppo_episodes = 8192, c.ppo_rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
+    c.ptx_coef = 27.8, c.ptx_ratio = 8, c.ppo_ema_decay = 0.992, c.ppo_warmup_iterations = 10;  // the paper's (PPO.md)
     c.eval = eval::EvalOptions();  // the evaluation's full defaults, on every test prompt
     c.eval.test_prompts = 0;
     return;
@@ -169,6 +172,8 @@ int run_pipeline(const PipelineConfig& given) {
                      {"length", sc.ppo_response_length},
                      {"mini_batches", sc.ppo_mini_batches},
                      {"temperature", sc.temperature}});
+    if (sc.ppo_ema_decay > 0) ppo["ema"] = sc.ppo_ema_decay;  // only when set: the demo's stages keep their keys
+    if (sc.ppo_warmup_iterations > 0) ppo["warmup"] = sc.ppo_warmup_iterations;
     runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
                {p.model("ppo")}, {p.data("ppo_prompts.jsonl")});
     ppo["ptx"] = {sc.ptx_coef, sc.ptx_ratio};

@@ -50,6 +50,9 @@ struct PipelineConfig {
   // either); with 0.05 held-out labelers preferred PPO-ptx to SFT 0.574 of the time against 0.550 (one run each).
   double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.05, ptx_coef = 0.3, temperature = 1.0;
   int64_t ptx_ratio = 1;
+  // The PPO policies' weight averaging and learning-rate warm-up (the paper preset: EMA 0.992, 10 iterations).
+  double ppo_ema_decay = 0.0;
+  int64_t ppo_warmup_iterations = 0;
 
   int64_t max_new_tokens = 32;         // sampling for rankings
   std::string device = "auto";         // auto | cpu | cuda | cuda:N, for every stage

@@ -16,10 +16,10 @@ Sampled sample_responses(TransformerImpl& model, const Tokenizer& tokenizer, con
     std::vector<std::vector<int64_t>> rows;
     int64_t width = 1;
     for (size_t i = start; i < end; ++i) {
-      auto ids = format.encode(tokenizer, prompts[i], "", false).prompt_ids;
-      if (!prefix.empty()) {
+      auto ids = encode_prompt(tokenizer, format, prompts[i], "", false).prompt_ids;
+      if (!prefix.empty()) {  // after the BOS, if any
         auto head = tokenizer.encode(prefix);
-        ids.insert(ids.begin(), head.begin(), head.end());
+        ids.insert(ids.begin() + (prompt_wants_bos(tokenizer) ? 1 : 0), head.begin(), head.end());
       }
       if (static_cast<int64_t>(ids.size()) > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);
       width = std::max<int64_t>(width, static_cast<int64_t>(ids.size()));

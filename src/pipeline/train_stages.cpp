@@ -231,6 +231,8 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
                      std::max<int64_t>(1, c.ppo_rollout_batch_size / c.ppo_mini_batches), 1);
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
+  o.train.warmup_steps = c.ppo_warmup_iterations;
+  o.ema_decay = c.ppo_ema_decay;
   o.sft_model_path = p.model("sft");
   o.reward_model_path = p.model("rm");
   o.dataset = p.data("ppo_prompts.jsonl");

@@ -176,6 +176,20 @@ PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const
   return tokens;
 }
 
+bool prompt_wants_bos(const Tokenizer& tokenizer) {
+  return tokenizer.kind() == "sentencepiece" && tokenizer.bos_id() >= 0;
+}
+
+PromptTokens encode_prompt(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
+                           const std::string& response, bool close_response) {
+  return encode_prompt(tokenizer, format, std::vector<ChatMessage>{{"user", prompt}}, response, close_response);
+}
+
+PromptTokens encode_prompt(const Tokenizer& tokenizer, const PromptFormat& format,
+                           const std::vector<ChatMessage>& messages, const std::string& response, bool close_response) {
+  return format.encode_conversation(tokenizer, messages, response, close_response, prompt_wants_bos(tokenizer));
+}
+
 std::string read_chat_template(const std::string& model_dir) {
   namespace fs = std::filesystem;
   fs::path dir(model_dir);

@@ -80,6 +80,21 @@ class PromptFormat {
   std::string default_system_;  // ChatML: the system message a template adds when none is given
 };
 
+// Whether a model's prompts start with its tokenizer's BOS: SentencePiece models that have one (Llama-2, Mistral,
+// TinyLlama) were trained with it; byte-level BPE tokenizers get none (GPT-2 and Qwen2 have none to add, and the Llama-3
+// format writes its own <|begin_of_text|>). Pretraining text is encoded by the same rule.
+bool prompt_wants_bos(const Tokenizer& tokenizer);
+
+// The one encoding of a prompt (one user turn, or a conversation) and its response for every stage: SFT, the reward
+// model's training and normalisation, scoring, PPO's prompts, sampling for rankings and `rlhf generate` (evaluation
+// applies prompt_wants_bos to its own texts). PromptFormat::encode with BOS when prompt_wants_bos, so that PPO samples
+// from, and the reward model scores, the ids SFT trained on.
+PromptTokens encode_prompt(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
+                           const std::string& response = "", bool close_response = true);
+PromptTokens encode_prompt(const Tokenizer& tokenizer, const PromptFormat& format,
+                           const std::vector<ChatMessage>& messages, const std::string& response = "",
+                           bool close_response = true);
+
 // The chat_template of a model directory: tokenizer_config.json's "chat_template" (a string, or the "default" of a
 // list), else chat_template.jinja, else chat_template.json. Empty when there is none.
 std::string read_chat_template(const std::string& model_dir);

@@ -33,7 +33,10 @@ RankingLoss ranking_loss(const torch::Tensor& rewards, const std::vector<std::pa
   auto index = torch::TensorOptions().dtype(torch::kLong).device(rewards.device());
   auto margin = rewards.index_select(0, torch::tensor(winners, index)) - rewards.index_select(0, torch::tensor(losers, index));
   RankingLoss out;
-  out.loss = -torch::log_sigmoid(margin).mean();  // the mean over pairs is the 1/C(K,2) normalisation
+  // 1/C(K,2) with K the prompt's responses, also when labelers tied some of them: a tie is a comparison with nothing
+  // to learn (it adds 0), so an untied pair weighs the same whatever the ties beside it (PPO details in the README).
+  const double k = static_cast<double>(rewards.size(0));
+  out.loss = -torch::log_sigmoid(margin).sum() / (k * (k - 1) / 2);
   out.pairs = static_cast<int64_t>(pairs.size());
   out.correct = (margin > 0).sum().item<int64_t>();
   return out;

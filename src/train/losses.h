@@ -19,7 +19,8 @@ torch::Tensor negative_log_likelihood(const torch::Tensor& logprobs, const torch
 
 // Reward model on K ranked responses of one prompt (InstructGPT eq. 1):
 //   loss(θ) = −1/C(K,2) · Σ_{(y_w, y_l)} log σ(r_θ(x, y_w) − r_θ(x, y_l))
-// `rewards` [K] are the K responses' rewards (one forward each); `pairs` are the (winner, loser) indices, ties left out.
+// `rewards` [K] are the K responses' rewards (one forward each); `pairs` are the (winner, loser) indices, ties left out:
+// the sum runs over the untied pairs and is still divided by C(K,2), so a tie counts as a comparison with zero loss.
 // A batch's loss is the mean of its prompts' losses (`ranking_loss_batch`). Accuracy = share of pairs with r_w > r_l.
 struct RankingLoss {
   torch::Tensor loss;   // scalar, differentiable

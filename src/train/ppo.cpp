@@ -1,5 +1,6 @@
 #include "train/ppo.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,8 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("prompt_format", &p.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("total_episodes", &p.total_episodes, "episodes in all (0: num_train_epochs passes over the prompts)");
   o.add("rollout_batch_size", &p.rollout_batch_size, "episodes per PPO iteration");
+  o.add("generation_batch_size", &p.generation_batch_size,
+        "episodes per generate call (0: the rollout batch); sampling is seeded per call from its first episode");
   o.add("num_mini_batches", &p.num_mini_batches, "minibatches per rollout batch");
   o.add("num_ppo_epochs", &p.num_ppo_epochs, "passes over each rollout batch");
   o.add("response_length", &p.response_length, "most tokens per response");
@@ -40,18 +43,19 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("kl_horizon", &p.kl_horizon, "adaptive KL horizon in episodes");
   o.add("cliprange", &p.cliprange, "policy ratio clip ε");
   o.add("cliprange_value", &p.cliprange_value, "value clip ε_v");
-  o.add("vf_coef", &p.vf_coef, "value loss coefficient");
   o.add("gamma", &p.gamma, "GAE discount");
   o.add("lam", &p.lam, "GAE λ");
   o.add("whiten_rewards", &p.whiten_rewards, "whiten per-token rewards over the rollout batch");
   o.add("missing_eos_penalty", &p.missing_eos_penalty, "subtracted from the score of responses without EOS");
   o.add("reward_clip", &p.reward_clip, "> 0: clip scores to ±reward_clip");
-  o.add("target_approx_kl", &p.target_approx_kl, "> 0: early stop of PPO epochs on approx-KL");
+  o.add("target_approx_kl", &p.target_approx_kl,
+        "> 0: stop an iteration's PPO epochs, before stepping, at a minibatch whose approx-KL exceeds 1.5x this");
   o.add("value_learning_rate", &p.value_learning_rate, "value model learning rate");
-  o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (paper: 27.8); 0 = plain PPO");
-  o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode");
+  o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (the paper's 27.8), used with --ptx_dataset; 0 = plain PPO");
+  o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode (the paper's 8)");
   o.add("ptx_max_length", &p.ptx_max_length, "pretraining window length");
   o.add("ema_decay", &p.ema_decay, "> 0: save an EMA of the policy weights");
+  o.add("save_rollouts", &p.save_rollouts, "write each iteration's rollouts to OUTPUT/rollouts/ (safetensors)");
   o.add("quiet", &p.quiet, "no progress bar");
 }
 
@@ -60,6 +64,7 @@ namespace {
 struct Rollout {
   torch::Tensor ids, mask;                      // [B, P + N] prompt (left-padded) + response
   torch::Tensor response_ids, response_mask;    // [B, N]
+  torch::Tensor sampling_logprobs;              // [B, N] the sampling steps' own
   torch::Tensor logprobs, ref_logprobs, values; // [B, N]
   torch::Tensor scores;                         // [B]
   torch::Tensor advantages, returns;            // [B, N]
@@ -86,8 +91,9 @@ TokenLogprobs response_logprobs(TransformerImpl& model, const Rollout& r, const 
   return out;
 }
 
-torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, const torch::Tensor& rows) {
-  return value_model.scores(response_hidden(value_model, r, rows)).to(torch::kFloat32);  // [b, N]
+// V_t less the value model's offset (the normalised RM's read-out, PpoModels::value_offset).
+torch::Tensor response_values(TransformerImpl& value_model, const Rollout& r, const torch::Tensor& rows, double offset) {
+  return value_model.scores(response_hidden(value_model, r, rows)).to(torch::kFloat32) - offset;  // [b, N]
 }
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); }
@@ -106,6 +112,31 @@ torch::Tensor whiten_across_ranks(DataParallel& dp, const torch::Tensor& x, cons
   return whitened * m;
 }
 
+// The seed of the generate call whose first episode is `episode`: samples depend on the episodes, not on how they are
+// split over calls and ranks.
+uint64_t episode_seed(int64_t seed, int64_t episode) {
+  return static_cast<uint64_t>(seed) * 1000003ull + static_cast<uint64_t>(episode) * 7919ull;
+}
+
+// Several generate calls over the rows of one left-padded prompt batch [B, P], as one: responses padded to the longest.
+GenerationOutput concatenate_generations(const std::vector<GenerationOutput>& parts, const torch::Tensor& prompt_ids,
+                                         int64_t pad_id) {
+  if (parts.size() == 1) return parts.front();
+  int64_t N = 0;
+  for (const auto& p : parts) N = std::max<int64_t>(N, p.response_ids.size(1));
+  std::vector<torch::Tensor> ids, logprobs, masks;
+  for (const auto& p : parts) {
+    const int64_t missing = N - p.response_ids.size(1);
+    ids.push_back(torch::constant_pad_nd(p.response_ids, {0, missing}, static_cast<double>(pad_id)));
+    logprobs.push_back(torch::constant_pad_nd(p.response_logprobs, {0, missing}, 0.0));
+    masks.push_back(torch::constant_pad_nd(p.response_mask, {0, missing}, 0.0));
+  }
+  GenerationOutput out;
+  out.response_ids = torch::cat(ids), out.response_logprobs = torch::cat(logprobs), out.response_mask = torch::cat(masks);
+  out.sequences = torch::cat({prompt_ids, out.response_ids}, 1);
+  return out;
+}
+
 // The EMA of the policy's weights as a module, so that checkpoints carry it and a resumed run keeps averaging the same
 // weights. It registers the tensors themselves: loading a checkpoint into it fills them in place.
 struct EmaWeights : torch::nn::Module {
@@ -118,7 +149,8 @@ struct EmaWeights : torch::nn::Module {
 
 PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function, const PhaseObserver& observe) {
+                    const RewardFunction& reward_function, const PhaseObserver& observe,
+                    const RolloutObserver& observe_rollout) {
   auto phase = [&](const char* name, bool begin) {
     if (observe) observe(name, begin);
   };
@@ -126,7 +158,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   check(!prompts.empty(), "ppo: no prompts");
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
   check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
-  check(o.ptx_coef == 0 || !ptx_windows.empty(), "ppo: ptx_coef > 0 needs --ptx_dataset");
+  check(o.generation_batch_size >= 0, "ppo: generation_batch_size must be 0 (the rollout batch) or more");
+  const bool with_ptx = o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty();  // else plain PPO
   if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
     fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
   const torch::Device device = m.policy->embed_tokens.device();
@@ -179,7 +212,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
   if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
     torch::NoGradGuard no_grad;
-    auto params = m.policy->parameters();
+    auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
     for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
   }
   make_dirs(t.output_dir);
@@ -189,7 +222,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
   ProgressOptions progress_options;
   progress_options.initial_step = start_iteration;
   if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
-  ProgressBar progress(o.ptx_coef > 0 ? "ppo-ptx" : "ppo", iterations, progress_options);
+  ProgressBar progress(with_ptx ? "ppo-ptx" : "ppo", iterations, progress_options);
   install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
   BadStepGuard guard(t.max_bad_steps);
@@ -202,16 +235,12 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     const double lr = scheduled_learning_rate(t, t.learning_rate, iteration, iterations);
     set_learning_rate(*policy_optimizer, lr);
     set_learning_rate(*value_optimizer, scheduled_learning_rate(t, o.value_learning_rate, iteration, iterations));
-    // 1. Rollouts: prompts in a seeded per-epoch order, B episodes.
+    // 1. Rollouts: prompts in a seeded per-epoch order, B episodes (this rank's: episodes [(i·N + r)·B, (i·N + r + 1)·B)
+    // of iteration i).
     Rollout r;
     std::vector<const std::vector<int64_t>*> batch_prompts;
-    if (dp.active()) {
-      // Each rank its own samples, reproducible from (seed, rank, iteration) alone, so that a resumed rank continues
-      // exactly (the checkpoint holds rank 0's generator only).
-      generator.set_current_seed(static_cast<uint64_t>(t.seed) * 1000003ull + static_cast<uint64_t>(rank) * 7919ull +
-                                 static_cast<uint64_t>(iteration));
-    }
-    for (int64_t e = (iteration * ranks + rank) * B; e < (iteration * ranks + rank + 1) * B; ++e) {
+    const int64_t first_episode = (iteration * ranks + rank) * B;
+    for (int64_t e = first_episode; e < first_episode + B; ++e) {
       const int64_t n = static_cast<int64_t>(prompts.size());
       const auto order = epoch_order(prompts.size(), t.seed, e / n);
       batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
@@ -234,12 +263,23 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     g.pad_token_id = pad_id;
     m.policy->eval();
     phase("generation", true);
-    auto generated = generate(*m.policy, prompt_ids, prompt_mask, g, generator);
+    const int64_t chunk = o.generation_batch_size > 0 ? std::min(o.generation_batch_size, B) : B;
+    std::vector<GenerationOutput> parts;
+    for (int64_t start = 0; start < B; start += chunk) {
+      // Each call's samples are reproducible from (seed, its first episode) alone: a resumed run, another split over
+      // ranks or calls, draw the same.
+      generator.set_current_seed(episode_seed(t.seed, first_episode + start));
+      const int64_t end = std::min(B, start + chunk);
+      parts.push_back(generate(*m.policy, prompt_ids.slice(0, start, end), prompt_mask.slice(0, start, end), g, generator));
+    }
+    auto generated = concatenate_generations(parts, prompt_ids, pad_id);
+    parts.clear();
     phase("generation", false);
     m.policy->train();
     r.prompt_length = P;
     r.response_ids = generated.response_ids;
     r.response_mask = generated.response_mask;
+    r.sampling_logprobs = generated.response_logprobs.to(torch::kFloat32);
     r.ids = generated.sequences;
     r.mask = torch::cat({prompt_mask, r.response_mask}, 1);
     const int64_t N = r.response_ids.size(1);
@@ -251,14 +291,13 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     phase("scoring", true);
     {
       torch::NoGradGuard no_grad;
-      r.logprobs = o.rollout_logprobs == "sampling"
-                       ? generated.response_logprobs.to(torch::kFloat32)
-                       : response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
+      r.logprobs = o.rollout_logprobs == "sampling" ? r.sampling_logprobs
+                                                    : response_logprobs(*m.policy, r, all_rows, o.temperature, false).logprobs;
       {
         LoraDisabled base(*m.reference);  // the reference is the frozen base when it is the policy itself
         r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
       }
-      r.values = response_values(*m.value_model, r, all_rows);
+      r.values = response_values(*m.value_model, r, all_rows, m.value_offset);
       if (reward_function) {
         r.scores = reward_function(r.response_ids, r.response_mask).to(device, torch::kFloat32);
       } else {
@@ -295,6 +334,9 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
            value_clip_sum = 0;
     int64_t updates = 0;
     bool stop_early = false;
+    std::vector<int64_t> ptx_used;            // indices of the pretraining windows, minibatch after minibatch
+    torch::Tensor first_rows, first_logprobs;  // the first minibatch and its training-time log-probs
+    double sampling_gap = 0, sampling_kl = 0;
     phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
       auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -302,24 +344,56 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         auto rows = permutation.slice(0, mb * minibatch, (mb + 1) * minibatch);
         auto mask_mb = response_mask_f.index_select(0, rows);
         auto lp = response_logprobs(*m.policy, r, rows, o.temperature, true);
+        if (epoch == 0 && mb == 0) {
+          // Sampling-time vs training-time log-probs of the same tokens, before any update (one model and its
+          // kernels: rounding only). Max |Δ| over all ranks' tokens, and the token mean of k3 = (ρ − 1) − log ρ with
+          // ρ = π_training / π_sampling, an estimate of KL(π_sampling ‖ π_training) from tokens π_sampling drew.
+          first_rows = rows, first_logprobs = lp.logprobs.detach().to(torch::kFloat32);
+          auto delta = ((first_logprobs - r.sampling_logprobs.index_select(0, rows)) * mask_mb).to(torch::kFloat64);
+          std::vector<double> stats(static_cast<size_t>(2 + ranks), 0.0);
+          stats[0] = (torch::expm1(delta) - delta).sum().item<double>();  // 0 where masked
+          stats[1] = mask_mb.sum().item<double>();
+          stats[static_cast<size_t>(2 + rank)] = delta.abs().max().item<double>();  // a max over ranks from a sum
+          stats = dp.sum(stats);
+          sampling_kl = stats[0] / std::max(1.0, stats[1]);
+          sampling_gap = *std::max_element(stats.begin() + 2, stats.end());
+        }
         auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, rows),
                                            r.advantages.index_select(0, rows), mask_mb, o.cliprange);
-        policy_loss.loss.backward();
-        double ptx_loss = 0;
-        if (o.ptx_coef > 0) {
-          // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both.
+        // The losses are token means over every rank's tokens (as SFT's and the RM's): this rank's mean is scaled by
+        // its share, local tokens · N / all tokens, so that the averaged gradient is the global mean's. The same
+        // all-reduce gives the minibatch's approx-KL over all tokens, which decides an early stop before any step.
+        const double local_tokens = mask_mb.sum().item<double>();
+        const auto counts = dp.sum({local_tokens, policy_loss.approx_kl.item<double>() * local_tokens});
+        const double scale = counts[0] > 0 ? local_tokens * static_cast<double>(ranks) / counts[0] : 0.0;
+        const double step_approx_kl = counts[1] / std::max(1.0, counts[0]);
+        if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
+          stop_early = true;  // this minibatch is not trained on (nor any after it in this iteration)
+          break;
+        }
+        (policy_loss.loss * scale).backward();
+        double ptx_loss = 0, ptx_scale = 0;
+        if (with_ptx) {
+          // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both. Each
+          // rank its own windows: rank r takes the r-th slice of the next ranks × k, so N ranks read what one
+          // process with N times the minibatch would.
+          const int64_t k = o.ptx_ratio * minibatch, n = static_cast<int64_t>(ptx_windows.size());
           std::vector<const Sequence*> windows;
-          for (int64_t k = 0; k < o.ptx_ratio * minibatch; ++k)
-            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_cursor++ % static_cast<int64_t>(ptx_windows.size()))]);
-          auto ptx = language_model_loss(*m.policy, pad_right(windows, pad_id, device));
-          (o.ptx_coef * ptx).backward();
+          for (int64_t j = 0; j < k; ++j) {
+            ptx_used.push_back((ptx_cursor + rank * k + j) % n);
+            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_used.back())]);
+          }
+          ptx_cursor += ranks * k;
+          auto batch = pad_right(windows, pad_id, device);
+          auto ptx = language_model_loss(*m.policy, batch);
+          ptx_scale = dp.loss_scale((batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1)).sum().item<double>());
+          (o.ptx_coef * ptx_scale * ptx).backward();
           ptx_loss = ptx.item<double>();
           for (const auto* w : windows) result.tokens_trained += static_cast<int64_t>(w->ids.size());
         }
-        // The mean loss and approx-KL over ranks decide the skip and the early stop, the same on every rank.
-        const auto step_stats = dp.sum({policy_loss.loss.item<double>() + ptx_loss, policy_loss.approx_kl.item<double>()});
-        const double step_loss = step_stats[0] / static_cast<double>(ranks);
-        const double step_approx_kl = step_stats[1] / static_cast<double>(ranks);
+        // The global loss decides a skip (non-finite), the same on every rank.
+        const double step_loss =
+            dp.sum({scale * policy_loss.loss.item<double>() + ptx_scale * ptx_loss})[0] / static_cast<double>(ranks);
         dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
@@ -331,28 +405,27 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
         }
 
-        auto values = response_values(*m.value_model, r, rows);
+        // The value model's own step: its loss unscaled (no vf_coef, see PpoOptions), clipped at max_grad_norm.
+        auto values = response_values(*m.value_model, r, rows, m.value_offset);
         auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
                                          o.cliprange_value);
-        (o.vf_coef * value_loss.loss).backward();
-        const double global_value_loss = dp.sum({value_loss.loss.item<double>()})[0];
+        (value_loss.loss * scale).backward();
+        const double global_value_loss = dp.sum({scale * value_loss.loss.item<double>()})[0];
         dp_value.average_gradients();
         const double value_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
         if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
         value_optimizer->zero_grad();
 
+        // Logged means: each rank adds its scaled token means, summed over ranks below (÷ N·updates).
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
-        policy_loss_sum += policy_loss.loss.item<double>(), value_loss_sum += value_loss.loss.item<double>();
-        clip_sum += policy_loss.clip_fraction.item<double>(), value_clip_sum += value_loss.clip_fraction.item<double>();
-        approx_kl_sum += policy_loss.approx_kl.item<double>();
-        entropy_sum += masked_mean(lp.entropy, mask_mb).item<double>();
-        ptx_sum += ptx_loss;
-        ++updates;
-        if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
-          stop_early = true;
-          break;
-        }
+        policy_loss_sum += scale * policy_loss.loss.item<double>(), value_loss_sum += scale * value_loss.loss.item<double>();
+        clip_sum += scale * policy_loss.clip_fraction.item<double>();
+        value_clip_sum += scale * value_loss.clip_fraction.item<double>();
+        approx_kl_sum += scale * policy_loss.approx_kl.item<double>();
+        entropy_sum += scale * masked_mean(lp.entropy, mask_mb).item<double>();
+        ptx_sum += ptx_scale * ptx_loss;
+        ++updates, ++result.policy_updates;
       }
     }
     phase("optimisation", false);
@@ -363,7 +436,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     double u = static_cast<double>(std::max<int64_t>(1, updates));
     double response_length = mean_of(response_mask_f.sum(1)), eos_fraction = mean_of(ended_with_eos.to(torch::kFloat32));
     bool any_rank_interrupted = false;
-    if (dp.active()) {  // logged means over ranks (each rank made the same number of updates), and any interrupt
+    if (dp.active()) {  // logged token means over all ranks (each rank made the same updates), and any interrupt
       auto sums = dp.sum({policy_loss_sum, value_loss_sum, clip_sum, approx_kl_sum, entropy_sum, ptx_sum, value_clip_sum,
                           response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0});
       policy_loss_sum = sums[0], value_loss_sum = sums[1], clip_sum = sums[2], approx_kl_sum = sums[3];
@@ -376,6 +449,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     result.mean_kl.push_back(mean_kl);
     result.ptx_losses.push_back(ptx_sum / u);
     result.kl_coefs.push_back(beta);
+    result.sampling_logprob_max_gaps.push_back(sampling_gap);
+    result.sampling_logprob_kls.push_back(sampling_kl);
     const Scalars scalars = {{"objective/scores", mean_score},
                              {"objective/kl", mean_kl},
                              {"objective/rlhf_reward", mean_score - beta * mean_kl},
@@ -389,9 +464,23 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                              {"loss/ptx", ptx_sum / u},
                              {"response_length", response_length},
                              {"eos_fraction", eos_fraction},
+                             {"logprobs/sampling_vs_training_max_abs", sampling_gap},
+                             {"logprobs/sampling_vs_training_kl", sampling_kl},
                              {"learning_rate", lr},
                              {"skipped_steps", static_cast<double>(guard.skipped())}};  // policy updates skipped
     if (logger) logger->log(iteration + 1, scalars);
+    if (observe_rollout) {
+      RolloutTensors tensors = {{"ids", r.ids}, {"mask", r.mask}, {"scores", r.scores}, {"response_ids", r.response_ids},
+                                {"response_mask", r.response_mask}, {"sampling_logprobs", r.sampling_logprobs},
+                                {"logprobs", r.logprobs}, {"ref_logprobs", r.ref_logprobs}, {"values", r.values},
+                                {"rewards", rewards}, {"advantages", r.advantages}, {"returns", r.returns},
+                                {"first_minibatch_rows", first_rows}, {"first_minibatch_logprobs", first_logprobs}};
+      if (!ptx_used.empty())
+        tensors.emplace_back("ptx_windows", torch::tensor(ptx_used, torch::kLong).view({updates, -1}));
+      for (auto& named : tensors)
+        if (named.second.defined()) named.second = named.second.detach().to(torch::kCPU);
+      observe_rollout(iteration, tensors);
+    }
     progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
     result.iterations = iteration + 1;
     const json state = {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}};

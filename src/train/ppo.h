@@ -12,8 +12,17 @@
 
 namespace rlhf {
 
+// PPO's own training defaults (the paper, PPO.md): a constant learning rate after a linear warm-up over 10 iterations
+// (the schedule's steps are PPO iterations; --warmup_steps 0 lets --warmup_ratio apply instead).
+inline TrainingOptions ppo_training_defaults() {
+  TrainingOptions t;
+  t.lr_scheduler_type = "constant";
+  t.warmup_steps = 10;
+  return t;
+}
+
 struct PpoOptions {
-  TrainingOptions train;           // learning_rate = the policy's; max_length bounds prompt + response
+  TrainingOptions train = ppo_training_defaults();  // learning_rate = the policy's; max_length bounds prompt + response
   std::string sft_model_path;      // policy initialisation and the frozen reference π_SFT
   std::string reward_model_path;   // r_θ (its reward_normalization.json offset is applied)
   std::string value_model_path;    // default: the reward model (the paper's value initialisation)
@@ -23,6 +32,10 @@ struct PpoOptions {
   std::string prompt_format = "plain";
   int64_t total_episodes = 0;      // 0: num_train_epochs passes over the prompts
   int64_t rollout_batch_size = 64; // episodes per PPO iteration (the paper: 512)
+  // Episodes per generate call (0: the whole rollout batch). Each call samples with a generator seeded from (seed, the
+  // index of its first episode), so the samples do not depend on how episodes are split over calls and ranks: two
+  // ranks × B episodes draw what one process with 2·B episodes and generation_batch_size B draws.
+  int64_t generation_batch_size = 0;
   int64_t num_mini_batches = 8;
   int64_t num_ppo_epochs = 1;
   int64_t response_length = 48;
@@ -38,19 +51,25 @@ struct PpoOptions {
   double kl_horizon = 10000.0;
   double cliprange = 0.2;
   double cliprange_value = 0.2;
-  double vf_coef = 0.1;
+  // No vf_coef: the value model has its own AdamW, whose step does not depend on a scale of the loss; a coefficient
+  // would only move its gradient clipping (0.1 made max_grad_norm 1 act as 10). The value loss is clipped unscaled.
   double gamma = 1.0;
   double lam = 0.95;
   bool whiten_rewards = false;
   double missing_eos_penalty = 0.0;  // subtracted from the score of a response cut at response_length
   double reward_clip = 0.0;          // > 0: clip the score to ±reward_clip
-  double target_approx_kl = 0.0;     // > 0: stop the PPO epochs of an iteration once approx-KL exceeds 1.5×this
+  // > 0: the PPO epochs of an iteration stop at the first minibatch whose approx-KL (before its step, over all ranks'
+  // tokens) exceeds 1.5×this; that minibatch is not trained on.
+  double target_approx_kl = 0.0;
   double value_learning_rate = 9e-6; // the paper's value-function learning rate
-  double ptx_coef = 0.0;             // γ (the paper's PPO-ptx: 27.8); 0 is plain PPO
-  int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch
+  // γ of PPO-ptx (the paper's 27.8, PPO.md), used when there are pretraining windows (--ptx_dataset): without them, or
+  // with 0, the run is plain PPO.
+  double ptx_coef = 27.8;
+  int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch (the paper's 8)
   int64_t ptx_max_length = 128;      // pretraining window length in tokens
   double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
   int64_t eval_steps = 0;            // unused placeholder for a later in-loop evaluation
+  bool save_rollouts = false;        // OUTPUT/rollouts/iteration-N[-rank-R].safetensors: what each iteration trained on
   bool quiet = false;
 };
 
@@ -62,9 +81,22 @@ using RewardFunction = std::function<torch::Tensor(const torch::Tensor&, const t
 // reference, value and reward forwards), "optimisation" (the PPO epochs). `rlhf bench` times and measures memory with it.
 using PhaseObserver = std::function<void(const char* phase, bool begin)>;
 
+// One iteration's rollouts as trained on (this rank's episodes), as CPU tensors, for tests and --save_rollouts:
+//   ids, mask [B, P + N]: the left-padded prompt, then the response;  scores [B]: the reward model's (offset applied),
+//   before missing_eos_penalty and reward_clip;  response_ids, response_mask, sampling_logprobs (the sampling steps'),
+//   logprobs (the ratio's old log-probs), ref_logprobs, values, rewards (per token: −β·KL, plus the final score on the
+//   last token), advantages (whitened), returns [B, N];  first_minibatch_rows [b] and first_minibatch_logprobs [b, N]:
+//   the training forward's log-probs of the first minibatch before any update;  ptx_windows [minibatches, k]: the
+//   indices of the pretraining windows each trained minibatch used (absent without ptx).
+using RolloutTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+using RolloutObserver = std::function<void(int64_t iteration, const RolloutTensors& tensors)>;
+
 struct PpoModels {
   Transformer policy{nullptr}, reference{nullptr}, reward_model{nullptr}, value_model{nullptr};
-  double reward_offset = 0.0;
+  double reward_offset = 0.0;  // subtracted from the reward model's score (its reward_normalization.json)
+  // Subtracted from the value model's read-out: the paper initialises the value function from the *normalised* RM, so
+  // a value model read from a reward model directory takes that directory's offset.
+  double value_offset = 0.0;
 };
 
 struct PpoResult {
@@ -73,6 +105,11 @@ struct PpoResult {
   std::vector<double> mean_kl;       // per iteration: mean over responses of the summed per-token KL
   std::vector<double> ptx_losses;    // per iteration: mean ptx NLL (when ptx is on)
   std::vector<double> kl_coefs;      // β per iteration
+  // Per iteration, over the first minibatch's tokens before any update: the largest |log π_sampling − log π_training|
+  // and the mean KL(π_sampling ‖ π_training) (k3 estimator), between the sampling steps' log-probs and the training
+  // forward's of the same tokens (one model, so rounding only; logged as logprobs/sampling_vs_training_*).
+  std::vector<double> sampling_logprob_max_gaps, sampling_logprob_kls;
+  int64_t policy_updates = 0;        // minibatches trained (an early stop on approx-KL ends them before stepping)
   int64_t tokens_generated = 0, tokens_scored = 0, tokens_trained = 0;
 };
 
@@ -82,7 +119,8 @@ void bind_ppo_options(Options& options, PpoOptions& ppo);
 // for ptx (may be empty), the tokenizer's EOS and pad ids. `reward_function`, when set, replaces the reward model.
 PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr);
+                    const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr,
+                    const RolloutObserver& observe_rollout = nullptr);
 
 // The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
 // model directory with its tokenizer) and OUTPUT/value_model.

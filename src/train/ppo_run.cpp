@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "data/formats.h"
+#include "formats/safetensors.h"
 #include "io/hf_model.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +30,27 @@ void check_same_tokenizer(const Tokenizer& policy, const std::string& reward_dir
     fail(reward_dir, "a reward model with the policy's tokenizer (same vocabulary and ids)",
          "a different tokenizer (" + std::to_string(reward->vocab_size()) + " vs " + std::to_string(policy.vocab_size()) +
              " tokens); train the RM from the same SFT model");
+}
+
+// --save_rollouts: each iteration's rollout tensors in OUTPUT/rollouts/iteration-N.safetensors (-rank-R under data
+// parallelism), fp32 and int64 as they are.
+RolloutObserver rollout_writer(const std::string& output_dir) {
+  const Rendezvous where = rendezvous_from_environment();
+  make_dirs(output_dir + "/rollouts");
+  return [=](int64_t iteration, const RolloutTensors& tensors) {
+    std::vector<TensorBytes> bytes;
+    std::vector<torch::Tensor> keep;
+    for (const auto& [name, tensor] : tensors) {
+      if (!tensor.defined()) continue;
+      auto t = tensor.scalar_type() == torch::kLong ? tensor.contiguous() : tensor.to(torch::kFloat32).contiguous();
+      keep.push_back(t);
+      bytes.push_back({name, t.scalar_type() == torch::kLong ? DType::I64 : DType::F32, t.sizes().vec(), t.data_ptr(),
+                       static_cast<size_t>(t.numel() * t.element_size())});
+    }
+    std::string file = output_dir + "/rollouts/iteration-" + std::to_string(iteration + 1);
+    if (where.world_size > 1) file += "-rank-" + std::to_string(where.rank);
+    write_safetensors(file + ".safetensors", bytes);
+  };
 }
 
 }  // namespace
@@ -73,6 +95,8 @@ PpoResult run_ppo(const PpoOptions& o) {
                              tokenizer_path, "ppo");
   check(models.reward_model->has_score_head(), "ppo: " + o.reward_model_path + " is not a reward model (no score head)");
   models.reward_offset = load_reward_offset(o.reward_model_path);
+  // The value model starts from the normalised RM (the paper): the offset of the directory it is read from.
+  models.value_offset = load_reward_offset(o.value_model_path.empty() ? o.reward_model_path : o.value_model_path);
   if (t.memory.use_peft && o.value_model_path.empty()) {
     models.value_model = models.reward_model;  // adapters + its own head over the RM's base; the RM is that base
   } else {
@@ -84,7 +108,7 @@ PpoResult run_ppo(const PpoOptions& o) {
   ReadReport report;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
-    prompts.push_back(format.encode(*tokenizer, ex.prompt, "", false).prompt_ids);
+    prompts.push_back(encode_prompt(*tokenizer, format, ex.prompt, "", false).prompt_ids);
   // train_ppo keeps the end of a prompt longer than max_length - response_length; all of them that long is a mistake.
   size_t too_long = 0;
   for (const auto& p : prompts) too_long += static_cast<int64_t>(p.size()) > t.max_length - o.response_length;
@@ -102,7 +126,7 @@ PpoResult run_ppo(const PpoOptions& o) {
   if (!o.ptx_dataset.empty()) {
     std::vector<int64_t> stream;
     for (const auto& text : read_text_examples(o.ptx_dataset, jsonl)) {
-      auto ids = tokenizer->encode(text);
+      auto ids = tokenizer->encode(text, prompt_wants_bos(*tokenizer));  // as SFT encodes pretraining text
       stream.insert(stream.end(), ids.begin(), ids.end());
       if (tokenizer->eos_id() >= 0) stream.push_back(tokenizer->eos_id());
     }
@@ -112,14 +136,22 @@ PpoResult run_ppo(const PpoOptions& o) {
                                                   stream.begin() + static_cast<std::ptrdiff_t>(start + window)),
                              0});
   }
-  if (!o.quiet)
-    std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; ptx_coef %.3g\n", report.summary().c_str(),
-                 prompts.size(), ptx.size(), o.ptx_coef);
-  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id);
+  if (!o.quiet) {
+    const std::string ptx_summary = ptx.empty() || o.ptx_coef <= 0 || o.ptx_ratio <= 0
+                                        ? "plain PPO (no ptx)"
+                                        : "PPO-ptx, ptx_coef " + std::to_string(o.ptx_coef) + ", ptx_ratio " +
+                                              std::to_string(o.ptx_ratio);
+    std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; %s\n", report.summary().c_str(),
+                 prompts.size(), ptx.size(), ptx_summary.c_str());
+  }
+  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, nullptr, nullptr,
+                          o.save_rollouts ? rollout_writer(t.output_dir) : nullptr);
   if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models
   save_model(*models.policy, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);
   save_model(*models.value_model, t.output_dir + "/value_model");
+  // Its read-out less this offset is V (as for the RM it came from), so --value_model_path on it reads the same values.
+  save_reward_offset(t.output_dir + "/value_model", models.value_offset);
   return result;
 }
 

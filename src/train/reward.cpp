@@ -41,7 +41,7 @@ struct RankedPrompt {
 Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
                      const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
                      bool* kept) {
-  PromptTokens tokens = format.encode(tokenizer, prompt, response, true);
+  PromptTokens tokens = encode_prompt(tokenizer, format, prompt, response);
   if (tokens.response_ids.size() >= max_length) tokens.response_ids.resize(max_length - 1);
   Sequence s;
   *kept = apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), counts);

@@ -56,7 +56,7 @@ struct Tokenized {
 };
 
 Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const PromptFormat& format,
-                   const TrainingOptions& t, bool add_bos) {
+                   const TrainingOptions& t) {
   Tokenized out;
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;
@@ -65,7 +65,7 @@ Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const Pr
     // Pretraining: every text + EOS, packed end to end into windows of max_length (no padding wasted).
     std::vector<int64_t> stream;
     for (const auto& text : read_text_examples(path, jsonl, &report)) {
-      auto ids = tokenizer.encode(text, add_bos);
+      auto ids = tokenizer.encode(text, prompt_wants_bos(tokenizer));
       stream.insert(stream.end(), ids.begin(), ids.end());
       if (tokenizer.eos_id() >= 0) stream.push_back(tokenizer.eos_id());
     }
@@ -78,8 +78,8 @@ Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const Pr
   } else {
     const TruncationPolicy policy = parse_truncation_policy(t.truncation);
     for (const auto& ex : read_sft_examples(path, jsonl, &report)) {
-      PromptTokens tokens = ex.is_chat() ? format.encode_conversation(tokenizer, ex.prompt_messages(), ex.completion, true, add_bos)
-                                         : format.encode(tokenizer, ex.prompt, ex.completion, true, add_bos);
+      PromptTokens tokens = ex.is_chat() ? encode_prompt(tokenizer, format, ex.prompt_messages(), ex.completion)
+                                         : encode_prompt(tokenizer, format, ex.prompt, ex.completion);
       if (tokens.response_ids.size() >= max_length) {  // the response alone does not fit: cut its end
         tokens.response_ids.resize(max_length - 1);
       }
@@ -140,15 +140,14 @@ SftResult run_sft(const SftOptions& o) {
   if (format.end_of_response_id(*tokenizer) < 0 && !is_text_dataset(o.dataset))
     fail("sft: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
          "none (the model could not learn to stop; set eos_token in tokenizer_config.json)");
-  const bool add_bos = tokenizer->kind() == "sentencepiece" && tokenizer->bos_id() >= 0;
   const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
 
-  Tokenized train = tokenize(o.dataset, *tokenizer, format, t, add_bos);
+  Tokenized train = tokenize(o.dataset, *tokenizer, format, t);
   check_some_examples_fit(train.truncation.kept, train.truncation.truncated, train.truncation.dropped, o.dataset,
                           "--max_length " + std::to_string(t.max_length) + " tokens", "sft");
   check(!train.sequences.empty(), "sft: " + o.dataset + " gave no training examples");
   Tokenized eval;
-  if (!o.eval_dataset.empty()) eval = tokenize(o.eval_dataset, *tokenizer, format, t, add_bos);
+  if (!o.eval_dataset.empty()) eval = tokenize(o.eval_dataset, *tokenizer, format, t);
   size_t longest = 0;
   for (const auto* set : {&train, &eval})
     for (const auto& s : set->sequences) longest = std::max(longest, s.ids.size());

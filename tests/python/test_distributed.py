@@ -9,6 +9,9 @@
   2-rank run; with ZeRO-1 the checkpoint holds the full moments, so the resumed run also matches.
 - A rank killed mid-run: the other exits non-zero with an error naming the failed collective, within --ddp_timeout.
 - Inconsistent launcher variables are refused before anything is loaded.
+- PPO: 2 ranks × 8 episodes equal one process with 16 (generated 8 at a time, so that both draw the same samples):
+  the same per-iteration losses, the same rollouts row for row (advantages whitened over both ranks' episodes), the
+  same pretraining windows for ptx (each rank its own half), the same final weights.
 The references are one-process runs of the same binary: the per-step arithmetic they check (gradient of the global
 mean, one optimizer step) is PyTorch's DistributedDataParallel contract, and one process is what it must reproduce.
 """
@@ -213,6 +216,68 @@ def test_ppo_two_ranks_keep_identical_parameters(rlhf_bin, world):
         assert len(logged) == 4  # 64 episodes / (2 ranks × 8)
         assert all(math.isfinite(row["objective/kl_coef"]) for row in logged)
         assert (out / "model.safetensors").exists() and (out / "value_model" / "model.safetensors").exists()
+
+
+def ppo_args(world, rm, batch, out, extra=()):
+    """PPO from an SFT model that has learnt to end its answers (responses of different lengths, so the ranks hold
+    different numbers of tokens), one minibatch and one epoch per iteration (a permutation of one rank's episodes is not
+    a permutation of one process's), ptx, adaptive β and whitened rewards."""
+    f = world["files"]
+    return ["ppo", "--sft_model_path", world["root"] / "sft-one", "--reward_model_path", rm, "--dataset", f["prompts"],
+            "--ptx_dataset", f["text"], "--ptx_coef", "0.5", "--ptx_ratio", "1", "--ptx_max_length", "16",
+            "--total_episodes", "48", "--rollout_batch_size", batch, "--generation_batch_size", "8",
+            "--num_mini_batches", "1", "--num_ppo_epochs", "1", "--response_length", "12", "--learning_rate", "1e-3",
+            "--value_learning_rate", "1e-3", "--kl_target", "1", "--whiten_rewards", "true", "--warmup_steps", "0",
+            "--save_rollouts", "true", *TINY, "--output_dir", out, *extra]
+
+
+def test_ppo_two_ranks_equal_one_process_with_the_doubled_batch(rlhf_bin, world):
+    root = world["root"]
+    if not (root / "sft-one").exists():
+        run([rlhf_bin, *sft_args(world, 8, root / "sft-one")])
+    rm = root / "rm-from-sft"
+    if not rm.exists():
+        run([rlhf_bin, "rm", "--model_name_or_path", root / "sft-one", "--dataset", world["files"]["rankings"],
+             "--num_train_epochs", "1", "--per_device_train_batch_size", "6", "--learning_rate", "1e-3", *TINY,
+             "--output_dir", rm])
+    one, two = root / "ppo-one", root / "ppo-two"
+    run([rlhf_bin, *ppo_args(world, rm, "16", one)])
+    run_ranks([rlhf_bin, *ppo_args(world, rm, "8", two, ["--ddp_check_parameters_steps", "1"])])
+
+    metrics = [[json.loads(line) for line in open(d / "metrics.jsonl")] for d in (one, two)]
+    assert len(metrics[0]) == len(metrics[1]) == 3
+    lengths, counts, worst = set(), [], 0.0
+    for step in (1, 2, 3):  # iteration by iteration: its rollouts, then what it logged
+        whole = load_file(one / "rollouts" / f"iteration-{step}.safetensors")
+        halves = [load_file(two / "rollouts" / f"iteration-{step}-rank-{r}.safetensors") for r in (0, 1)]
+        # Each rank its own pretraining windows; together, the windows one process used.
+        assert torch.equal(torch.cat([h["ptx_windows"] for h in halves], 1), whole["ptx_windows"]), step
+        for r, half in enumerate(halves):
+            rows = slice(8 * r, 8 * r + 8)
+            mask = half["response_mask"]
+            n = mask.shape[1]
+            assert torch.equal(whole["response_mask"][rows, :n], mask) and not whole["response_mask"][rows, n:].any()
+            assert torch.equal(whole["response_ids"][rows, :n] * mask, half["response_ids"] * mask), (step, r)
+            lengths.update(mask.sum(1).tolist())
+            counts.append((step, r, int(mask.sum())))
+            assert torch.allclose(whole["scores"][rows], half["scores"], atol=1e-5)
+            for key in ("logprobs", "ref_logprobs", "values", "rewards", "advantages", "returns"):
+                gap = ((whole[key][rows, :n] - half[key]) * mask).abs().max().item()
+                worst = max(worst, gap)
+                assert gap < 1e-4, (step, r, key, gap)
+        a, b = metrics[0][step - 1], metrics[1][step - 1]
+        for key in ("loss/policy", "loss/value", "loss/ptx", "objective/scores", "objective/kl", "objective/kl_coef",
+                    "policy/approx_kl", "policy/clipfrac", "policy/entropy", "value/clipfrac", "response_length",
+                    "eos_fraction"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=2e-5), (step, key, a[key], b[key])
+    # The ranks hold different numbers of tokens: a mean of their token means is not the token mean over both.
+    assert any(counts[i][2] != counts[i + 1][2] for i in range(0, len(counts), 2)), counts
+    print(f"PPO two ranks vs one: rollouts within {worst:.3g}, response lengths {sorted(lengths)}, tokens per "
+          f"(iteration, rank) {counts}")
+    for name in ("model.safetensors", "value_model/model.safetensors"):
+        a, b = load_file(one / name), load_file(two / name)
+        worst_param = max((a[k] - b[k]).abs().max().item() for k in a)
+        assert worst_param < 1e-4, (name, worst_param)
 
 
 def test_diverged_replicas_are_caught(rlhf_bin, world):

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from conftest import SHARED
+from test_tensorboard import decode_message, read_records
 
 # One intra-op thread and no spin-waiting: the models are tiny, and on a shared, busy machine libgomp's spinning threads
 # made the same runs 10-100× slower (measured: an RM run of 40 steps took 27 s with OMP_NUM_THREADS=1 alone, 2.4 s with
@@ -135,7 +136,7 @@ def stage_args(world, stage, inputs):
             "--ptx_dataset", f["text"], "--ptx_coef", "0.5", "--ptx_ratio", "1", "--ptx_max_length", "16",
             "--total_episodes", "240", "--rollout_batch_size", "8", "--num_mini_batches", "2", "--num_ppo_epochs", "2",
             "--response_length", "8", "--learning_rate", "1e-3", "--value_learning_rate", "1e-3",
-            "--warmup_ratio", "0.1", "--max_length", "48", "--missing_eos_penalty", "1.0", "--ema_decay", "0.9", *COMMON]
+            "--max_length", "48", "--missing_eos_penalty", "1.0", "--ema_decay", "0.9", *COMMON]
 
 
 @pytest.fixture(scope="module")
@@ -213,13 +214,45 @@ def test_rm_writes_a_reward_model_transformers_loads(rlhf_bin, world, pipeline, 
     assert (ours[0] - ours[1]).abs() > 1e-6  # two different responses, two different rewards
 
 
+def test_rm_normalisation_gives_the_demonstrations_mean_zero(world, pipeline):
+    """The paper shifts the RM so that the labelers' demonstrations score 0 on average. transformers runs the RM on each
+    demonstration of --normalize_dataset, encoded in the plain format (prompt and response encoded separately, then
+    EOS), and reads the scalar head at the last token: minus the stored offset, their mean is 0."""
+    offset = json.loads((pipeline["rm"] / "reward_normalization.json").read_text())["offset"]
+    tok = world["tokenizer"]
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(pipeline["rm"]).eval()
+    rewards = []
+    for line in world["files"]["sft_eval"].read_text().splitlines():
+        row = json.loads(line)
+        ids = (tok(f"Instruction: {row['prompt']}\nResponse:", add_special_tokens=False)["input_ids"]
+               + tok(f" {row['completion']}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+        with torch.no_grad():  # EOS is also the pad token here: the head is read at the last position by hand
+            hidden = model.transformer(input_ids=torch.tensor([ids])).last_hidden_state
+            rewards.append(model.score(hidden)[0, -1, 0].item())
+    print(f"RM offset {offset:.4f}; demonstrations after normalisation: mean {sum(rewards) / len(rewards) - offset:.2e}")
+    assert abs(offset) > 1e-3  # the shift does something here
+    assert sum(rewards) / len(rewards) - offset == pytest.approx(0.0, abs=1e-5)
+
+
 def test_ppo_writes_a_policy_and_value_model_transformers_load(rlhf_bin, world, pipeline, tmp_path):
     stdout = pipeline["ppo_stdout"]
     assert "ppo: 30 iterations" in stdout, stdout
     metrics = [json.loads(line) for line in (pipeline["ppo"] / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 31))
+    # rlhf ppo's default schedule (the paper's): linear warm-up over 10 iterations, then constant.
+    assert [m["learning_rate"] for m in metrics] == pytest.approx([1e-3 * min(1.0, i / 10) for i in range(1, 31)])
     assert all(m["loss/ptx"] > 0 for m in metrics)  # ptx was on
     assert all(math.isfinite(m["objective/kl"]) for m in metrics)
+    # One model and its kernels sample and train: in fp32 the log-probs of the sampled tokens agree to rounding.
+    assert all(m["logprobs/sampling_vs_training_max_abs"] < 1e-4 for m in metrics), metrics[0]
+    assert all(0 <= m["logprobs/sampling_vs_training_kl"] < 1e-8 for m in metrics), metrics[0]
+    events = next(pipeline["ppo"].glob("events.out.tfevents.*"))
+    tags = set()
+    for record in read_records(events):
+        event = decode_message(record)
+        for summary in event.get(5, []):
+            tags.update(decode_message(value)[1][0].decode() for value in decode_message(summary).get(1, []))
+    assert {"logprobs/sampling_vs_training_max_abs", "logprobs/sampling_vs_training_kl"} <= tags, sorted(tags)
     ids, mask = right_padded(sample_rows(world), world["tokenizer"].pad_token_id)
     policy = transformers.AutoModelForCausalLM.from_pretrained(pipeline["ppo"]).eval()
     with torch.no_grad():

@@ -94,7 +94,7 @@ void run(GenerateArgs a) {
         rows.push_back(tokenizer->encode(p, config.bos_token_id >= 0 && tokenizer->kind() == "sentencepiece"));
       } else {
         auto format = PromptFormat::from_name(a.prompt_format, a.model);
-        rows.push_back(format.encode(*tokenizer, p, "", false).prompt_ids);
+        rows.push_back(encode_prompt(*tokenizer, format, p, "", false).prompt_ids);
         stop_ids = format.stop_ids(*tokenizer);
       }
     }

@@ -121,7 +121,7 @@ TEST(RankingLoss, EqualsMeanOfPairwiseLossesAndGradientMatchesFiniteDifferences)
   EXPECT_NEAR(grad.sum().item<double>(), 0.0, 1e-14);
 }
 
-TEST(RankingLoss, TiesAreExcluded) {
+TEST(RankingLoss, TiesAreLeftOutOfTheSumButNotOfTheCK2Normaliser) {
   // ranks 1 (best), 1, 2, 3: y0 and y1 tie, so C(4,2) = 6 minus 1 = 5 comparisons.
   RankingExample ex;
   ex.responses = {"a", "b", "c", "d"};
@@ -130,12 +130,14 @@ TEST(RankingLoss, TiesAreExcluded) {
   for (const auto& c : comparisons(ex)) pairs.emplace_back(c.winner, c.loser);
   const std::vector<std::pair<int, int>> want = {{0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
   EXPECT_EQ(pairs, want);
-  // The loss is the mean over those five; a hypothetical tie "pair" would have added log 2 at equal rewards.
+  // The loss sums those five and divides by C(4,2) = 6, the paper's normaliser: the tie is a comparison that adds
+  // nothing (a hypothetical tie "pair" would have added log 2 at equal rewards), so each untied pair of a prompt
+  // weighs 1/6 however many ties it has beside it, not 1/5.
   const std::vector<double> r = {0.7, 0.7, -0.1, 0.4};
   auto out = ranking_loss(torch::tensor(r, f64), pairs);
   double sum = 0;
   for (auto [w, l] : want) sum += pairwise_loss(r[w] - r[l]);
-  EXPECT_NEAR(out.loss.item<double>(), sum / 5.0, 1e-14);
+  EXPECT_NEAR(out.loss.item<double>(), sum / 6.0, 1e-14);
   EXPECT_EQ(out.pairs, 5);
   EXPECT_EQ(out.correct, 4);  // (2,3) is wrong: −0.1 < 0.4
   // All tied: no comparison, a clear error rather than a NaN.

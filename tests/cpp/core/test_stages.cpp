@@ -126,7 +126,7 @@ TEST(SftLoss, PromptTargetsHaveNoWeight) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Reward model: K forwards per prompt (not 2·C(K,2)).
+// Reward model: K forwards per prompt (not 2·C(K,2)); normalised so that the demonstrations score 0 on average.
 
 TEST(RewardStage, ScoresKSequencesPerPromptPerEpoch) {
   torch::set_num_threads(1);  // see single_thread() below
@@ -151,23 +151,45 @@ TEST(RewardStage, ScoresKSequencesPerPromptPerEpoch) {
       << R"({"prompt": "the sun", "responses": [" is", " falls", " on", " we", " a"], "ranking": [4, 3, 2, 1, 0]})" "\n";
     std::ofstream e(dir / "held_out.jsonl");
     e << R"({"prompt": "rain", "responses": [" falls", " is", " cake"], "ranking": [0, 1, 2]})" "\n";
+    std::ofstream d(dir / "demonstrations.jsonl");
+    d << R"({"prompt": "the cat", "completion": "sat on the mat"})" "\n"
+      << R"({"prompt": "a dog", "completion": "ran in the park"})" "\n"
+      << R"({"prompt": "rain", "completion": "falls on the hill"})" "\n";
   }
   RewardOptions o;
   o.train.output_dir = dir / "rm";
   o.train.num_train_epochs = 3;
   o.train.per_device_train_batch_size = 2;
   o.train.learning_rate = 1e-3;
-  o.train.max_length = 32;
+  o.train.max_length = 64;  // no demonstration is cut (the plain format's words are 20-odd byte tokens here)
   o.model_name_or_path = model_dir;
   o.dataset = dir / "rankings.jsonl";
   o.eval_dataset = dir / "held_out.jsonl";  // scored after training: not counted
+  o.normalize_dataset = dir / "demonstrations.jsonl";
   o.quiet = true;
   auto result = run_reward_training(o);
   EXPECT_EQ(result.sequences_scored, 3 * 14);
   EXPECT_EQ(result.steps, 3 * 2);
   EXPECT_EQ(result.eval_pairs, 3);
   EXPECT_GE(result.eval_accuracy, 0.0);
-  EXPECT_TRUE(fs::exists(o.train.output_dir + "/reward_normalization.json"));
+  // The demonstrations, encoded here in the plain format (prompt, then " response", then EOS) and scored at their last
+  // token by the saved reward model, average 0 once the stored offset is subtracted.
+  auto reward_model = load_model(o.train.output_dir);
+  const double offset = load_reward_offset(o.train.output_dir);
+  const std::vector<std::pair<std::string, std::string>> demonstrations = {
+      {"the cat", "sat on the mat"}, {"a dog", "ran in the park"}, {"rain", "falls on the hill"}};
+  double mean = 0;
+  for (const auto& [prompt, completion] : demonstrations) {
+    auto ids = tokenizer->encode("Instruction: " + prompt + "\nResponse:");
+    for (auto id : tokenizer->encode(" " + completion)) ids.push_back(id);
+    ids.push_back(tokenizer->eos_id());
+    torch::NoGradGuard no_grad;
+    auto input = torch::tensor(ids, torch::kLong).unsqueeze(0);
+    auto hidden = reward_model->hidden_states(input, torch::arange(input.size(1), torch::kLong).unsqueeze(0), {});
+    mean += (reward_model->scores(hidden)[0][-1].item<double>() - offset) / static_cast<double>(demonstrations.size());
+  }
+  EXPECT_GT(std::abs(offset), 1e-4);  // the shift does something
+  EXPECT_NEAR(mean, 0.0, 1e-5);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -197,6 +219,7 @@ PpoOptions tiny_ppo_options(const std::string& output_dir, int64_t seed, int64_t
   o.train.seed = seed;
   o.train.learning_rate = 2e-3;
   o.train.lr_scheduler_type = "constant";
+  o.train.warmup_steps = 0;  // the margins below were measured without PPO's default warm-up
   o.train.max_length = 32;
   o.value_learning_rate = 2e-3;
   o.rollout_batch_size = 32;
@@ -205,6 +228,7 @@ PpoOptions tiny_ppo_options(const std::string& output_dir, int64_t seed, int64_t
   o.response_length = 8;
   o.total_episodes = 32 * iterations;
   o.kl_coef = 0.05;
+  o.ptx_coef = 0;  // plain PPO unless a test turns ptx on
   o.quiet = true;
   return o;
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/cpu_features.h"
 #include "common/error.h"
 
 namespace rlhf {
@@ -93,30 +94,32 @@ inline void group_values(const float* p, const T* v, int64_t v_stride, int64_t G
   }
 }
 
-// Compiled for AVX-512, AVX2 and the baseline; the loader picks one for the machine (GCC function multiversioning),
-// so the binary stays portable while the loops above get the machine's vector width.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define RLHF_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define RLHF_CPU_CLONES
-#endif
+// The loops above compiled three times, for AVX-512, for AVX2 with FMA and for the x86-64 baseline, so the binary
+// stays portable while they get the machine's vector width; portable_kernels picks by cpu_features(), which a cap
+// (RLHF_CPU_ISA) lowers (GCC's target_clones would pick by the CPU alone).
+#define RLHF_PORTABLE_LOOPS(suffix, target)                                                                          \
+  target void scores_f32_##suffix(const float* q, const float* k, int64_t ks, const bool* a, int64_t G, int64_t S,  \
+                                  int64_t D, float scale, float* row, float* out) {                                \
+    group_scores(q, k, ks, a, G, S, D, scale, row, out);                                                           \
+  }                                                                                                                \
+  target void scores_bf16_##suffix(const float* q, const c10::BFloat16* k, int64_t ks, const bool* a, int64_t G,   \
+                                   int64_t S, int64_t D, float scale, float* row, float* out) {                    \
+    group_scores(q, k, ks, a, G, S, D, scale, row, out);                                                           \
+  }                                                                                                                \
+  target void values_f32_##suffix(const float* p, const float* v, int64_t vs, int64_t G, int64_t S, int64_t D,     \
+                                  float* row, float* out) {                                                        \
+    group_values(p, v, vs, G, S, D, row, out);                                                                     \
+  }                                                                                                                \
+  target void values_bf16_##suffix(const float* p, const c10::BFloat16* v, int64_t vs, int64_t G, int64_t S,       \
+                                   int64_t D, float* row, float* out) {                                            \
+    group_values(p, v, vs, G, S, D, row, out);                                                                     \
+  }
 
-RLHF_CPU_CLONES void scores_f32(const float* q, const float* k, int64_t ks, const bool* a, int64_t G, int64_t S,
-                                int64_t D, float scale, float* row, float* out) {
-  group_scores(q, k, ks, a, G, S, D, scale, row, out);
-}
-RLHF_CPU_CLONES void scores_bf16(const float* q, const c10::BFloat16* k, int64_t ks, const bool* a, int64_t G,
-                                 int64_t S, int64_t D, float scale, float* row, float* out) {
-  group_scores(q, k, ks, a, G, S, D, scale, row, out);
-}
-RLHF_CPU_CLONES void values_f32(const float* p, const float* v, int64_t vs, int64_t G, int64_t S, int64_t D,
-                                float* row, float* out) {
-  group_values(p, v, vs, G, S, D, row, out);
-}
-RLHF_CPU_CLONES void values_bf16(const float* p, const c10::BFloat16* v, int64_t vs, int64_t G, int64_t S, int64_t D,
-                                 float* row, float* out) {
-  group_values(p, v, vs, G, S, D, row, out);
-}
+RLHF_PORTABLE_LOOPS(baseline, )
+#ifdef RLHF_HAVE_AVX512_PATH
+RLHF_PORTABLE_LOOPS(avx2, __attribute__((target("avx2,fma"))))
+RLHF_PORTABLE_LOOPS(avx512, __attribute__((target("avx512f"))))
+#endif
 
 // One work item's two passes, for a cache dtype T.
 template <typename T>
@@ -179,8 +182,7 @@ RLHF_AVX512 void values_avx512(const float* p, const T* v, int64_t v_stride, int
 
 template <typename T>
 Kernels<T> avx512_kernels(int64_t D) {
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  if (!supported) return {nullptr, nullptr};
+  if (!cpu_features().avx512f) return {nullptr, nullptr};
   switch (D) {
     case 32: return {scores_avx512<2, T>, values_avx512<2, T>};
     case 64: return {scores_avx512<4, T>, values_avx512<4, T>};
@@ -246,8 +248,7 @@ RLHF_AVX2 void values_avx2(const float* p, const T* v, int64_t v_stride, int64_t
 
 template <typename T>
 Kernels<T> avx2_kernels(int64_t D) {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (!supported) return {nullptr, nullptr};
+  if (!cpu_features().avx2 || !cpu_features().fma) return {nullptr, nullptr};
   switch (D) {
     case 32: return {scores_avx2<4, T>, values_avx2<4, T>};
     case 64: return {scores_avx2<8, T>, values_avx2<8, T>};
@@ -261,8 +262,16 @@ Kernels<T> avx2_kernels(int64_t D) {
 
 // The widest kernels the machine and head size allow (or those `path` names, where it can run them), else the
 // portable loops.
-Kernels<float> portable_kernels(float*) { return {scores_f32, values_f32}; }
-Kernels<c10::BFloat16> portable_kernels(c10::BFloat16*) { return {scores_bf16, values_bf16}; }
+#ifdef RLHF_HAVE_AVX512_PATH
+#define RLHF_PICK_PORTABLE(scores, values)                                                     \
+  if (cpu_features().avx512f) return {scores##_avx512, values##_avx512};                       \
+  if (cpu_features().avx2 && cpu_features().fma) return {scores##_avx2, values##_avx2};        \
+  return {scores##_baseline, values##_baseline}
+#else
+#define RLHF_PICK_PORTABLE(scores, values) return {scores##_baseline, values##_baseline}
+#endif
+Kernels<float> portable_kernels(float*) { RLHF_PICK_PORTABLE(scores_f32, values_f32); }
+Kernels<c10::BFloat16> portable_kernels(c10::BFloat16*) { RLHF_PICK_PORTABLE(scores_bf16, values_bf16); }
 
 template <typename T>
 Kernels<T> kernels_for(DecodeKernel path, int64_t D) {

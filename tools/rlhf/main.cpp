@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "command.h"
+#include "common/cpu_features.h"
 #include "common/error.h"
 #include "common/openmp_wait.h"
 #include "model/cpu_allocator.h"
@@ -70,7 +71,16 @@ int main(int argc, char** argv) {
                  "src/model/cpu_linear.h) or aten (LibTorch's default, MKL)")
       ->check(CLI::IsMember({"onednn", "aten"}))
       ->capture_default_str();
+  const char* isa_variable = std::getenv("RLHF_CPU_ISA");
+  std::string cpu_isa = isa_variable && *isa_variable ? isa_variable : "native";
+  app.add_option("--cpu_isa", cpu_isa,
+                 "cap the CPU instruction sets used, LibTorch's included: native | avx512 (no AVX512-BF16/AMX) | avx2 | "
+                 "baseline, so that one machine runs the paths of another (default: RLHF_CPU_ISA, else native; "
+                 "src/common/cpu_features.h)")
+      ->capture_default_str();
   app.parse_complete_callback([&] {
+    // First: oneDNN, ATen and MKL read their caps once, at their first product.
+    rlhf::cap_cpu_isa(cpu_isa, app.count("--cpu_isa") ? "--cpu_isa" : "RLHF_CPU_ISA");
     at::set_num_threads(threads);
     rlhf::use_onednn_for_fp32_linear(cpu_fp32_matmul == "onednn");
     at::globalContext().setSDPUseCuDNN(cudnn_attention);

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+
+#include "common/cpu_features.h"
 #include "model/cpu_linear.h"
 #include "model/decode_attention.h"
 #include "model/device.h"
@@ -46,16 +49,22 @@ TEST_P(ModelFamilies, KvCacheEqualsFullRecomputation) {
 }
 
 // The CPU decode kernels against softmax(q kᵀ / √D) v written out in float64, each path this machine can run (AVX-512,
-// AVX2, the portable loops): fp32 and bf16 caches read as slices of a longer cache, grouped-query heads (3 query heads
+// AVX2, the portable loops compiled for the widest vectors allowed; ctest's avx2.* and baseline.* copies cap them): fp32 and bf16 caches read as slices of a longer cache, grouped-query heads (3 query heads
 // per kv head), head sizes with and without a vector kernel (40: portable only), left padding, and a row that may see
 // nothing (zeros by contract).
 TEST(DecodeAttention, MatchesTheFormulaOnCacheSlices) {
   torch::manual_seed(5);
   const int64_t B = 3, KV = 2, G = 3, H = KV * G, S = 37, capacity = 50;
   int paths_run = 0;
+  const auto& cpu = cpu_features();
+  // The vector kernels follow cpu_features() (a cap included: RLHF_CPU_ISA=avx2 runs the AVX2 and portable ones here).
+  EXPECT_EQ(decode_kernel_available(DecodeKernel::avx512, 64), cpu.avx512f);
+  EXPECT_EQ(decode_kernel_available(DecodeKernel::avx2, 64), cpu.avx2 && cpu.fma);
+  if (!cpu.avx512f) std::printf("AVX-512 kernels not tested: %s has no AVX-512F\n", cpu.describe().c_str());
+  if (!(cpu.avx2 && cpu.fma)) std::printf("AVX2 kernels not tested: %s has no AVX2 + FMA\n", cpu.describe().c_str());
   for (const auto path : {DecodeKernel::best, DecodeKernel::avx512, DecodeKernel::avx2, DecodeKernel::portable}) {
     for (const int64_t D : {40, 64, 96}) {
-      if (!decode_kernel_available(path, D)) continue;
+      if (!decode_kernel_available(path, D)) continue;  // no such instructions (printed above), or D = 40
       ++paths_run;
       for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
         auto q = torch::randn({B, H, 1, D});

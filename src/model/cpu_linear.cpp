@@ -4,6 +4,10 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <atomic>
+#include <iostream>
+#include <mutex>
+
+#include "common/cpu_features.h"
 
 namespace rlhf {
 
@@ -40,6 +44,20 @@ using ReorderLinearWeight = at::Tensor(const at::Tensor&, std::optional<int64_t>
 const c10::TypedOperatorHandle<ReorderLinearWeight>* reorder_linear_weight() {
   static const auto* handle = find_typed_op<ReorderLinearWeight>("mkldnn::_reorder_linear_weight");
   return handle;
+}
+
+// oneDNN's bf16 kernels run here: the CPU has what they need (cpu_features, a cap included) and LibTorch agrees
+// (mkldnn::_is_mkldnn_bf16_supported asks oneDNN itself, which a cap reaches through ONEDNN_MAX_CPU_ISA).
+bool onednn_bf16_kernels() {
+  static const bool yes = [] {
+#if defined(__x86_64__)
+    if (!cpu_features().onednn_bf16()) return false;
+#endif
+    if (!reorder_linear_weight()) return false;
+    const auto* supported = find_typed_op<bool()>("mkldnn::_is_mkldnn_bf16_supported");
+    return supported != nullptr && supported->call();
+  }();
+  return yes;
 }
 
 // x [rows, K] (any strides), weight [N, K] (any strides, or packed) -> [rows, N].
@@ -99,10 +117,13 @@ PackedLinearWeights::PackedLinearWeights(const std::vector<torch::Tensor>& weigh
   // Under autocast an fp32 weight is cast for each product (to bf16): packed in fp32 it would bypass the cast.
   const bool fp32_products = !at::autocast::is_autocast_enabled(at::kCPU);
   for (const auto& w : weights) {
-    if (!w.defined() || w.dim() != 2 || !w.device().is_cpu() || w.numel() == 0 ||
-        !(w.scalar_type() == torch::kBFloat16 || (w.scalar_type() == torch::kFloat32 && fp32_products)))
-      continue;
-    packed_.emplace(w.data_ptr(), reorder_linear_weight()->call(w.contiguous(), rows));
+    if (!w.defined() || w.dim() != 2 || !w.device().is_cpu() || w.numel() == 0) continue;
+    if (w.scalar_type() == torch::kFloat32 && fp32_products)
+      packed_.emplace(w.data_ptr(), reorder_linear_weight()->call(w.contiguous(), rows));
+    else if (w.scalar_type() == torch::kBFloat16 && cpu_bf16_products())
+      packed_.emplace(w.data_ptr(), reorder_linear_weight()->call(w.contiguous(), rows));
+    else if (w.scalar_type() == torch::kBFloat16 && fp32_products)  // its products run in fp32 (linear_layer)
+      packed_.emplace(w.data_ptr(), reorder_linear_weight()->call(w.to(torch::kFloat32), rows));
   }
 }
 
@@ -111,17 +132,40 @@ PackedLinearWeights::~PackedLinearWeights() { active_packed = outer_; }
 torch::Tensor linear_layer(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (const torch::Tensor* packed = packed_weight(weight);
       packed && x.device().is_cpu() && x.numel() > 0 && !(torch::GradMode::is_enabled() && x.requires_grad())) {
-    // In the weight's dtype, as autocast would cast the input and bias for it.
-    auto in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
-    auto b = bias.defined() && bias.scalar_type() != weight.scalar_type() ? bias.to(weight.scalar_type()) : bias;
-    return onednn_linear(in, *packed, b);
+    // In the packed weight's dtype, as autocast would cast the input and bias for it. A bf16 weight packed widened
+    // to fp32 (no bf16 products here) gives the result in the input's dtype, as the bf16 product would.
+    const auto dtype = packed->scalar_type();
+    auto in = x.scalar_type() == dtype ? x : x.to(dtype);
+    auto b = bias.defined() && bias.scalar_type() != dtype ? bias.to(dtype) : bias;
+    auto y = onednn_linear(in, *packed, b);
+    return dtype == weight.scalar_type() ? y : y.to(x.scalar_type());
   }
+  if (weight.scalar_type() == torch::kBFloat16 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu() &&
+      !at::autocast::is_autocast_enabled(at::kCPU))  // bf16 weights, fp32 products
+    return linear_layer(x, weight.to(torch::kFloat32), bias.defined() ? bias.to(torch::kFloat32) : bias);
   if (!takes_onednn_path(x, weight, bias)) return torch::linear(x, weight, bias);
   const bool needs_graph = torch::GradMode::is_enabled() &&
                            (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (needs_graph)
     return OnednnLinearFunction::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()), bias.defined());
   return onednn_linear(x, weight, bias);
+}
+
+bool cpu_bf16_products() {
+  static std::once_flag said;
+  const bool bf16 = onednn_bf16_kernels();
+  std::call_once(said, [&] {
+    const auto& cpu = cpu_features();
+    if (bf16)
+      std::cerr << "bf16 path: bf16 products through oneDNN, weights packed in bf16 for generation ("
+                << (cpu.bf16_native() ? "bf16 arithmetic in hardware" : "no bf16 arithmetic in hardware: oneDNN converts")
+                << "; " << cpu.describe() << ")\n";
+    else
+      std::cerr << "bf16 path: bf16 weights, fp32 products (oneDNN's bf16 kernels need AVX-512 BW/VL/DQ or "
+                   "AVX-NE-CONVERT, and LibTorch's fallback bf16 products are slower than fp32 ones; "
+                << cpu.describe() << ")\n";
+  });
+  return bf16;
 }
 
 bool onednn_linear_available() { return linear_pointwise() != nullptr; }

@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 #include <limits>
 
@@ -41,8 +43,18 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
   }
 }
 
+namespace {
+// LayerNorm; bf16 weights meeting fp32 activations (bf16 weights, fp32 products: model/cpu_linear.h) are widened.
+torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, double eps) {
+  if (x.scalar_type() != torch::kFloat32 || weight.scalar_type() == torch::kFloat32)
+    return torch::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+  return torch::layer_norm(x, {x.size(-1)}, weight.to(torch::kFloat32), bias.defined() ? bias.to(torch::kFloat32) : bias,
+                           eps);
+}
+}  // namespace
+
 torch::Tensor BlockImpl::norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) const {
-  if (config_.is_gpt2()) return torch::layer_norm(x, {x.size(-1)}, weight, bias, config_.norm_eps);
+  if (config_.is_gpt2()) return layer_norm(x, weight, bias, config_.norm_eps);
   // RMSNorm as Llama computes it: in fp32, then back to the activation dtype before the gain.
   auto x32 = x.to(torch::kFloat32);
   auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + config_.norm_eps);
@@ -190,6 +202,11 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
                                              const torch::Tensor& attention_mask, KVCache* cache) {
   const int64_t T = input_ids.size(1), past = cache ? cache->length : 0;
   auto x = torch::embedding(embed_tokens, input_ids);  // [B, T, C]
+  // bf16 weights on a CPU that runs bf16 products in fp32 (outside autocast): the activations are fp32, the weights
+  // widened as they are read (model/cpu_linear.h).
+  if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu() && !at::autocast::is_autocast_enabled(at::kCPU) &&
+      !cpu_bf16_products())
+    x = x.to(torch::kFloat32);
   if (config_.is_gpt2()) x = x + torch::embedding(embed_positions, position_ids);
   torch::Tensor cos, sin;
   if (!config_.is_gpt2()) {
@@ -217,7 +234,7 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
       x = block.forward(x, cos, sin, mask, cache, i);
   }
   if (cache) cache->length += T;
-  if (config_.is_gpt2()) return torch::layer_norm(x, {x.size(-1)}, final_norm_weight, final_norm_bias, config_.norm_eps);
+  if (config_.is_gpt2()) return layer_norm(x, final_norm_weight, final_norm_bias, config_.norm_eps);
   auto x32 = x.to(torch::kFloat32);
   return final_norm_weight * (x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + config_.norm_eps)).to(x.scalar_type());
 }

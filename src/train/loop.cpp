@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "formats/safetensors.h"
+#include "model/cpu_linear.h"
 #include "train/fused_adamw.h"
 #include "train/memory.h"
 
@@ -85,6 +86,8 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
        "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
   need(t.optim == "adamw_torch_fused" || t.optim == "adamw_torch", "optim", "adamw_torch_fused or adamw_torch",
        "'" + t.optim + "'");
+  need(t.dtype == "float32" || t.dtype == "fp32" || t.dtype == "bfloat16" || t.dtype == "bf16", "dtype",
+       "float32 or bfloat16 (training has no float16 path)", "'" + t.dtype + "'");
   parse_truncation_policy(t.truncation);
   validate_memory_options(t.memory, t.dtype, stage);
 }
@@ -367,6 +370,7 @@ void copy_tokenizer_files(const std::string& from, const std::string& to) {
 AutocastGuard::AutocastGuard(torch::Device device, const std::string& dtype) : type_(device.type()) {
   if (dtype == "float32" || dtype == "fp32") return;
   check(dtype == "bfloat16" || dtype == "bf16", "dtype: expected float32 or bfloat16, found '" + dtype + "'");
+  if (type_ == c10::DeviceType::CPU && !cpu_bf16_products()) return;  // fp32 products (model/cpu_linear.h)
   previous_ = at::autocast::is_autocast_enabled(type_);
   at::autocast::set_autocast_enabled(type_, true);
   at::autocast::set_autocast_dtype(type_, at::kBFloat16);

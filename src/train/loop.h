@@ -95,7 +95,8 @@ std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
 void copy_tokenizer_files(const std::string& from, const std::string& to);
 
 // bf16 autocast while in scope when `dtype` is "bfloat16" (weights, gradients and optimizer state stay fp32): matmuls
-// run in bf16 on CUDA, and on CPUs with AVX512-BF16/AMX. Nothing happens for "float32".
+// run in bf16 on CUDA, and on CPUs where oneDNN has bf16 kernels. Nothing happens for "float32", nor on a CPU without
+// those kernels, where bf16 products would be slower than fp32 ones (cpu_bf16_products(), model/cpu_linear.h).
 class AutocastGuard {
  public:
   AutocastGuard(torch::Device device, const std::string& dtype);

@@ -397,3 +397,39 @@ def test_bf16_training_follows_fp32(rlhf_bin, world, pipeline, tmp_path, stage):
     assert bf16[0] == pytest.approx(fp32[0], rel=0.02)
     distance = sum(abs(a - b) for a, b in zip(fp32, bf16)) / len(fp32)
     assert distance <= 0.05 * sum(fp32) / len(fp32), distance
+
+
+def test_bf16_runs_where_the_cpu_has_no_avx512(rlhf_bin, world, pipeline, tmp_path):
+    """Issue 23: on a CPU without AVX-512 (here the instruction set capped at AVX2, LibTorch's oneDNN, ATen and MKL
+    included: src/common/cpu_features.h), `--dtype bfloat16` runs generate, sft and ppo to the end, and one line on
+    stderr says which bf16 path was taken and why (oneDNN's bf16 needs AVX-512: bf16 weights, fp32 products)."""
+    env = dict(ENV, RLHF_CPU_ISA="avx2")
+    sft = stage_args(world, "sft", pipeline)
+    sft[sft.index("--num_train_epochs") + 1] = "1"
+    ppo = stage_args(world, "ppo", pipeline)
+    ppo[ppo.index("--total_episodes") + 1] = "16"
+    runs = {"sft": [*sft, "--output_dir", tmp_path / "sft"], "ppo": [*ppo, "--output_dir", tmp_path / "ppo"],
+            "generate": ["generate", "--model", pipeline["sft"], "--prompt", "Instruction: What is 1 plus 2?\nResponse:",
+                         "--prompt", "Instruction: What is 4 plus 4?\nResponse:", "--max_new_tokens", "6"]}
+    for name, args in runs.items():
+        result = subprocess.run([str(rlhf_bin), *map(str, args), "--dtype", "bfloat16"], capture_output=True, text=True,
+                                timeout=600, env=env)
+        assert result.returncode == 0, f"{name} failed ({result.returncode}):\n{result.stderr}"
+        said = [line for line in result.stderr.splitlines() if line.startswith("bf16 path:")]
+        assert len(said) == 1, f"{name}: expected one line naming the bf16 path:\n{result.stderr}"
+        assert "bf16 weights, fp32 products" in said[0] and "AVX-512" in said[0], said[0]
+        assert "AVX-512: no, bf16 native: no, capped at avx2" in said[0], said[0]
+    assert (tmp_path / "sft" / "model.safetensors").exists() and (tmp_path / "ppo" / "model.safetensors").exists()
+    assert len(result.stdout.strip().splitlines()) == 2  # generate: one JSON line per prompt
+
+
+def test_a_wrong_cpu_isa_is_a_clear_error(rlhf_bin, pipeline):
+    args = ["generate", "--model", pipeline["sft"], "--prompt", "Instruction: What is 1 plus 2?", "--max_new_tokens", "2"]
+    result = subprocess.run([str(rlhf_bin), "--cpu_isa", "avx3", *map(str, args)], capture_output=True, text=True,
+                            env=ENV)
+    assert result.returncode == 1
+    assert "error: --cpu_isa: expected native, avx512, avx2 or baseline, found 'avx3'" in result.stderr, result.stderr
+    result = subprocess.run([str(rlhf_bin), *map(str, args)], capture_output=True, text=True,
+                            env=dict(ENV, RLHF_CPU_ISA="avx3"))
+    assert result.returncode == 1
+    assert "error: RLHF_CPU_ISA: expected native, avx512, avx2 or baseline, found 'avx3'" in result.stderr, result.stderr

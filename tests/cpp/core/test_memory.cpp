@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "bf16_autocast.h"
+#include "common/cpu_features.h"
 #include "common/error.h"
+#include "model/cpu_linear.h"
 #include "model/generate.h"
 #include "model/lora.h"
 #include "model/transformer.h"
@@ -190,7 +193,7 @@ TEST_P(Families, GenerationCastsWeightsOnceUnderBf16Autocast) {
   GenerationOptions o;
   o.max_new_tokens = 12;
   o.temperature = 0.7;
-  AutocastGuard autocast(torch::kCPU, "bfloat16");
+  Bf16AutocastOnAnyCpu autocast;  // a CPU without oneDNN's bf16 leaves the bf16 weights unpacked: the same products
   o.cast_weights_once = false;
   auto per_step = generate(*model, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(11));
   o.cast_weights_once = true;
@@ -208,6 +211,52 @@ TEST_P(Families, GenerationCastsWeightsOnceUnderBf16Autocast) {
   }
 }
 
+// --dtype bfloat16 on a CPU without bf16 products (no oneDNN bf16 kernels: AVX2-only CPUs, or RLHF_CPU_ISA=avx2): the
+// frozen weights stay bf16, AutocastGuard leaves autocast off, and the model computes in fp32 with its weights widened
+// as read: the logits of an fp32 model holding the same (bf16-rounded) weights, and its greedy generation (the weights
+// packed widened to fp32, the KV cache bf16 as the weights).
+TEST_P(Families, Bf16WeightsRunInFp32WithoutBf16Products) {
+  if (cpu_bf16_products())  // ctest runs this test with RLHF_CPU_ISA=avx2 only, which hides them on every x86-64 CPU
+    GTEST_SKIP() << "this CPU runs bf16 products through oneDNN (" << cpu_features().describe()
+                 << "): run with RLHF_CPU_ISA=avx2 to test the path of CPUs without them";
+  auto bf16 = tiny_model(GetParam());
+  MemoryOptions memory;
+  prepare_frozen_model(*bf16, memory, "bfloat16");
+  ASSERT_EQ(bf16->embed_tokens.scalar_type(), torch::kBFloat16);
+  auto reference = tiny_model(GetParam());
+  reference->eval();
+  {
+    torch::NoGradGuard no_grad;
+    auto rounded = bf16->named_parameters();
+    for (auto& p : reference->named_parameters()) p.value().copy_(rounded[p.key()].to(torch::kFloat32));
+  }
+  auto b = batch();
+  const auto expected = logits_of(*reference, b);
+  AutocastGuard autocast(torch::kCPU, "bfloat16");
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(at::kCPU));
+  const auto logits = logits_of(*bf16, b);
+  EXPECT_EQ(logits.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-5, 1e-5)) << (logits - expected).abs().max().item<double>();
+
+  auto ids = torch::tensor({{0, 5, 6, 7}, {8, 9, 10, 11}}, torch::kLong);
+  auto mask = torch::tensor({{0, 1, 1, 1}, {1, 1, 1, 1}}, torch::kLong);
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  o.do_sample = false;
+  for (const bool use_cache : {false, true}) {
+    SCOPED_TRACE(use_cache ? "KV cache" : "no cache");
+    o.use_cache = use_cache;
+    auto ours = generate(*bf16, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(3));
+    auto theirs = generate(*reference, ids, mask, o, at::make_generator<at::CPUGeneratorImpl>(3));
+    EXPECT_TRUE(torch::equal(ours.sequences, theirs.sequences));
+    // With a cache ours holds keys and values in bf16 (as its weights; the reference's in fp32): bf16's rounding.
+    const double tolerance = use_cache ? 2e-2 : 1e-5;
+    EXPECT_TRUE(torch::allclose(ours.response_logprobs, theirs.response_logprobs, tolerance, tolerance))
+        << (ours.response_logprobs - theirs.response_logprobs).abs().max().item<double>();
+  }
+  for (const auto& p : bf16->parameters()) EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+}
+
 // LoRA's dropout-then-A with a bool mask: the same output and gradients (x and A) as F::dropout's arithmetic with that
 // mask written out, in fp32 and under bf16 autocast; the mask drops about p of the elements.
 TEST(LoraDropout, BoolMaskFunctionEqualsTheWrittenOutComposition) {
@@ -219,7 +268,7 @@ TEST(LoraDropout, BoolMaskFunctionEqualsTheWrittenOutComposition) {
     auto upstream = torch::randn({3, 5, 4});
     torch::Tensor out, reference;
     {
-      AutocastGuard autocast(torch::kCPU, dtype);
+      Bf16AutocastOnAnyCpu autocast(dtype == "bfloat16");
       out = dropout_linear(x, A, keep, p);
       reference = torch::linear(x * keep.to(torch::kFloat32) / (1.0 - p), A);
     }

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/Version.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
 #include <cstdio>
 
+#include "bf16_autocast.h"
 #include "common/cpu_features.h"
 #include "model/cpu_linear.h"
 #include "model/decode_attention.h"
@@ -243,30 +247,79 @@ TEST(CpuLinear, OnednnMatchesFloat64WithGradients) {
   EXPECT_TRUE(torch::allclose(fast, aten, 1e-5, 1e-4));
 }
 
+// The bf16 path follows the CPU (a cap included), and LibTorch's own libraries see the CPU as cpu_features() does: under
+// RLHF_CPU_ISA=avx2 on an AVX-512 machine (ctest's avx2.* copy) ATen dispatches its AVX2 kernels, and oneDNN declines
+// bf16 and refuses to pack a bf16 weight, as on an AVX2-only CPU (issue 23's error).
+TEST(CpuLinear, Bf16PathFollowsTheCpuAsLibTorchSeesIt) {
+  const auto& cpu = cpu_features();
+  std::printf("%s; LibTorch's CPU capability %s\n", cpu.describe().c_str(), at::get_cpu_capability().c_str());
+  const std::string capability = at::get_cpu_capability();
+  if (cpu.avx512()) EXPECT_EQ(capability, "AVX512");
+  else if (cpu.avx2 && cpu.fma) EXPECT_EQ(capability, "AVX2");
+  else EXPECT_TRUE(capability != "AVX2" && capability != "AVX512") << capability;
+  if (!onednn_linear_available()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  EXPECT_EQ(cpu_bf16_products(), cpu.onednn_bf16());
+  auto supported = c10::Dispatcher::singleton().findOp({"mkldnn::_is_mkldnn_bf16_supported", ""});
+  ASSERT_TRUE(supported.has_value());
+  EXPECT_EQ(supported->typed<bool()>().call(), cpu.onednn_bf16());
+  auto reorder = c10::Dispatcher::singleton().findOp({"mkldnn::_reorder_linear_weight", ""});
+  ASSERT_TRUE(reorder.has_value());
+  bool packs = true;
+  try {
+    reorder->typed<at::Tensor(const at::Tensor&, std::optional<int64_t>)>().call(
+        torch::randn({8, 16}).to(torch::kBFloat16), 4);
+  } catch (const c10::Error& e) {
+    packs = false;
+    std::printf("oneDNN: %s\n", e.what_without_backtrace());
+  }
+  EXPECT_EQ(packs, cpu.onednn_bf16());
+}
+
 // Weights packed for a stretch of inference: the products equal the unpacked ones (fp32 to rounding, bf16 exactly
-// here), the packed copy is what is read (a change to the weight in scope is not seen, by contract), and the scope
-// ends cleanly (nested scopes restore the outer one).
+// where oneDNN runs bf16), the packed copy is what is read (a change to the weight in scope is not seen, by contract),
+// and the scope ends cleanly (nested scopes restore the outer one). bf16 weights are packed on every CPU: as bf16 where
+// oneDNN has bf16 kernels, else widened to fp32, whose products take fp32 inputs there (the model's activations) and
+// give bf16 inputs bf16 results. Under bf16 autocast on such a CPU they are left unpacked (ATen's own bf16 products).
 TEST(CpuLinear, PackedWeightsAreReadInScope) {
   if (!onednn_linear_available()) GTEST_SKIP() << "this LibTorch has no oneDNN";
   torch::manual_seed(6);
   torch::NoGradGuard no_grad;
+  const bool bf16_products = cpu_bf16_products();
+  std::printf("bf16 products here: %s (%s)\n", bf16_products ? "oneDNN's" : "fp32, weights widened",
+              cpu_features().describe().c_str());
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-    SCOPED_TRACE(dtype == torch::kFloat32 ? "fp32" : "bf16");
-    auto w = torch::randn({40, 48}).to(dtype), b = torch::randn({40}).to(dtype), x = torch::randn({3, 5, 48}).to(dtype);
-    auto plain = linear_layer(x, w, b);
-    {
-      PackedLinearWeights packed({w}, 15);
-      ASSERT_EQ(packed.size(), 1u);
-      EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+    for (auto input_dtype : {torch::kFloat32, torch::kBFloat16}) {
+      if (dtype == torch::kFloat32 && input_dtype == torch::kBFloat16) continue;
+      if (dtype == torch::kBFloat16 && input_dtype == torch::kFloat32 && bf16_products) continue;  // autocast's case
+      SCOPED_TRACE(std::string(dtype == torch::kFloat32 ? "fp32" : "bf16") + " weights, " +
+                   (input_dtype == torch::kFloat32 ? "fp32" : "bf16") + " input");
+      auto w = torch::randn({40, 48}).to(dtype), b = torch::randn({40}).to(dtype);
+      auto x = torch::randn({3, 5, 48}).to(input_dtype);
+      auto plain = linear_layer(x, w, b);
+      ASSERT_EQ(plain.scalar_type(), input_dtype);
+      // Exact where both products are oneDNN's; ATen's bf16 loops against a widened product: one bf16 rounding apart.
+      const double tolerance = input_dtype == torch::kBFloat16 && !bf16_products ? 1e-2 : 1e-4;
+      auto same = [&](const torch::Tensor& y) {
+        return y.scalar_type() == input_dtype &&
+               torch::allclose(y.to(torch::kFloat32), plain.to(torch::kFloat32), tolerance, tolerance);
+      };
       {
-        PackedLinearWeights nothing({}, 15);
-        EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+        PackedLinearWeights packed({w}, 15);
+        ASSERT_EQ(packed.size(), 1u);
+        EXPECT_TRUE(same(linear_layer(x, w, b)));
+        {
+          PackedLinearWeights nothing({}, 15);
+          EXPECT_TRUE(same(linear_layer(x, w, b)));
+        }
+        w.mul_(2);  // not seen in scope: the packed copy is read
+        EXPECT_TRUE(same(linear_layer(x, w, b)));
       }
-      w.mul_(2);  // not seen in scope: the packed copy is read
-      EXPECT_TRUE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-5, 1e-4));
+      EXPECT_FALSE(same(linear_layer(x, w, b)));
     }
-    EXPECT_FALSE(torch::allclose(linear_layer(x, w, b).to(torch::kFloat32), plain.to(torch::kFloat32), 1e-2, 1e-2));
   }
+  Bf16AutocastOnAnyCpu autocast;
+  PackedLinearWeights under_autocast({torch::randn({40, 48}).to(torch::kBFloat16)}, 15);
+  EXPECT_EQ(under_autocast.size(), bf16_products ? 1u : 0u);
 }
 
 TEST_P(ModelFamilies, PackedWeightsGenerateTheSameTokens) {

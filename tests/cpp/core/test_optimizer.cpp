@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "../error_of.h"
+#include "bf16_autocast.h"
 #include "train/distributed.h"
 #include "train/fused_adamw.h"
 #include "train/loop.h"
@@ -63,6 +65,19 @@ TEST(FusedAdamW, ChosenByTheOptimOption) {
   EXPECT_THROW(validate_training_options(t, "sft"), std::exception);
 }
 
+// A dtype training cannot run is an error that names the option before anything loads (float16 used to reach
+// AutocastGuard's own check mid-run).
+TEST(TrainingOptions, ADtypeTrainingCannotRunIsAClearError) {
+  TrainingOptions t;
+  for (const std::string dtype : {"float32", "bfloat16"}) {
+    t.dtype = dtype;
+    EXPECT_EQ(error_of([&] { validate_training_options(t, "sft"); }), "");
+  }
+  t.dtype = "float16";
+  EXPECT_EQ(error_of([&] { validate_training_options(t, "sft"); }),
+            "sft: --dtype: expected float32 or bfloat16 (training has no float16 path), found 'float16'");
+}
+
 }  // namespace
 }  // namespace rlhf
 
@@ -83,7 +98,7 @@ TEST(Bf16Autocast, UpdatesReachTheNextForwardInsideOneRegion) {
     auto optimizer = make_adamw({weight, bias}, t, 5e-2);
     DataParallel dp(t, "test");
     dp.attach({weight, bias}, *optimizer);
-    AutocastGuard autocast(torch::kCPU, dtype);
+    Bf16AutocastOnAnyCpu autocast(dtype == "bfloat16");
     std::vector<double> losses;
     for (int step = 0; step < 40; ++step) {
       auto out = torch::linear(x, weight, bias);

@@ -28,6 +28,8 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
 import torch
 import transformers
 
+from cpu_label import cpu_label
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # The models, random and created by transformers: GPT-2 small, and the Llama of `rlhf bench --preset demo` (the shape
@@ -40,12 +42,6 @@ SHAPES = {
                                              max_position_embeddings=256, tie_word_embeddings=True,
                                              bos_token_id=0, eos_token_id=0, pad_token_id=0),
 }
-
-
-def cpu_model():
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    match = re.search(r"^Model name:\s*(.+)$", out, re.M)
-    return match.group(1).strip() if match else "unknown CPU"
 
 
 def wait_for_quiet(max_load, max_wait):
@@ -166,7 +162,7 @@ def main():
 
     date = datetime.date.today().isoformat()
     openmp = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ)
-    machine = f"{cpu_model()}, {os.cpu_count()} cores, {args.threads} threads, OpenMP {openmp} on both sides"
+    machine = f"{cpu_label()}, {os.cpu_count()} cores, {args.threads} threads, OpenMP {openmp} on both sides"
     load_text = (f"1-minute load average before the runs: min {min(loads):.2f}, "
                  f"median {statistics.median(loads):.2f}, max {max(loads):.2f}; after them: "
                  f"min {min(loads_after):.2f}, median {statistics.median(loads_after):.2f}, "

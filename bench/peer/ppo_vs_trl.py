@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from cpu_label import cpu_label  # noqa: E402
+
 # Both sides wait for work the same way (see bench/generate_vs_transformers.py): rlhf's choice on a quiet machine, a
 # bounded OpenMP spin, unless the caller set a policy (e.g. OMP_WAIT_POLICY=ACTIVE for both). Set before torch loads.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
@@ -170,7 +173,7 @@ def main():
         trl_intervals = time_trl(root, tokenizer, ids, args, n2, args.threads)
         theirs = statistics.median(trl_intervals[1:]) if len(trl_intervals) > 1 else trl_intervals[0]
     tokens = args.rollout_batch_size * args.response_length
-    report = {"shape": args.shape, "device": args.device, "threads": args.threads,
+    report = {"shape": args.shape, "device": args.device, "cpu": cpu_label(), "threads": args.threads,
               "openmp": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}, "rollout_batch_size": args.rollout_batch_size,
               "num_mini_batches": args.num_mini_batches, "prompt_length": args.prompt_length,
               "response_length": args.response_length, "rlhf_args": args.rlhf_args, "bf16": args.bf16,
@@ -184,7 +187,7 @@ def main():
         print(f"PPO iteration, {args.shape} Llama shape, {args.rollout_batch_size} episodes × "
               f"({args.prompt_length} prompt + {args.response_length} generated tokens), {args.num_mini_batches} "
               f"minibatches, 1 PPO epoch, {'bf16 autocast' if args.bf16 else 'fp32'}, {args.device}, "
-              f"{args.threads} threads")
+              f"{args.threads} threads, {cpu_label()}")
         print(f"  rlhf ppo {args.rlhf_args}")
         print(f"  rlhf ppo         {ours:8.3f} s/iteration  {tokens / ours:8.1f} tokens/s")
         print(f"  TRL PPOTrainer   {theirs:8.3f} s/iteration  {tokens / theirs:8.1f} tokens/s")

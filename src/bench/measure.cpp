@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/cpu_features.h"
+
 namespace rlhf::bench {
 
 double median(std::vector<double> values) {
@@ -112,26 +114,20 @@ const char* peak_memory_kind(const std::string& device) {
 const char* peak_memory_column(const std::string& device) { return is_gpu(device) ? "peak GPU MB" : "peak RSS MB"; }
 
 CpuInfo cpu_info() {
+  const auto& cpu = cpu_features();
   CpuInfo info;
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    auto colon = line.find(':');
-    if (colon != std::string::npos) info.model_name = line.substr(line.find_first_not_of(" \t", colon + 1));
-    break;
-  }
+  info.model_name = cpu.model;
   info.threads = at::get_num_threads();
-  auto capabilities = at::cpu::get_cpu_capabilities();
-  auto flag = [&](const std::string& key) {
-    auto it = capabilities.find(key);
-    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
-  };
-  info.bf16_native = flag("avx512_bf16") || flag("amx_bf16");
+  info.avx512 = cpu.avx512();
+  info.bf16_native = cpu.bf16_native();
+  info.cpu_isa_cap = cpu.cap;
   if (info.model_name.empty()) {
+    auto capabilities = at::cpu::get_cpu_capabilities();
     auto it = capabilities.find("name");
     if (it != capabilities.end() && it->second.isString()) info.model_name = it->second.toStringRef();
   }
+  info.description = cpu.describe();
+  if (cpu.model.empty()) info.description = info.model_name + info.description.substr(std::string("unknown CPU").size());
   return info;
 }
 

@@ -35,10 +35,14 @@ int64_t peak_rss_bytes();
 // read on its own. False where the kernel does not allow it; then peak_rss_bytes() is the process's peak so far.
 bool reset_peak_rss();
 
+// The CPU as every figure names it (common/cpu_features.h, a cap included).
 struct CpuInfo {
   std::string model_name;   // /proc/cpuinfo "model name" (or torch's cpuinfo name)
+  std::string description;  // model, AVX-512 yes/no, bf16 native yes/no (and the cap, if any)
   int64_t threads = 0;      // LibTorch's intra-op threads for this run
-  bool bf16_native = false;  // AVX512-BF16 or AMX-BF16, as torch's cpuinfo reports it
+  bool avx512 = false;      // AVX-512 F/BW/VL/DQ
+  bool bf16_native = false;  // AVX512-BF16 or AMX-BF16
+  std::string cpu_isa_cap;  // RLHF_CPU_ISA / --cpu_isa in force ("" = none)
 };
 CpuInfo cpu_info();
 

@@ -67,14 +67,16 @@ void run(BenchArgs a) {
   nlohmann::json report = {{"machine",
                             {{"cpu", cpu.model_name},
                              {"threads", cpu.threads},
+                             {"avx512", cpu.avx512},
                              {"bf16_native", cpu.bf16_native},
+                             {"cpu_isa_cap", cpu.cpu_isa_cap},
                              {"torch", TORCH_VERSION},
                              {"device", a.device},
                              {"omp_wait_policy", omp_wait},
                              {"gomp_spincount", spin_count}}}};
   if (!a.json)
-    std::cout << "machine: " << cpu.model_name << ", " << cpu.threads << " threads, native bf16: "
-              << (cpu.bf16_native ? "yes" : "no") << ", LibTorch " << TORCH_VERSION << ", device " << a.device
+    std::cout << "machine: " << cpu.description << ", " << cpu.threads << " threads, LibTorch " << TORCH_VERSION
+              << ", device " << a.device
               << ", OMP_WAIT_POLICY " << omp_wait << ", GOMP_SPINCOUNT " << spin_count << "\n";
   if (a.gemm) {
     bench::GemmOptions g;

@@ -17,15 +17,24 @@ build: setup
 	  cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DRLHF_PYTHON=$$venv/bin/python; fi
 	cmake --build $(BUILD) -j $(JOBS)
 
+# A skipped test says why: GoogleTest's reason (the line after "FILE:LINE: Skipped") is printed after ctest's summary.
+SKIP_REASONS = grep -h -A1 ': Skipped$$' Testing/Temporary/LastTest.log | grep -v -- '^--$$' | sed 's/^/  skipped: /'
+
 test-cpp: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && { ctest --output-on-failure -j $(JOBS); rc=$$?; $(SKIP_REASONS); exit $$rc; }
 
+# --durations=15: the 15 slowest tests, to see where CI's time goes.
 test-python: build
-	RLHF_BUILD=$(abspath $(BUILD)) $$(cat $(VENV_FILE))/bin/python -m pytest -q tests/python
+	RLHF_BUILD=$(abspath $(BUILD)) $$(cat $(VENV_FILE))/bin/python -m pytest -q -rfEs --durations=15 tests/python
 
+# Both suites run even when the first fails, and their results are both shown; the target fails if either did.
 test: build
-	@$(MAKE) --no-print-directory test-cpp
-	@$(MAKE) --no-print-directory test-python
+	@cpp=0; python=0; \
+	$(MAKE) --no-print-directory test-cpp || cpp=$$?; \
+	$(MAKE) --no-print-directory test-python || python=$$?; \
+	verdict() { if [ "$$1" = 0 ]; then echo passed; else echo "FAILED (rc $$1)"; fi; }; \
+	echo "make test: ctest $$(verdict $$cpp), pytest $$(verdict $$python)"; \
+	[ $$cpp = 0 ] && [ $$python = 0 ]
 
 demo: build
 	$(BUILD)/rlhf pipeline --preset demo --output_dir runs/demo
@@ -55,8 +64,13 @@ test-asan: setup
 	  cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O0 -g1" \
 	    -DRLHF_SANITIZE=ON -DRLHF_PYTHON=$$(cat $(VENV_FILE))/bin/python; fi
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
-	$(SANITIZER_ENV) RLHF_BUILD=$(abspath $(ASAN_BUILD)) $$(cat $(VENV_FILE))/bin/python -m pytest -q $(ASAN_PYTEST)
+	@cpp=0; python=0; \
+	(cd $(ASAN_BUILD) && { $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS); rc=$$?; $(SKIP_REASONS); exit $$rc; }) || cpp=$$?; \
+	$(SANITIZER_ENV) RLHF_BUILD=$(abspath $(ASAN_BUILD)) $$(cat $(VENV_FILE))/bin/python -m pytest -q -rfEs --durations=15 \
+	  $(ASAN_PYTEST) || python=$$?; \
+	verdict() { if [ "$$1" = 0 ]; then echo passed; else echo "FAILED (rc $$1)"; fi; }; \
+	echo "make test-asan: ctest $$(verdict $$cpp), pytest $$(verdict $$python)"; \
+	[ $$cpp = 0 ] && [ $$python = 0 ]
 
 clean:
 	rm -rf $(BUILD)

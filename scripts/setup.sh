@@ -10,7 +10,8 @@ apt_packages=(build-essential cmake ninja-build git python3-venv pkg-config
 # Gloo's headers (torch's own gloo is compiled into libtorch_cpu; ProcessGroupGloo.hpp includes gloo's headers):
 # data-parallel training on CPU (src/train/distributed.cpp).
 apt_packages+=(libgloo-dev)
-# ccache: the Release and ASan builds (and fresh clones) reuse each other's compiled objects (CMakeLists.txt).
+# ccache: a fresh clone's Release and ASan builds each reuse the objects earlier builds of the same flags compiled
+# (CMakeLists.txt; not each other's: their flags differ).
 apt_packages+=(ccache)
 # clang with its libFuzzer and sanitizer runtimes: `make fuzz` (tests/fuzz/README.md).
 apt_packages+=(clang libclang-rt-14-dev)

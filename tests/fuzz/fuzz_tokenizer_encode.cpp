@@ -15,6 +15,7 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/utf8.h"
+#include "../source_dir.h"
 
 using namespace rlhf;
 
@@ -23,7 +24,7 @@ std::unique_ptr<Tokenizer> g_bpe, g_sentencepiece;
 }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const std::string data = std::string(RLHF_SOURCE_DIR) + "/tests/fuzz/data/";
+  const std::string data = std::string(rlhf::test::source_dir()) + "/tests/fuzz/data/";
   g_bpe = BpeTokenizer::from_json_file(data + "tokenizer.json");
   g_sentencepiece = SentencePieceTokenizer::from_file(data + "tokenizer.model");
   return 0;

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "data/formats.h"
 #include "../error_of.h"
+#include "../../source_dir.h"
 
 namespace rlhf {
 namespace {
@@ -219,7 +220,7 @@ TEST(Files, EachReader) {
 // The real HH-RLHF file (1,500 gzip'ed pairs). Python (gzip + json + str.rfind) finds one pair whose two dialogues
 // differ before their last assistant turn (line 1255); tests/python/test_data_formats.py compares every split.
 TEST(Files, HhRlhfRealFile) {
-  std::string path = RLHF_SOURCE_DIR "/../shared/data/hh-rlhf/harmless-base-test-part1.jsonl.gz";
+  std::string path = std::string(test::source_dir()) + "/../shared/data/hh-rlhf/harmless-base-test-part1.jsonl.gz";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path << " (shared data is absent in this checkout)";
   std::string message = error_of([&] { read_ranking_examples(path); });
   EXPECT_EQ(message.rfind(path + ":1255: expected \"chosen\" and \"rejected\" to share the dialogue", 0), 0u) << message;
@@ -317,7 +318,7 @@ Assistant: y"})",
 // Writes what the C++ readers made of the shared files as JSONL for tests/python/test_data_formats.py, which compares
 // them with Python's csv and gzip+json modules. Without RLHF_TEST_OUT it still reads both files and checks the counts.
 TEST(Files, DumpsForPythonReference) {
-  std::string shared = RLHF_SOURCE_DIR "/../shared/data";
+  std::string shared = std::string(test::source_dir()) + "/../shared/data";
   if (!std::filesystem::exists(shared)) GTEST_SKIP() << "no " << shared << " (shared data is absent in this checkout)";
   auto pairs = read_crows_pairs(shared + "/crows-pairs/crows_pairs_anonymized.csv");
   auto rankings = read_ranking_examples(shared + "/hh-rlhf/harmless-base-test-part1.jsonl.gz", {true});

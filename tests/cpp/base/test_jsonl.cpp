@@ -12,6 +12,7 @@
 #include "data/formats.h"
 #include "data/jsonl.h"
 #include "../error_of.h"
+#include "../../source_dir.h"
 
 namespace rlhf {
 namespace {
@@ -197,7 +198,7 @@ TEST(CrowsPairs, ErrorsNameTheLine) {
 // The real file; the expected values were read with Python's csv module (tests/python/test_data_formats.py compares
 // every row).
 TEST(CrowsPairs, RealFile) {
-  std::string path = RLHF_SOURCE_DIR "/../shared/data/crows-pairs/crows_pairs_anonymized.csv";
+  std::string path = std::string(test::source_dir()) + "/../shared/data/crows-pairs/crows_pairs_anonymized.csv";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path << " (shared data is absent in this checkout)";
   auto pairs = read_crows_pairs(path);
   ASSERT_EQ(pairs.size(), 1508u);

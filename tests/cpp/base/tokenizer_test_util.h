@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 #include <utility>
+
+#include "../../source_dir.h"
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,7 +64,7 @@ inline nlohmann::json tiny_spec(const std::vector<std::pair<std::string, std::st
 
 // GPT-2's real vocab.json + merges.txt (../shared/data/gpt2-tokenizer), or "" when shared/ is absent.
 inline std::string gpt2_folder() {
-  auto folder = std::filesystem::path(RLHF_SOURCE_DIR).parent_path() / "shared" / "data" / "gpt2-tokenizer";
+  auto folder = std::filesystem::path(source_dir()).parent_path() / "shared" / "data" / "gpt2-tokenizer";
   return std::filesystem::exists(folder / "vocab.json") ? folder.string() : std::string();
 }
 

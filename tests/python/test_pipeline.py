@@ -19,6 +19,8 @@ STAGES = ["world", "tokenizer", "pretrain", "curate", "demonstrations", "sft", "
           "sft_select", "ppo", "ppo_ptx", "eval"]
 
 TINY = ["--corpus_documents", "1500", "--heldout_documents", "100", "--users", "15", "--prompts", "900",
+        # A heavier tail than the demo's, so that some user is over the 200-prompt cap whatever the seed draws.
+        "--user_zipf_exponent", "1.3",
         "--benchmark_items", "30", "--vocab_size", "600", "--hidden_size", "32", "--num_layers", "1",
         "--num_heads", "2", "--context_length", "96", "--pretrain_epochs", "1", "--sft_epochs", "2",
         "--max_sft_prompts", "80", "--max_rm_prompts", "60", "--max_ppo_prompts", "64", "--max_eval_prompts", "16",

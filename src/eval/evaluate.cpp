@@ -21,7 +21,7 @@
 #include "eval/real_data.h"
 #include "eval/rm_generalisation.h"
 #include "eval/stats.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "train/reward.h"
 
 namespace rlhf::eval {

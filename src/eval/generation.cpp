@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "model/device.h"
 #include "model/generate.h"
 #include "model/logprobs.h"

@@ -9,7 +9,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "eval/stats.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "model/config.h"
 #include "train/reward.h"
 

@@ -8,8 +8,8 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "formats/gguf_model.h"
-#include "io/hf_model.h"
+#include "io/formats/gguf_model.h"
+#include "io/model_dir.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rlhf {
@@ -315,7 +315,7 @@ HfExportResult export_hf(const std::string& model_dir, const std::string& out_di
   if (source_config.contains("eos_token_id") && source_config["eos_token_id"].is_array())
     config["eos_token_id"] = source_config["eos_token_id"];
   if (fix.id >= 0) config["pad_token_id"] = fix.id;
-  // Our reward (io/hf_model.h load_reward_offset) is the scalar head's output minus this offset, so that the
+  // Our reward (io/model_dir.h load_reward_offset) is the scalar head's output minus this offset, so that the
   // demonstrations score 0 on average; transformers' logits[:, 0] is the raw output.
   if (offset) config["rlhf_reward_offset"] = *offset;
   write_file_atomic(config_path, config.dump(2) + "\n");

@@ -2,7 +2,7 @@
 //  - hf:   a Hugging Face directory that transformers loads as it is (AutoModelForCausalLM, or, for a reward / value model,
 //          AutoModelForSequenceClassification that scores exactly as we do), with tokenizer files, generation_config.json,
 //          a chosen dtype and sharding;
-//  - gguf: one GGUF file for llama.cpp (formats/gguf_model.h does the work; `rlhf export-gguf` is the same path).
+//  - gguf: one GGUF file for llama.cpp (io/formats/gguf_model.h does the work; `rlhf export-gguf` is the same path).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -37,7 +37,7 @@ struct HfExportResult {
 HfExportResult export_hf(const std::string& model_dir, const std::string& out_dir, const HfExportOptions& options = {});
 
 // `rlhf export --format gguf` and `rlhf export-gguf`: checks `dtype` (f32 | f16 | q8_0) and the paths, then
-// formats/gguf_model.h's export_gguf. Returns the tensor type's name as written.
+// io/formats/gguf_model.h's export_gguf. Returns the tensor type's name as written.
 std::string export_gguf_file(const std::string& model_dir, const std::string& out_path, const std::string& dtype,
                              const std::string& pre = "", const std::string& name = "");
 

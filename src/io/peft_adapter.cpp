@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "io/hf_names.h"
 
 namespace rlhf {

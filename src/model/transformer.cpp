@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "common/error.h"
-#include "model/checkpointing.h"
+#include "model/recompute.h"
 #include "model/cpu_linear.h"
 #include "model/decode_attention.h"
 #include "model/short_attention.h"
@@ -229,7 +229,7 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
     auto& block = *layers[i]->as<BlockImpl>();
     // Recomputation only pays where activations are kept for a backward pass (never with a KV cache: generation).
     if (gradient_checkpointing && !cache && is_training() && torch::GradMode::is_enabled())
-      x = checkpointed_block(block, x, cos, sin, mask);
+      x = recomputed_block(block, x, cos, sin, mask);
     else
       x = block.forward(x, cos, sin, mask, cache, i);
   }

@@ -62,7 +62,7 @@ class TransformerImpl : public torch::nn::Module {
   torch::nn::ModuleList layers;
   // Memory features. base_score: the scalar head as it was before LoRA training, used while adapters are disabled (a
   // value model sharing its frozen base with the reward model). gradient_checkpointing: in training with gradients,
-  // each block keeps only its input and recomputes its activations in the backward pass (model/checkpointing.h).
+  // each block keeps only its input and recomputes its activations in the backward pass (model/recompute.h).
   torch::Tensor base_score;
   bool use_base_score = false;
   // Set while generating under bf16 autocast: the tied unembedding's bf16 copy, used by logits() (model/generate.cpp).

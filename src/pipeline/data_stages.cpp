@@ -8,7 +8,7 @@
 #include "common/files.h"
 #include "data/curate.h"
 #include "data/jsonl.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "pipeline/records.h"
 #include "pipeline/sampling.h"
 #include "pipeline/stage_bodies.h"

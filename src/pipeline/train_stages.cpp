@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "eval/benchmarks.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "pipeline/records.h"
 #include "pipeline/sampling.h"
 #include "pipeline/stage_bodies.h"

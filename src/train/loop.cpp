@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "data/formats.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "model/cpu_linear.h"
 #include "train/fused_adamw.h"
 #include "train/memory.h"

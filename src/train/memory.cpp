@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 
 namespace rlhf {
 

@@ -1,5 +1,5 @@
 // Applies MemoryOptions to the models of a stage: LoRA adapters on a frozen base (model/lora.h), per-block gradient
-// checkpointing (model/checkpointing.h), and frozen weights held in bf16. Trained weights stay fp32 (master weights);
+// checkpointing (model/recompute.h), and frozen weights held in bf16. Trained weights stay fp32 (master weights);
 // bf16 compute comes from --dtype bfloat16's autocast (train/loop.h).
 #pragma once
 #include <torch/torch.h>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/hf_model.h"  // load_reward_offset
+#include "io/model_dir.h"  // load_reward_offset
 #include "model/transformer.h"
 #include "tokenizer/prompt_format.h"
 #include "train/loop.h"

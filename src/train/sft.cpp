@@ -8,7 +8,7 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "data/formats.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "train/batch.h"
 #include "train/distributed.h"
 #include "train/losses.h"

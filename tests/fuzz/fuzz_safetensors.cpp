@@ -1,8 +1,8 @@
-// safetensors header reader (formats/safetensors.h): any bytes as a .safetensors file. Accepted files must keep the
+// safetensors header reader (io/formats/safetensors.h): any bytes as a .safetensors file. Accepted files must keep the
 // promises model loading relies on (torch::from_blob(data(t), t.shape) reads exactly the tensor's bytes).
 #include <cstring>
 
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "fuzz_util.h"
 
 using namespace rlhf;

@@ -1,6 +1,6 @@
 // rlhf bench: this machine's GEMM rate, generation throughput (KV cache vs re-computation) and training throughput
 // (SFT, RM, PPO by phase) on random models.
-// A short table by default, --json for scripts. The measuring lives in src/bench/.
+// A short table by default, --json for scripts. The measuring lives in tools/rlhf/bench/.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>

@@ -5,8 +5,8 @@
 
 #include "command.h"
 #include "common/error.h"
-#include "formats/safetensors.h"
-#include "io/hf_model.h"
+#include "io/formats/safetensors.h"
+#include "io/model_dir.h"
 #include "train/loop.h"
 
 namespace rlhf::cli {

@@ -11,7 +11,7 @@
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "model/device.h"
 #include "model/generate.h"
 #include "tokenizer/prompt_format.h"

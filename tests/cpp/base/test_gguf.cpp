@@ -11,8 +11,8 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "formats/gguf.h"
-#include "formats/gguf_model.h"
+#include "io/formats/gguf.h"
+#include "io/formats/gguf_model.h"
 #include "../error_of.h"
 
 namespace rlhf {

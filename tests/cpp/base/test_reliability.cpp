@@ -17,7 +17,7 @@
 #include "common/files.h"
 #include "common/metrics.h"
 #include "common/options.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "model/config.h"
 #include "tokenizer/bpe.h"
 #include "../error_of.h"

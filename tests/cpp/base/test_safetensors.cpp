@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 
 namespace rlhf {
 namespace {

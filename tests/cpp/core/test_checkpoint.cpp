@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
 #include "train/loop.h"

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "common/files.h"
-#include "formats/safetensors.h"
-#include "io/hf_model.h"
+#include "io/formats/safetensors.h"
+#include "io/model_dir.h"
 #include "model/lora.h"
 #include "pipeline/pipeline.h"
 #include "tokenizer/bpe_train.h"

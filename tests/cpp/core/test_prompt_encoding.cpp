@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "common/files.h"
-#include "formats/safetensors.h"
-#include "io/hf_model.h"
+#include "io/formats/safetensors.h"
+#include "io/model_dir.h"
 #include "model/generate.h"
 #include "pipeline/sampling.h"
 #include "tokenizer/prompt_format.h"

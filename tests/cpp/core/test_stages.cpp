@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/files.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "tokenizer/bpe_train.h"
 #include "train/batch.h"
 #include "train/losses.h"

@@ -1,4 +1,4 @@
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 
 #include <algorithm>
 #include <cstring>

@@ -8,7 +8,7 @@
 #include "bench/measure.h"
 #include "bench/presets.h"
 #include "common/error.h"
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 #include "model/cpu_allocator.h"
 #include "model/device.h"
 #include "model/generate.h"

@@ -1,4 +1,4 @@
-#include "formats/gguf.h"
+#include "io/formats/gguf.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include <set>
 
 #include "common/error.h"
-#include "formats/safetensors.h"  // half_to_float / float_to_half / bf16_to_float
+#include "io/formats/safetensors.h"  // half_to_float / float_to_half / bf16_to_float
 
 namespace rlhf {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "formats/gguf.h"
-#include "formats/safetensors.h"
+#include "io/formats/gguf.h"
+#include "io/formats/safetensors.h"
 #include "model/config.h"
 
 namespace rlhf {

@@ -1,4 +1,4 @@
-#include "io/hf_model.h"
+#include "io/model_dir.h"
 
 #include <filesystem>
 #include <map>
@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "formats/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "io/hf_names.h"
 #include "io/peft_adapter.h"
 
@@ -42,10 +42,10 @@ DType safetensors_dtype_of(torch::Dtype d) {
   fail("cannot write dtype " + std::string(c10::toString(d)) + " to safetensors here");
 }
 
-// All tensors of a checkpoint, whether in one file or in shards.
-class CheckpointFiles {
+// All weight tensors of a model directory, whether in one file or in shards.
+class WeightFiles {
  public:
-  explicit CheckpointFiles(const std::string& dir) {
+  explicit WeightFiles(const std::string& dir) {
     const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
     if (file_exists(single)) {
       add(single);
@@ -115,7 +115,7 @@ std::vector<int64_t> concat_sizes(const ModelConfig& c, const std::string& ours)
 Transformer load_model(const std::string& dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(dir + "/config.json");
   const bool classifier = config.architecture.find("ForSequenceClassification") != std::string::npos;
-  CheckpointFiles files(dir);
+  WeightFiles files(dir);
   // The model is allocated from config.json's sizes: check first that the weights on disk could fill it, so that a
   // wrong or hostile config.json is an error, not a huge allocation. Without the LM head (tied), every checkpoint of
   // this config holds at least this many elements.

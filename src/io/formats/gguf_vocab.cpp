@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "formats/gguf_model.h"
+#include "io/formats/gguf_model.h"
 
 namespace rlhf {
 

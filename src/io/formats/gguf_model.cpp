@@ -1,4 +1,4 @@
-#include "formats/gguf_model.h"
+#include "io/formats/gguf_model.h"
 
 #include <cctype>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "model/checkpointing.h"
+#include "model/recompute.h"
 
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
@@ -59,7 +59,7 @@ struct BlockInputs {
   torch::Tensor cos, sin, mask;
 };
 
-struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+struct RecomputedBlock : public torch::autograd::Function<RecomputedBlock> {
   // `parameters` are inputs only so that autograd routes their gradients through this node (a block whose input needs
   // no gradient, the first one over a frozen embedding under LoRA, must still train its adapters).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, torch::TensorList parameters,
@@ -109,14 +109,14 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 
 }  // namespace
 
-torch::Tensor checkpointed_block(BlockImpl& block, const torch::Tensor& x, const torch::Tensor& cos,
+torch::Tensor recomputed_block(BlockImpl& block, const torch::Tensor& x, const torch::Tensor& cos,
                                  const torch::Tensor& sin, const torch::Tensor& mask) {
   std::vector<torch::Tensor> parameters;
   for (auto& p : block.parameters())
     if (p.requires_grad()) parameters.push_back(p);
   if (parameters.empty() && !x.requires_grad()) return block.forward(x, cos, sin, mask, nullptr, 0);
   const BlockInputs in{&block, cos, sin, mask};
-  return CheckpointedBlock::apply(x, torch::TensorList(parameters), &in);
+  return RecomputedBlock::apply(x, torch::TensorList(parameters), &in);
 }
 
 }  // namespace rlhf

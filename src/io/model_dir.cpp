@@ -226,4 +226,18 @@ void save_reward_offset(const std::string& model_dir, double offset) {
                         .dump(2));
 }
 
+void copy_tokenizer_files(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  make_dirs(to);
+  if (fs::is_regular_file(from)) {  // a tokenizer given as one file (tokenizer.json, tokenizer.model)
+    write_file_atomic(to + "/" + fs::path(from).filename().string(), read_file(from));
+    return;
+  }
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+                           "special_tokens_map.json", "generation_config.json", "chat_template.jinja"}) {
+    const std::string source = from + "/" + name;
+    if (file_exists(source)) write_file_atomic(to + "/" + name, read_file(source));
+  }
+}
+
 }  // namespace rlhf

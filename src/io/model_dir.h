@@ -32,6 +32,10 @@ void save_model(TransformerImpl& model, const std::string& dir, const SaveOption
 double load_reward_offset(const std::string& model_dir);
 void save_reward_offset(const std::string& model_dir, double offset);
 
+// Copies the tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, tokenizer.model,
+// special_tokens_map.json, generation_config.json) that exist in `from` into `to`.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
+
 // The dtype name used in config.json / SaveOptions -> torch dtype (error on anything else).
 torch::Dtype parse_torch_dtype(const std::string& name);
 

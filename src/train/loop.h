@@ -1,6 +1,7 @@
 // What the three stages share (Marian's habit: one training-loop helper instead of three copies): the options every
-// trainer has (with TRL / HF Trainer names), the learning-rate schedule, device choice, checkpoints that resume
-// bit-for-bit, and the SIGINT/SIGTERM handling that writes a checkpoint and exits 130.
+// trainer has (with TRL / HF Trainer names), the learning-rate schedule, device choice, when to write checkpoints that
+// resume bit-for-bit (io/checkpoint.h writes and reads them), and the SIGINT/SIGTERM handling that writes a checkpoint
+// and exits 130.
 #pragma once
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@
 #include "common/options.h"
 #include "model/config.h"
 #include "model/device.h"
+#include "io/checkpoint.h"
 #include "train/memory_options.h"
 
 namespace rlhf {
@@ -63,23 +65,6 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>
 double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t step, int64_t total_steps);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
-// Checkpoints: OUTPUT/checkpoints/step-N/{modules,optimizers}.safetensors + state.json, written in a temporary folder
-// (.tmp-step-N) that is renamed into place, then OUTPUT/checkpoints/latest (for people and scripts) is replaced
-// atomically. Resuming takes the newest step-N folder: a crash at any moment leaves a complete one as the newest.
-struct Checkpointable {
-  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
-  std::vector<std::pair<std::string, torch::optim::AdamW*>> optimizers;
-  std::vector<std::pair<std::string, at::Generator*>> generators;
-};
-void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const nlohmann::json& state,
-                     int64_t keep);
-// OUTPUT/checkpoints/step-N with the largest N, if any.
-std::optional<std::string> newest_checkpoint(const std::string& output_dir);
-// Loads the newest checkpoint into `what` and returns its state.json; nullopt when there is none. state.json must hold
-// `step`, `optimizer_steps` and each of `required` (numbers), else the error names the file and the missing key.
-std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
-                                                     const std::vector<std::string>& required = {});
-
 // SIGINT / SIGTERM set a flag; trainers check it after each step, checkpoint, and throw Interrupted (exit code 130).
 void install_interrupt_handlers();
 bool interrupt_requested();
@@ -89,10 +74,6 @@ struct Interrupted : std::runtime_error {
 
 // A deterministic shuffle of 0..n-1 for an epoch (same seed and epoch -> same order, so a resumed run sees the same data).
 std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
-
-// Copies the tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, tokenizer.model,
-// special_tokens_map.json, generation_config.json) that exist in `from` into `to`.
-void copy_tokenizer_files(const std::string& from, const std::string& to);
 
 // bf16 autocast while in scope when `dtype` is "bfloat16" (weights, gradients and optimizer state stay fp32): matmuls
 // run in bf16 on CUDA, and on CPUs where oneDNN has bf16 kernels. Nothing happens for "float32", nor on a CPU without

@@ -13,7 +13,7 @@
 #include "io/formats/safetensors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
-#include "train/loop.h"
+#include "io/checkpoint.h"
 #include "../error_of.h"
 
 namespace rlhf {

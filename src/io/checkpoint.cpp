@@ -1,0 +1,208 @@
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
+#include <fcntl.h>  // AT_FDCWD
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "io/formats/safetensors.h"
+
+namespace rlhf {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::string checkpoints_dir(const std::string& output_dir) { return output_dir + "/checkpoints"; }
+
+// The step-N folders under `root`, newest first. Only complete checkpoints have such a name: one is written as
+// .tmp-step-N and renamed into place.
+std::vector<std::pair<int64_t, std::string>> checkpoint_folders(const std::string& root) {
+  std::vector<std::pair<int64_t, std::string>> folders;
+  if (!file_exists(root)) return folders;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string n = entry.path().filename().string();
+    if (!entry.is_directory() || n.rfind("step-", 0) != 0 || n.size() == 5 ||
+        n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 20)
+      continue;
+    folders.emplace_back(std::stoll(n.substr(5)), entry.path().string());
+  }
+  std::sort(folders.rbegin(), folders.rend());
+  return folders;
+}
+
+}  // namespace
+
+std::optional<std::string> newest_checkpoint(const std::string& output_dir) {
+  // The newest folder, not what `latest` names: a process killed after the rename and before `latest` was replaced
+  // left a complete checkpoint that `latest` does not name yet (seen in CI: a resume that started over).
+  const auto folders = checkpoint_folders(checkpoints_dir(output_dir));
+  if (folders.empty()) return std::nullopt;
+  return folders.front().second;
+}
+
+namespace {
+
+// Tensors are saved as fp32 (or their own dtype) contiguous CPU copies; `keep` holds the copies alive until written.
+void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep, const std::string& name,
+                const torch::Tensor& t) {
+  auto cpu = t.detach().to(torch::kCPU).contiguous();
+  DType dtype = cpu.scalar_type() == torch::kFloat32 ? DType::F32
+                : cpu.scalar_type() == torch::kUInt8  ? DType::U8
+                : cpu.scalar_type() == torch::kLong   ? DType::I64
+                                                      : (cpu = cpu.to(torch::kFloat32), DType::F32);
+  keep.push_back(cpu);
+  out.push_back({name, dtype, cpu.sizes().vec(), cpu.data_ptr(), static_cast<size_t>(cpu.numel() * cpu.element_size())});
+}
+
+torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name) {
+  const auto& info = file.at(name);
+  auto dtype = info.dtype == DType::F32 ? torch::kFloat32 : info.dtype == DType::U8 ? torch::kUInt8 : torch::kLong;
+  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, dtype).clone();
+}
+
+}  // namespace
+
+namespace {
+
+// The three files of a checkpoint, written into `folder`.
+void write_checkpoint_files(const std::string& folder, int64_t step, const Checkpointable& what, const json& state) {
+  std::vector<TensorBytes> tensors;
+  std::vector<torch::Tensor> alive;
+  for (const auto& [prefix, module] : what.modules)
+    for (const auto& p : module->named_parameters()) add_tensor(tensors, alive, prefix + "/" + p.key(), p.value());
+  write_safetensors(folder + "/modules.safetensors", tensors);
+  tensors.clear(), alive.clear();
+  json optimizer_steps = json::object();
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups()) {
+      for (auto& p : group.params()) {
+        auto it = optimizer->state().find(p.unsafeGetTensorImpl());
+        const std::string key = prefix + "/" + std::to_string(index++);
+        if (it == optimizer->state().end()) continue;
+        auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+        add_tensor(tensors, alive, key + "/exp_avg", s.exp_avg());
+        add_tensor(tensors, alive, key + "/exp_avg_sq", s.exp_avg_sq());
+        optimizer_steps[key] = s.step();
+      }
+    }
+  }
+  for (const auto& [prefix, generator] : what.generators)
+    add_tensor(tensors, alive, "generator/" + prefix, generator->get_state());
+  write_safetensors(folder + "/optimizers.safetensors", tensors);
+  json full = state;
+  full["step"] = step;
+  full["optimizer_steps"] = optimizer_steps;
+  write_file_atomic(folder + "/state.json", full.dump(2));
+}
+
+// "a, b, c" for an error message.
+std::string key_list(const json& object) {
+  std::string keys;
+  for (const auto& item : object.items()) keys += (keys.empty() ? "" : ", ") + item.key();
+  return keys.empty() ? "none" : keys;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
+                     int64_t keep) {
+  const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
+  const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
+  remove_tree(temp);
+  make_dirs(temp);
+  try {
+    write_checkpoint_files(temp, step, what, state);
+  } catch (const Error&) {
+    remove_tree(temp);  // a full disk: free what was written; `latest` still names the previous checkpoint
+    throw;
+  }
+  std::error_code ec;
+  if (file_exists(final_dir)) {
+    // Saved again at the same step (an epoch that ends right after a save_steps checkpoint): swap the two folders in one
+    // atomic rename, so that `latest` never names a missing folder, whenever the process dies.
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) != 0) {
+      remove_tree(final_dir);  // a filesystem without RENAME_EXCHANGE: the old, short window
+      fs::rename(temp, final_dir, ec);
+    }
+    remove_tree(temp);
+  } else {
+    fs::rename(temp, final_dir, ec);
+  }
+  if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
+  write_file_atomic(root + "/latest", name + "\n");
+  // Keep the newest `keep` checkpoints (by step); folders named otherwise are not ours to remove.
+  const auto existing = checkpoint_folders(root);
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
+    remove_tree(existing[i].second);
+}
+
+
+std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
+                                           const std::vector<std::string>& required) {
+  const std::optional<std::string> newest = newest_checkpoint(output_dir);
+  if (!newest) return std::nullopt;
+  const std::string dir = *newest, state_path = dir + "/state.json";
+  json state;
+  try {
+    state = json::parse(read_file(state_path));
+  } catch (const json::exception& e) {
+    fail(state_path, "valid JSON", e.what());
+  }
+  // Checked before anything is read, so that a hand-edited or truncated state.json names its missing key instead of
+  // nlohmann's "type must be number, but is null" (and a missing optimizer_steps does not silently drop AdamW's moments).
+  if (!state.is_object()) fail(state_path, "a JSON object", state.type_name());
+  std::vector<std::string> keys = {"step"};
+  keys.insert(keys.end(), required.begin(), required.end());
+  for (const auto& key : keys)
+    if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
+  for (const auto& [key, value] : state.items())  // everything the trainers save there, optional keys too, is a number
+    if (key != "optimizer_steps" && !value.is_number())
+      fail(state_path, "a number under \"" + key + "\"", value.dump());
+  if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
+    fail(state_path, "an object under \"optimizer_steps\"",
+         state.contains("optimizer_steps") ? state["optimizer_steps"].dump() : "no such key");
+  for (const auto& [key, value] : state["optimizer_steps"].items())
+    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + value.dump());
+  SafetensorsFile modules(dir + "/modules.safetensors");
+  torch::NoGradGuard no_grad;
+  for (const auto& [prefix, module] : what.modules)
+    for (auto& p : module->named_parameters()) p.value().copy_(read_tensor(modules, prefix + "/" + p.key()));
+  SafetensorsFile optimizers(dir + "/optimizers.safetensors");
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups()) {
+      for (auto& p : group.params()) {
+        const std::string key = prefix + "/" + std::to_string(index++);
+        if (!state["optimizer_steps"].contains(key)) continue;
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(state["optimizer_steps"][key].get<int64_t>());
+        s->exp_avg(read_tensor(optimizers, key + "/exp_avg").to(p.device(), p.scalar_type()));
+        s->exp_avg_sq(read_tensor(optimizers, key + "/exp_avg_sq").to(p.device(), p.scalar_type()));
+        optimizer->state()[p.unsafeGetTensorImpl()] = std::move(s);
+      }
+    }
+  }
+  for (const auto& [prefix, generator] : what.generators) {
+    const auto saved = read_tensor(optimizers, "generator/" + prefix);
+    try {
+      generator->set_state(saved);
+    } catch (const c10::Error&) {
+      // The state's layout is the device's: a CPU generator's is 5,056 bytes, a CUDA one's 16 (PPO samples on its
+      // device, src/model/device.h), so a run checkpointed on one kind of device resumes only on that kind.
+      fail(dir + "/optimizers.safetensors",
+           "the state of a " + c10::DeviceTypeName(generator->device().type(), true) +
+               " random generator under generator/" + prefix + " (a run resumes on the kind of device it was "
+               "checkpointed on)",
+           std::to_string(saved.numel()) + " bytes");
+    }
+  }
+  std::fprintf(stderr, "resumed from %s (step %lld)\n", dir.c_str(), static_cast<long long>(state["step"].get<int64_t>()));
+  return state;
+}
+
+}  // namespace rlhf

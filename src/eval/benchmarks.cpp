@@ -49,7 +49,7 @@ json mean_stderr_json(const std::vector<double>& values) {
 
 }  // namespace
 
-json truthfulness(EvalModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
+json truthfulness(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
                   GenerationStats* stats) {
   json out = json::object();
   const std::vector<std::pair<std::string, const char*>> conditions = {{"plain", "prompt"},
@@ -73,7 +73,7 @@ json truthfulness(EvalModel& model, const Judge& judge, const std::vector<json>&
   return out;
 }
 
-json hallucination(EvalModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
+json hallucination(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
                    GenerationStats* stats) {
   auto responses = generate_responses(model, text_fields(items, "prompt", "hallucination"), o.greedy, style_of(o), 1, stats);
   std::vector<double> all;
@@ -88,7 +88,7 @@ json hallucination(EvalModel& model, const Judge& judge, const std::vector<json>
   return out;
 }
 
-json toxicity(EvalModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
+json toxicity(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
               GenerationStats* stats) {
   json out = json::object();
   const int64_t k = std::max<int64_t>(1, o.toxicity_samples);
@@ -127,7 +127,7 @@ json toxicity(EvalModel& model, const Judge& judge, const std::vector<json>& ite
   return out;
 }
 
-json public_suite(EvalModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
+json public_suite(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
                   GenerationStats* stats) {
   std::vector<size_t> exact_items, choice_items;
   for (size_t i = 0; i < items.size(); ++i)
@@ -174,7 +174,7 @@ json public_suite(EvalModel& model, const Judge& judge, const std::vector<json>&
   return out;
 }
 
-json winogender(EvalModel& model, const std::vector<json>& items, const std::string& respectful, int64_t batch_size) {
+json winogender(TextModel& model, const std::vector<json>& items, const std::string& respectful, int64_t batch_size) {
   json out = json::object();
   std::vector<std::pair<std::string, std::string>> conditions = {{"plain", ""}};
   if (!respectful.empty()) conditions.emplace_back("respectful", respectful);
@@ -212,7 +212,7 @@ json winogender(EvalModel& model, const std::vector<json>& items, const std::str
   return out;
 }
 
-json crows_pairs(EvalModel& model, const std::vector<json>& items, const std::string& respectful, int64_t batch_size) {
+json crows_pairs(TextModel& model, const std::vector<json>& items, const std::string& respectful, int64_t batch_size) {
   json out = json::object();
   std::vector<std::pair<std::string, std::string>> conditions = {{"plain", ""}};
   if (!respectful.empty()) conditions.emplace_back("respectful", respectful);
@@ -227,7 +227,7 @@ json crows_pairs(EvalModel& model, const std::vector<json>& items, const std::st
   return out;
 }
 
-json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_t batch_size) {
+json heldout_nll(TextModel& model, const std::vector<std::string>& texts, int64_t batch_size) {
   std::vector<int64_t> counts;
   auto logprobs = continuation_logprobs(model, std::vector<std::string>(texts.size()), texts, batch_size, &counts);
   double total = 0;
@@ -237,7 +237,7 @@ json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_
           {"tokens", tokens}, {"documents", texts.size()}};
 }
 
-json in_context_copying(EvalModel& model, const std::vector<json>& items, int64_t batch_size) {
+json in_context_copying(TextModel& model, const std::vector<json>& items, int64_t batch_size) {
   SamplingOptions greedy;
   greedy.do_sample = false;
   greedy.max_new_tokens = 8;

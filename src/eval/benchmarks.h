@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eval/generation.h"
 #include "eval/judge.h"
+#include "infer/text.h"
 
 namespace rlhf::eval {
 
@@ -28,22 +28,22 @@ struct BenchmarkOptions {
   BenchmarkOptions() { greedy.do_sample = false; sampled.temperature = 1.0; }
 };
 
-nlohmann::json truthfulness(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+nlohmann::json truthfulness(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                             const BenchmarkOptions& options, GenerationStats* stats = nullptr);
-nlohmann::json hallucination(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+nlohmann::json hallucination(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                              const BenchmarkOptions& options, GenerationStats* stats = nullptr);
-nlohmann::json toxicity(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+nlohmann::json toxicity(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                         const BenchmarkOptions& options, GenerationStats* stats = nullptr);
-nlohmann::json public_suite(EvalModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
+nlohmann::json public_suite(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                             const BenchmarkOptions& options, GenerationStats* stats = nullptr);
 // `respectful`: the prefix of the respectful condition ("" skips that condition).
-nlohmann::json winogender(EvalModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
+nlohmann::json winogender(TextModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
                           int64_t batch_size);
-nlohmann::json crows_pairs(EvalModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
+nlohmann::json crows_pairs(TextModel& model, const std::vector<nlohmann::json>& items, const std::string& respectful,
                            int64_t batch_size);
-nlohmann::json heldout_nll(EvalModel& model, const std::vector<std::string>& texts, int64_t batch_size);
+nlohmann::json heldout_nll(TextModel& model, const std::vector<std::string>& texts, int64_t batch_size);
 // In-context copying (a diagnostic of pretraining): the share of "copying" items ({"prefix", "target", "kind"}) whose
 // greedy continuation, the prefix given as plain text, starts with the target word, overall and per kind.
-nlohmann::json in_context_copying(EvalModel& model, const std::vector<nlohmann::json>& items, int64_t batch_size);
+nlohmann::json in_context_copying(TextModel& model, const std::vector<nlohmann::json>& items, int64_t batch_size);
 
 }  // namespace rlhf::eval

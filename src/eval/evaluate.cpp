@@ -15,14 +15,14 @@
 #include "data/jsonl.h"
 #include "eval/benchmarks.h"
 #include "eval/compute.h"
-#include "eval/generation.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
 #include "eval/real_data.h"
 #include "eval/rm_generalisation.h"
 #include "eval/stats.h"
+#include "infer/scoring.h"
+#include "infer/text.h"
 #include "io/model_dir.h"
-#include "train/reward.h"
 
 namespace rlhf::eval {
 
@@ -166,7 +166,7 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
 }
 
 // Runs every benchmark that applies to a loaded model into summary[measure][id].
-void run_benchmarks(EvalModel& m, const std::string& id, const Judge& judge, const Inputs& in, const EvalOptions& o,
+void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, const Inputs& in, const EvalOptions& o,
                     json& summary, GenerationStats& stats) {
   BenchmarkOptions b;
   b.greedy.max_new_tokens = b.sampled.max_new_tokens = o.max_new_tokens;
@@ -280,7 +280,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       }
       if (few_shot && in.demonstrations.empty()) continue;
       Clock clock;
-      EvalModel m = load_eval_model(id, dir, o.prompt_format, o.device, run.tokenizer_dir());
+      TextModel m = load_text_model(id, dir, o.prompt_format, o.device, run.tokenizer_dir());
       GenerationStats stats;
       PromptStyle style;
       if (few_shot) style.prefix = few_shot_prefix(m.format, in.demonstrations);

@@ -9,9 +9,9 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "eval/stats.h"
+#include "infer/scoring.h"
 #include "io/model_dir.h"
 #include "model/config.h"
-#include "train/reward.h"
 
 namespace rlhf::eval {
 
@@ -50,7 +50,7 @@ std::string find_shared_data(const std::string& hint) {
   return fs::is_directory("../shared/data") ? "../shared/data" : "";
 }
 
-json real_crows_pairs(EvalModel& model, const std::string& csv, int64_t limit, int64_t batch_size) {
+json real_crows_pairs(TextModel& model, const std::string& csv, int64_t limit, int64_t batch_size) {
   if (!file_exists(csv)) return {{"skipped", "CrowS-Pairs not found at " + csv}};
   std::vector<CrowsPair> pairs = read_crows_pairs(csv);
   if (limit > 0 && static_cast<int64_t>(pairs.size()) > limit) pairs.resize(static_cast<size_t>(limit));
@@ -128,7 +128,7 @@ json real_data_measures(const std::string& key, const std::string& model_dir, co
     out["hh_rlhf"] = hh_preference_accuracy(model_dir, first_jsonl(shared_data + "/hh-rlhf"), limit, batch_size,
                                             std::min<int64_t>(512, context), device, tokenizer);
   } else {
-    EvalModel m = load_eval_model(key, model_dir, "plain", device, tokenizer);
+    TextModel m = load_text_model(key, model_dir, "plain", device, tokenizer);
     out["crows_pairs"] = real_crows_pairs(m, shared_data + "/crows-pairs/crows_pairs_anonymized.csv", limit, batch_size);
   }
   return out;

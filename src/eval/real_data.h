@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eval/generation.h"
+#include "infer/text.h"
 
 namespace rlhf::eval {
 
@@ -19,7 +19,7 @@ namespace rlhf::eval {
 std::string find_shared_data(const std::string& hint = "");
 
 // `csv`: crows_pairs_anonymized.csv. `limit` > 0 scores only the first `limit` pairs.
-nlohmann::json real_crows_pairs(EvalModel& model, const std::string& csv, int64_t limit, int64_t batch_size);
+nlohmann::json real_crows_pairs(TextModel& model, const std::string& csv, int64_t limit, int64_t batch_size);
 
 // `jsonl`: HH-RLHF pairs ({"chosen", "rejected"} dialogues, plain or .gz); malformed pairs are skipped and counted.
 nlohmann::json hh_preference_accuracy(const std::string& reward_model_dir, const std::string& jsonl, int64_t limit,

@@ -6,9 +6,9 @@
 #include <limits>
 
 #include "common/error.h"
-#include "model/recompute.h"
 #include "model/cpu_linear.h"
 #include "model/decode_attention.h"
+#include "model/recompute.h"
 #include "model/short_attention.h"
 
 namespace rlhf {

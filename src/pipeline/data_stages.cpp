@@ -8,9 +8,9 @@
 #include "common/files.h"
 #include "data/curate.h"
 #include "data/jsonl.h"
+#include "infer/text.h"
 #include "io/model_dir.h"
 #include "pipeline/records.h"
-#include "pipeline/sampling.h"
 #include "pipeline/stage_bodies.h"
 #include "tokenizer/bpe_train.h"
 #include "world/world.h"
@@ -132,7 +132,7 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     std::vector<std::pair<std::string, std::string>> shots;
     for (size_t i = 0; i < std::min<size_t>(2, demos.size()); ++i)
       shots.emplace_back(demos[i]["prompt"].get<std::string>(), demos[i]["completion"].get<std::string>());
-    auto s = sample_responses(*base, *tokenizer, format, prompts, g, 64, generator, few_shot_prefix(shots));
+    auto s = sample_responses(*base, *tokenizer, format, prompts, g, 64, generator, few_shot_prefix(format, shots));
     for (size_t i = 0; i < records.size(); ++i) responses[i].push_back(s.responses[i]);
     compute.tokens_generated += s.tokens_generated;
   }

@@ -7,9 +7,10 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "eval/benchmarks.h"
+#include "infer/scoring.h"
+#include "infer/text.h"
 #include "io/model_dir.h"
 #include "pipeline/records.h"
-#include "pipeline/sampling.h"
 #include "pipeline/stage_bodies.h"
 #include "train/ppo.h"
 #include "train/reward.h"
@@ -68,7 +69,7 @@ json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   // following is built on it, so it is the first thing to look at when SFT does not take.
   const std::string probes = p.world() + "/benchmarks/copying.jsonl";
   if (file_exists(probes)) {
-    eval::EvalModel base = eval::load_eval_model("base", p.model("base"), "plain", c.device, p.tokenizer());
+    TextModel base = load_text_model("base", p.model("base"), "plain", c.device, p.tokenizer());
     summary["in_context_copying"] = eval::in_context_copying(base, read_records(probes), 64);
     const json& copying = summary["in_context_copying"];
     auto share = [&](const char* kind) {

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/options.h"
+#include "io/checkpoint.h"
 #include "model/config.h"
 #include "model/device.h"
-#include "io/checkpoint.h"
 #include "train/memory_options.h"
 
 namespace rlhf {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "model/logprobs.h"
 
 namespace rlhf {
 
@@ -24,6 +25,12 @@ torch::Tensor masked_whiten(const torch::Tensor& x, const torch::Tensor& mask, b
 
 torch::Tensor negative_log_likelihood(const torch::Tensor& logprobs, const torch::Tensor& mask) {
   return -masked_mean(logprobs, mask);
+}
+
+torch::Tensor language_model_loss(TransformerImpl& model, const PaddedBatch& batch) {
+  auto logprobs = token_logprobs(model, batch.ids, batch.attention).logprobs;  // [B, T-1], predicts ids[:, 1:]
+  auto target_mask = batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1);
+  return negative_log_likelihood(logprobs, target_mask);
 }
 
 RankingLoss ranking_loss(const torch::Tensor& rewards, const std::vector<std::pair<int, int>>& pairs) {

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "infer/batch.h"
+
 namespace rlhf {
 
 // Token-level masked mean: Σ mask·x / Σ mask (TRL, OpenRLHF and DeepSpeed-Chat all aggregate this way).
@@ -16,6 +18,8 @@ torch::Tensor masked_whiten(const torch::Tensor& x, const torch::Tensor& mask, b
 // SFT and ptx: L = −(1/|y|) Σ_t log π(y_t | x, y_<t), the mean negative log-likelihood over response (or text) tokens;
 // prompt tokens have mask 0 and add nothing.
 torch::Tensor negative_log_likelihood(const torch::Tensor& logprobs, const torch::Tensor& mask);
+// The same over a batch's loss-masked tokens, from one forward of `model` (SFT, pretraining and ptx all use it).
+torch::Tensor language_model_loss(TransformerImpl& model, const PaddedBatch& batch);
 
 // Reward model on K ranked responses of one prompt (InstructGPT eq. 1):
 //   loss(θ) = −1/C(K,2) · Σ_{(y_w, y_l)} log σ(r_θ(x, y_w) − r_θ(x, y_l))

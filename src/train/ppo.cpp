@@ -245,17 +245,14 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       const auto order = epoch_order(prompts.size(), t.seed, e / n);
       batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
     }
-    int64_t P = 1;
-    for (const auto* p : batch_prompts) P = std::max<int64_t>(P, std::min<int64_t>(max_prompt, static_cast<int64_t>(p->size())));
-    auto prompt_ids = torch::full({B, P}, pad_id, torch::kLong), prompt_mask = torch::zeros({B, P}, torch::kLong);
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& p = *batch_prompts[static_cast<size_t>(b)];
-      const int64_t n = std::min<int64_t>(P, static_cast<int64_t>(p.size()));
-      std::vector<int64_t> tail(p.end() - n, p.end());  // over-long prompts keep their end (the instruction's tail)
-      prompt_ids[b].slice(0, P - n).copy_(torch::tensor(tail, torch::kLong));
-      prompt_mask[b].slice(0, P - n).fill_(1);
-    }
-    prompt_ids = prompt_ids.to(device), prompt_mask = prompt_mask.to(device);
+    std::vector<std::vector<int64_t>> tails;  // over-long prompts keep their end (the instruction's tail)
+    for (const auto* p : batch_prompts)
+      tails.emplace_back(p->end() - std::min<int64_t>(max_prompt, static_cast<int64_t>(p->size())), p->end());
+    std::vector<const std::vector<int64_t>*> rows;
+    for (const auto& tail : tails) rows.push_back(&tail);
+    const LeftPadded padded = left_pad(rows, pad_id);
+    const int64_t P = padded.ids.size(1);
+    const auto prompt_ids = padded.ids.to(device), prompt_mask = padded.mask.to(device);
     GenerationOptions g;
     g.max_new_tokens = o.response_length;
     g.temperature = o.temperature;

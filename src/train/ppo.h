@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "infer/batch.h"
 #include "model/transformer.h"
-#include "train/batch.h"
 #include "train/loop.h"
 
 namespace rlhf {

@@ -7,12 +7,13 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "data/formats.h"
+#include "infer/batch.h"
+#include "infer/scoring.h"
 #include "io/model_dir.h"
-#include "train/batch.h"
+#include "tokenizer/tokenizer.h"
 #include "train/distributed.h"
 #include "train/losses.h"
 #include "train/memory.h"
-#include "tokenizer/tokenizer.h"
 
 namespace rlhf {
 
@@ -37,19 +38,6 @@ struct RankedPrompt {
   std::vector<Sequence> responses;
   std::vector<std::pair<int, int>> pairs;
 };
-
-Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
-                     const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
-                     bool* kept) {
-  PromptTokens tokens = encode_prompt(tokenizer, format, prompt, response);
-  if (tokens.response_ids.size() >= max_length) tokens.response_ids.resize(max_length - 1);
-  Sequence s;
-  *kept = apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), counts);
-  s.prompt_length = static_cast<int64_t>(tokens.prompt_ids.size());
-  s.ids = tokens.prompt_ids;
-  s.ids.insert(s.ids.end(), tokens.response_ids.begin(), tokens.response_ids.end());
-  return s;
-}
 
 std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& examples, const Tokenizer& tokenizer,
                                           const PromptFormat& format, const TrainingOptions& t, TruncationCounts& counts) {
@@ -107,31 +95,6 @@ double held_out_accuracy(TransformerImpl& model, const std::vector<RankedPrompt>
 }
 
 }  // namespace
-
-std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
-                                const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
-                                double offset, int64_t batch_size, int64_t max_length) {
-  torch::NoGradGuard no_grad;
-  const torch::Device device = reward_model.embed_tokens.device();
-  const int64_t pad_id = std::max<int64_t>(0, tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id());
-  TruncationCounts counts;
-  std::vector<Sequence> sequences;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    bool kept = true;
-    sequences.push_back(encode_pair(tokenizer, format, prompts[i], responses[i], static_cast<size_t>(max_length),
-                                    TruncationPolicy::kTruncatePromptLeft, counts, &kept));
-  }
-  std::vector<double> rewards;
-  for (size_t start = 0; start < sequences.size(); start += static_cast<size_t>(batch_size)) {
-    std::vector<const Sequence*> rows;
-    for (size_t i = start; i < std::min(sequences.size(), start + static_cast<size_t>(batch_size)); ++i)
-      rows.push_back(&sequences[i]);
-    auto batch = pad_right(rows, pad_id, device);
-    auto r = score_at_last_token(reward_model, batch.ids, batch.attention).to(torch::kCPU, torch::kFloat64);
-    for (int64_t i = 0; i < r.size(0); ++i) rewards.push_back(r[i].item<double>() - offset);
-  }
-  return rewards;
-}
 
 RewardResult run_reward_training(const RewardOptions& o) {
   const TrainingOptions& t = o.train;

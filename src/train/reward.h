@@ -38,10 +38,4 @@ struct RewardResult {
 void bind_reward_options(Options& options, RewardOptions& reward);
 RewardResult run_reward_training(const RewardOptions& options);
 
-
-// Rewards for (prompt, response) texts: the scalar head at each sequence's last token, minus the stored offset.
-std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
-                                const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
-                                double offset, int64_t batch_size, int64_t max_length);
-
 }  // namespace rlhf

@@ -8,13 +8,13 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "data/formats.h"
+#include "infer/batch.h"
 #include "io/model_dir.h"
-#include "train/batch.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer/tokenizer.h"
 #include "train/distributed.h"
 #include "train/losses.h"
 #include "train/memory.h"
-#include "tokenizer/prompt_format.h"
-#include "tokenizer/tokenizer.h"
 
 namespace rlhf {
 

@@ -1,7 +1,7 @@
 // GGUF reader (io/formats/gguf.h): any bytes as a GGUF file, parsed in memory (parse_gguf) and through the memory map
 // (GgufFile::to_float). Accepted headers must place every tensor inside the file with the size its type and dims imply.
-#include "io/formats/gguf.h"
 #include "fuzz_util.h"
+#include "io/formats/gguf.h"
 
 using namespace rlhf;
 

@@ -2,8 +2,8 @@
 // promises model loading relies on (torch::from_blob(data(t), t.shape) reads exactly the tensor's bytes).
 #include <cstring>
 
-#include "io/formats/safetensors.h"
 #include "fuzz_util.h"
+#include "io/formats/safetensors.h"
 
 using namespace rlhf;
 

@@ -4,13 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <fstream>
 #include <iostream>
 
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
+#include "infer/batch.h"
 #include "io/model_dir.h"
 #include "model/device.h"
 #include "model/generate.h"
@@ -116,44 +116,19 @@ void run(GenerateArgs a) {
   o.pad_token_id = config.pad_token_id >= 0 ? config.pad_token_id : std::max<int64_t>(config.eos_token_id, 0);
   auto generator = seeded_generator(device, static_cast<uint64_t>(a.seed));  // a GPU samples with a GPU generator
 
-  int64_t new_tokens = 0;
-  double seconds = 0;
-  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(a.batch_size)) {
-    const size_t end = std::min(rows.size(), start + static_cast<size_t>(a.batch_size));
-    int64_t width = 0;
-    for (size_t i = start; i < end; ++i) width = std::max<int64_t>(width, static_cast<int64_t>(rows[i].size()));
-    auto ids = torch::full({static_cast<int64_t>(end - start), width}, o.pad_token_id, torch::kLong);
-    auto mask = torch::zeros_like(ids);
-    for (size_t i = start; i < end; ++i) {
-      const int64_t n = static_cast<int64_t>(rows[i].size());
-      ids[i - start].slice(0, width - n).copy_(torch::tensor(rows[i], torch::kLong));
-      mask[i - start].slice(0, width - n).fill_(1);
+  GenerationStats stats;
+  const auto generated = generate_rows(*model, rows, o, a.batch_size, generator, false, &stats);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    json line = {{"ids", generated.ids[i]}, {"logprobs", generated.logprobs[i]}};
+    if (tokenizer) {
+      line["prompt"] = a.prompts[i];
+      line["response"] = tokenizer->decode(generated.ids[i], true);
     }
-    ids = ids.to(device), mask = mask.to(device);
-    auto t0 = std::chrono::steady_clock::now();
-    auto out = generate(*model, ids, mask, o, generator);
-    // The clock stops when the tokens are here: on a GPU the copy waits for the queued work.
-    const auto response_ids = out.response_ids.to(torch::kCPU).contiguous();
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto lengths = out.response_mask.sum(1).to(torch::kCPU);
-    const auto logprobs = out.response_logprobs.to(torch::kCPU, torch::kFloat32).contiguous();
-    new_tokens += response_ids.numel();
-    for (int64_t i = 0; i < response_ids.size(0); ++i) {
-      const int64_t n = lengths[i].item<int64_t>();
-      auto row_ids = response_ids[i].slice(0, 0, n);
-      std::vector<int64_t> response(row_ids.data_ptr<int64_t>(), row_ids.data_ptr<int64_t>() + n);
-      auto lp = logprobs[i].slice(0, 0, n).contiguous();
-      json line = {{"ids", response}, {"logprobs", std::vector<float>(lp.data_ptr<float>(), lp.data_ptr<float>() + n)}};
-      if (tokenizer) {
-        line["prompt"] = a.prompts[start + static_cast<size_t>(i)];
-        line["response"] = tokenizer->decode(response, true);
-      }
-      std::cout << line.dump() << "\n";
-    }
+    std::cout << line.dump() << "\n";
   }
   if (a.timing)
-    std::cerr << "generated " << new_tokens << " tokens (batch positions) in " << seconds << " s: "
-              << (seconds > 0 ? new_tokens / seconds : 0) << " tokens/s\n";
+    std::cerr << "generated " << stats.batch_positions << " tokens (batch positions) in " << stats.seconds << " s: "
+              << (stats.seconds > 0 ? stats.batch_positions / stats.seconds : 0) << " tokens/s\n";
 }
 
 RegisterCommand reg{{"generate", "Sample from a model (batched, KV cache); JSONL out", [](CLI::App& app) {

@@ -10,10 +10,10 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "io/checkpoint.h"
 #include "io/formats/safetensors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
-#include "io/checkpoint.h"
 #include "../error_of.h"
 
 namespace rlhf {

@@ -19,12 +19,12 @@
 #include <unistd.h>
 
 #include "common/files.h"
+#include "infer/batch.h"
 #include "io/formats/safetensors.h"
 #include "io/model_dir.h"
 #include "model/lora.h"
 #include "pipeline/pipeline.h"
 #include "tokenizer/bpe_train.h"
-#include "train/batch.h"
 #include "train/losses.h"
 #include "train/ppo.h"
 #include "train/reward.h"

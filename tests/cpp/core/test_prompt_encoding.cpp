@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include "common/files.h"
+#include "infer/scoring.h"
+#include "infer/text.h"
 #include "io/formats/safetensors.h"
 #include "io/model_dir.h"
 #include "model/generate.h"
-#include "pipeline/sampling.h"
 #include "tokenizer/prompt_format.h"
 #include "train/ppo.h"
 #include "train/reward.h"
@@ -112,7 +113,7 @@ TEST(PromptEncoding, SentencePiecePromptsGetTheirBosInEveryStage) {
   GenerationOptions g;
   g.max_new_tokens = 6, g.do_sample = false, g.eos_token_id = 2, g.pad_token_id = 2;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(1);
-  auto sampled = pipeline::sample_responses(*policy, *tokenizer, format, prompts, g, 8, generator);
+  auto sampled = sample_responses(*policy, *tokenizer, format, prompts, g, 8, generator);
   int64_t changed = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<std::string> texts;

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "common/files.h"
+#include "infer/batch.h"
 #include "io/model_dir.h"
 #include "tokenizer/bpe_train.h"
-#include "train/batch.h"
 #include "train/losses.h"
 #include "train/ppo.h"
 #include "train/reward.h"

@@ -11,13 +11,13 @@
 
 #include "bench/measure.h"
 #include "bench/presets.h"
-#include "model/cpu_allocator.h"
-#include "model/device.h"
 #include "common/error.h"
 #include "common/files.h"
-#include "train/batch.h"
-#include "train/losses.h"
+#include "infer/batch.h"
+#include "model/cpu_allocator.h"
+#include "model/device.h"
 #include "train/loop.h"
+#include "train/losses.h"
 #include "train/memory.h"
 #include "train/ppo.h"
 

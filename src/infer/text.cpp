@@ -1,4 +1,4 @@
-#include "eval/generation.h"
+#include "infer/text.h"
 
 #include <algorithm>
 
@@ -9,7 +9,7 @@
 #include "model/generate.h"
 #include "model/logprobs.h"
 
-namespace rlhf::eval {
+namespace rlhf {
 
 namespace {
 
@@ -26,7 +26,7 @@ std::string cut_at_stops(std::string text, const std::vector<std::string>& stops
   return trim(text);
 }
 
-int64_t pad_id_of(const EvalModel& m) {
+int64_t pad_id_of(const TextModel& m) {
   const ModelConfig& c = m.model->config();
   if (c.pad_token_id >= 0) return c.pad_token_id;
   if (m.tokenizer->pad_id() >= 0) return m.tokenizer->pad_id();
@@ -34,7 +34,7 @@ int64_t pad_id_of(const EvalModel& m) {
 }
 
 // The id that stands in for an empty context: BOS, else EOS (GPT-2 scores text after <|endoftext|>), else none.
-int64_t start_id_of(const EvalModel& m) {
+int64_t start_id_of(const TextModel& m) {
   if (m.tokenizer->bos_id() >= 0) return m.tokenizer->bos_id();
   if (m.model->config().bos_token_id >= 0) return m.model->config().bos_token_id;
   if (m.tokenizer->eos_id() >= 0) return m.tokenizer->eos_id();
@@ -43,12 +43,12 @@ int64_t start_id_of(const EvalModel& m) {
 
 }  // namespace
 
-int64_t EvalModel::context_length() const {
+int64_t TextModel::context_length() const {
   const int64_t n = model->config().max_position_embeddings;
   return n > 0 ? n : 2048;
 }
 
-const std::vector<int64_t>& EvalModel::newline_ids() {
+const std::vector<int64_t>& TextModel::newline_ids() {
   if (!newline_ids_found_) {
     for (int64_t id = 0; id < tokenizer->vocab_size(); ++id)
       if (!tokenizer->is_special(id) && tokenizer->decode_bytes({id}).find('\n') != std::string::npos) newline_ids_.push_back(id);
@@ -63,9 +63,9 @@ std::string tokenizer_path(const std::string& dir, const std::string& fallback) 
   return fallback.empty() ? dir : fallback;
 }
 
-EvalModel load_eval_model(const std::string& key, const std::string& dir, const std::string& format,
+TextModel load_text_model(const std::string& key, const std::string& dir, const std::string& format,
                           const std::string& device, const std::string& tokenizer) {
-  EvalModel m;
+  TextModel m;
   m.key = key;
   m.dir = dir;
   m.device = pick_device(device);
@@ -88,7 +88,7 @@ std::string few_shot_prefix(const PromptFormat& format, const std::vector<std::p
   return prefix;
 }
 
-std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std::string>& prompts,
+std::vector<std::string> generate_responses(TextModel& m, const std::vector<std::string>& prompts,
                                             const SamplingOptions& o, const PromptStyle& style,
                                             int64_t samples_per_prompt, GenerationStats* stats) {
   check(samples_per_prompt >= 1, "generate_responses: samples_per_prompt must be at least 1");
@@ -121,41 +121,43 @@ std::vector<std::string> generate_responses(EvalModel& m, const std::vector<std:
     stop_strings.push_back("\n");
   }
   g.pad_token_id = pad_id_of(m);
-  auto generator = seeded_generator(m.device, o.seed);  // the device's kind: a CPU generator cannot sample on a GPU
-
-  // Rows sorted by length so that a batch pads little (the sort is stable: samples of a prompt stay in order).
-  std::vector<size_t> order(rows.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].size() < rows[b].size(); });
-  std::vector<std::string> responses(rows.size());
-  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(o.batch_size)) {
-    const size_t end = std::min(rows.size(), start + static_cast<size_t>(o.batch_size));
-    int64_t width = 0;
-    for (size_t k = start; k < end; ++k) width = std::max<int64_t>(width, static_cast<int64_t>(rows[order[k]].size()));
-    auto ids = torch::full({static_cast<int64_t>(end - start), width}, g.pad_token_id, torch::kLong);
-    auto mask = torch::zeros_like(ids);
-    for (size_t k = start; k < end; ++k) {  // left padding: generation continues every row at the same column
-      const auto& row = rows[order[k]];
-      const int64_t n = static_cast<int64_t>(row.size());
-      ids[static_cast<int64_t>(k - start)].slice(0, width - n).copy_(torch::tensor(row, torch::kLong));
-      mask[static_cast<int64_t>(k - start)].slice(0, width - n).fill_(1);
-      if (stats) stats->tokens_prompted += n;
-    }
-    auto out = generate(*m.model, ids.to(m.device), mask.to(m.device), g, generator);
-    auto response_ids = out.response_ids.to(torch::kCPU).contiguous();
-    auto lengths = out.response_mask.sum(1).to(torch::kCPU);
-    for (int64_t i = 0; i < response_ids.size(0); ++i) {
-      const int64_t n = lengths[i].item<int64_t>();
-      if (stats) stats->tokens_generated += n;
-      const int64_t* row = response_ids[i].data_ptr<int64_t>();
-      std::string text = m.tokenizer->decode(std::vector<int64_t>(row, row + n), true);
-      responses[order[start + static_cast<size_t>(i)]] = cut_at_stops(text, stop_strings);
-    }
-  }
+  // The device's kind: a CPU generator cannot sample on a GPU. Rows by length, so that a batch pads little.
+  const auto generated = generate_rows(*m.model, rows, g, o.batch_size, seeded_generator(m.device, o.seed), true, stats);
+  std::vector<std::string> responses;
+  for (const auto& ids : generated.ids) responses.push_back(cut_at_stops(m.tokenizer->decode(ids, true), stop_strings));
   return responses;
 }
 
-std::vector<double> continuation_logprobs(EvalModel& m, const std::vector<std::string>& contexts,
+Sampled sample_responses(TransformerImpl& model, const Tokenizer& tokenizer, const PromptFormat& format,
+                         const std::vector<std::string>& prompts, const GenerationOptions& options, int64_t batch_size,
+                         at::Generator generator, const std::string& prefix) {
+  model.eval();
+  const int64_t max_prompt = model.config().max_position_embeddings - options.max_new_tokens;
+  GenerationOptions o = options;
+  o.stop_token_ids = format.stop_ids(tokenizer);
+  const std::vector<int64_t> head = prefix.empty() ? std::vector<int64_t>{} : tokenizer.encode(prefix);
+  std::vector<std::vector<int64_t>> rows;
+  for (const auto& prompt : prompts) {
+    auto ids = encode_prompt(tokenizer, format, prompt, "", false).prompt_ids;
+    ids.insert(ids.begin() + (prompt_wants_bos(tokenizer) ? 1 : 0), head.begin(), head.end());  // after the BOS, if any
+    if (static_cast<int64_t>(ids.size()) > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);
+    rows.push_back(std::move(ids));
+  }
+  GenerationStats stats;
+  auto generated = generate_rows(model, rows, o, batch_size, generator, false, &stats);
+  Sampled out;
+  out.tokens_generated = stats.tokens_generated;
+  for (auto& tokens : generated.ids) {
+    while (!tokens.empty() && std::find(o.stop_token_ids.begin(), o.stop_token_ids.end(), tokens.back()) != o.stop_token_ids.end())
+      tokens.pop_back();  // the end-of-response token is not part of the text
+    std::string text = tokenizer.decode(tokens, true);
+    const size_t first = text.find_first_not_of(' ');
+    out.responses.push_back(first == std::string::npos ? "" : text.substr(first));
+  }
+  return out;
+}
+
+std::vector<double> continuation_logprobs(TextModel& m, const std::vector<std::string>& contexts,
                                           const std::vector<std::string>& continuations, int64_t batch_size,
                                           std::vector<int64_t>* token_counts) {
   if (contexts.size() != continuations.size())
@@ -218,4 +220,4 @@ std::vector<double> continuation_logprobs(EvalModel& m, const std::vector<std::s
   return result;
 }
 
-}  // namespace rlhf::eval
+}  // namespace rlhf

@@ -1,0 +1,94 @@
+#include "infer/batch.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "model/logprobs.h"
+
+namespace rlhf {
+
+PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device) {
+  const int64_t B = static_cast<int64_t>(sequences.size());
+  int64_t T = 1;
+  for (const auto* s : sequences) T = std::max<int64_t>(T, static_cast<int64_t>(s->ids.size()));
+  auto ids = torch::full({B, T}, pad_id, torch::kLong);
+  auto attention = torch::zeros({B, T}, torch::kLong);
+  auto loss_mask = torch::zeros({B, T}, torch::kLong);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& s = *sequences[b];
+    const int64_t n = static_cast<int64_t>(s.ids.size());
+    ids[b].slice(0, 0, n).copy_(torch::tensor(s.ids, torch::kLong));
+    attention[b].slice(0, 0, n).fill_(1);
+    loss_mask[b].slice(0, s.prompt_length, n).fill_(1);
+  }
+  return {ids.to(device), attention.to(device), loss_mask.to(device)};
+}
+
+LeftPadded left_pad(const std::vector<const std::vector<int64_t>*>& rows, int64_t pad_id) {
+  int64_t width = 1;
+  for (const auto* row : rows) width = std::max<int64_t>(width, static_cast<int64_t>(row->size()));
+  auto ids = torch::full({static_cast<int64_t>(rows.size()), width}, pad_id, torch::kLong);
+  auto mask = torch::zeros_like(ids);
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const int64_t n = static_cast<int64_t>(rows[b]->size());
+    if (n == 0) continue;
+    ids[static_cast<int64_t>(b)].slice(0, width - n).copy_(torch::tensor(*rows[b], torch::kLong));
+    mask[static_cast<int64_t>(b)].slice(0, width - n).fill_(1);
+  }
+  return {ids, mask};
+}
+
+GeneratedRows generate_rows(TransformerImpl& model, const std::vector<std::vector<int64_t>>& rows,
+                            const GenerationOptions& options, int64_t batch_size, at::Generator generator, bool by_length,
+                            GenerationStats* stats) {
+  const torch::Device device = model.embed_tokens.device();
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (by_length)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].size() < rows[b].size(); });
+  GeneratedRows out;
+  out.ids.resize(rows.size()), out.logprobs.resize(rows.size());
+  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(rows.size(), start + static_cast<size_t>(batch_size));
+    std::vector<const std::vector<int64_t>*> batch;
+    for (size_t k = start; k < end; ++k) batch.push_back(&rows[order[k]]);
+    const LeftPadded prompts = left_pad(batch, options.pad_token_id);
+    const auto ids = prompts.ids.to(device), mask = prompts.mask.to(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto generated = generate(model, ids, mask, options, generator);
+    // The clock stops when the tokens are here: on a GPU the copy waits for the queued work.
+    const auto response_ids = generated.response_ids.to(torch::kCPU).contiguous();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto lengths = generated.response_mask.sum(1).to(torch::kCPU);
+    const auto logprobs = generated.response_logprobs.to(torch::kCPU, torch::kFloat32).contiguous();
+    for (int64_t i = 0; i < response_ids.size(0); ++i) {
+      const int64_t n = lengths[i].item<int64_t>();
+      const int64_t* tokens = response_ids[i].data_ptr<int64_t>();
+      const float* lp = logprobs[i].data_ptr<float>();
+      const size_t row = order[start + static_cast<size_t>(i)];
+      out.ids[row].assign(tokens, tokens + n);
+      out.logprobs[row].assign(lp, lp + n);
+      if (stats) stats->tokens_generated += n;
+    }
+    if (stats) {
+      stats->tokens_prompted += prompts.mask.sum().item<int64_t>();
+      stats->batch_positions += response_ids.numel();
+      stats->seconds += seconds;
+    }
+  }
+  return out;
+}
+
+torch::Tensor last_token_index(const torch::Tensor& mask) {
+  auto positions = torch::arange(mask.size(1), mask.options().dtype(torch::kLong)).unsqueeze(0);
+  return (positions * mask.to(torch::kLong)).argmax(1);
+}
+
+torch::Tensor score_at_last_token(TransformerImpl& model, const torch::Tensor& ids, const torch::Tensor& mask) {
+  auto hidden = model.hidden_states(ids, positions_from_mask(mask), mask);  // [B, T, C]
+  auto last = last_token_index(mask);
+  auto picked = hidden.gather(1, last.view({-1, 1, 1}).expand({-1, 1, hidden.size(2)})).squeeze(1);  // [B, C]
+  return model.scores(picked);
+}
+
+}  // namespace rlhf

@@ -1,0 +1,59 @@
+// A model on token ids, for every caller (training, evaluation, the pipeline, the CLI): sequences padded into batches
+// (right-padded for training and scoring, left-padded for generation), batched generation, and the reward read-out
+// at the last real token.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/generate.h"
+#include "model/transformer.h"
+
+namespace rlhf {
+
+// One training sequence: prompt ids then response ids; the loss (SFT) or the reward read-out (RM) is on the response.
+struct Sequence {
+  std::vector<int64_t> ids;
+  int64_t prompt_length = 0;  // ids[0, prompt_length) are the prompt; 0 = the whole text is trained on (pretraining)
+};
+
+struct PaddedBatch {
+  torch::Tensor ids;        // [B, T], right-padded
+  torch::Tensor attention;  // [B, T] 1 = real token
+  torch::Tensor loss_mask;  // [B, T] 1 = a token whose log-likelihood is trained (response, or all text)
+};
+
+PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device);
+
+// Prompts left-padded to the longest (at least 1 column), so that generation continues every row at the same column.
+// ids [B, P] (pad_id before a row's tokens), mask [B, P] (0 before them), on the CPU.
+struct LeftPadded {
+  torch::Tensor ids, mask;
+};
+LeftPadded left_pad(const std::vector<const std::vector<int64_t>*>& rows, int64_t pad_id);
+
+struct GenerationStats {
+  int64_t tokens_generated = 0;  // response tokens (up to and including EOS)
+  int64_t tokens_prompted = 0;   // prompt tokens run through the model
+  int64_t batch_positions = 0;   // generated positions of every batch row, finished rows' padding included
+  double seconds = 0;            // in generate() and fetching its tokens, batch by batch
+};
+
+// One response per row of prompt ids, `batch_size` rows at a time (left-padded): the generated ids up to and including
+// the row's EOS or stop id, and their log-probs. With `by_length` the rows are batched in order of length (less
+// padding; a stable sort, so rows of one prompt stay in order); the results are in the rows' order either way.
+struct GeneratedRows {
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<std::vector<float>> logprobs;
+};
+GeneratedRows generate_rows(TransformerImpl& model, const std::vector<std::vector<int64_t>>& rows,
+                            const GenerationOptions& options, int64_t batch_size, at::Generator generator, bool by_length,
+                            GenerationStats* stats = nullptr);
+
+// Index of the last real token of each row: mask [B, T] -> [B].
+torch::Tensor last_token_index(const torch::Tensor& mask);
+
+// Scalar-head output at each row's last real token (the reward of a reward model). ids, mask [B, T] -> [B].
+torch::Tensor score_at_last_token(TransformerImpl& model, const torch::Tensor& ids, const torch::Tensor& mask);
+
+}  // namespace rlhf

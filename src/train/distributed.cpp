@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/device.h"
 #include "train/fused_adamw.h"
 
 namespace rlhf {

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "common/rendezvous.h"
-#include "train/loop.h"
+#include "train/options.h"
 
 namespace rlhf {
 

@@ -9,107 +9,10 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "data/formats.h"
 #include "model/cpu_linear.h"
 #include "train/fused_adamw.h"
-#include "train/memory.h"
 
 namespace rlhf {
-
-void bind_training_options(Options& o, TrainingOptions& t) {
-  o.add("output_dir", &t.output_dir, "where the model, checkpoints and metrics go");
-  o.add("learning_rate", &t.learning_rate, "peak learning rate (AdamW)");
-  o.add("num_train_epochs", &t.num_train_epochs, "passes over the data");
-  o.add("per_device_train_batch_size", &t.per_device_train_batch_size, "examples per micro-batch");
-  o.add("gradient_accumulation_steps", &t.gradient_accumulation_steps, "micro-batches per optimizer step");
-  o.add("max_steps", &t.max_steps, "optimizer steps in all (> 0 overrides the epochs)");
-  o.add("max_grad_norm", &t.max_grad_norm, "gradient clipping by global norm (0: off)");
-  o.add("warmup_ratio", &t.warmup_ratio, "share of steps with linear warm-up");
-  o.add("warmup_steps", &t.warmup_steps, "warm-up steps (wins over warmup_ratio)");
-  o.add("lr_scheduler_type", &t.lr_scheduler_type, "cosine | linear | constant");
-  o.add("weight_decay", &t.weight_decay, "AdamW weight decay");
-  o.add("adam_beta1", &t.adam_beta1, "AdamW beta1");
-  o.add("adam_beta2", &t.adam_beta2, "AdamW beta2");
-  o.add("adam_epsilon", &t.adam_epsilon, "AdamW epsilon (added after bias correction, PyTorch's form)");
-  o.add("optim", &t.optim, "adamw_torch_fused (one kernel per step) | adamw_torch (LibTorch's op-by-op AdamW)");
-  o.add("seed", &t.seed, "seed of data order, initialisation and sampling");
-  o.add("logging_steps", &t.logging_steps, "log every N steps");
-  o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
-  o.add("save_total_limit", &t.save_total_limit, "checkpoints kept");
-  o.add("resume_from_checkpoint", &t.resume_from_checkpoint, "continue from output_dir's latest checkpoint");
-  o.add("max_length", &t.max_length, "longest sequence in tokens");
-  o.add("truncation", &t.truncation, "over-long examples: truncate_left (the prompt) | drop");
-  o.add("skip_invalid_lines", &t.skip_invalid_lines, "skip and count malformed JSONL lines instead of failing");
-  o.add("device", &t.device, "auto | cpu | cuda | cuda:N");
-  o.add("dtype", &t.dtype, "float32 | bfloat16");
-  o.add("max_bad_steps", &t.max_bad_steps, "consecutive non-finite steps before the run stops");
-  o.add("ddp_timeout", &t.ddp_timeout, "seconds a rank waits for the others before failing (several processes)");
-  o.add("ddp_bucket_cap_mb", &t.ddp_bucket_cap_mb, "gradient all-reduce bucket size in MiB");
-  o.add("ddp_check_parameters_steps", &t.ddp_check_parameters_steps,
-        "compare a parameter checksum across ranks every N steps (0: never)");
-  o.add("zero_stage", &t.zero_stage, "0 | 1 (ZeRO-1: AdamW moments sharded across ranks)");
-  bind_memory_options(o, t.memory);
-}
-
-void validate_training_options(const TrainingOptions& t, const std::string& stage) {
-  auto need = [&](bool ok, const std::string& option, const std::string& expected, const std::string& found) {
-    if (!ok) fail(stage + ": --" + option, expected, found);
-  };
-  need(std::isfinite(t.learning_rate) && t.learning_rate >= 0, "learning_rate", "a finite number >= 0",
-       std::to_string(t.learning_rate));
-  need(t.num_train_epochs >= 0, "num_train_epochs", "0 or more", std::to_string(t.num_train_epochs));
-  need(t.per_device_train_batch_size >= 1, "per_device_train_batch_size", "1 or more",
-       std::to_string(t.per_device_train_batch_size));
-  need(t.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "1 or more",
-       std::to_string(t.gradient_accumulation_steps));
-  need(t.logging_steps >= 1, "logging_steps", "1 or more", std::to_string(t.logging_steps));
-  need(t.save_steps >= 0, "save_steps", "0 (epoch ends only) or more", std::to_string(t.save_steps));
-  need(t.max_length >= 2, "max_length", "2 tokens or more", std::to_string(t.max_length));
-  need(std::isfinite(t.max_grad_norm) && t.max_grad_norm >= 0, "max_grad_norm", "a finite number >= 0 (0: off)",
-       std::to_string(t.max_grad_norm));
-  need(t.warmup_ratio >= 0 && t.warmup_ratio <= 1, "warmup_ratio", "a share from 0 to 1", std::to_string(t.warmup_ratio));
-  need(t.warmup_steps >= 0, "warmup_steps", "0 or more", std::to_string(t.warmup_steps));
-  need(t.ddp_timeout >= 1, "ddp_timeout", "1 second or more", std::to_string(t.ddp_timeout));
-  need(t.ddp_bucket_cap_mb >= 1, "ddp_bucket_cap_mb", "1 MiB or more", std::to_string(t.ddp_bucket_cap_mb));
-  need(t.ddp_check_parameters_steps >= 0, "ddp_check_parameters_steps", "0 (never) or more",
-       std::to_string(t.ddp_check_parameters_steps));
-  need(t.zero_stage == 0 || t.zero_stage == 1, "zero_stage", "0 or 1", std::to_string(t.zero_stage));
-  need(t.max_bad_steps >= 1, "max_bad_steps", "1 or more", std::to_string(t.max_bad_steps));
-  need(t.lr_scheduler_type == "cosine" || t.lr_scheduler_type == "linear" || t.lr_scheduler_type == "constant",
-       "lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
-  need(t.optim == "adamw_torch_fused" || t.optim == "adamw_torch", "optim", "adamw_torch_fused or adamw_torch",
-       "'" + t.optim + "'");
-  need(t.dtype == "float32" || t.dtype == "fp32" || t.dtype == "bfloat16" || t.dtype == "bf16", "dtype",
-       "float32 or bfloat16 (training has no float16 path)", "'" + t.dtype + "'");
-  parse_truncation_policy(t.truncation);
-  validate_memory_options(t.memory, t.dtype, stage);
-}
-
-void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
-                                const std::string& tokenizer_path, const std::string& stage) {
-  if (tokenizer_vocab_size > config.vocab_size)
-    fail(stage + ": " + model_dir,
-         "an embedding with a row for each of the tokenizer's " + std::to_string(tokenizer_vocab_size) + " ids (" +
-             tokenizer_path + ")",
-         "vocab_size " + std::to_string(config.vocab_size) + " in config.json (a different model's tokenizer?)");
-}
-
-void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
-                          const std::string& stage) {
-  if (config.is_gpt2() && static_cast<int64_t>(longest_sequence) > config.max_position_embeddings)
-    fail(stage + ": --max_length",
-         "sequences of at most the " + std::to_string(config.max_position_embeddings) + " positions of " + model_dir +
-             " (n_positions in config.json)",
-         "one of " + std::to_string(longest_sequence) + " tokens (lower --max_length)");
-}
-
-void check_some_examples_fit(size_t kept, size_t truncated, size_t dropped, const std::string& dataset,
-                             const std::string& limit, const std::string& stage) {
-  if (kept > 0 || truncated + dropped == 0) return;
-  fail(stage + ": " + dataset, "some examples that fit " + limit,
-       "none: all " + std::to_string(truncated + dropped) + " are longer (" + std::to_string(truncated) +
-           " would be truncated, " + std::to_string(dropped) + " dropped); raise --max_length");
-}
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters, const TrainingOptions& t,
                                                double learning_rate) {
@@ -193,6 +96,138 @@ bool BadStepGuard::check(double loss, double grad_norm, int64_t step, const std:
          ", gradient norm " + std::to_string(grad_norm) + "); " + last_good);
   }
   return false;
+}
+
+EpochSchedule epoch_schedule(const TrainingOptions& t, int64_t examples, int64_t world_size) {
+  const int64_t global_batch = t.per_device_train_batch_size * world_size;  // N ranks × b: one process with N·b
+  const int64_t micro_per_epoch = (examples + global_batch - 1) / global_batch;
+  EpochSchedule s;
+  s.steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / t.gradient_accumulation_steps);
+  s.total_steps = t.max_steps > 0 ? t.max_steps : s.steps_per_epoch * t.num_train_epochs;
+  s.epochs = (s.total_steps + s.steps_per_epoch - 1) / s.steps_per_epoch;
+  return s;
+}
+
+StepLoop::StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string& label, int64_t total_steps, bool quiet,
+                   Checkpointable what, const std::vector<std::string>& required)
+    : t_(t), dp_(dp), what_(std::move(what)), guard_(t.max_bad_steps) {
+  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
+  if (t.resume_from_checkpoint) {
+    if (auto state = load_latest_checkpoint(t.output_dir, what_, required)) {
+      state_ = std::move(*state);
+      step_ = state_["step"].get<int64_t>();
+      metrics_lines = state_.value("metrics_lines", int64_t{-1});
+    }
+  }
+  make_dirs(t.output_dir);
+  if (dp.is_main())  // rank 0 alone logs
+    logger_.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step_) : std::nullopt,
+                    metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
+  ProgressOptions progress_options;
+  progress_options.initial_step = step_;
+  if (quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
+  progress_.emplace(label, total_steps, progress_options);
+  install_interrupt_handlers();
+}
+
+void StepLoop::log(int64_t step, const Scalars& scalars) {
+  if (logger_) logger_->log(step, scalars);
+}
+
+void StepLoop::show(int64_t step, const Scalars& scalars) { progress_->update(step, scalars); }
+
+void StepLoop::checkpoint(int64_t step, nlohmann::json state, const std::vector<DataParallel*>& groups) {
+  for (auto* group : groups) group->gather_optimizer_state();
+  if (dp_.is_main()) {
+    state["metrics_lines"] = logger_->lines_written();
+    save_checkpoint(t_.output_dir, step, what_, state, t_.save_total_limit);
+  }
+  for (auto* group : groups) group->release_optimizer_state();
+}
+
+void StepLoop::end_step(int64_t step, bool interrupted, const std::function<void()>& checkpoint) {
+  if (interrupted) {
+    checkpoint();
+    progress_->finish();
+    throw Interrupted();
+  }
+  if (t_.save_steps > 0 && step % t_.save_steps == 0) checkpoint();
+}
+
+double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, const StepFunctions& f,
+                            const std::vector<torch::Tensor>& parameters, torch::optim::Optimizer& optimizer) {
+  const int64_t accumulation = t_.gradient_accumulation_steps;
+  const int64_t global_batch = t_.per_device_train_batch_size * dp_.world_size();
+  const int64_t micro_per_epoch = schedule.steps_per_epoch * accumulation;
+  std::vector<std::string> names = {"loss"};
+  names.insert(names.end(), f.counts.begin(), f.counts.end());
+  // The logging window (the sums of the steps since the last log) is part of the state: a run interrupted between two
+  // logged steps must log the same means after resuming as an uninterrupted one.
+  std::vector<double> window(names.size(), 0.0);
+  for (size_t k = 0; k < names.size(); ++k) window[k] = state_.value("window_" + names[k], 0.0);
+  int64_t window_steps = state_.value("window_steps", int64_t{0});
+  const int64_t start_epoch = state_.value("epoch", int64_t{0}), start_micro = state_.value("micro_batch", int64_t{0});
+  auto save = [&](int64_t epoch, int64_t micro) {
+    nlohmann::json state = {{"epoch", epoch}, {"micro_batch", micro}, {"window_steps", window_steps}};
+    for (size_t k = 0; k < names.size(); ++k) state["window_" + names[k]] = window[k];
+    checkpoint(step_, state, {&dp_});
+  };
+  double train_loss = 0;
+  // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
+  // run resumed from it still runs the epoch's end (evaluation, the epoch's model) before going on.
+  for (int64_t epoch = start_epoch; epoch < schedule.epochs; ++epoch) {
+    const auto order = epoch_order(static_cast<size_t>(examples), t_.seed, epoch);
+    std::vector<double> step_sums(names.size(), 0.0);
+    for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < micro_per_epoch; ++micro) {
+      if (step_ >= schedule.total_steps) break;
+      if (micro * global_batch >= examples) break;
+      const auto [first, last] = dp_.rows(micro, t_.per_device_train_batch_size, examples);
+      std::vector<size_t> rows;
+      for (int64_t i = first; i < last; ++i) rows.push_back(order[static_cast<size_t>(i)]);
+      const std::vector<double> sums = f.micro_batch(rows);
+      for (size_t k = 0; k < names.size(); ++k) step_sums[k] += sums[k];
+      if ((micro + 1) % accumulation != 0) continue;
+
+      // The step's sums and any rank's interrupt, in one all-reduce; then the gradients.
+      std::vector<double> global = step_sums;
+      global.push_back(interrupt_requested() ? 1.0 : 0.0);
+      global = dp_.sum(global);
+      const bool any_rank_interrupted = global.back() > 0;
+      const double step_loss = global[0];
+      dp_.average_gradients();
+
+      const double lr = scheduled_learning_rate(t_, t_.learning_rate, step_, schedule.total_steps);
+      set_learning_rate(optimizer, lr);
+      const double grad_norm =
+          t_.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(parameters, t_.max_grad_norm) : 0.0;
+      if (guard_.check(step_loss, grad_norm, step_ + 1, t_.output_dir)) dp_.optimizer_step();  // step + 1: as logged
+      optimizer.zero_grad();
+      ++step_;
+      dp_.check_parameters(step_);
+      for (size_t k = 0; k < names.size(); ++k) window[k] += global[k];
+      ++window_steps;
+      show(step_, {{"loss", step_loss}, {"lr", lr}});
+      if (step_ % t_.logging_steps == 0 || step_ == schedule.total_steps) {
+        train_loss = window[0] / static_cast<double>(window_steps);
+        Scalars scalars = {{"loss", train_loss}};
+        if (f.window_scalars) {
+          const double epochs_done = static_cast<double>(epoch) +
+                                     static_cast<double>(micro + 1) / static_cast<double>(micro_per_epoch);
+          for (auto& scalar : f.window_scalars(window, window_steps, epochs_done)) scalars.push_back(scalar);
+        }
+        scalars.insert(scalars.end(), {{"learning_rate", lr}, {"grad_norm", grad_norm},
+                                       {"skipped_steps", static_cast<double>(guard_.skipped())}});
+        log(step_, scalars);
+        window.assign(names.size(), 0.0), window_steps = 0;
+      }
+      step_sums.assign(names.size(), 0.0);
+      end_step(step_, dp_.active() ? any_rank_interrupted : interrupt_requested(), [&] { save(epoch, micro + 1); });
+    }
+    if (f.end_of_epoch) f.end_of_epoch(epoch);
+    save(epoch + 1, 0);
+  }
+  progress_->finish();
+  return train_loss;
 }
 
 }  // namespace rlhf

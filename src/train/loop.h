@@ -1,62 +1,27 @@
-// What the three stages share (Marian's habit: one training-loop helper instead of three copies): the options every
-// trainer has (with TRL / HF Trainer names), the learning-rate schedule, device choice, when to write checkpoints that
-// resume bit-for-bit (io/checkpoint.h writes and reads them), and the SIGINT/SIGTERM handling that writes a checkpoint
-// and exits 130.
+// The training loop (Marian's habit: one helper that schedules, logs, checkpoints and resumes instead of a copy per
+// stage). StepLoop::run_epochs is SFT's and the reward model's whole loop: epochs in a seeded order, micro-batches
+// sharded over ranks, gradient accumulation, the learning-rate schedule, clipping, the bad-step guard, the logging
+// window, checkpoints (io/checkpoint.h writes them) every --save_steps and at each epoch's end, and SIGINT/SIGTERM,
+// which write a checkpoint and exit 130; the stage gives it one micro-batch's forward and backward. PPO, whose
+// iteration is its own (rollouts, scoring, PPO epochs), uses the same object for resuming, logging, checkpoints and
+// interrupts.
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/options.h"
+#include "common/metrics.h"
+#include "common/progress.h"
 #include "io/checkpoint.h"
-#include "model/config.h"
 #include "model/device.h"
-#include "train/memory_options.h"
+#include "train/distributed.h"
+#include "train/options.h"
 
 namespace rlhf {
-
-struct TrainingOptions {
-  std::string output_dir;
-  double learning_rate = 1e-5;
-  int64_t num_train_epochs = 1;
-  int64_t per_device_train_batch_size = 8;
-  int64_t gradient_accumulation_steps = 1;
-  int64_t max_steps = -1;           // > 0 overrides the epochs
-  double max_grad_norm = 1.0;       // 0: no clipping
-  double warmup_ratio = 0.0;
-  int64_t warmup_steps = 0;         // wins over warmup_ratio when > 0
-  std::string lr_scheduler_type = "cosine";  // cosine | linear | constant
-  double weight_decay = 0.0;
-  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
-  std::string optim = "adamw_torch_fused";  // adamw_torch_fused (one kernel per step) | adamw_torch (op by op); HF's names
-  int64_t seed = 42;
-  int64_t logging_steps = 10;
-  int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
-  int64_t save_total_limit = 2;
-  bool resume_from_checkpoint = false;
-  int64_t max_length = 512;
-  std::string truncation = "truncate_left";  // truncate_left | drop
-  bool skip_invalid_lines = false;
-  std::string device = "auto";      // auto | cpu | cuda | cuda:N
-  std::string dtype = "float32";    // float32 | bfloat16 (weights stay fp32 where training; bf16 autocast on CUDA)
-  int64_t max_bad_steps = 10;       // consecutive non-finite losses before the run stops
-  // Data parallel (train/distributed.h; only read when a launcher started several processes).
-  int64_t ddp_timeout = 1800;       // seconds a collective waits for the other ranks (HF's name and default)
-  int64_t ddp_bucket_cap_mb = 25;   // gradient all-reduce bucket size (PyTorch DDP's default)
-  int64_t ddp_check_parameters_steps = 100;  // compare a parameter checksum across ranks every N steps (0: never)
-  int64_t zero_stage = 0;           // 1: ZeRO-1, each rank keeps the AdamW moments of its slice of the parameters
-  MemoryOptions memory;             // LoRA, gradient checkpointing, bf16 frozen weights (train/memory.h)
-};
-
-void bind_training_options(Options& options, TrainingOptions& t);
-
-// Values no run can start with (a batch size, accumulation or logging interval of 0, a max_length with no room for a
-// token, a negative or non-finite learning rate, ...): an rlhf::Error "STAGE: --option: expected ..., found ..." before
-// anything is loaded. Values that are merely unusual (learning_rate 1e30) pass.
-void validate_training_options(const TrainingOptions& t, const std::string& stage);
 
 // AdamW (ε added after bias correction, as PyTorch does) over `parameters`: train/fused_adamw.h's one-kernel update
 // for --optim adamw_torch_fused, LibTorch's op-by-op torch::optim::AdamW for adamw_torch. Same state either way.
@@ -90,21 +55,6 @@ class AutocastGuard {
   c10::DeviceType type_ = c10::DeviceType::CPU;
 };
 
-// Mismatches between a model and the tokenizer it is trained with, caught before training: a vocabulary with more ids
-// than the model has embedding rows (an index error mid-run otherwise). `model_dir` and `tokenizer_path` name both.
-void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
-                                const std::string& tokenizer_path, const std::string& stage);
-// GPT-2 looks positions up in a table of max_position_embeddings rows: the longest sequence the run will build (after
-// truncation to --max_length) must fit it (rotary models have no such table).
-void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
-                          const std::string& stage);
-
-// A dataset none of whose examples fits max_length as written (every one truncated or dropped) is a mistake in the
-// options or the data, not something to train on: an error naming the dataset, max_length and the counts.
-// `limit` says what they must fit, e.g. "--max_length 48 tokens".
-void check_some_examples_fit(size_t kept, size_t truncated, size_t dropped, const std::string& dataset,
-                             const std::string& limit, const std::string& stage);
-
 // Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step and the last
 // checkpoint written (OUTPUT/checkpoints/step-N), which holds the last good weights.
 class BadStepGuard {
@@ -116,6 +66,69 @@ class BadStepGuard {
 
  private:
   int64_t limit_, in_a_row_ = 0, skipped_ = 0;
+};
+
+// How many steps a run over `examples` makes: micro-batches of per_device_train_batch_size rows on each of
+// `world_size` ranks, gradient_accumulation_steps of them per step (a last, incomplete step of an epoch is dropped);
+// --max_steps > 0 overrides the epochs.
+struct EpochSchedule {
+  int64_t steps_per_epoch = 0, total_steps = 0, epochs = 0;
+};
+EpochSchedule epoch_schedule(const TrainingOptions& t, int64_t examples, int64_t world_size);
+
+// What a stage gives StepLoop::run_epochs.
+struct StepFunctions {
+  // Forward and backward of one micro-batch: `examples` are this rank's indices into the dataset (none when the end of
+  // an epoch left it nothing). Returns what it adds to the step's sums: the loss first (its share of the global mean,
+  // so that the sum over micro-batches and ranks is the step's loss), then the stage's own counts (`counts`).
+  std::function<std::vector<double>(const std::vector<size_t>& examples)> micro_batch;
+  std::vector<std::string> counts;  // their names, e.g. the RM's {"correct", "pairs"}; checkpoints keep "window_NAME"
+  // The stage's scalars logged after "loss" when a logging window closes: `window` holds its steps' sums (loss first,
+  // then the counts), `steps` their number, `epoch` the epochs done so far (fractional).
+  std::function<Scalars(const std::vector<double>& window, int64_t steps, double epoch)> window_scalars;
+  // After an epoch's last step, before the checkpoint that closes it (evaluation, the epoch's model), on every rank.
+  std::function<void(int64_t epoch)> end_of_epoch;
+};
+
+class StepLoop {
+ public:
+  // Resumes `what` from the newest checkpoint under --output_dir when --resume_from_checkpoint (its state.json must hold
+  // each of `required`), then opens the run's logs (rank 0: metrics.jsonl and TensorBoard events) and the progress bar
+  // (`label`, `total_steps`; silent when `quiet` and on other ranks), and installs the SIGINT/SIGTERM handlers.
+  // dp.attach comes after, so that every rank starts from the resumed weights.
+  StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string& label, int64_t total_steps, bool quiet,
+           Checkpointable what, const std::vector<std::string>& required = {});
+  StepLoop(const StepLoop&) = delete;
+  StepLoop& operator=(const StepLoop&) = delete;
+
+  const nlohmann::json& resumed_state() const { return state_; }  // the checkpoint's state.json ({} for a fresh run)
+  int64_t step() const { return step_; }                           // steps done (run_epochs counts them)
+  BadStepGuard& guard() { return guard_; }
+  void log(int64_t step, const Scalars& scalars);   // rank 0's metrics.jsonl and events
+  void show(int64_t step, const Scalars& scalars);  // the progress bar
+  // A checkpoint of `what` at `step` with `state` (and the metrics.jsonl lines written so far, so that a resumed run
+  // logs each line once): written by rank 0, with ZeRO-1 after every one of `groups` gathers its optimizer's moments.
+  void checkpoint(int64_t step, nlohmann::json state, const std::vector<DataParallel*>& groups);
+  // After each step: when SIGINT/SIGTERM came (`interrupted`: on any rank), `checkpoint()` and then Interrupted;
+  // else `checkpoint()` every --save_steps steps.
+  void end_step(int64_t step, bool interrupted, const std::function<void()>& checkpoint);
+  void finish() { progress_->finish(); }
+
+  // SFT's and the reward model's loop over `schedule`, the stage's micro-batches `f`, clipping `parameters` and
+  // stepping `optimizer` (through dp). Checkpoints hold the epoch, the next micro-batch and the logging window, so a
+  // resumed run takes the same steps and logs the same means. Returns the mean loss of the last logging window.
+  double run_epochs(const EpochSchedule& schedule, int64_t examples, const StepFunctions& f,
+                    const std::vector<torch::Tensor>& parameters, torch::optim::Optimizer& optimizer);
+
+ private:
+  const TrainingOptions& t_;
+  DataParallel& dp_;
+  Checkpointable what_;
+  nlohmann::json state_ = nlohmann::json::object();
+  int64_t step_ = 0;
+  std::optional<MetricsLogger> logger_;
+  std::optional<ProgressBar> progress_;
+  BadStepGuard guard_;
 };
 
 }  // namespace rlhf

@@ -6,8 +6,6 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "common/metrics.h"
-#include "common/progress.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
 #include "train/distributed.h"
@@ -200,14 +198,10 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                       {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
                       {{"sampling", &generator}}};
   if (!ema.empty()) what.modules.emplace_back("ema", &ema_module);
-  int64_t start_iteration = 0, ptx_cursor = 0;
-  if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what, {"ptx_cursor", "kl_coef"})) {
-      start_iteration = (*state)["step"].get<int64_t>();
-      ptx_cursor = (*state)["ptx_cursor"].get<int64_t>();
-      kl_controller.value = (*state)["kl_coef"].get<double>();
-    }
-  }
+  StepLoop loop(t, dp, with_ptx ? "ppo-ptx" : "ppo", iterations, o.quiet, what, {"ptx_cursor", "kl_coef"});
+  const int64_t start_iteration = loop.step();
+  int64_t ptx_cursor = loop.resumed_state().value("ptx_cursor", int64_t{0});
+  kl_controller.value = loop.resumed_state().value("kl_coef", kl_controller.value);
   dp.attach(trainable_parameters(*m.policy), *policy_optimizer);
   dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
   if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
@@ -215,17 +209,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
     for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
   }
-  make_dirs(t.output_dir);
-  std::optional<MetricsLogger> logger;  // rank 0 alone logs
-  if (dp.is_main())
-    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(start_iteration) : std::nullopt);
-  ProgressOptions progress_options;
-  progress_options.initial_step = start_iteration;
-  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
-  ProgressBar progress(with_ptx ? "ppo-ptx" : "ppo", iterations, progress_options);
-  install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
-  BadStepGuard guard(t.max_bad_steps);
+  BadStepGuard& guard = loop.guard();
   PpoResult result;
   const int64_t max_prompt = std::max<int64_t>(1, t.max_length - o.response_length);
 
@@ -465,7 +450,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
                              {"logprobs/sampling_vs_training_kl", sampling_kl},
                              {"learning_rate", lr},
                              {"skipped_steps", static_cast<double>(guard.skipped())}};  // policy updates skipped
-    if (logger) logger->log(iteration + 1, scalars);
+    loop.log(iteration + 1, scalars);
     if (observe_rollout) {
       RolloutTensors tensors = {{"ids", r.ids}, {"mask", r.mask}, {"scores", r.scores}, {"response_ids", r.response_ids},
                                 {"response_mask", r.response_mask}, {"sampling_logprobs", r.sampling_logprobs},
@@ -478,22 +463,13 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         if (named.second.defined()) named.second = named.second.detach().to(torch::kCPU);
       observe_rollout(iteration, tensors);
     }
-    progress.update(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
+    loop.show(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
     result.iterations = iteration + 1;
-    const json state = {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}};
-    auto checkpoint = [&] {
-      dp.gather_optimizer_state(), dp_value.gather_optimizer_state();
-      if (dp.is_main()) save_checkpoint(t.output_dir, iteration + 1, what, state, t.save_total_limit);
-      dp.release_optimizer_state(), dp_value.release_optimizer_state();
-    };
-    if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
-      checkpoint();
-      progress.finish();
-      throw Interrupted();
-    }
-    if (t.save_steps > 0 && (iteration + 1) % t.save_steps == 0) checkpoint();
+    loop.end_step(iteration + 1, dp.active() ? any_rank_interrupted : interrupt_requested(), [&] {
+      loop.checkpoint(iteration + 1, {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}}, {&dp, &dp_value});
+    });
   }
-  progress.finish();
+  loop.finish();
   if (!ema.empty()) {
     torch::NoGradGuard no_grad;
     auto params = trainable_parameters(*m.policy);

@@ -4,8 +4,6 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "common/metrics.h"
-#include "common/progress.h"
 #include "data/formats.h"
 #include "infer/batch.h"
 #include "infer/scoring.h"
@@ -145,128 +143,49 @@ RewardResult run_reward_training(const RewardOptions& o) {
     std::fprintf(stderr, "rm: %s; %zu train / %zu held-out prompts; truncation: %s\n", report.summary().c_str(),
                  train.size(), eval.size(), counts.summary().c_str());
 
-  const int64_t batch = t.per_device_train_batch_size, accumulation = t.gradient_accumulation_steps;
-  const int64_t global_batch = batch * dp.world_size();  // N ranks × b prompts: the same steps as one process with N·b
-  const int64_t micro_per_epoch = (static_cast<int64_t>(train.size()) + global_batch - 1) / global_batch;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / accumulation);
-  const int64_t total_steps = t.max_steps > 0 ? t.max_steps : steps_per_epoch * t.num_train_epochs;
-  const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
-
+  const int64_t batch = t.per_device_train_batch_size;
+  const EpochSchedule schedule = epoch_schedule(t, static_cast<int64_t>(train.size()), dp.world_size());
   model->train();
   prepare_trained_model(*model, t.memory, t.dtype, true, o.model_name_or_path);
   auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
-  Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
-  int64_t step = 0, start_epoch = 0, start_micro = 0;
-  // The logging window is part of the state, so that a resumed run logs the same means as an uninterrupted one.
-  double window_loss = 0;
-  int64_t window_steps = 0, window_correct = 0, window_pairs = 0;
-  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
-  if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what, {"epoch", "micro_batch"})) {
-      metrics_lines = state->value("metrics_lines", int64_t{-1});
-      step = (*state)["step"].get<int64_t>();
-      start_epoch = (*state)["epoch"].get<int64_t>();
-      start_micro = (*state)["micro_batch"].get<int64_t>();
-      window_loss = state->value("window_loss", 0.0);
-      window_steps = state->value("window_steps", int64_t{0});
-      window_correct = state->value("window_correct", int64_t{0});
-      window_pairs = state->value("window_pairs", int64_t{0});
-    }
-  }
+  StepLoop loop(t, dp, "rm", schedule.total_steps, o.quiet, {{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}},
+                {"epoch", "micro_batch"});
   dp.attach(trainable_parameters(*model), *optimizer);
-  make_dirs(t.output_dir);
-  std::optional<MetricsLogger> logger;  // rank 0 alone logs
-  if (dp.is_main())
-    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
-                   metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
-  ProgressOptions progress_options;
-  progress_options.initial_step = step;
-  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
-  ProgressBar progress("rm", total_steps, progress_options);
-  install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
-  BadStepGuard guard(t.max_bad_steps);
 
   RewardResult result;
-  auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    dp.checkpoint([&] {
-      save_checkpoint(t.output_dir, step, what,
-                      {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
-                       {"metrics_lines", logger->lines_written()},
-                       {"window_correct", window_correct}, {"window_pairs", window_pairs}},
-                      t.save_total_limit);
-    });
-  };
-  for (int64_t epoch = start_epoch; epoch < epochs && step < total_steps; ++epoch) {
-    const auto order = epoch_order(train.size(), t.seed, epoch);
-    double step_loss = 0;
-    int64_t step_correct = 0, step_pairs = 0;
-    for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
-      if (micro * global_batch >= static_cast<int64_t>(order.size())) break;
-      std::vector<const RankedPrompt*> prompts;
-      const auto [first, last] = dp.rows(micro, batch, static_cast<int64_t>(order.size()));
-      for (int64_t i = first; i < last; ++i) prompts.push_back(&train[order[static_cast<size_t>(i)]]);
-      // The loss is a mean over this rank's prompts: rescaled so that the averaged gradient is the global mean's.
-      const double scale = dp.loss_scale(static_cast<double>(prompts.size()));  // 1 with one process
-      if (!prompts.empty()) {
-        auto scored = score_batch(*model, prompts, pad_id, device);
-        (scored.loss.loss * scale / static_cast<double>(accumulation)).backward();
-        step_loss += scored.loss.loss.item<double>() * scale / static_cast<double>(accumulation) /
-                     static_cast<double>(dp.world_size());
-        step_correct += scored.loss.correct, step_pairs += scored.loss.pairs;
-        result.sequences_scored += scored.sequences;
-        result.tokens_trained += scored.tokens;
-      }
-      if ((micro + 1) % accumulation != 0) continue;
-
-      // The global loss, accuracy counts and any rank's interrupt, in one all-reduce; then the gradients.
-      const auto global = dp.sum({step_loss, static_cast<double>(step_correct), static_cast<double>(step_pairs),
-                                  interrupt_requested() ? 1.0 : 0.0});
-      step_loss = global[0];
-      window_correct += static_cast<int64_t>(global[1]), window_pairs += static_cast<int64_t>(global[2]);
-      step_correct = 0, step_pairs = 0;
-      const bool any_rank_interrupted = global[3] > 0;
-      dp.average_gradients();
-
-      const double lr = scheduled_learning_rate(t, t.learning_rate, step, total_steps);
-      set_learning_rate(*optimizer, lr);
-      const double grad_norm =
-          t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm) : 0.0;
-      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) dp.optimizer_step();
-      optimizer->zero_grad();
-      ++step;
-      dp.check_parameters(step);
-      window_loss += step_loss, ++window_steps;
-      progress.update(step, {{"loss", step_loss}});
-      if (step % t.logging_steps == 0 || step == total_steps) {
-        result.train_loss = window_loss / static_cast<double>(window_steps);
-        result.train_accuracy = static_cast<double>(window_correct) / static_cast<double>(std::max<int64_t>(1, window_pairs));
-        if (logger)
-          logger->log(step, {{"loss", result.train_loss}, {"accuracy", result.train_accuracy}, {"learning_rate", lr},
-                             {"grad_norm", grad_norm}, {"skipped_steps", static_cast<double>(guard.skipped())}});
-        window_loss = 0, window_steps = 0, window_correct = 0, window_pairs = 0;
-      }
-      step_loss = 0;
-      const bool last_micro = micro + 1 == steps_per_epoch * accumulation;
-      if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
-        checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
-        progress.finish();
-        throw Interrupted();
-      }
-      if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(last_micro ? epoch + 1 : epoch, last_micro ? 0 : micro + 1);
-      if (step >= total_steps) break;
+  StepFunctions steps;
+  steps.micro_batch = [&](const std::vector<size_t>& examples) {
+    std::vector<const RankedPrompt*> prompts;
+    for (size_t i : examples) prompts.push_back(&train[i]);
+    // The loss is a mean over this rank's prompts: rescaled so that the averaged gradient is the global mean's.
+    const double scale = dp.loss_scale(static_cast<double>(prompts.size()));  // 1 with one process
+    std::vector<double> sums = {0.0, 0.0, 0.0};  // loss share, correct comparisons, comparisons
+    if (!prompts.empty()) {
+      auto scored = score_batch(*model, prompts, pad_id, device);
+      const double accumulation = static_cast<double>(t.gradient_accumulation_steps);
+      (scored.loss.loss * scale / accumulation).backward();
+      sums = {scored.loss.loss.item<double>() * scale / accumulation / static_cast<double>(dp.world_size()),
+              static_cast<double>(scored.loss.correct), static_cast<double>(scored.loss.pairs)};
+      result.sequences_scored += scored.sequences;
+      result.tokens_trained += scored.tokens;
     }
-    checkpoint(epoch + 1, 0);
-  }
-  progress.finish();
+    return sums;
+  };
+  steps.counts = {"correct", "pairs"};
+  steps.window_scalars = [&](const std::vector<double>& window, int64_t, double) {
+    result.train_accuracy = window[1] / std::max(1.0, window[2]);
+    return Scalars{{"accuracy", result.train_accuracy}};
+  };
+  result.train_loss = loop.run_epochs(schedule, static_cast<int64_t>(train.size()), steps, model->parameters(), *optimizer);
   model->eval();
   if (!dp.is_main()) {  // rank 0 evaluates and writes the model
-    result.steps = step;
+    result.steps = loop.step();
     return result;
   }
   if (!eval.empty()) {
     result.eval_accuracy = held_out_accuracy(*model, eval, batch, pad_id, device, &result.eval_pairs);
-    logger->log(step, {{"eval_accuracy", result.eval_accuracy}});
+    loop.log(loop.step(), {{"eval_accuracy", result.eval_accuracy}});
   }
   if (!o.normalize_dataset.empty()) {
     std::vector<std::string> prompts, responses;
@@ -282,7 +201,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   save_model(*model, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);
   save_reward_offset(t.output_dir, result.reward_offset);
-  result.steps = step;
+  result.steps = loop.step();
   return result;
 }
 

@@ -5,8 +5,6 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "common/metrics.h"
-#include "common/progress.h"
 #include "data/formats.h"
 #include "infer/batch.h"
 #include "io/model_dir.h"
@@ -157,125 +155,49 @@ SftResult run_sft(const SftOptions& o) {
                  train.truncation.summary().c_str());
   }
 
-  const int64_t batch = t.per_device_train_batch_size, accumulation = t.gradient_accumulation_steps;
-  const int64_t global_batch = batch * dp.world_size();  // N ranks × b rows: the same steps as one process with N·b
-  const int64_t micro_per_epoch = (static_cast<int64_t>(train.sequences.size()) + global_batch - 1) / global_batch;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / accumulation);
-  const int64_t total_steps = t.max_steps > 0 ? t.max_steps : steps_per_epoch * t.num_train_epochs;
-  const int64_t epochs = t.max_steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : t.num_train_epochs;
-
+  const EpochSchedule schedule = epoch_schedule(t, static_cast<int64_t>(train.sequences.size()), dp.world_size());
   model->train();
   prepare_trained_model(*model, t.memory, t.dtype, false, model_path);
   auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
-  Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}};
-  int64_t step = 0, start_epoch = 0, start_micro = 0;
-  // The logging window (steps since the last logged loss) is part of the state: a run interrupted between two logged
-  // steps must log the same mean loss after resuming as an uninterrupted one.
-  double window_loss = 0;
-  int64_t window_steps = 0;
-  int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
-  if (t.resume_from_checkpoint) {
-    if (auto state = load_latest_checkpoint(t.output_dir, what, {"epoch", "micro_batch"})) {
-      metrics_lines = state->value("metrics_lines", int64_t{-1});
-      step = (*state)["step"].get<int64_t>();
-      start_epoch = (*state)["epoch"].get<int64_t>();
-      start_micro = (*state)["micro_batch"].get<int64_t>();
-      window_loss = state->value("window_loss", 0.0);
-      window_steps = state->value("window_steps", int64_t{0});
-
-    }
-  }
+  StepLoop loop(t, dp, "sft", schedule.total_steps, o.quiet, {{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}},
+                {"epoch", "micro_batch"});
   dp.attach(trainable_parameters(*model), *optimizer);
-  make_dirs(t.output_dir);
-  std::optional<MetricsLogger> logger;  // rank 0 alone logs
-  if (dp.is_main())
-    logger.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step) : std::nullopt,
-                   metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
-  ProgressOptions progress_options;
-  progress_options.initial_step = step;
-  if (o.quiet || !dp.is_main()) progress_options.plain_interval_s = 1e9;
-  ProgressBar progress("sft", total_steps, progress_options);
-  install_interrupt_handlers();
   AutocastGuard autocast(device, t.dtype);
-  BadStepGuard guard(t.max_bad_steps);
 
   SftResult result;
-  auto checkpoint = [&](int64_t epoch, int64_t micro) {
-    dp.checkpoint([&] {
-      save_checkpoint(t.output_dir, step, what,
-                      {{"epoch", epoch}, {"micro_batch", micro}, {"window_loss", window_loss}, {"window_steps", window_steps},
-                       {"metrics_lines", logger->lines_written()}},
-                      t.save_total_limit);
-    });
-  };
-  // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
-  // run resumed from it still evaluates and writes that epoch's model before going on.
-  for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
-    const auto order = epoch_order(train.sequences.size(), t.seed, epoch);
-    double step_loss = 0;
-    for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < steps_per_epoch * accumulation; ++micro) {
-      if (step >= total_steps) break;
-      if (micro * global_batch >= static_cast<int64_t>(order.size())) break;
-      std::vector<const Sequence*> rows;
-      const auto [first, last] = dp.rows(micro, batch, static_cast<int64_t>(order.size()));
-      for (int64_t i = first; i < last; ++i) rows.push_back(&train.sequences[order[static_cast<size_t>(i)]]);
-      if (!dp.active()) {
-        auto padded = pad_right(rows, pad_id, device);
-        auto loss = language_model_loss(*model, padded);
-        (loss / static_cast<double>(accumulation)).backward();
-        step_loss += loss.item<double>() / static_cast<double>(accumulation);
-        result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
-      } else if (rows.empty()) {
-        dp.loss_scale(0);  // the end of an epoch left this rank nothing; it still takes part in the count
-      } else {
-        // The loss is a mean over this rank's tokens: rescaled so that the averaged gradient is the global mean's.
-        auto padded = pad_right(rows, pad_id, device);
-        const double tokens = (padded.loss_mask.slice(1, 1) * padded.attention.slice(1, 1)).sum().item<double>();
-        const double scale = dp.loss_scale(tokens) / static_cast<double>(accumulation);
-        auto loss = language_model_loss(*model, padded);
-        (loss * scale).backward();
-        step_loss += loss.item<double>() * scale / static_cast<double>(dp.world_size());
-        result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
-      }
-      if ((micro + 1) % accumulation != 0) continue;
-
-      // The global loss and any rank's interrupt, in one all-reduce; then the gradients.
-      const auto global = dp.sum({step_loss, interrupt_requested() ? 1.0 : 0.0});
-      step_loss = global[0];
-      const bool any_rank_interrupted = global[1] > 0;
-      dp.average_gradients();
-
-      const double lr = scheduled_learning_rate(t, t.learning_rate, step, total_steps);
-      set_learning_rate(*optimizer, lr);
-      const double grad_norm = t.max_grad_norm > 0
-                                   ? torch::nn::utils::clip_grad_norm_(model->parameters(), t.max_grad_norm)
-                                   : 0.0;
-      if (guard.check(step_loss, grad_norm, step + 1, t.output_dir)) dp.optimizer_step();  // step + 1: as logged
-      optimizer->zero_grad();
-      ++step;
-      dp.check_parameters(step);
-      window_loss += step_loss, ++window_steps;
-      progress.update(step, {{"loss", step_loss}, {"lr", lr}});
-      if (step % t.logging_steps == 0 || step == total_steps) {
-        result.train_loss = window_loss / static_cast<double>(window_steps);
-        if (logger) logger->log(step, {{"loss", result.train_loss}, {"learning_rate", lr}, {"grad_norm", grad_norm},
-                          {"epoch", static_cast<double>(epoch) + static_cast<double>(micro + 1) / static_cast<double>(steps_per_epoch * accumulation)},
-                          {"skipped_steps", static_cast<double>(guard.skipped())}});
-        window_loss = 0, window_steps = 0;
-      }
-      step_loss = 0;
-      if (dp.active() ? any_rank_interrupted : interrupt_requested()) {
-        checkpoint(epoch, micro + 1);
-        progress.finish();
-        throw Interrupted();
-      }
-      if (t.save_steps > 0 && step % t.save_steps == 0) checkpoint(epoch, micro + 1);
+  const double accumulation = static_cast<double>(t.gradient_accumulation_steps);
+  StepFunctions steps;
+  steps.micro_batch = [&](const std::vector<size_t>& examples) {
+    std::vector<const Sequence*> rows;
+    for (size_t i : examples) rows.push_back(&train.sequences[i]);
+    double loss_share = 0;
+    if (!dp.active()) {
+      auto padded = pad_right(rows, pad_id, device);
+      auto loss = language_model_loss(*model, padded);
+      (loss / accumulation).backward();
+      loss_share = loss.item<double>() / accumulation;
+      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+    } else if (rows.empty()) {
+      dp.loss_scale(0);  // the end of an epoch left this rank nothing; it still takes part in the count
+    } else {
+      // The loss is a mean over this rank's tokens: rescaled so that the averaged gradient is the global mean's.
+      auto padded = pad_right(rows, pad_id, device);
+      const double tokens = (padded.loss_mask.slice(1, 1) * padded.attention.slice(1, 1)).sum().item<double>();
+      const double scale = dp.loss_scale(tokens) / accumulation;
+      auto loss = language_model_loss(*model, padded);
+      (loss * scale).backward();
+      loss_share = loss.item<double>() * scale / static_cast<double>(dp.world_size());
+      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
     }
+    return std::vector<double>{loss_share};
+  };
+  steps.window_scalars = [](const std::vector<double>&, int64_t, double epoch) { return Scalars{{"epoch", epoch}}; };
+  steps.end_of_epoch = [&](int64_t epoch) {
     if (!eval.sequences.empty() && dp.is_main()) {
       model->eval();
-      result.eval_loss = evaluate_loss(*model, eval.sequences, batch, pad_id, device);
+      result.eval_loss = evaluate_loss(*model, eval.sequences, t.per_device_train_batch_size, pad_id, device);
       model->train();
-      logger->log(step, {{"eval_loss", result.eval_loss}});
+      loop.log(loop.step(), {{"eval_loss", result.eval_loss}});
     }
     if (o.save_every_epoch && dp.is_main()) {
       const std::string dir = t.output_dir + "/epoch-" + std::to_string(epoch + 1);
@@ -283,15 +205,15 @@ SftResult run_sft(const SftOptions& o) {
       copy_tokenizer_files(tokenizer_path, dir);
       result.epoch_dirs.push_back(dir);
     }
-    checkpoint(epoch + 1, 0);
-  }
-  progress.finish();
+  };
+  result.train_loss = loop.run_epochs(schedule, static_cast<int64_t>(train.sequences.size()), steps, model->parameters(),
+                                      *optimizer);
   if (dp.active()) std::fprintf(stderr, "sft: %s\n", dp.memory_summary().c_str());
   if (dp.is_main()) {
     save_model(*model, t.output_dir);
     copy_tokenizer_files(tokenizer_path, t.output_dir);
   }
-  result.steps = step;
+  result.steps = loop.step();
   return result;
 }
 

@@ -1,0 +1,69 @@
+// The options every trainer has (TRL / HF Trainer names), bound to --name flags and YAML keys, and the checks a run
+// makes before it loads anything (option values no run can start with) or trains (a model that cannot hold the
+// tokenizer's ids or the run's longest sequence, a dataset none of whose examples fits).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/options.h"
+#include "model/config.h"
+#include "train/memory_options.h"
+
+namespace rlhf {
+
+struct TrainingOptions {
+  std::string output_dir;
+  double learning_rate = 1e-5;
+  int64_t num_train_epochs = 1;
+  int64_t per_device_train_batch_size = 8;
+  int64_t gradient_accumulation_steps = 1;
+  int64_t max_steps = -1;           // > 0 overrides the epochs
+  double max_grad_norm = 1.0;       // 0: no clipping
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;         // wins over warmup_ratio when > 0
+  std::string lr_scheduler_type = "cosine";  // cosine | linear | constant
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  std::string optim = "adamw_torch_fused";  // adamw_torch_fused (one kernel per step) | adamw_torch (op by op); HF's names
+  int64_t seed = 42;
+  int64_t logging_steps = 10;
+  int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
+  int64_t save_total_limit = 2;
+  bool resume_from_checkpoint = false;
+  int64_t max_length = 512;
+  std::string truncation = "truncate_left";  // truncate_left | drop
+  bool skip_invalid_lines = false;
+  std::string device = "auto";      // auto | cpu | cuda | cuda:N
+  std::string dtype = "float32";    // float32 | bfloat16 (weights stay fp32 where training; bf16 autocast on CUDA)
+  int64_t max_bad_steps = 10;       // consecutive non-finite losses before the run stops
+  // Data parallel (train/distributed.h; only read when a launcher started several processes).
+  int64_t ddp_timeout = 1800;       // seconds a collective waits for the other ranks (HF's name and default)
+  int64_t ddp_bucket_cap_mb = 25;   // gradient all-reduce bucket size (PyTorch DDP's default)
+  int64_t ddp_check_parameters_steps = 100;  // compare a parameter checksum across ranks every N steps (0: never)
+  int64_t zero_stage = 0;           // 1: ZeRO-1, each rank keeps the AdamW moments of its slice of the parameters
+  MemoryOptions memory;             // LoRA, gradient checkpointing, bf16 frozen weights (train/memory.h)
+};
+
+void bind_training_options(Options& options, TrainingOptions& t);
+
+// Values no run can start with (a batch size, accumulation or logging interval of 0, a max_length with no room for a
+// token, a negative or non-finite learning rate, ...): an rlhf::Error "STAGE: --option: expected ..., found ..." before
+// anything is loaded. Values that are merely unusual (learning_rate 1e30) pass.
+void validate_training_options(const TrainingOptions& t, const std::string& stage);
+
+// Mismatches between a model and the tokenizer it is trained with, caught before training: a vocabulary with more ids
+// than the model has embedding rows (an index error mid-run otherwise). `model_dir` and `tokenizer_path` name both.
+void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
+                                const std::string& tokenizer_path, const std::string& stage);
+// GPT-2 looks positions up in a table of max_position_embeddings rows: the longest sequence the run will build (after
+// truncation to --max_length) must fit it (rotary models have no such table).
+void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
+                          const std::string& stage);
+
+// A dataset none of whose examples fits max_length as written (every one truncated or dropped) is a mistake in the
+// options or the data, not something to train on: an error naming the dataset, max_length and the counts.
+// `limit` says what they must fit, e.g. "--max_length 48 tokens".
+void check_some_examples_fit(size_t kept, size_t truncated, size_t dropped, const std::string& dataset,
+                             const std::string& limit, const std::string& stage);
+
+}  // namespace rlhf

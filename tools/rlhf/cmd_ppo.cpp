@@ -1,7 +1,6 @@
 // rlhf ppo: PPO against a reward model with a per-token KL penalty to the SFT policy; PPO-ptx with --ptx_coef.
 #include <cstdio>
 
-#include "common/files.h"
 #include "stage_command.h"
 #include "train/ppo.h"
 
@@ -10,9 +9,7 @@ namespace {
 
 RegisterCommand reg{stage_command<PpoOptions>(
     "ppo", "PPO with KL penalty to the SFT model, value model from the RM; PPO-ptx with --ptx_coef",
-    bind_ppo_options, [](const PpoOptions& o, const Options& all) {
-      make_dirs(o.train.output_dir);
-      write_file_atomic(o.train.output_dir + "/training_args.json", all.to_json());
+    bind_ppo_options, [](const PpoOptions& o) {
       auto r = run_ppo(o);
       const size_t n = r.mean_scores.size();
       std::printf("ppo: %lld iterations, score %.4f -> %.4f, KL %.4f -> %.4f -> %s\n",

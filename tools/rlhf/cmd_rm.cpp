@@ -1,7 +1,6 @@
 // rlhf rm: reward model from rankings (K-wise loss), normalised on demonstrations.
 #include <cstdio>
 
-#include "common/files.h"
 #include "stage_command.h"
 #include "train/reward.h"
 
@@ -10,9 +9,7 @@ namespace {
 
 RegisterCommand reg{stage_command<RewardOptions>(
     "rm", "Reward model: SFT model + scalar head, all C(K,2) comparisons of a prompt in one batch element",
-    bind_reward_options, [](const RewardOptions& o, const Options& all) {
-      make_dirs(o.train.output_dir);
-      write_file_atomic(o.train.output_dir + "/training_args.json", all.to_json());
+    bind_reward_options, [](const RewardOptions& o) {
       auto r = run_reward_training(o);
       std::printf("rm: %lld steps, train loss %.4f, held-out accuracy %.4f over %lld comparisons, offset %.4f -> %s\n",
                   static_cast<long long>(r.steps), r.train_loss, r.eval_accuracy, static_cast<long long>(r.eval_pairs),

@@ -1,5 +1,6 @@
-// The shape every training subcommand shares: an options struct bound to named knobs (YAML + --key=value), a run
-// function, and the exit code 130 when interrupted after writing a checkpoint.
+// The shape every training subcommand shares: an options struct bound to named knobs (YAML + --key=value), the options
+// written to OUTPUT/training_args.json before the run (HF Trainer's habit), a run function, and the exit code 130 when
+// interrupted after writing a checkpoint.
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -8,11 +9,13 @@
 #include <memory>
 
 #include "command.h"
+#include "common/files.h"
 #include "common/options.h"
 #include "train/loop.h"
 
 namespace rlhf::cli {
 
+// `StageOptions` holds its TrainingOptions as `train`.
 template <typename StageOptions, typename Bind, typename Run>
 Command stage_command(std::string name, std::string help, Bind bind, Run run) {
   return Command{name, help, [bind, run](CLI::App& app) {
@@ -22,8 +25,10 @@ Command stage_command(std::string name, std::string help, Bind bind, Run run) {
                    options->attach(app);
                    app.callback([stage, options, run, &app] {
                      options->check_extras(app);
+                     make_dirs(stage->train.output_dir);
+                     write_file_atomic(stage->train.output_dir + "/training_args.json", options->to_json());
                      try {
-                       run(*stage, *options);
+                       run(*stage);
                      } catch (const Interrupted& e) {
                        std::cerr << e.what() << "\n";
                        std::exit(130);

@@ -39,14 +39,14 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
   o.add("rm_cross_validation", &c.rm_cross_validation, "5-fold RM cross-validation over labeler groups");
   o.add("rm_cv_max_prompts", &c.rm_cv_max_prompts, "training prompts of each cross-validation fold's RM");
-  o.add("ppo_episodes", &c.ppo_episodes, "PPO episodes");
-  o.add("ppo_rollout_batch_size", &c.ppo_rollout_batch_size, "episodes per PPO iteration");
-  o.add("ppo_learning_rate", &c.ppo_learning_rate, "policy learning rate");
-  o.add("kl_coef", &c.kl_coef, "β");
-  o.add("ptx_coef", &c.ptx_coef, "γ of PPO-ptx");
-  o.add("ptx_ratio", &c.ptx_ratio, "pretraining windows per episode");
-  o.add("ppo_ema_decay", &c.ppo_ema_decay, "> 0: PPO saves an EMA of the policy's weights");
-  o.add("ppo_warmup_iterations", &c.ppo_warmup_iterations, "PPO iterations of learning-rate warm-up");
+  o.add("ppo_episodes", &c.ppo.total_episodes, "PPO episodes");
+  o.add("ppo_rollout_batch_size", &c.ppo.rollout_batch_size, "episodes per PPO iteration");
+  o.add("ppo_learning_rate", &c.ppo.train.learning_rate, "policy learning rate");
+  o.add("kl_coef", &c.ppo.kl_coef, "β");
+  o.add("ptx_coef", &c.ppo.ptx_coef, "γ of PPO-ptx");
+  o.add("ptx_ratio", &c.ppo.ptx_ratio, "pretraining windows per episode");
+  o.add("ppo_ema_decay", &c.ppo.ema_decay, "> 0: PPO saves an EMA of the policy's weights");
+  o.add("ppo_warmup_iterations", &c.ppo.train.warmup_steps, "PPO iterations of learning-rate warm-up");
   o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
   o.add("rm_share", &c.rm_share, "share of the curated training prompts whose samples labelers rank (PPO: the rest)");
   o.add("max_sft_prompts", &c.max_sft_prompts, "cap on SFT prompts");
@@ -67,8 +67,10 @@ void apply_preset(PipelineConfig& c) {
     c.model_sizes = "small:128x4x4,medium:256x6x8,large:512x8x8", c.context_length = 192;
     c.pretrain_epochs = 3, c.sft_epochs = 8;
     c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8;
-    c.rm_k_max = 9, c.ppo_episodes = 8192, c.ppo_rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
-    c.ptx_coef = 27.8, c.ptx_ratio = 8, c.ppo_ema_decay = 0.992, c.ppo_warmup_iterations = 10;  // the paper's (PPO.md)
+    c.rm_k_max = 9, c.ppo.total_episodes = 8192, c.ppo.rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
+    // The paper's PPO (PPO.md): γ 27.8 with 8 pretraining windows per episode, an EMA of the policy, 10 iterations of
+    // warm-up.
+    c.ppo.ptx_coef = 27.8, c.ppo.ptx_ratio = 8, c.ppo.ema_decay = 0.992, c.ppo.train.warmup_steps = 10;
     c.eval = eval::EvalOptions();  // the evaluation's full defaults, on every test prompt
     c.eval.test_prompts = 0;
     return;
@@ -164,19 +166,19 @@ int run_pipeline(const PipelineConfig& given) {
     }
     runner.run(name("sft_select"), with({{"prompts", sc.select_prompts}}), {name("rm"), name("sft")},
                [&](StageCompute& k) { return stage_sft_select(sc, p, k); }, {p.model("sft")});
-    json ppo = with({{"episodes", sc.ppo_episodes},
-                     {"batch", sc.ppo_rollout_batch_size},
-                     {"lr", sc.ppo_learning_rate},
-                     {"vlr", sc.ppo_value_learning_rate},
-                     {"kl", sc.kl_coef},
-                     {"length", sc.ppo_response_length},
-                     {"mini_batches", sc.ppo_mini_batches},
-                     {"temperature", sc.temperature}});
-    if (sc.ppo_ema_decay > 0) ppo["ema"] = sc.ppo_ema_decay;  // only when set: the demo's stages keep their keys
-    if (sc.ppo_warmup_iterations > 0) ppo["warmup"] = sc.ppo_warmup_iterations;
+    json ppo = with({{"episodes", sc.ppo.total_episodes},
+                     {"batch", sc.ppo.rollout_batch_size},
+                     {"lr", sc.ppo.train.learning_rate},
+                     {"vlr", sc.ppo.value_learning_rate},
+                     {"kl", sc.ppo.kl_coef},
+                     {"length", sc.ppo.response_length},
+                     {"mini_batches", sc.ppo.num_mini_batches},
+                     {"temperature", sc.ppo.temperature}});
+    if (sc.ppo.ema_decay > 0) ppo["ema"] = sc.ppo.ema_decay;  // only when set: the demo's stages keep their keys
+    if (sc.ppo.train.warmup_steps > 0) ppo["warmup"] = sc.ppo.train.warmup_steps;
     runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
                {p.model("ppo")}, {p.data("ppo_prompts.jsonl")});
-    ppo["ptx"] = {sc.ptx_coef, sc.ptx_ratio};
+    ppo["ptx"] = {sc.ppo.ptx_coef, sc.ppo.ptx_ratio};
     runner.run(name("ppo_ptx"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, true); },
                {p.model("ppo_ptx")}, {p.data("ppo_prompts.jsonl")});
     per_size[sizes[i].name.empty() ? "all" : sizes[i].name] = {{"rm", runner.summary(name("rm"))},

@@ -9,6 +9,7 @@
 
 #include "common/options.h"
 #include "eval/evaluate.h"
+#include "train/ppo.h"
 #include "world/config.h"
 
 namespace rlhf::pipeline {
@@ -45,19 +46,27 @@ struct PipelineConfig {
   int64_t rm_cv_max_prompts = 200;     // training prompts of each cross-validation fold's RM
   int64_t select_prompts = 48;         // validation prompts for choosing the SFT epoch
 
-  int64_t ppo_episodes = 1024, ppo_rollout_batch_size = 64, ppo_mini_batches = 4, ppo_response_length = 32;
-  // β 0.05, not `rlhf ppo`'s 0.02 (PPO.md): the demo's tiny policy over-optimises its RM (summed KL ≈ 10 nats at
-  // either); with 0.05 held-out labelers preferred PPO-ptx to SFT 0.574 of the time against 0.550 (one run each).
-  double ppo_learning_rate = 5e-5, ppo_value_learning_rate = 1e-4, kl_coef = 0.05, ptx_coef = 0.3, temperature = 1.0;
-  int64_t ptx_ratio = 1;
-  // The PPO policies' weight averaging and learning-rate warm-up (the paper preset: EMA 0.992, 10 iterations).
-  double ppo_ema_decay = 0.0;
-  int64_t ppo_warmup_iterations = 0;
+  // PPO and PPO-ptx: `rlhf ppo`'s options (the stages fill in the paths, the sizes and the schedule); ptx_coef is
+  // PPO-ptx's γ (the PPO stage runs with 0).
+  PpoOptions ppo = demo_ppo_options();
 
+  double temperature = 1.0;            // sampling for rankings
   int64_t max_new_tokens = 32;         // sampling for rankings
   std::string device = "auto";         // auto | cpu | cuda | cuda:N, for every stage
   bool run_eval = true;                // finish with `rlhf eval` on the run and the report
   eval::EvalOptions eval = demo_eval_options();
+
+  // Where the demo's PPO differs from `rlhf ppo`'s defaults.
+  static PpoOptions demo_ppo_options() {
+    PpoOptions p;
+    p.total_episodes = 1024, p.rollout_batch_size = 64, p.num_mini_batches = 4, p.response_length = 32;
+    p.train.learning_rate = 5e-5, p.value_learning_rate = 1e-4, p.train.warmup_steps = 0;
+    // β 0.05, not `rlhf ppo`'s 0.02 (PPO.md): the demo's tiny policy over-optimises its RM (summed KL ≈ 10 nats at
+    // either); with 0.05 held-out labelers preferred PPO-ptx to SFT 0.574 of the time against 0.550 (one run each).
+    p.kl_coef = 0.05;
+    p.ptx_coef = 0.3, p.ptx_ratio = 1;
+    return p;
+  }
 
   static eval::EvalOptions demo_eval_options() {
     eval::EvalOptions e;

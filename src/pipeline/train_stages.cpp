@@ -226,30 +226,22 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
 }
 
 json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx) {
-  PpoOptions o;
+  PpoOptions o = c.ppo;
   // per_device_train_batch_size: a PPO minibatch (PPO sizes its batches with rollout_batch_size / num_mini_batches).
-  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo_learning_rate,
-                     std::max<int64_t>(1, c.ppo_rollout_batch_size / c.ppo_mini_batches), 1);
+  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo.train.learning_rate,
+                     std::max<int64_t>(1, c.ppo.rollout_batch_size / c.ppo.num_mini_batches), 1);
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
-  o.train.warmup_steps = c.ppo_warmup_iterations;
-  o.ema_decay = c.ppo_ema_decay;
+  o.train.warmup_steps = c.ppo.train.warmup_steps;  // the schedule's steps are iterations (0 in the demo)
+  o.train.save_steps = 4;
   o.sft_model_path = p.model("sft");
   o.reward_model_path = p.model("rm");
   o.dataset = p.data("ppo_prompts.jsonl");
-  o.total_episodes = c.ppo_episodes;
-  o.rollout_batch_size = c.ppo_rollout_batch_size;
-  o.num_mini_batches = c.ppo_mini_batches;
-  o.response_length = c.ppo_response_length;
-  o.kl_coef = c.kl_coef;
-  o.value_learning_rate = c.ppo_value_learning_rate;
-  o.temperature = c.temperature;
-  o.train.save_steps = 4;
   if (with_ptx) {
-    o.ptx_coef = c.ptx_coef;
-    o.ptx_ratio = c.ptx_ratio;
     o.ptx_dataset = p.world() + "/corpus.jsonl";
     o.ptx_max_length = c.context_length;
+  } else {
+    o.ptx_coef = 0;
   }
   auto r = run_ppo(o);
   compute.parameters = parameters_of(p.model("sft"));

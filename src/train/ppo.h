@@ -68,7 +68,6 @@ struct PpoOptions {
   int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch (the paper's 8)
   int64_t ptx_max_length = 128;      // pretraining window length in tokens
   double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
-  int64_t eval_steps = 0;            // unused placeholder for a later in-loop evaluation
   bool save_rollouts = false;        // OUTPUT/rollouts/iteration-N[-rank-R].safetensors: what each iteration trained on
   bool quiet = false;
 };

@@ -538,14 +538,14 @@ TEST(PpoDefaults, FollowThePaper) {
   paper.preset = "paper";
   pipeline::apply_preset(paper);
   pipeline::apply_preset(demo);
-  EXPECT_EQ(paper.ptx_coef, 27.8);
-  EXPECT_EQ(paper.ptx_ratio, 8);
-  EXPECT_EQ(paper.ppo_ema_decay, 0.992);
-  EXPECT_EQ(paper.ppo_warmup_iterations, 10);
-  EXPECT_EQ(demo.ptx_coef, 0.3);
-  EXPECT_EQ(demo.ptx_ratio, 1);
-  EXPECT_EQ(demo.ppo_ema_decay, 0.0);
-  EXPECT_EQ(demo.ppo_warmup_iterations, 0);
+  EXPECT_EQ(paper.ppo.ptx_coef, 27.8);
+  EXPECT_EQ(paper.ppo.ptx_ratio, 8);
+  EXPECT_EQ(paper.ppo.ema_decay, 0.992);
+  EXPECT_EQ(paper.ppo.train.warmup_steps, 10);
+  EXPECT_EQ(demo.ppo.ptx_coef, 0.3);
+  EXPECT_EQ(demo.ppo.ptx_ratio, 1);
+  EXPECT_EQ(demo.ppo.ema_decay, 0.0);
+  EXPECT_EQ(demo.ppo.train.warmup_steps, 0);
 
   // The default γ without pretraining windows is plain PPO, not an error.
   single_thread();

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "eval/stats.h"
 
 namespace rlhf::eval {
@@ -38,12 +39,7 @@ void from_json(const json& in, ComputeRecord& r) {
 
 std::vector<ComputeRecord> read_compute_records(const std::string& path) {
   if (!file_exists(path)) return {};
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
+  json j = read_json(path);
   if (!j.is_object()) fail(path, "{\"stages\": [...]} or {\"STAGE\": {...}, ...}", j.type_name());
   // Two spellings: a list of records, or an object of records keyed by stage name (StageRunner::write_compute).
   json list = j.contains("stages") && j["stages"].is_array() ? j["stages"] : json::array();

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "eval/stats.h"
 
 namespace rlhf::eval {
@@ -58,12 +59,7 @@ void from_json(const json& in, RmFold& f) {
 
 std::vector<RmFold> read_rm_folds(const std::string& path) {
   if (!file_exists(path)) return {};
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
+  json j = read_json(path);
   if (!j.is_object() || !j.contains("folds") || !j["folds"].is_array()) fail(path, "{\"folds\": [...]}", j.dump().substr(0, 80));
   std::vector<RmFold> folds;
   for (const auto& f : j["folds"]) {

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "io/formats/safetensors.h"
 
 namespace rlhf {
@@ -147,12 +148,7 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   const std::optional<std::string> newest = newest_checkpoint(output_dir);
   if (!newest) return std::nullopt;
   const std::string dir = *newest, state_path = dir + "/state.json";
-  json state;
-  try {
-    state = json::parse(read_file(state_path));
-  } catch (const json::exception& e) {
-    fail(state_path, "valid JSON", e.what());
-  }
+  json state = read_json(state_path);
   // Checked before anything is read, so that a hand-edited or truncated state.json names its missing key instead of
   // nlohmann's "type must be number, but is null" (and a missing optimizer_steps does not silently drop AdamW's moments).
   if (!state.is_object()) fail(state_path, "a JSON object", state.type_name());

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "io/formats/gguf_model.h"
 #include "io/model_dir.h"
 #include "tokenizer/tokenizer.h"
@@ -40,16 +41,8 @@ void check_out_is_not_model_dir(const std::string& model_dir, const std::string&
     fail("--out " + out, "a path other than the model directory (an export never overwrites its source)", "the same path");
 }
 
-ordered_json read_json(const std::string& path) {
-  try {
-    return ordered_json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
-}
-
 ordered_json read_json_object(const std::string& path) {
-  ordered_json j = read_json(path);
+  ordered_json j = read_ordered_json(path);
   if (!j.is_object()) fail(path, "a JSON object", j.type_name());
   return j;
 }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "io/formats/safetensors.h"
 #include "io/hf_names.h"
 #include "io/peft_adapter.h"
@@ -50,12 +51,7 @@ class WeightFiles {
     if (file_exists(single)) {
       add(single);
     } else if (file_exists(index)) {
-      json j;
-      try {
-        j = json::parse(read_file(index));
-      } catch (const json::exception& e) {
-        fail(index, "valid JSON", e.what());
-      }
+      json j = read_json(index);
       if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "a weight_map object", "none");
       std::map<std::string, bool> shards;
       for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {

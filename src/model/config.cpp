@@ -2,12 +2,13 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "common/error.h"
+#include "common/files.h"
+#include "common/json.h"
 
 namespace rlhf {
 
@@ -100,14 +101,8 @@ void check_size(const std::string& path, const std::string& key, int64_t value, 
 }  // namespace
 
 ModelConfig load_model_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "a readable config.json", "no such file");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
+  if (!file_exists(path)) fail(path, "a readable config.json", "no such file");
+  json j = read_json(path);
   if (!j.is_object()) fail(path, "a JSON object", j.type_name());
   ModelConfig c;
   std::string arch;

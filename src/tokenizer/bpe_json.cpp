@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/utf8.h"
 
@@ -11,14 +12,6 @@ namespace rlhf {
 namespace {
 
 using json = nlohmann::json;
-
-json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    fail(where, "valid JSON", e.what());
-  }
-}
 
 std::string describe(const json& value) {
   std::string text = value.dump();

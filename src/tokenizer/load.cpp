@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -16,14 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-json read_json_file(const std::string& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
-}
 
 // A special-token entry is a string, an AddedToken object ({"content": ...}), or null (explicitly none).
 bool token_content(const json& value, std::string* content) {
@@ -57,7 +50,7 @@ std::vector<AddedToken> directory_added_tokens(const fs::path& dir, const json& 
   }
   fs::path added_path = dir / "added_tokens.json";
   if (fs::exists(added_path)) {
-    json added = read_json_file(added_path.string());
+    json added = read_json(added_path.string());
     if (!added.is_object()) fail(added_path.string(), "an object of token -> id", added.dump().substr(0, 100));
     for (auto it = added.begin(); it != added.end(); ++it) {
       if (!it.value().is_number_integer()) fail(added_path.string() + ": \"" + it.key() + "\"", "an integer id", it.value().dump());
@@ -81,7 +74,7 @@ void apply_special_tokens(T* tokenizer, const fs::path& dir, const json& config)
   for (const char* file : {"special_tokens_map.json", "tokenizer_config.json"}) {
     fs::path path = dir / file;
     if (!fs::exists(path)) continue;
-    json doc = std::string(file) == "tokenizer_config.json" ? config : read_json_file(path.string());
+    json doc = std::string(file) == "tokenizer_config.json" ? config : read_json(path.string());
     if (!doc.is_object()) fail(path.string(), "a JSON object", doc.dump().substr(0, 100));
     for (int k = 0; k < 3; ++k) {
       if (!doc.contains(keys[k])) continue;
@@ -110,7 +103,7 @@ bool looks_like_json(const std::string& path) {
 std::unique_ptr<Tokenizer> load_directory(const fs::path& dir) {
   fs::path tokenizer_json = dir / "tokenizer.json", model = dir / "tokenizer.model";
   fs::path vocab = dir / "vocab.json", merges = dir / "merges.txt", config_path = dir / "tokenizer_config.json";
-  json config = fs::exists(config_path) ? read_json_file(config_path.string()) : json();
+  json config = fs::exists(config_path) ? read_json(config_path.string()) : json();
 
   if (fs::exists(tokenizer_json)) {
     try {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "tokenizer/regex.h"
 
 namespace rlhf {
@@ -195,12 +196,7 @@ std::string read_chat_template(const std::string& model_dir) {
   fs::path dir(model_dir);
   fs::path config = dir / "tokenizer_config.json";
   if (fs::exists(config)) {
-    nlohmann::json doc;
-    try {
-      doc = nlohmann::json::parse(read_file(config.string()));
-    } catch (const nlohmann::json::exception& e) {
-      fail(config.string(), "valid JSON", e.what());
-    }
+    nlohmann::json doc = read_json(config.string());
     if (doc.is_object() && doc.contains("chat_template")) {
       const auto& value = doc["chat_template"];
       if (value.is_string()) return value.get<std::string>();

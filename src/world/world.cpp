@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "world/benchmarks.h"
 #include "world/corpus.h"
 #include "world/users.h"
@@ -70,12 +71,7 @@ World World::generate(const WorldConfig& config) {
 World World::load(const std::string& path) {
   std::string file = std::filesystem::is_directory(path) ? path + "/world.json" : path;
   if (!file_exists(file)) fail(file, "a world.json written by `rlhf world`", "no such file");
-  json j;
-  try {
-    j = json::parse(read_file(file));
-  } catch (const json::exception& e) {
-    fail(file, "valid JSON", e.what());
-  }
+  json j = read_json(file);
   if (!j.is_object() || j.value("format", "") != "rlhf-world")
     fail(file, "\"format\": \"rlhf-world\"", j.is_object() ? j.value("format", std::string("none")) : j.type_name());
   if (j.value("version", 0) != kFormatVersion)

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 
 namespace rlhf {
 
@@ -414,12 +415,7 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, Ggml
   if (file_exists(model_dir + "/model.safetensors")) {
     files.push_back(model_dir + "/model.safetensors");
   } else if (file_exists(index_path)) {
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(read_file(index_path));
-    } catch (const nlohmann::json::exception& e) {
-      fail(index_path, "valid JSON", e.what());
-    }
+    nlohmann::json index = read_json(index_path);
     if (!index.contains("weight_map") || !index["weight_map"].is_object())
       fail(index_path, "a weight_map object", "none");
     std::set<std::string> seen;

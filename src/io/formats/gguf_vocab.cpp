@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "io/formats/gguf_model.h"
 
 namespace rlhf {
@@ -26,14 +27,6 @@ const std::map<std::string, std::string> kKnownSplitRegexes = {
      "\\s+(?!\\S)|\\s+",
      "qwen2"},
 };
-
-json read_json(const std::string& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path, "valid JSON", e.what());
-  }
-}
 
 // llama.cpp's pre-tokenizer name for tokenizer.json's pre_tokenizer, or "" when it is none we recognise.
 std::string recognise_pre(const json& pre) {

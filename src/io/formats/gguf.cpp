@@ -15,10 +15,8 @@ namespace rlhf {
 
 namespace {
 
-constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
-constexpr size_t kMaxTensorName = 63;    // GGML_MAX_NAME is 64 with the NUL
 
 struct TypeRow { GgmlType type; const char* name; int64_t block; int64_t size; };
 // Block sizes and bytes per block: facts of the ggml formats (the same table the `gguf` package carries).
@@ -63,7 +61,6 @@ bool is_integer_type(GgufValueType t) {
          t == GgufValueType::UINT64 || t == GgufValueType::INT64 || t == GgufValueType::BOOL;
 }
 
-bool is_real_type(GgufValueType t) { return t == GgufValueType::FLOAT32 || t == GgufValueType::FLOAT64; }
 
 // Reads little-endian fields from a byte span; every read is checked against what is left.
 class Cursor {
@@ -148,7 +145,7 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what) {
     for (uint64_t i = 0; i < count; ++i) items.push_back(in.string(what + "[" + std::to_string(i) + "]"));
     return GgufValue::strings(std::move(items));
   }
-  if (is_real_type(element)) {
+  if (gguf_is_real(element)) {
     std::vector<double> items;
     items.reserve(count);
     for (uint64_t i = 0; i < count; ++i) items.push_back(read_scalar(in, element, what).as_double());
@@ -160,9 +157,9 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what) {
   return GgufValue::integers(element, std::move(items));
 }
 
-uint64_t align_up(uint64_t offset, uint64_t alignment) { return (offset + alignment - 1) / alignment * alignment; }
+}  // namespace
 
-uint64_t alignment_of(const GgufMetadata& metadata, const std::string& where) {
+uint64_t gguf_alignment(const GgufMetadata& metadata, const std::string& where) {
   const GgufValue* value = gguf_find(metadata, "general.alignment");
   if (!value) return kDefaultAlignment;
   if (value->type() != GgufValueType::UINT32) fail(where, "general.alignment of type u32", value->describe());
@@ -172,8 +169,6 @@ uint64_t alignment_of(const GgufMetadata& metadata, const std::string& where) {
     fail(where, "general.alignment a power of two up to 2^20", std::to_string(a));
   return a;
 }
-
-}  // namespace
 
 // ---- names and sizes ----
 
@@ -261,7 +256,7 @@ GgufValue GgufValue::integers(GgufValueType element, std::vector<int64_t> v) {
   return value;
 }
 GgufValue GgufValue::reals(GgufValueType element, std::vector<double> v) {
-  if (!is_real_type(element)) fail("GGUF array", "a float element type", gguf_value_type_name(element));
+  if (!gguf_is_real(element)) fail("GGUF array", "a float element type", gguf_value_type_name(element));
   GgufValue value;
   value.type_ = GgufValueType::ARRAY;
   value.element_ = element;
@@ -272,7 +267,7 @@ GgufValue GgufValue::reals(GgufValueType element, std::vector<double> v) {
 uint64_t GgufValue::array_size() const {
   if (!is_array()) return 0;
   if (element_ == GgufValueType::STRING) return strings_.size();
-  return is_real_type(element_) ? reals_.size() : ints_.size();
+  return gguf_is_real(element_) ? reals_.size() : ints_.size();
 }
 
 int64_t GgufValue::as_int() const {
@@ -286,7 +281,7 @@ uint64_t GgufValue::as_uint() const {
   return static_cast<uint64_t>(int_);
 }
 double GgufValue::as_double() const {
-  if (!is_real_type(type_)) fail("GGUF value", "a float", describe());
+  if (!gguf_is_real(type_)) fail("GGUF value", "a float", describe());
   return real_;
 }
 bool GgufValue::as_bool() const {
@@ -306,7 +301,7 @@ const std::vector<int64_t>& GgufValue::as_ints() const {
   return ints_;
 }
 const std::vector<double>& GgufValue::as_reals() const {
-  if (!is_array() || !is_real_type(element_)) fail("GGUF value", "an array of floats", describe());
+  if (!is_array() || !gguf_is_real(element_)) fail("GGUF value", "an array of floats", describe());
   return reals_;
 }
 
@@ -314,7 +309,7 @@ std::string GgufValue::describe() const {
   if (is_array()) return "[" + gguf_value_type_name(element_) + " × " + std::to_string(array_size()) + "]";
   std::string t = gguf_value_type_name(type_) + " ";
   if (type_ == GgufValueType::STRING) return t + "'" + (string_.size() > 40 ? string_.substr(0, 40) + "…" : string_) + "'";
-  if (is_real_type(type_)) return t + std::to_string(real_);
+  if (gguf_is_real(type_)) return t + std::to_string(real_);
   if (type_ == GgufValueType::UINT64) return t + std::to_string(static_cast<uint64_t>(int_));
   return t + std::to_string(int_);
 }
@@ -331,7 +326,7 @@ GgufHeader parse_gguf(const unsigned char* data, size_t size, const std::string&
   Cursor in(data, size, where);
   GgufHeader header;
   uint32_t magic = in.read<uint32_t>("the magic \"GGUF\"");
-  if (magic != kMagic) {
+  if (magic != kGgufMagic) {
     std::string found;
     for (int i = 0; i < 4; ++i) {
       unsigned char ch = data[i];
@@ -361,7 +356,7 @@ GgufHeader parse_gguf(const unsigned char* data, size_t size, const std::string&
     GgufValue value = read_value(in, type, "'" + key + "'");
     header.metadata.emplace_back(std::move(key), std::move(value));
   }
-  header.alignment = alignment_of(header.metadata, where);
+  header.alignment = gguf_alignment(header.metadata, where);
 
   std::set<std::string> names;
   header.tensors.reserve(tensor_count);
@@ -369,7 +364,7 @@ GgufHeader parse_gguf(const unsigned char* data, size_t size, const std::string&
     GgufTensorInfo info;
     info.name = in.string("the name of tensor #" + std::to_string(i));
     const std::string what = "tensor '" + info.name + "'";
-    if (info.name.size() > kMaxTensorName)
+    if (info.name.size() > kGgufMaxTensorName)
       in.error("a tensor name of at most 63 bytes (ggml's limit)", std::to_string(info.name.size()) + " bytes");
     if (!names.insert(info.name).second) in.error("unique tensor names", "'" + info.name + "' twice");
     uint32_t n_dims = in.read<uint32_t>("the dimension count of " + what);
@@ -390,7 +385,7 @@ GgufHeader parse_gguf(const unsigned char* data, size_t size, const std::string&
     header.tensors.push_back(std::move(info));
   }
 
-  header.data_offset = align_up(in.pos(), header.alignment);
+  header.data_offset = gguf_align_up(in.pos(), header.alignment);
   const uint64_t data_size = header.data_offset <= size ? size - header.data_offset : 0;
   if (!header.tensors.empty() && header.data_offset > size)
     fail(where, "a data section after the tensor infos (at offset " + std::to_string(header.data_offset) + ")",
@@ -455,119 +450,7 @@ std::vector<float> GgufFile::to_float(const GgufTensorInfo& info) const {
   return out;
 }
 
-// ---- writing ----
-
-namespace {
-
-void put_bytes(std::string& out, const void* data, size_t n) { out.append(static_cast<const char*>(data), n); }
-template <typename T>
-void put(std::string& out, T v) { put_bytes(out, &v, sizeof(T)); }
-void put_string(std::string& out, const std::string& s) {
-  put<uint64_t>(out, s.size());
-  out += s;
-}
-
-void put_scalar(std::string& out, GgufValueType type, int64_t i, double r) {
-  switch (type) {
-    case GgufValueType::UINT8: case GgufValueType::BOOL: put<uint8_t>(out, static_cast<uint8_t>(i)); break;
-    case GgufValueType::INT8: put<int8_t>(out, static_cast<int8_t>(i)); break;
-    case GgufValueType::UINT16: put<uint16_t>(out, static_cast<uint16_t>(i)); break;
-    case GgufValueType::INT16: put<int16_t>(out, static_cast<int16_t>(i)); break;
-    case GgufValueType::UINT32: put<uint32_t>(out, static_cast<uint32_t>(i)); break;
-    case GgufValueType::INT32: put<int32_t>(out, static_cast<int32_t>(i)); break;
-    case GgufValueType::UINT64: put<uint64_t>(out, static_cast<uint64_t>(i)); break;
-    case GgufValueType::INT64: put<int64_t>(out, i); break;
-    case GgufValueType::FLOAT32: put<float>(out, static_cast<float>(r)); break;
-    case GgufValueType::FLOAT64: put<double>(out, r); break;
-    default: fail("GGUF writer", "a scalar type", gguf_value_type_name(type));
-  }
-}
-
-void put_value(std::string& out, const GgufValue& v) {
-  put<uint32_t>(out, static_cast<uint32_t>(v.type()));
-  if (v.type() == GgufValueType::STRING) return put_string(out, v.as_string());
-  if (!v.is_array()) {
-    bool real = is_real_type(v.type());
-    return put_scalar(out, v.type(), real ? 0 : (v.type() == GgufValueType::UINT64 ? static_cast<int64_t>(v.as_uint())
-                                                                                     : v.as_int()),
-                      real ? v.as_double() : 0);
-  }
-  put<uint32_t>(out, static_cast<uint32_t>(v.element_type()));
-  put<uint64_t>(out, v.array_size());
-  if (v.element_type() == GgufValueType::STRING)
-    for (const auto& s : v.as_strings()) put_string(out, s);
-  else if (is_real_type(v.element_type()))
-    for (double r : v.as_reals()) put_scalar(out, v.element_type(), 0, r);
-  else
-    for (int64_t i : v.as_ints()) put_scalar(out, v.element_type(), i, 0);
-}
-
-}  // namespace
-
-void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors) {
-  const uint64_t alignment = alignment_of(metadata, path);
-  std::string head;
-  put<uint32_t>(head, kMagic);
-  put<uint32_t>(head, 3);
-  put<uint64_t>(head, tensors.size());
-  put<uint64_t>(head, metadata.size());
-  std::set<std::string> keys;
-  for (const auto& [key, value] : metadata) {
-    if (key.empty()) fail(path, "non-empty metadata keys", "an empty key");
-    if (!keys.insert(key).second) fail(path, "unique metadata keys", "'" + key + "' twice");
-    put_string(head, key);
-    put_value(head, value);
-  }
-  std::set<std::string> names;
-  uint64_t offset = 0;
-  for (const auto& t : tensors) {
-    const std::string where = path + " tensor '" + t.name + "'";
-    if (t.name.empty() || t.name.size() > kMaxTensorName) fail(where, "a name of 1 to 63 bytes", std::to_string(t.name.size()));
-    if (!names.insert(t.name).second) fail(path, "unique tensor names", "'" + t.name + "' twice");
-    uint64_t nbytes = ggml_nbytes(t.type, t.dims);
-    if (nbytes != t.nbytes || (nbytes > 0 && !t.data))
-      fail(where, std::to_string(nbytes) + " bytes of " + ggml_type_name(t.type) + " data", std::to_string(t.nbytes));
-    put_string(head, t.name);
-    put<uint32_t>(head, static_cast<uint32_t>(t.dims.size()));
-    for (uint64_t d : t.dims) put<uint64_t>(head, d);
-    put<uint32_t>(head, static_cast<uint32_t>(t.type));
-    put<uint64_t>(head, offset);
-    offset = align_up(offset + nbytes, alignment);
-  }
-  head.append(align_up(head.size(), alignment) - head.size(), '\0');
-
-  AtomicWriter writer(path);
-  writer.write(head);
-  const std::string zeros(alignment, '\0');
-  for (const auto& t : tensors) {
-    writer.write(t.data, t.nbytes);
-    writer.write(zeros.data(), align_up(t.nbytes, alignment) - t.nbytes);
-  }
-  writer.commit();
-}
-
 // ---- Q8_0 ----
-
-std::vector<uint8_t> quantize_q8_0(const float* values, size_t n) {
-  if (n % 32 != 0) fail("Q8_0 quantization", "a multiple of 32 values", std::to_string(n));
-  std::vector<uint8_t> out(n / 32 * 34);
-  for (size_t b = 0; b < n / 32; ++b) {
-    const float* x = values + 32 * b;
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) {
-      if (!std::isfinite(x[j])) fail("Q8_0 quantization", "finite values", std::to_string(x[j]));
-      amax = std::max(amax, std::fabs(x[j]));
-    }
-    // In float32, as the format's reference does: the scale is rounded to fp16 only when stored.
-    const float d = amax / 127.0f;
-    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t* block = out.data() + 34 * b;
-    uint16_t scale = float_to_half(d);
-    std::memcpy(block, &scale, 2);
-    for (int j = 0; j < 32; ++j) block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * inverse)));
-  }
-  return out;
-}
 
 std::vector<float> dequantize_q8_0(const uint8_t* blocks, size_t n) {
   if (n % 32 != 0) fail("Q8_0 dequantization", "a multiple of 32 values", std::to_string(n));

@@ -92,6 +92,16 @@ class GgufValue {
 using GgufMetadata = std::vector<std::pair<std::string, GgufValue>>;
 const GgufValue* gguf_find(const GgufMetadata& metadata, const std::string& key);
 
+// What the reader (gguf.cpp) and the writer (gguf_writer.cpp) share: the magic, the longest tensor name, the alignment
+// the metadata sets (general.alignment, a u32 power of two up to 2^20; 32 without it) and the padding to it.
+constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as a little-endian u32
+constexpr size_t kGgufMaxTensorName = 63;    // GGML_MAX_NAME is 64 with the NUL
+uint64_t gguf_alignment(const GgufMetadata& metadata, const std::string& where);
+inline uint64_t gguf_align_up(uint64_t offset, uint64_t alignment) {
+  return (offset + alignment - 1) / alignment * alignment;
+}
+inline bool gguf_is_real(GgufValueType t) { return t == GgufValueType::FLOAT32 || t == GgufValueType::FLOAT64; }
+
 struct GgufTensorInfo {
   std::string name;
   std::vector<uint64_t> dims;  // ggml order: dims[0] is the innermost (row length); a Linear [out, in] is {in, out}

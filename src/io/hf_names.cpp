@@ -2,7 +2,9 @@
 
 namespace rlhf {
 
-std::string backbone_prefix(const ModelConfig& c) { return c.is_gpt2() ? "transformer." : "model."; }
+std::string backbone_prefix(const ModelConfig& c) {
+  return c.family == Family::GPT2 ? "transformer." : "model.";
+}
 
 namespace {
 
@@ -59,13 +61,13 @@ std::vector<NameRule> hf_name_rules(const ModelConfig& c, bool with_lm_head, boo
       for (auto& name : rule.hf) name = prefix + name;
     rules.push_back(std::move(rule));
   };
-  if (c.is_gpt2()) {
+  if (c.family == Family::GPT2) {
     add({"embed_tokens", {"wte.weight"}}, true);
     add({"embed_positions", {"wpe.weight"}}, true);
   } else {
     add({"embed_tokens", {"embed_tokens.weight"}}, true);
   }
-  const auto layer_rules = c.is_gpt2() ? gpt2_layer_rules() : llama_layer_rules(c.attention_bias);
+  const auto layer_rules = c.family == Family::GPT2 ? gpt2_layer_rules() : llama_layer_rules(c.attention_bias);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     for (auto rule : layer_rules) {
       rule.ours = expand(rule.ours, i);
@@ -73,7 +75,7 @@ std::vector<NameRule> hf_name_rules(const ModelConfig& c, bool with_lm_head, boo
       add(rule, true);
     }
   }
-  if (c.is_gpt2()) {
+  if (c.family == Family::GPT2) {
     add({"final_norm_weight", {"ln_f.weight"}}, true);
     add({"final_norm_bias", {"ln_f.bias"}}, true);
   } else {

@@ -14,7 +14,7 @@ void save_peft_adapter(TransformerImpl& model, const std::string& dir) {
   const ModelConfig& c = model.config();
   const bool classifier = model.has_score_head() && !model.has_lm_head();
   // PeftModel wraps LoraModel wraps the HF model: "base_model.model." then the HF model's own names.
-  const std::string prefix = "base_model.model." + backbone_prefix(c) + (c.is_gpt2() ? "h." : "layers.");
+  const std::string prefix = "base_model.model." + backbone_prefix(c) + (c.family == Family::GPT2 ? "h." : "layers.");
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (size_t i = 0; i < model.layers->size(); ++i) {
     const auto& lora = *model.layers[i]->as<BlockImpl>()->lora;
@@ -41,7 +41,7 @@ void save_peft_adapter(TransformerImpl& model, const std::string& dir) {
       {"lora_alpha", s.alpha},
       {"lora_dropout", s.dropout},
       {"target_modules", short_names},
-      {"fan_in_fan_out", c.is_gpt2()},  // GPT-2's Conv1D stores [in, out]
+      {"fan_in_fan_out", c.family == Family::GPT2},  // GPT-2's Conv1D stores [in, out]
       {"bias", "none"},
       {"modules_to_save", s.train_score_head ? nlohmann::json::array({"score"}) : nlohmann::json(nullptr)},
       {"inference_mode", true},

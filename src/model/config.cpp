@@ -23,17 +23,18 @@ std::string family_name(Family family) {
   return "?";
 }
 
+void set_family(ModelConfig& c, Family family) {
+  c.family = family;
+  const bool gpt2 = family == Family::GPT2;
+  c.learned_positions = c.layer_norm = c.gelu_mlp = c.linear_bias = gpt2;
+}
+
 int64_t ModelConfig::parameter_count() const {
-  int64_t c = hidden_size, per_layer = 0;
-  if (is_gpt2()) {
-    per_layer = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * intermediate_size + intermediate_size) +
-                (intermediate_size * c + c);
-  } else {
-    per_layer = 2 * c + c * (q_dim() + 2 * kv_dim()) + (attention_bias ? q_dim() + 2 * kv_dim() : 0) + q_dim() * c +
-                3 * c * intermediate_size;
-  }
-  int64_t embeddings = vocab_size * c + (is_gpt2() ? max_position_embeddings * c : 0);
-  int64_t final_norm = is_gpt2() ? 2 * c : c;
+  const int64_t c = hidden_size, norm = layer_norm ? 2 * c : c, qkv = q_dim() + 2 * kv_dim();
+  const int64_t per_layer = 2 * norm + c * qkv + (attention_bias ? qkv : 0) + q_dim() * c + (linear_bias ? c : 0) +
+                            (gelu_mlp ? 2 : 3) * c * intermediate_size + (linear_bias ? intermediate_size + c : 0);
+  int64_t embeddings = vocab_size * c + (learned_positions ? max_position_embeddings * c : 0);
+  int64_t final_norm = norm;
   int64_t head = tie_word_embeddings ? 0 : vocab_size * c;
   return embeddings + num_layers * per_layer + final_norm + head;
 }
@@ -112,9 +113,9 @@ ModelConfig load_model_config(const std::string& path) {
   }
   std::string model_type = get<std::string>(j, "model_type", "", path);
   c.architecture = arch;
-  if (arch.rfind("GPT2", 0) == 0 || (arch.empty() && model_type == "gpt2")) c.family = Family::GPT2;
-  else if (arch.rfind("Llama", 0) == 0 || (arch.empty() && model_type == "llama")) c.family = Family::Llama;
-  else if (arch.rfind("Qwen2", 0) == 0 || (arch.empty() && model_type == "qwen2")) c.family = Family::Qwen2;
+  if (arch.rfind("GPT2", 0) == 0 || (arch.empty() && model_type == "gpt2")) set_family(c, Family::GPT2);
+  else if (arch.rfind("Llama", 0) == 0 || (arch.empty() && model_type == "llama")) set_family(c, Family::Llama);
+  else if (arch.rfind("Qwen2", 0) == 0 || (arch.empty() && model_type == "qwen2")) set_family(c, Family::Qwen2);
   else
     fail(path, "architectures GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM (or their ForSequenceClassification)",
          "'" + (arch.empty() ? model_type : arch) + "'");
@@ -162,7 +163,7 @@ ModelConfig load_model_config(const std::string& path) {
           get<int64_t>(rs, "original_max_position_embeddings", 8192, path);
     }
   }
-  const bool gpt2 = c.is_gpt2();
+  const bool gpt2 = c.family == Family::GPT2;  // its config.json names the sizes differently
   check_size(path, "vocab_size", c.vocab_size, int64_t{1} << 24);
   check_size(path, gpt2 ? "n_embd" : "hidden_size", c.hidden_size, int64_t{1} << 20);
   check_size(path, gpt2 ? "n_layer" : "num_hidden_layers", c.num_layers, int64_t{1} << 12);
@@ -195,7 +196,7 @@ std::string model_config_to_json(const ModelConfig& c, const std::string& head) 
     if (c.eos_token_id >= 0) out["eos_token_id"] = c.eos_token_id;
     if (c.pad_token_id >= 0) out["pad_token_id"] = c.pad_token_id;
   };
-  if (c.is_gpt2()) {
+  if (c.family == Family::GPT2) {
     j = {{"architectures", {classifier ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel"}},
          {"model_type", "gpt2"}, {"vocab_size", c.vocab_size}, {"n_embd", c.hidden_size}, {"n_layer", c.num_layers},
          {"n_head", c.num_heads}, {"n_inner", c.intermediate_size}, {"n_positions", c.max_position_embeddings},
@@ -233,19 +234,20 @@ std::string model_config_to_json(const ModelConfig& c, const std::string& head) 
 ModelConfig tiny_config(const std::string& family, int64_t vocab_size, int64_t hidden_size, int64_t num_layers,
                         int64_t num_heads, int64_t num_kv_heads, int64_t max_positions) {
   ModelConfig c;
-  if (family == "gpt2") c.family = Family::GPT2, c.architecture = "GPT2LMHeadModel";
-  else if (family == "llama") c.family = Family::Llama, c.architecture = "LlamaForCausalLM";
-  else if (family == "qwen2") c.family = Family::Qwen2, c.architecture = "Qwen2ForCausalLM";
+  if (family == "gpt2") set_family(c, Family::GPT2), c.architecture = "GPT2LMHeadModel";
+  else if (family == "llama") set_family(c, Family::Llama), c.architecture = "LlamaForCausalLM";
+  else if (family == "qwen2") set_family(c, Family::Qwen2), c.architecture = "Qwen2ForCausalLM";
   else fail("model family", "gpt2, llama or qwen2", "'" + family + "'");
+  const bool gpt2 = c.family == Family::GPT2;
   c.vocab_size = vocab_size;
   c.hidden_size = hidden_size;
   c.num_layers = num_layers;
   c.num_heads = num_heads;
-  c.num_kv_heads = c.is_gpt2() ? num_heads : num_kv_heads;
+  c.num_kv_heads = gpt2 ? num_heads : num_kv_heads;
   c.head_dim = hidden_size / num_heads;
-  c.intermediate_size = c.is_gpt2() ? 4 * hidden_size : (8 * hidden_size / 3 + 63) / 64 * 64;
+  c.intermediate_size = gpt2 ? 4 * hidden_size : (8 * hidden_size / 3 + 63) / 64 * 64;
   c.max_position_embeddings = max_positions;
-  c.norm_eps = c.is_gpt2() ? 1e-5 : 1e-6;
+  c.norm_eps = gpt2 ? 1e-5 : 1e-6;
   c.tie_word_embeddings = true;
   c.attention_bias = c.family != Family::Llama;
   return c;

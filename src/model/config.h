@@ -17,8 +17,13 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  Family family = Family::Llama;
+  Family family = Family::Llama;  // selects the names: config.json keys, tensor names (io/hf_names.h), GGUF keys
   std::string architecture;  // as in config.json "architectures"[0], e.g. "LlamaForCausalLM"
+  // What the family computes, as data (set_family sets them: GPT-2 has all four, Llama and Qwen2 none).
+  bool learned_positions = false;  // a table of max_position_embeddings position embeddings; else rotary (RoPE)
+  bool layer_norm = false;         // LayerNorm with a bias; else RMSNorm (computed in fp32)
+  bool gelu_mlp = false;           // down(GELU_tanh(up x)); else SwiGLU: down(silu(gate x) * up x)
+  bool linear_bias = false;        // the o, up and down projections have biases (GPT-2's Conv1D layers)
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
@@ -39,7 +44,6 @@ struct ModelConfig {
 
   int64_t kv_dim() const { return num_kv_heads * head_dim; }
   int64_t q_dim() const { return num_heads * head_dim; }
-  bool is_gpt2() const { return family == Family::GPT2; }
   // Parameters of the transformer with an LM head (counted as HF counts them: a tied head is not counted twice).
   int64_t parameter_count() const;
 };
@@ -53,5 +57,7 @@ ModelConfig tiny_config(const std::string& family, int64_t vocab_size, int64_t h
                         int64_t num_heads, int64_t num_kv_heads, int64_t max_positions);
 
 std::string family_name(Family family);
+// Sets `family` and what it computes (the fields after `architecture`).
+void set_family(ModelConfig& config, Family family);
 
 }  // namespace rlhf

@@ -20,7 +20,7 @@ struct ModuleSlot {
 
 std::vector<ModuleSlot> module_slots(const ModelConfig& c) {
   const int64_t C = c.hidden_size, I = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim();
-  if (c.is_gpt2())
+  if (c.family == Family::GPT2)
     return {{"attn.c_attn", LoraSite::Qkv, 0, q + 2 * kv, C},
             {"attn.c_proj", LoraSite::Output, 0, C, q},
             {"mlp.c_fc", LoraSite::Up, 0, I, C},
@@ -64,7 +64,7 @@ std::vector<std::string> resolve_lora_targets(const ModelConfig& c, const std::v
   std::vector<std::string> all, keys = requested;
   for (const auto& s : slots) all.push_back(s.hf_module);
   // PEFT's defaults for these model types (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
-  if (keys.empty()) keys = c.is_gpt2() ? std::vector<std::string>{"c_attn"} : std::vector<std::string>{"q_proj", "v_proj"};
+  if (keys.empty()) keys = c.family == Family::GPT2 ? std::vector<std::string>{"c_attn"} : std::vector<std::string>{"q_proj", "v_proj"};
   if (keys.size() == 1 && keys[0] == "all-linear") return all;
   std::vector<std::string> out;
   for (const auto& key : keys) {

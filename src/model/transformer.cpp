@@ -29,18 +29,16 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
   qkv_weight = register_parameter("qkv_weight", torch::empty({qkv_rows, C}));
   o_weight = register_parameter("o_weight", torch::empty({C, c.q_dim()}));
   if (c.attention_bias) qkv_bias = register_parameter("qkv_bias", torch::zeros({qkv_rows}));
-  if (c.is_gpt2()) {
+  // In this order (initialisation draws in it): norm biases, o bias, up (+ bias), down (+ bias).
+  if (c.layer_norm) {
     attn_norm_bias = register_parameter("attn_norm_bias", torch::zeros({C}));
     mlp_norm_bias = register_parameter("mlp_norm_bias", torch::zeros({C}));
-    o_bias = register_parameter("o_bias", torch::zeros({C}));
-    up_weight = register_parameter("up_weight", torch::empty({I, C}));
-    up_bias = register_parameter("up_bias", torch::zeros({I}));
-    down_weight = register_parameter("down_weight", torch::empty({C, I}));
-    down_bias = register_parameter("down_bias", torch::zeros({C}));
-  } else {
-    up_weight = register_parameter("up_weight", torch::empty({2 * I, C}));  // rows: gate then up
-    down_weight = register_parameter("down_weight", torch::empty({C, I}));
   }
+  if (c.linear_bias) o_bias = register_parameter("o_bias", torch::zeros({C}));
+  up_weight = register_parameter("up_weight", torch::empty({c.gelu_mlp ? I : 2 * I, C}));  // SwiGLU rows: gate then up
+  if (c.linear_bias) up_bias = register_parameter("up_bias", torch::zeros({I}));
+  down_weight = register_parameter("down_weight", torch::empty({C, I}));
+  if (c.linear_bias) down_bias = register_parameter("down_bias", torch::zeros({C}));
 }
 
 namespace {
@@ -54,7 +52,7 @@ torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& weight, co
 }  // namespace
 
 torch::Tensor BlockImpl::norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) const {
-  if (config_.is_gpt2()) return layer_norm(x, weight, bias, config_.norm_eps);
+  if (config_.layer_norm) return layer_norm(x, weight, bias, config_.norm_eps);
   // RMSNorm as Llama computes it: in fp32, then back to the activation dtype before the gain.
   auto x32 = x.to(torch::kFloat32);
   auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + config_.norm_eps);
@@ -125,10 +123,10 @@ torch::Tensor BlockImpl::project(LoraSite site, const torch::Tensor& x, const to
 }
 
 torch::Tensor BlockImpl::mlp(const torch::Tensor& x) const {
-  if (config_.is_gpt2())
+  if (config_.gelu_mlp)
     return project(LoraSite::Down, torch::gelu(project(LoraSite::Up, x, up_weight, up_bias), "tanh"), down_weight, down_bias);
-  auto gate_up = project(LoraSite::Up, x, up_weight, {}).chunk(2, -1);  // SwiGLU: silu(x W_gate) * (x W_up)
-  return project(LoraSite::Down, torch::silu(gate_up[0]) * gate_up[1], down_weight, {});
+  auto gate_up = project(LoraSite::Up, x, up_weight, up_bias).chunk(2, -1);  // SwiGLU: silu(x W_gate) * (x W_up)
+  return project(LoraSite::Down, torch::silu(gate_up[0]) * gate_up[1], down_weight, down_bias);
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -142,17 +140,17 @@ TransformerImpl::TransformerImpl(const ModelConfig& c, bool with_lm_head, bool w
     fail("model config", "positive vocab_size, hidden_size and num_layers",
          std::to_string(c.vocab_size) + ", " + std::to_string(c.hidden_size) + ", " + std::to_string(c.num_layers));
   embed_tokens = register_parameter("embed_tokens", torch::empty({c.vocab_size, c.hidden_size}));
-  if (c.is_gpt2())
+  if (c.learned_positions)
     embed_positions = register_parameter("embed_positions", torch::empty({c.max_position_embeddings, c.hidden_size}));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_layers; ++i) layers->push_back(Block(c));
   final_norm_weight = register_parameter("final_norm_weight", torch::ones({c.hidden_size}));
-  if (c.is_gpt2()) final_norm_bias = register_parameter("final_norm_bias", torch::zeros({c.hidden_size}));
+  if (c.layer_norm) final_norm_bias = register_parameter("final_norm_bias", torch::zeros({c.hidden_size}));
   has_lm_head_ = with_lm_head;
   if (with_lm_head && !c.tie_word_embeddings) lm_head = register_parameter("lm_head", torch::empty({c.vocab_size, c.hidden_size}));
   if (with_score_head) score = register_parameter("score", torch::zeros({1, c.hidden_size}));
 
-  if (!c.is_gpt2()) {
+  if (!c.learned_positions) {
     // inv_freq_i = theta^(-2i/D), then the configured scaling (HF's rope_type linear / llama3).
     const int64_t D = c.head_dim;
     auto inv_freq = 1.0 / torch::pow(c.rope_theta, torch::arange(0, D, 2, torch::kInt64).to(torch::kFloat32) / D);
@@ -207,9 +205,9 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
   if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu() && !at::autocast::is_autocast_enabled(at::kCPU) &&
       !cpu_bf16_products())
     x = x.to(torch::kFloat32);
-  if (config_.is_gpt2()) x = x + torch::embedding(embed_positions, position_ids);
+  if (config_.learned_positions) x = x + torch::embedding(embed_positions, position_ids);
   torch::Tensor cos, sin;
-  if (!config_.is_gpt2()) {
+  if (!config_.learned_positions) {
     std::tie(cos, sin) = rope(position_ids);
     cos = cos.to(x.scalar_type()), sin = sin.to(x.scalar_type());
   }
@@ -234,7 +232,7 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
       x = block.forward(x, cos, sin, mask, cache, i);
   }
   if (cache) cache->length += T;
-  if (config_.is_gpt2()) return layer_norm(x, final_norm_weight, final_norm_bias, config_.norm_eps);
+  if (config_.layer_norm) return layer_norm(x, final_norm_weight, final_norm_bias, config_.norm_eps);
   auto x32 = x.to(torch::kFloat32);
   return final_norm_weight * (x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + config_.norm_eps)).to(x.scalar_type());
 }

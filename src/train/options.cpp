@@ -88,7 +88,7 @@ void check_model_fits_tokenizer(const ModelConfig& config, const std::string& mo
 
 void check_fits_positions(const ModelConfig& config, const std::string& model_dir, size_t longest_sequence,
                           const std::string& stage) {
-  if (config.is_gpt2() && static_cast<int64_t>(longest_sequence) > config.max_position_embeddings)
+  if (config.learned_positions && static_cast<int64_t>(longest_sequence) > config.max_position_embeddings)
     fail(stage + ": --max_length",
          "sequences of at most the " + std::to_string(config.max_position_embeddings) + " positions of " + model_dir +
              " (n_positions in config.json)",

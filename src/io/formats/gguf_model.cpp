@@ -271,7 +271,7 @@ GgufMetadata gguf_model_metadata(const ModelConfig& c, const GgufTokenizerData& 
   m.emplace_back(arch + ".feed_forward_length", u32(c.intermediate_size));
   m.emplace_back(arch + ".attention.head_count", u32(c.num_heads));
   m.emplace_back(arch + ".attention.head_count_kv", u32(c.num_kv_heads));
-  if (c.is_gpt2()) {
+  if (c.family == Family::GPT2) {
     m.emplace_back(arch + ".attention.layer_norm_epsilon", f32(c.norm_eps));
   } else {
     m.emplace_back(arch + ".attention.layer_norm_rms_epsilon", f32(c.norm_eps));
@@ -371,24 +371,24 @@ void write_gguf_model(const std::string& path, const ModelConfig& c, const GgufT
   };
   require("token_embd.weight");
   require("output_norm.weight");
-  const bool has_bias = c.attention_bias;
+  const bool has_bias = c.attention_bias, gpt2 = c.family == Family::GPT2;
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string blk = "blk." + std::to_string(l) + ".";
-    for (const auto& row : c.is_gpt2() ? std::vector<NameRow>(std::begin(kGpt2Layer), std::end(kGpt2Layer))
-                                       : std::vector<NameRow>(std::begin(kLlamaLayer), std::end(kLlamaLayer))) {
+    for (const auto& row : gpt2 ? std::vector<NameRow>(std::begin(kGpt2Layer), std::end(kGpt2Layer))
+                                : std::vector<NameRow>(std::begin(kLlamaLayer), std::end(kLlamaLayer))) {
       std::string g = row.gguf;
       bool bias = ends_with(g, ".bias");
       // Qwen2 has q/k/v biases, Llama with attention_bias also an o_proj bias; neither has MLP biases.
-      bool needed = c.is_gpt2() || !bias || (has_bias && (g != "attn_output.bias" || c.family == Family::Llama));
+      bool needed = gpt2 || !bias || (has_bias && (g != "attn_output.bias" || c.family == Family::Llama));
       if (needed) require(blk + g);
     }
   }
-  if (c.is_gpt2()) require("position_embd.weight"), require("output_norm.bias");
+  if (gpt2) require("position_embd.weight"), require("output_norm.bias");
   if (!index.count("output.weight")) {
     if (!c.tie_word_embeddings) fail(path, "lm_head.weight (the model's embeddings are not tied)", "none");
     // GPT-2's converter stores the tied head as its own tensor; llama/qwen2 leave it out and llama.cpp reuses
     // token_embd.
-    if (c.is_gpt2()) {
+    if (gpt2) {
       const Prepared& embd = prepared[index["token_embd.weight"]];
       Prepared output = embd;
       output.name = "output.weight";

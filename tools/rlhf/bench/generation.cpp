@@ -45,7 +45,7 @@ GenerateBenchResult bench_generate(const GenerateBenchOptions& o) {
   r.parameters = r.config.parameter_count();
   r.batch_size = o.batch_size, r.prompt_length = o.prompt_length, r.max_new_tokens = o.max_new_tokens;
   r.model_rss_bytes = peak_memory_bytes(o.device);
-  if (r.config.is_gpt2() && o.prompt_length + o.max_new_tokens > r.config.max_position_embeddings)
+  if (r.config.learned_positions && o.prompt_length + o.max_new_tokens > r.config.max_position_embeddings)
     fail("bench --generate", "prompt_length + max_new_tokens <= " + std::to_string(r.config.max_position_embeddings) +
                                  " (the model's positions)",
          std::to_string(o.prompt_length + o.max_new_tokens));

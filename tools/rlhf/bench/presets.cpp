@@ -34,8 +34,8 @@ ModelConfig preset_config(const std::string& preset, const std::string& family) 
     if (preset != s.name) continue;
     ModelConfig c = tiny_config(family, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads ? s.kv_heads : s.heads,
                                 s.positions);
-    if (!c.is_gpt2() && s.intermediate) c.intermediate_size = s.intermediate;
-    if (!c.is_gpt2()) c.rope_theta = s.rope_theta;
+    if (c.family != Family::GPT2 && s.intermediate) c.intermediate_size = s.intermediate;
+    if (!c.learned_positions) c.rope_theta = s.rope_theta;
     c.bos_token_id = c.eos_token_id = 0;
     return c;
   }
@@ -47,7 +47,7 @@ ModelConfig preset_config(const std::string& preset, const std::string& family) 
 double block_matmul_flops_per_token(const ModelConfig& c) {
   const double C = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
   const double attention = C * (c.q_dim() + 2.0 * c.kv_dim()) + c.q_dim() * C;
-  const double mlp = (c.is_gpt2() ? 2.0 : 3.0) * C * I;
+  const double mlp = (c.gelu_mlp ? 2.0 : 3.0) * C * I;
   return 2.0 * static_cast<double>(c.num_layers) * (attention + mlp);
 }
 

@@ -1,5 +1,6 @@
 // `rlhf eval`: every measure of the paper for a run directory (eval/run_layout.h) into one summary JSON, which
-// eval/report.h turns into report.html. Models are loaded one at a time; every number comes from their outputs here.
+// eval/report.h turns into report.html. Models are loaded one at a time and run through infer/ (text.h, scoring.h);
+// every number comes from their outputs here.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
 // Model directories in Hugging Face's layout: config.json + model.safetensors (or shards with
 // model.safetensors.index.json). Every stage reads and writes this layout, so `transformers` can load any of them.
+// (Training checkpoints, which resume a run with its optimizer state, are io/checkpoint.h.)
 #pragma once
 #include <torch/torch.h>
 

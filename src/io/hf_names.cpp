@@ -2,87 +2,104 @@
 
 namespace rlhf {
 
-std::string backbone_prefix(const ModelConfig& c) {
-  return c.family == Family::GPT2 ? "transformer." : "model.";
-}
-
 namespace {
 
-std::string expand(std::string text, int64_t layer) {
-  for (size_t at = text.find("{i}"); at != std::string::npos; at = text.find("{i}"))
-    text.replace(at, 3, std::to_string(layer));
-  return text;
+using Op = NameOp;
+using G = GgufLayout;
+
+FamilyNames gpt2_names() {
+  return {"transformer.",
+          "h.",
+          {{"wte.weight", "token_embd.weight", "embed_tokens", Op::Copy, G::AsIs, "V,C"},
+           {"wpe.weight", "position_embd.weight", "embed_positions", Op::Copy, G::AsIs, "P,C"}},
+          {{"ln_1.weight", "attn_norm.weight", "attn_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"ln_1.bias", "attn_norm.bias", "attn_norm_bias", Op::Copy, G::AsIs, "C"},
+           {"attn.c_attn.weight", "attn_qkv.weight", "qkv_weight", Op::Transpose, G::Transpose, "C,T"},
+           {"attn.c_attn.bias", "attn_qkv.bias", "qkv_bias", Op::Copy, G::AsIs, "T"},
+           {"attn.c_proj.weight", "attn_output.weight", "o_weight", Op::Transpose, G::Transpose, "C,C"},
+           {"attn.c_proj.bias", "attn_output.bias", "o_bias", Op::Copy, G::AsIs, "C"},
+           {"ln_2.weight", "ffn_norm.weight", "mlp_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"ln_2.bias", "ffn_norm.bias", "mlp_norm_bias", Op::Copy, G::AsIs, "C"},
+           {"mlp.c_fc.weight", "ffn_up.weight", "up_weight", Op::Transpose, G::Transpose, "C,I"},
+           {"mlp.c_fc.bias", "ffn_up.bias", "up_bias", Op::Copy, G::AsIs, "I"},
+           {"mlp.c_proj.weight", "ffn_down.weight", "down_weight", Op::Transpose, G::Transpose, "I,C"},
+           {"mlp.c_proj.bias", "ffn_down.bias", "down_bias", Op::Copy, G::AsIs, "C"}},
+          {{"ln_f.weight", "output_norm.weight", "final_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"ln_f.bias", "output_norm.bias", "final_norm_bias", Op::Copy, G::AsIs, "C"},
+           {"lm_head.weight", "output.weight", "lm_head", Op::Copy, G::AsIs, "V,C", Presence::LmHead, true},
+           {"score.weight", "", "score", Op::Copy, G::AsIs, "1,C", Presence::ScoreHead, true}}};
 }
 
-// Per-layer rules. Names on the HF side are relative to the backbone prefix.
-std::vector<NameRule> gpt2_layer_rules() {
-  return {
-      {"layers.{i}.attn_norm_weight", {"h.{i}.ln_1.weight"}},
-      {"layers.{i}.attn_norm_bias", {"h.{i}.ln_1.bias"}},
-      {"layers.{i}.qkv_weight", {"h.{i}.attn.c_attn.weight"}, NameOp::Transpose},
-      {"layers.{i}.qkv_bias", {"h.{i}.attn.c_attn.bias"}},
-      {"layers.{i}.o_weight", {"h.{i}.attn.c_proj.weight"}, NameOp::Transpose},
-      {"layers.{i}.o_bias", {"h.{i}.attn.c_proj.bias"}},
-      {"layers.{i}.mlp_norm_weight", {"h.{i}.ln_2.weight"}},
-      {"layers.{i}.mlp_norm_bias", {"h.{i}.ln_2.bias"}},
-      {"layers.{i}.up_weight", {"h.{i}.mlp.c_fc.weight"}, NameOp::Transpose},
-      {"layers.{i}.up_bias", {"h.{i}.mlp.c_fc.bias"}},
-      {"layers.{i}.down_weight", {"h.{i}.mlp.c_proj.weight"}, NameOp::Transpose},
-      {"layers.{i}.down_bias", {"h.{i}.mlp.c_proj.bias"}},
-  };
+// Qwen2 has the same names; its table (below) differs in two rows.
+FamilyNames llama_names() {
+  const Presence bias = Presence::AttentionBias;
+  return {"model.",
+          "layers.",
+          {{"embed_tokens.weight", "token_embd.weight", "embed_tokens", Op::Copy, G::AsIs, "V,C"}},
+          {{"input_layernorm.weight", "attn_norm.weight", "attn_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"self_attn.q_proj.weight", "attn_q.weight", "qkv_weight", Op::ConcatRows, G::RopeRows, "Q,C"},
+           {"self_attn.k_proj.weight", "attn_k.weight", "qkv_weight", Op::ConcatRows, G::RopeRows, "K,C"},
+           {"self_attn.v_proj.weight", "attn_v.weight", "qkv_weight", Op::ConcatRows, G::AsIs, "K,C"},
+           {"self_attn.o_proj.weight", "attn_output.weight", "o_weight", Op::Copy, G::AsIs, "C,Q"},
+           {"post_attention_layernorm.weight", "ffn_norm.weight", "mlp_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"mlp.gate_proj.weight", "ffn_gate.weight", "up_weight", Op::ConcatRows, G::AsIs, "I,C"},
+           {"mlp.up_proj.weight", "ffn_up.weight", "up_weight", Op::ConcatRows, G::AsIs, "I,C"},
+           {"mlp.down_proj.weight", "ffn_down.weight", "down_weight", Op::Copy, G::AsIs, "C,I"},
+           {"self_attn.q_proj.bias", "attn_q.bias", "qkv_bias", Op::ConcatRows, G::RopeRows, "Q", bias},
+           {"self_attn.k_proj.bias", "attn_k.bias", "qkv_bias", Op::ConcatRows, G::RopeRows, "K", bias},
+           {"self_attn.v_proj.bias", "attn_v.bias", "qkv_bias", Op::ConcatRows, G::AsIs, "K", bias},
+           // Llama's attention_bias also biases o_proj; our blocks have no such bias (only the export carries it).
+           {"self_attn.o_proj.bias", "attn_output.bias", "", Op::Copy, G::AsIs, "C", bias}},
+          {{"norm.weight", "output_norm.weight", "final_norm_weight", Op::Copy, G::AsIs, "C"},
+           {"lm_head.weight", "output.weight", "lm_head", Op::Copy, G::AsIs, "V,C", Presence::LmHead, true},
+           {"score.weight", "", "score", Op::Copy, G::AsIs, "1,C", Presence::ScoreHead, true}}};
 }
 
-std::vector<NameRule> llama_layer_rules(bool attention_bias) {
-  std::vector<NameRule> rules = {
-      {"layers.{i}.attn_norm_weight", {"layers.{i}.input_layernorm.weight"}},
-      {"layers.{i}.qkv_weight",
-       {"layers.{i}.self_attn.q_proj.weight", "layers.{i}.self_attn.k_proj.weight", "layers.{i}.self_attn.v_proj.weight"},
-       NameOp::ConcatRows},
-      {"layers.{i}.o_weight", {"layers.{i}.self_attn.o_proj.weight"}},
-      {"layers.{i}.mlp_norm_weight", {"layers.{i}.post_attention_layernorm.weight"}},
-      {"layers.{i}.up_weight", {"layers.{i}.mlp.gate_proj.weight", "layers.{i}.mlp.up_proj.weight"}, NameOp::ConcatRows},
-      {"layers.{i}.down_weight", {"layers.{i}.mlp.down_proj.weight"}},
-  };
-  if (attention_bias)
-    rules.push_back({"layers.{i}.qkv_bias",
-                     {"layers.{i}.self_attn.q_proj.bias", "layers.{i}.self_attn.k_proj.bias",
-                      "layers.{i}.self_attn.v_proj.bias"},
-                     NameOp::ConcatRows});
-  return rules;
+// Llama's names without the o_proj bias; q and k as HF stores them (llama.cpp ropes Qwen2 NeoX-style, in halves).
+FamilyNames qwen2_names() {
+  FamilyNames names = llama_names();
+  names.layer.pop_back();
+  for (auto& row : names.layer)
+    if (row.layout == G::RopeRows) row.layout = G::AsIs;
+  return names;
+}
+
+std::string expand(const std::string& prefix, int64_t layer, const char* name) {
+  return prefix + std::to_string(layer) + "." + name;
 }
 
 }  // namespace
 
+const FamilyNames& family_names(Family family) {
+  static const FamilyNames gpt2 = gpt2_names(), llama = llama_names(), qwen2 = qwen2_names();
+  return family == Family::GPT2 ? gpt2 : family == Family::Qwen2 ? qwen2 : llama;
+}
+
+bool is_present(const TensorName& row, const ModelConfig& c, bool with_lm_head, bool with_score_head) {
+  switch (row.presence) {
+    case Presence::Always: return true;
+    case Presence::AttentionBias: return c.attention_bias;
+    case Presence::LmHead: return with_lm_head && !c.tie_word_embeddings;
+    case Presence::ScoreHead: return with_score_head;
+  }
+  return false;
+}
+
 std::vector<NameRule> hf_name_rules(const ModelConfig& c, bool with_lm_head, bool with_score_head) {
-  const std::string prefix = backbone_prefix(c);
+  const FamilyNames& names = family_names(c.family);
   std::vector<NameRule> rules;
-  auto add = [&](NameRule rule, bool prefixed) {
-    if (prefixed)
-      for (auto& name : rule.hf) name = prefix + name;
-    rules.push_back(std::move(rule));
+  auto add = [&](const TensorName& row, const std::string& ours, const std::string& hf) {
+    if (!*row.ours || !is_present(row, c, with_lm_head, with_score_head)) return;
+    if (row.op == NameOp::ConcatRows && !rules.empty() && rules.back().ours == ours)
+      rules.back().hf.push_back(hf);
+    else
+      rules.push_back({ours, {hf}, row.op});
   };
-  if (c.family == Family::GPT2) {
-    add({"embed_tokens", {"wte.weight"}}, true);
-    add({"embed_positions", {"wpe.weight"}}, true);
-  } else {
-    add({"embed_tokens", {"embed_tokens.weight"}}, true);
-  }
-  const auto layer_rules = c.family == Family::GPT2 ? gpt2_layer_rules() : llama_layer_rules(c.attention_bias);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    for (auto rule : layer_rules) {
-      rule.ours = expand(rule.ours, i);
-      for (auto& name : rule.hf) name = expand(name, i);
-      add(rule, true);
-    }
-  }
-  if (c.family == Family::GPT2) {
-    add({"final_norm_weight", {"ln_f.weight"}}, true);
-    add({"final_norm_bias", {"ln_f.bias"}}, true);
-  } else {
-    add({"final_norm_weight", {"norm.weight"}}, true);
-  }
-  if (with_lm_head && !c.tie_word_embeddings) add({"lm_head", {"lm_head.weight"}}, false);
-  if (with_score_head) add({"score", {"score.weight"}}, false);
+  for (const auto& row : names.before) add(row, row.ours, names.backbone + row.hf);
+  const std::string layer_prefix = names.backbone + names.layers;
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    for (const auto& row : names.layer) add(row, expand("layers.", i, row.ours), expand(layer_prefix, i, row.hf));
+  for (const auto& row : names.after) add(row, row.ours, (row.head ? "" : names.backbone) + row.hf);
   return rules;
 }
 

@@ -127,14 +127,10 @@ Transformer load_model(const std::string& dir, const LoadOptions& options) {
   for (const auto& rule : hf_name_rules(config, !classifier, classifier)) {
     std::vector<torch::Tensor> pieces;
     for (const auto& hf_name : rule.hf) {
-      auto [file, info] = files.find(hf_name, backbone_prefix(config));
-      if (!info) {
-        if (rule.optional) break;
-        fail(dir, "a tensor named '" + hf_name + "' (for " + config.architecture + ")", "none in the checkpoint");
-      }
+      auto [file, info] = files.find(hf_name, family_names(config.family).backbone);
+      if (!info) fail(dir, "a tensor named '" + hf_name + "' (for " + config.architecture + ")", "none in the checkpoint");
       pieces.push_back(tensor_view(*file, *info));
     }
-    if (pieces.empty()) continue;
     torch::Tensor value = rule.op == NameOp::ConcatRows ? torch::cat(pieces, 0)
                           : rule.op == NameOp::Transpose ? pieces[0].t()
                                                         : pieces[0];

@@ -14,7 +14,7 @@ void save_peft_adapter(TransformerImpl& model, const std::string& dir) {
   const ModelConfig& c = model.config();
   const bool classifier = model.has_score_head() && !model.has_lm_head();
   // PeftModel wraps LoraModel wraps the HF model: "base_model.model." then the HF model's own names.
-  const std::string prefix = "base_model.model." + backbone_prefix(c) + (c.family == Family::GPT2 ? "h." : "layers.");
+  const std::string prefix = "base_model.model." + family_names(c.family).backbone + family_names(c.family).layers;
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (size_t i = 0; i < model.layers->size(); ++i) {
     const auto& lora = *model.layers[i]->as<BlockImpl>()->lora;

@@ -11,79 +11,19 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "io/hf_names.h"
 
 namespace rlhf {
 
 namespace {
 
-// How a tensor's HF layout becomes llama.cpp's.
-enum class Layout {
-  AsIs,
-  Transpose,  // GPT-2's Conv1D stores [in, out]; ggml wants the Linear [out, in] (ggml dims {in, out})
-  RopeRows,   // Llama q/k: HF ropes the halves (i, i + d/2) of each head, llama.cpp's "normal" rope the pairs (2i, 2i+1)
-};
-
-// One row of a family's name table. `shape` is the HF shape in symbols of the config: V vocab, C hidden, P positions,
-// I intermediate, Q q_dim, K kv_dim, T 3·hidden. A bias row is required only when the family has that bias.
-struct NameRow {
-  const char* hf;
-  const char* gguf;
-  const char* shape;
-  Layout layout;
-};
-
-constexpr NameRow kLlamaGlobal[] = {
-    {"model.embed_tokens.weight", "token_embd.weight", "V,C", Layout::AsIs},
-    {"model.norm.weight", "output_norm.weight", "C", Layout::AsIs},
-    {"lm_head.weight", "output.weight", "V,C", Layout::AsIs},
-};
-// After "model.layers.N." (Qwen2 has the same names).
-constexpr NameRow kLlamaLayer[] = {
-    {"input_layernorm.weight", "attn_norm.weight", "C", Layout::AsIs},
-    {"self_attn.q_proj.weight", "attn_q.weight", "Q,C", Layout::RopeRows},
-    {"self_attn.q_proj.bias", "attn_q.bias", "Q", Layout::RopeRows},
-    {"self_attn.k_proj.weight", "attn_k.weight", "K,C", Layout::RopeRows},
-    {"self_attn.k_proj.bias", "attn_k.bias", "K", Layout::RopeRows},
-    {"self_attn.v_proj.weight", "attn_v.weight", "K,C", Layout::AsIs},
-    {"self_attn.v_proj.bias", "attn_v.bias", "K", Layout::AsIs},
-    {"self_attn.o_proj.weight", "attn_output.weight", "C,Q", Layout::AsIs},
-    {"self_attn.o_proj.bias", "attn_output.bias", "C", Layout::AsIs},
-    {"post_attention_layernorm.weight", "ffn_norm.weight", "C", Layout::AsIs},
-    {"mlp.gate_proj.weight", "ffn_gate.weight", "I,C", Layout::AsIs},
-    {"mlp.up_proj.weight", "ffn_up.weight", "I,C", Layout::AsIs},
-    {"mlp.down_proj.weight", "ffn_down.weight", "C,I", Layout::AsIs},
-};
-// GPT-2 names without their optional "transformer." prefix.
-constexpr NameRow kGpt2Global[] = {
-    {"wte.weight", "token_embd.weight", "V,C", Layout::AsIs},
-    {"wpe.weight", "position_embd.weight", "P,C", Layout::AsIs},
-    {"ln_f.weight", "output_norm.weight", "C", Layout::AsIs},
-    {"ln_f.bias", "output_norm.bias", "C", Layout::AsIs},
-    {"lm_head.weight", "output.weight", "V,C", Layout::AsIs},
-};
-// After "h.N.".
-constexpr NameRow kGpt2Layer[] = {
-    {"ln_1.weight", "attn_norm.weight", "C", Layout::AsIs},
-    {"ln_1.bias", "attn_norm.bias", "C", Layout::AsIs},
-    {"attn.c_attn.weight", "attn_qkv.weight", "C,T", Layout::Transpose},
-    {"attn.c_attn.bias", "attn_qkv.bias", "T", Layout::AsIs},
-    {"attn.c_proj.weight", "attn_output.weight", "C,C", Layout::Transpose},
-    {"attn.c_proj.bias", "attn_output.bias", "C", Layout::AsIs},
-    {"ln_2.weight", "ffn_norm.weight", "C", Layout::AsIs},
-    {"ln_2.bias", "ffn_norm.bias", "C", Layout::AsIs},
-    {"mlp.c_fc.weight", "ffn_up.weight", "C,I", Layout::Transpose},
-    {"mlp.c_fc.bias", "ffn_up.bias", "I", Layout::AsIs},
-    {"mlp.c_proj.weight", "ffn_down.weight", "I,C", Layout::Transpose},
-    {"mlp.c_proj.bias", "ffn_down.bias", "C", Layout::AsIs},
-};
-// Buffers HF may save that are not weights.
+// Buffers HF may save that are not weights (after the backbone prefix).
 const std::set<std::string> kDroppedLayerSuffixes = {"attn.bias", "attn.masked_bias", "self_attn.rotary_emb.inv_freq"};
-const std::set<std::string> kDroppedGlobal = {"model.rotary_emb.inv_freq"};
+const std::set<std::string> kDroppedGlobal = {"rotary_emb.inv_freq"};
 
 struct Mapped {
   std::string gguf;  // "" when dropped
-  const NameRow* row = nullptr;
-  int64_t layer = -1;
+  const TensorName* row = nullptr;
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
@@ -91,14 +31,17 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-template <size_t G, size_t L>
-Mapped map_with(const std::string& hf_name, const std::string& name, const std::string& layer_prefix,
-                const NameRow (&global)[G], const NameRow (&layer)[L], int64_t num_layers) {
-  for (const auto& row : global)
-    if (name == row.hf) return {row.gguf, &row, -1};
+// The family's row for an HF name (io/hf_names.h), with the layer index put into the GGUF name.
+Mapped map_name(Family family, const std::string& hf_name, int64_t num_layers) {
+  const FamilyNames& names = family_names(family);
+  // The backbone prefix is optional: the original GPT-2 checkpoints have none.
+  const std::string name = starts_with(hf_name, names.backbone) ? hf_name.substr(names.backbone.size()) : hf_name;
+  for (const auto* rows : {&names.before, &names.after})
+    for (const auto& row : *rows)
+      if (*row.gguf && name == row.hf) return {row.gguf, &row};
   if (kDroppedGlobal.count(name)) return {};
-  if (starts_with(name, layer_prefix)) {
-    size_t i = layer_prefix.size(), digits = 0;
+  if (starts_with(name, names.layers)) {
+    size_t i = names.layers.size(), digits = 0;
     while (i + digits < name.size() && std::isdigit(static_cast<unsigned char>(name[i + digits]))) ++digits;
     if (digits > 0 && digits < 7 && i + digits < name.size() && name[i + digits] == '.') {
       int64_t index = std::stoll(name.substr(i, digits));
@@ -106,20 +49,12 @@ Mapped map_with(const std::string& hf_name, const std::string& name, const std::
       if (num_layers >= 0 && index >= num_layers)
         fail("tensor '" + hf_name + "'", "a layer index below num_layers " + std::to_string(num_layers),
              std::to_string(index));
-      for (const auto& row : layer)
-        if (suffix == row.hf) return {"blk." + std::to_string(index) + "." + row.gguf, &row, index};
+      for (const auto& row : names.layer)
+        if (*row.gguf && suffix == row.hf) return {"blk." + std::to_string(index) + "." + row.gguf, &row};
       if (kDroppedLayerSuffixes.count(suffix)) return {};
     }
   }
   fail("tensor '" + hf_name + "'", "a tensor name of the HF layout this family uses", "an unknown name");
-}
-
-Mapped map_name(Family family, const std::string& hf_name, int64_t num_layers) {
-  if (family == Family::GPT2) {
-    std::string name = starts_with(hf_name, "transformer.") ? hf_name.substr(12) : hf_name;
-    return map_with(hf_name, name, "h.", kGpt2Global, kGpt2Layer, num_layers);
-  }
-  return map_with(hf_name, hf_name, "model.layers.", kLlamaGlobal, kLlamaLayer, num_layers);
 }
 
 std::vector<int64_t> resolve_shape(const std::string& symbols, const ModelConfig& c) {
@@ -133,6 +68,7 @@ std::vector<int64_t> resolve_shape(const std::string& symbols, const ModelConfig
       case 'Q': shape.push_back(c.q_dim()); break;
       case 'K': shape.push_back(c.kv_dim()); break;
       case 'T': shape.push_back(3 * c.hidden_size); break;
+      case '1': shape.push_back(1); break;
       default: break;  // ','
     }
   }
@@ -350,14 +286,13 @@ void write_gguf_model(const std::string& path, const ModelConfig& c, const GgufT
     std::vector<float> values = to_float32(t);
     std::vector<int64_t> shape = t.shape;
     const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
-    if (mapped.row->layout == Layout::Transpose) {
+    if (mapped.row->layout == GgufLayout::Transpose) {
       std::vector<float> transposed(values.size());
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t k = 0; k < cols; ++k) transposed[k * rows + r] = values[r * cols + k];
       values.swap(transposed);
       shape = {cols, rows};
-    } else if (mapped.row->layout == Layout::RopeRows && c.family == Family::Llama) {
-      // Qwen2 is left as is: llama.cpp ropes it NeoX-style, the halves HF uses.
+    } else if (mapped.row->layout == GgufLayout::RopeRows) {
       const bool is_q = starts_with(mapped.row->gguf, "attn_q");
       values = rope_rows(values, rows, cols, is_q ? c.num_heads : c.num_kv_heads, where);
     }
@@ -369,26 +304,18 @@ void write_gguf_model(const std::string& path, const ModelConfig& c, const GgufT
   auto require = [&](const std::string& gguf_name) {
     if (!index.count(gguf_name)) fail(path, "a source tensor for '" + gguf_name + "'", "none among the HF tensors");
   };
-  require("token_embd.weight");
-  require("output_norm.weight");
-  const bool has_bias = c.attention_bias, gpt2 = c.family == Family::GPT2;
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string blk = "blk." + std::to_string(l) + ".";
-    for (const auto& row : gpt2 ? std::vector<NameRow>(std::begin(kGpt2Layer), std::end(kGpt2Layer))
-                                : std::vector<NameRow>(std::begin(kLlamaLayer), std::end(kLlamaLayer))) {
-      std::string g = row.gguf;
-      bool bias = ends_with(g, ".bias");
-      // Qwen2 has q/k/v biases, Llama with attention_bias also an o_proj bias; neither has MLP biases.
-      bool needed = gpt2 || !bias || (has_bias && (g != "attn_output.bias" || c.family == Family::Llama));
-      if (needed) require(blk + g);
-    }
-  }
-  if (gpt2) require("position_embd.weight"), require("output_norm.bias");
+  const FamilyNames& names = family_names(c.family);
+  for (const auto* rows : {&names.before, &names.after})
+    for (const auto& row : *rows)
+      if (*row.gguf && row.presence == Presence::Always) require(row.gguf);
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const auto& row : names.layer)
+      if (*row.gguf && is_present(row, c, true, false)) require("blk." + std::to_string(l) + "." + row.gguf);
   if (!index.count("output.weight")) {
     if (!c.tie_word_embeddings) fail(path, "lm_head.weight (the model's embeddings are not tied)", "none");
     // GPT-2's converter stores the tied head as its own tensor; llama/qwen2 leave it out and llama.cpp reuses
     // token_embd.
-    if (gpt2) {
+    if (c.family == Family::GPT2) {
       const Prepared& embd = prepared[index["token_embd.weight"]];
       Prepared output = embd;
       output.name = "output.weight";

@@ -7,9 +7,38 @@
 
 namespace rlhf {
 
-PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device) {
+std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
+                                 bool add_bos, bool keep_last) {
+  std::vector<int64_t> stream;
+  for (const auto& text : texts) {
+    auto ids = tokenizer.encode(text, add_bos);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+    if (tokenizer.eos_id() >= 0) stream.push_back(tokenizer.eos_id());
+  }
+  std::vector<Sequence> windows;
+  for (size_t start = 0; keep_last ? start + 1 < stream.size() : start + window <= stream.size(); start += window) {
+    const auto first = stream.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto length = static_cast<std::ptrdiff_t>(std::min(window, stream.size() - start));
+    windows.push_back({std::vector<int64_t>(first, first + length), 0});
+  }
+  return windows;
+}
+
+Sequence fit_to_length(PromptTokens tokens, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
+                       bool* kept) {
+  if (tokens.response_ids.size() >= max_length) tokens.response_ids.resize(max_length - 1);
+  *kept = apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), counts);
+  Sequence s;
+  s.prompt_length = static_cast<int64_t>(tokens.prompt_ids.size());
+  s.ids = tokens.prompt_ids;
+  s.ids.insert(s.ids.end(), tokens.response_ids.begin(), tokens.response_ids.end());
+  return s;
+}
+
+PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device,
+                      int64_t min_length) {
   const int64_t B = static_cast<int64_t>(sequences.size());
-  int64_t T = 1;
+  int64_t T = min_length;
   for (const auto* s : sequences) T = std::max<int64_t>(T, static_cast<int64_t>(s->ids.size()));
   auto ids = torch::full({B, T}, pad_id, torch::kLong);
   auto attention = torch::zeros({B, T}, torch::kLong);
@@ -77,6 +106,10 @@ GeneratedRows generate_rows(TransformerImpl& model, const std::vector<std::vecto
     }
   }
   return out;
+}
+
+int64_t pad_id_of(const Tokenizer& tokenizer) {
+  return std::max<int64_t>(0, tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id());
 }
 
 torch::Tensor last_token_index(const torch::Tensor& mask) {

@@ -6,8 +6,11 @@
 
 #include <vector>
 
+#include "data/formats.h"
 #include "model/generate.h"
 #include "model/transformer.h"
+#include "tokenizer/prompt_format.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rlhf {
 
@@ -17,13 +20,27 @@ struct Sequence {
   int64_t prompt_length = 0;  // ids[0, prompt_length) are the prompt; 0 = the whole text is trained on (pretraining)
 };
 
+// Texts end to end, each followed by EOS (when the tokenizer has one), cut into windows of `window` tokens (pretraining,
+// ptx: no padding wasted). The last, shorter window is kept when `keep_last` and it holds 2 tokens or more.
+std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
+                                 bool add_bos, bool keep_last);
+
+// Prompt + response as one sequence of at most max_length tokens: a response of max_length tokens or more loses its
+// end, then `policy` fits the prompt (cut from the left, or the example dropped: `*kept` false); `counts` tallies it.
+Sequence fit_to_length(PromptTokens tokens, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
+                       bool* kept);
+
 struct PaddedBatch {
   torch::Tensor ids;        // [B, T], right-padded
   torch::Tensor attention;  // [B, T] 1 = real token
   torch::Tensor loss_mask;  // [B, T] 1 = a token whose log-likelihood is trained (response, or all text)
 };
 
-PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device);
+// At least `min_length` columns (a log-prob read-out wants 2).
+PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad_id, torch::Device device,
+                      int64_t min_length = 1);
+// The id written after a sequence's end in training and scoring batches: the tokenizer's pad, else its EOS, else 0.
+int64_t pad_id_of(const Tokenizer& tokenizer);
 
 // Prompts left-padded to the longest (at least 1 column), so that generation continues every row at the same column.
 // ids [B, P] (pad_id before a row's tokens), mask [B, P] (0 before them), on the CPU.

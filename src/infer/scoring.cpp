@@ -7,14 +7,7 @@ namespace rlhf {
 Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
                      const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
                      bool* kept) {
-  PromptTokens tokens = encode_prompt(tokenizer, format, prompt, response);
-  if (tokens.response_ids.size() >= max_length) tokens.response_ids.resize(max_length - 1);
-  Sequence s;
-  *kept = apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), counts);
-  s.prompt_length = static_cast<int64_t>(tokens.prompt_ids.size());
-  s.ids = tokens.prompt_ids;
-  s.ids.insert(s.ids.end(), tokens.response_ids.begin(), tokens.response_ids.end());
-  return s;
+  return fit_to_length(encode_prompt(tokenizer, format, prompt, response), max_length, policy, counts, kept);
 }
 
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
@@ -22,7 +15,6 @@ std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& 
                                 double offset, int64_t batch_size, int64_t max_length) {
   torch::NoGradGuard no_grad;
   const torch::Device device = reward_model.embed_tokens.device();
-  const int64_t pad_id = std::max<int64_t>(0, tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id());
   TruncationCounts counts;
   std::vector<Sequence> sequences;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -35,7 +27,7 @@ std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& 
     std::vector<const Sequence*> rows;
     for (size_t i = start; i < std::min(sequences.size(), start + static_cast<size_t>(batch_size)); ++i)
       rows.push_back(&sequences[i]);
-    auto batch = pad_right(rows, pad_id, device);
+    auto batch = pad_right(rows, pad_id_of(tokenizer), device);
     auto r = score_at_last_token(reward_model, batch.ids, batch.attention).to(torch::kCPU, torch::kFloat64);
     for (int64_t i = 0; i < r.size(0); ++i) rewards.push_back(r[i].item<double>() - offset);
   }

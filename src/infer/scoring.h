@@ -13,8 +13,7 @@
 
 namespace rlhf {
 
-// prompt + response + end-of-response in `format`; a response of max_length tokens or more loses its end, then
-// `policy` fits the prompt (cut from the left, or the pair dropped: `*kept` false). `counts` tallies what happened.
+// prompt + response + end-of-response in `format`, fitted to max_length (infer/batch.h's fit_to_length).
 Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
                      const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
                      bool* kept);

@@ -166,10 +166,9 @@ std::vector<double> continuation_logprobs(TextModel& m, const std::vector<std::s
   check(batch_size >= 1, "continuation_logprobs: batch_size must be positive");
   torch::NoGradGuard no_grad;
   const int64_t limit = m.context_length();
-  struct Row { std::vector<int64_t> ids; int64_t context = 0; };
-  std::vector<Row> rows;
+  std::vector<Sequence> rows;  // the context is the "prompt"
   for (size_t i = 0; i < contexts.size(); ++i) {
-    Row r;
+    Sequence r;
     r.ids = contexts[i].empty() ? std::vector<int64_t>{} : m.tokenizer->encode(contexts[i], m.add_bos);
     if (r.ids.empty()) {
       int64_t start = start_id_of(m);
@@ -184,7 +183,7 @@ std::vector<double> continuation_logprobs(TextModel& m, const std::vector<std::s
     if (static_cast<int64_t>(cont.size()) > limit - 1) cont.resize(static_cast<size_t>(limit - 1));
     const int64_t keep_context = std::min<int64_t>(static_cast<int64_t>(r.ids.size()), limit - static_cast<int64_t>(cont.size()));
     r.ids.erase(r.ids.begin(), r.ids.end() - keep_context);
-    r.context = keep_context;
+    r.prompt_length = keep_context;
     r.ids.insert(r.ids.end(), cont.begin(), cont.end());
     rows.push_back(std::move(r));
   }
@@ -197,23 +196,16 @@ std::vector<double> continuation_logprobs(TextModel& m, const std::vector<std::s
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].ids.size() < rows[b].ids.size(); });
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(order.size(), start + static_cast<size_t>(batch_size));
-    int64_t width = 2;
-    for (size_t k = start; k < end; ++k) width = std::max<int64_t>(width, static_cast<int64_t>(rows[order[k]].ids.size()));
-    auto ids = torch::full({static_cast<int64_t>(end - start), width}, pad, torch::kLong);
-    auto mask = torch::zeros_like(ids);
-    for (size_t k = start; k < end; ++k) {
-      const auto& r = rows[order[k]];
-      if (r.ids.empty()) continue;
-      ids[static_cast<int64_t>(k - start)].slice(0, 0, static_cast<int64_t>(r.ids.size())).copy_(torch::tensor(r.ids, torch::kLong));
-      mask[static_cast<int64_t>(k - start)].slice(0, 0, static_cast<int64_t>(r.ids.size())).fill_(1);
-    }
+    std::vector<const Sequence*> batch;
+    for (size_t k = start; k < end; ++k) batch.push_back(&rows[order[k]]);
+    const PaddedBatch padded = pad_right(batch, pad, m.device, 2);
     // logprobs[b, t] = log p(ids[b, t+1] | ids[b, ..t]); the continuation is ids[context .. size).
-    auto logprobs = token_logprobs(*m.model, ids.to(m.device), mask.to(m.device)).logprobs.to(torch::kCPU, torch::kFloat64);
+    auto logprobs = token_logprobs(*m.model, padded.ids, padded.attention).logprobs.to(torch::kCPU, torch::kFloat64);
     for (size_t k = start; k < end; ++k) {
       const auto& r = rows[order[k]];
-      const int64_t n = static_cast<int64_t>(r.ids.size()) - r.context;
+      const int64_t context = r.prompt_length, n = static_cast<int64_t>(r.ids.size()) - context;
       if (n <= 0) continue;
-      result[order[k]] = logprobs[static_cast<int64_t>(k - start)].slice(0, r.context - 1, r.context - 1 + n).sum().item<double>();
+      result[order[k]] = logprobs[static_cast<int64_t>(k - start)].slice(0, context - 1, context - 1 + n).sum().item<double>();
       if (token_counts) (*token_counts)[order[k]] = n;
     }
   }

@@ -82,7 +82,7 @@ PpoResult run_ppo(const PpoOptions& o) {
   if (eos_id < 0)
     fail("ppo: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
          "none (responses could not end; set eos_token in tokenizer_config.json)");
-  const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
+  const int64_t pad_id = pad_id_of(*tokenizer);
 
   PpoModels models;
   LoadOptions load{torch::kFloat32, device};
@@ -123,19 +123,9 @@ PpoResult run_ppo(const PpoOptions& o) {
   if (!o.ptx_dataset.empty()) longest = std::max(longest, static_cast<size_t>(o.ptx_max_length));
   check_fits_positions(models.policy->config(), o.sft_model_path, longest, "ppo");
   std::vector<Sequence> ptx;
-  if (!o.ptx_dataset.empty()) {
-    std::vector<int64_t> stream;
-    for (const auto& text : read_text_examples(o.ptx_dataset, jsonl)) {
-      auto ids = tokenizer->encode(text, prompt_wants_bos(*tokenizer));  // as SFT encodes pretraining text
-      stream.insert(stream.end(), ids.begin(), ids.end());
-      if (tokenizer->eos_id() >= 0) stream.push_back(tokenizer->eos_id());
-    }
-    const size_t window = static_cast<size_t>(o.ptx_max_length);
-    for (size_t start = 0; start + window <= stream.size(); start += window)
-      ptx.push_back(Sequence{std::vector<int64_t>(stream.begin() + static_cast<std::ptrdiff_t>(start),
-                                                  stream.begin() + static_cast<std::ptrdiff_t>(start + window)),
-                             0});
-  }
+  if (!o.ptx_dataset.empty())  // as SFT encodes pretraining text
+    ptx = pack_texts(read_text_examples(o.ptx_dataset, jsonl), *tokenizer, static_cast<size_t>(o.ptx_max_length),
+                     prompt_wants_bos(*tokenizer), false);
   if (!o.quiet) {
     const std::string ptx_summary = ptx.empty() || o.ptx_coef <= 0 || o.ptx_ratio <= 0
                                         ? "plain PPO (no ptx)"

@@ -106,7 +106,7 @@ RewardResult run_reward_training(const RewardOptions& o) {
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;
   auto tokenizer = load_tokenizer(tokenizer_path);
   const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.model_name_or_path);
-  const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
+  const int64_t pad_id = pad_id_of(*tokenizer);
 
   // The SFT model with its unembedding replaced by a scalar head (a reward model given as input keeps its head).
   Transformer source = load_model(o.model_name_or_path, LoadOptions{torch::kFloat32, device});

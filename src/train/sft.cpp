@@ -61,32 +61,16 @@ Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const Pr
   const size_t max_length = static_cast<size_t>(t.max_length);
   if (is_text_dataset(path)) {
     // Pretraining: every text + EOS, packed end to end into windows of max_length (no padding wasted).
-    std::vector<int64_t> stream;
-    for (const auto& text : read_text_examples(path, jsonl, &report)) {
-      auto ids = tokenizer.encode(text, prompt_wants_bos(tokenizer));
-      stream.insert(stream.end(), ids.begin(), ids.end());
-      if (tokenizer.eos_id() >= 0) stream.push_back(tokenizer.eos_id());
-    }
-    for (size_t start = 0; start + 1 < stream.size(); start += max_length) {
-      Sequence s;
-      s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start),
-                   stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), start + max_length)));
-      out.sequences.push_back(std::move(s));
-    }
+    out.sequences = pack_texts(read_text_examples(path, jsonl, &report), tokenizer, max_length,
+                               prompt_wants_bos(tokenizer), true);
   } else {
     const TruncationPolicy policy = parse_truncation_policy(t.truncation);
     for (const auto& ex : read_sft_examples(path, jsonl, &report)) {
       PromptTokens tokens = ex.is_chat() ? encode_prompt(tokenizer, format, ex.prompt_messages(), ex.completion)
                                          : encode_prompt(tokenizer, format, ex.prompt, ex.completion);
-      if (tokens.response_ids.size() >= max_length) {  // the response alone does not fit: cut its end
-        tokens.response_ids.resize(max_length - 1);
-      }
-      if (!apply_truncation(policy, max_length, tokens.prompt_ids, tokens.response_ids.size(), out.truncation)) continue;
-      Sequence s;
-      s.prompt_length = static_cast<int64_t>(tokens.prompt_ids.size());
-      s.ids = tokens.prompt_ids;
-      s.ids.insert(s.ids.end(), tokens.response_ids.begin(), tokens.response_ids.end());
-      out.sequences.push_back(std::move(s));
+      bool kept = true;
+      Sequence s = fit_to_length(std::move(tokens), max_length, policy, out.truncation, &kept);
+      if (kept) out.sequences.push_back(std::move(s));
     }
   }
   out.summary = report.summary();
@@ -138,7 +122,7 @@ SftResult run_sft(const SftOptions& o) {
   if (format.end_of_response_id(*tokenizer) < 0 && !is_text_dataset(o.dataset))
     fail("sft: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
          "none (the model could not learn to stop; set eos_token in tokenizer_config.json)");
-  const int64_t pad_id = std::max<int64_t>(0, tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : tokenizer->eos_id());
+  const int64_t pad_id = pad_id_of(*tokenizer);
 
   Tokenized train = tokenize(o.dataset, *tokenizer, format, t);
   check_some_examples_fit(train.truncation.kept, train.truncation.truncated, train.truncation.dropped, o.dataset,

@@ -1,13 +1,11 @@
 #include "io/model_dir.h"
 
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/files.h"
-#include "common/json.h"
 #include "io/formats/safetensors.h"
 #include "io/hf_names.h"
 #include "io/peft_adapter.h"
@@ -47,27 +45,7 @@ DType safetensors_dtype_of(torch::Dtype d) {
 class WeightFiles {
  public:
   explicit WeightFiles(const std::string& dir) {
-    const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
-    if (file_exists(single)) {
-      add(single);
-    } else if (file_exists(index)) {
-      json j = read_json(index);
-      if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "a weight_map object", "none");
-      std::map<std::string, bool> shards;
-      for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-        if (!it.value().is_string()) fail(index, "shard file names in weight_map", it.value().dump());
-        std::string shard = it.value().get<std::string>();
-        if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
-          fail(index, "a plain shard file name", "'" + shard + "'");
-        shards[shard] = true;
-      }
-      for (const auto& kv : shards) add(dir + "/" + kv.first);
-    } else if (file_exists(dir + "/pytorch_model.bin") || file_exists(dir + "/model.pt")) {
-      fail(dir, "model.safetensors (pickled .bin/.pt checkpoints are never loaded: convert them to safetensors)",
-           "only a pickle checkpoint");
-    } else {
-      fail(dir, "model.safetensors or model.safetensors.index.json", "neither");
-    }
+    for (const auto& path : model_weight_files(dir)) files_.push_back(std::make_unique<SafetensorsFile>(path));
   }
 
   // Elements of all tensors in the files (their headers are validated against the file sizes).
@@ -89,7 +67,6 @@ class WeightFiles {
   }
 
  private:
-  void add(const std::string& path) { files_.push_back(std::make_unique<SafetensorsFile>(path)); }
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
 };
 

@@ -5,12 +5,9 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.h"
-#include "common/files.h"
-#include "common/json.h"
 #include "io/hf_names.h"
 
 namespace rlhf {
@@ -336,26 +333,9 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, Ggml
                  const std::string& name) {
   ModelConfig config = load_model_config(model_dir + "/config.json");
   GgufTokenizerData tokenizer = gguf_tokenizer_from_hf_dir(model_dir, config, pre);
-  // One model.safetensors, or the shards its index lists.
-  std::vector<std::string> files;
-  const std::string index_path = model_dir + "/model.safetensors.index.json";
-  if (file_exists(model_dir + "/model.safetensors")) {
-    files.push_back(model_dir + "/model.safetensors");
-  } else if (file_exists(index_path)) {
-    nlohmann::json index = read_json(index_path);
-    if (!index.contains("weight_map") || !index["weight_map"].is_object())
-      fail(index_path, "a weight_map object", "none");
-    std::set<std::string> seen;
-    for (const auto& file : index["weight_map"]) {
-      if (!file.is_string()) fail(index_path, "file names in weight_map", file.dump());
-      if (seen.insert(file.get<std::string>()).second) files.push_back(model_dir + "/" + file.get<std::string>());
-    }
-  } else {
-    fail(model_dir, "model.safetensors or model.safetensors.index.json", "neither");
-  }
   std::vector<std::unique_ptr<SafetensorsFile>> shards;
   std::vector<TensorBytes> tensors;
-  for (const auto& file : files) {
+  for (const auto& file : model_weight_files(model_dir)) {
     shards.push_back(std::make_unique<SafetensorsFile>(file));
     const SafetensorsFile& shard = *shards.back();
     for (const auto& info : shard.tensors())

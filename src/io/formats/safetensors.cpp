@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
+#include "common/json.h"
 
 namespace rlhf {
 
@@ -197,6 +200,30 @@ uint16_t float_to_bf16(float f) {
   if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // NaN stays NaN
   x += 0x7fffu + ((x >> 16) & 1);
   return static_cast<uint16_t>(x >> 16);
+}
+
+std::vector<std::string> model_weight_files(const std::string& dir) {
+  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+  if (file_exists(single)) return {single};
+  if (!file_exists(index)) {
+    if (file_exists(dir + "/pytorch_model.bin") || file_exists(dir + "/model.pt"))
+      fail(dir, "model.safetensors (pickled .bin/.pt checkpoints are never loaded: convert them to safetensors)",
+           "only a pickle checkpoint");
+    fail(dir, "model.safetensors or model.safetensors.index.json", "neither");
+  }
+  nlohmann::json j = read_json(index);
+  if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "a weight_map object", "none");
+  std::set<std::string> shards;
+  for (const auto& shard : j["weight_map"]) {
+    if (!shard.is_string()) fail(index, "shard file names in weight_map", shard.dump());
+    const std::string name = shard.get<std::string>();
+    if (name.find('/') != std::string::npos || name.find("..") != std::string::npos)
+      fail(index, "a plain shard file name", "'" + name + "'");
+    shards.insert(name);
+  }
+  std::vector<std::string> files;
+  for (const auto& name : shards) files.push_back(dir + "/" + name);
+  return files;
 }
 
 }  // namespace rlhf

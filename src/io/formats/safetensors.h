@@ -55,6 +55,10 @@ struct TensorBytes {
 };
 
 // Writes atomically (temp file, fsync, rename). Tensors are laid out in the given order.
+// The weight files of a Hugging Face model directory: model.safetensors, or the shards its
+// model.safetensors.index.json lists (each once, sorted). A directory with only a pickle checkpoint is an error.
+std::vector<std::string> model_weight_files(const std::string& dir);
+
 void write_safetensors(const std::string& path, const std::vector<TensorBytes>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

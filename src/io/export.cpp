@@ -42,7 +42,7 @@ void check_out_is_not_model_dir(const std::string& model_dir, const std::string&
 }
 
 ordered_json read_json_object(const std::string& path) {
-  ordered_json j = read_ordered_json(path);
+  ordered_json j = read_json<ordered_json>(path);
   if (!j.is_object()) fail(path, "a JSON object", j.type_name());
   return j;
 }

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "command.h"
@@ -30,7 +31,9 @@ struct GenerateArgs {
   bool do_sample = true, use_cache = true, timing = false;
 };
 
-std::vector<std::vector<int64_t>> read_ids(const std::string& path) {
+// Each non-blank line of a JSONL file ("-" = stdin), parsed, to `take`; `expected` describes a line in errors.
+void read_lines(const std::string& path, const std::string& expected,
+                const std::function<void(const json&, const std::string& where, const std::string& line)>& take) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
@@ -38,37 +41,33 @@ std::vector<std::vector<int64_t>> read_ids(const std::string& path) {
     if (!file) fail(path, "a readable JSONL file", "no such file");
     in = &file;
   }
-  std::vector<std::vector<int64_t>> rows;
   std::string line;
   for (int64_t n = 1; std::getline(*in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = (path == "-" ? "stdin" : path) + ":" + std::to_string(n);
     try {
-      auto j = json::parse(line);
-      if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty()) fail(where, "a non-empty \"ids\" list", line);
-      rows.push_back(j["ids"].get<std::vector<int64_t>>());
+      take(json::parse(line), where, line);
     } catch (const json::exception& e) {
-      fail(where, "a JSON object {\"ids\": [int, ...]}", e.what());
+      fail(where, expected, e.what());
     }
   }
+}
+
+std::vector<std::vector<int64_t>> read_ids(const std::string& path) {
+  std::vector<std::vector<int64_t>> rows;
+  read_lines(path, "a JSON object {\"ids\": [int, ...]}", [&](const json& j, const std::string& where, const auto& line) {
+    if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty()) fail(where, "a non-empty \"ids\" list", line);
+    rows.push_back(j["ids"].get<std::vector<int64_t>>());
+  });
   return rows;
 }
 
 std::vector<std::string> read_prompts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "a readable JSONL file", "no such file");
   std::vector<std::string> prompts;
-  std::string line;
-  for (int64_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      auto j = json::parse(line);
-      if (!j.contains("prompt") || !j["prompt"].is_string()) fail(path + ":" + std::to_string(n), "a string \"prompt\"", line);
-      prompts.push_back(j["prompt"].get<std::string>());
-    } catch (const json::exception& e) {
-      fail(path + ":" + std::to_string(n), "a JSON object with \"prompt\"", e.what());
-    }
-  }
+  read_lines(path, "a JSON object with \"prompt\"", [&](const json& j, const std::string& where, const auto& line) {
+    if (!j.contains("prompt") || !j["prompt"].is_string()) fail(where, "a string \"prompt\"", line);
+    prompts.push_back(j["prompt"].get<std::string>());
+  });
   return prompts;
 }
 

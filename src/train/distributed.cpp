@@ -312,12 +312,6 @@ void DataParallel::optimizer_step() {
   }
 }
 
-void DataParallel::checkpoint(const std::function<void()>& write) {
-  gather_optimizer_state();
-  if (is_main()) write();
-  release_optimizer_state();
-}
-
 void DataParallel::release_optimizer_state() {
   if (impl_ && impl_->zero) optimizer_->state().clear();
 }

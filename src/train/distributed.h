@@ -7,7 +7,7 @@
 //   dp.attach(model->parameters(), *optimizer);      // after loading (and resuming): rank 0's weights everywhere
 //   rows = dp.rows(micro, batch, n);                 // this rank's slice of global micro-batch `micro`
 //   dp.average_gradients();  dp.optimizer_step();    // after backward: bucketed all-reduce, then the (ZeRO-1) step
-//   dp.checkpoint([&] { save_checkpoint(...); });   // rank 0 writes (ZeRO-1: after gathering the moments)
+//   dp.gather_optimizer_state(); ... release_...;     // around rank 0's checkpoint (ZeRO-1: the full moments)
 //   dp.check_parameters(step);                       // every --ddp_check_parameters_steps steps
 // With one process (no launcher variables) nothing is opened and every call is a plain local operation.
 //
@@ -65,11 +65,8 @@ class DataParallel {
   // optimizer.step(), or with ZeRO-1: AdamW on this rank's slice of the parameters laid end to end (in place), then
   // each slice broadcast by its owner.
   void optimizer_step();
-  // Runs `write` on rank 0 only; with ZeRO-1 rank 0 first gathers the full moments into the optimizer (so the
-  // checkpoint has the same layout as without sharding, and either kind of run resumes from it), and frees them after.
-  void checkpoint(const std::function<void()>& write);
-  // The two halves of checkpoint() for a stage with several optimizers: every rank gathers, rank 0 writes, every
-  // rank releases (no-ops without ZeRO-1).
+  // Around a checkpoint that rank 0 writes: with ZeRO-1 every rank gathers the full moments into the optimizer (so
+  // the checkpoint has the same layout as without sharding, and either kind of run resumes from it), then frees them.
   void gather_optimizer_state();
   void release_optimizer_state();
   // Every `--ddp_check_parameters_steps` steps: a float64 checksum of the parameters compared across ranks; an

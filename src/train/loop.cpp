@@ -130,12 +130,6 @@ StepLoop::StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string
   install_interrupt_handlers();
 }
 
-void StepLoop::log(int64_t step, const Scalars& scalars) {
-  if (logger_) logger_->log(step, scalars);
-}
-
-void StepLoop::show(int64_t step, const Scalars& scalars) { progress_->update(step, scalars); }
-
 void StepLoop::checkpoint(int64_t step, nlohmann::json state, const std::vector<DataParallel*>& groups) {
   for (auto* group : groups) group->gather_optimizer_state();
   if (dp_.is_main()) {

@@ -104,8 +104,10 @@ class StepLoop {
   const nlohmann::json& resumed_state() const { return state_; }  // the checkpoint's state.json ({} for a fresh run)
   int64_t step() const { return step_; }                           // steps done (run_epochs counts them)
   BadStepGuard& guard() { return guard_; }
-  void log(int64_t step, const Scalars& scalars);   // rank 0's metrics.jsonl and events
-  void show(int64_t step, const Scalars& scalars);  // the progress bar
+  void log(int64_t step, const Scalars& scalars) {  // rank 0's metrics.jsonl and events
+    if (logger_) logger_->log(step, scalars);
+  }
+  void show(int64_t step, const Scalars& scalars) { progress_->update(step, scalars); }  // the progress bar
   // A checkpoint of `what` at `step` with `state` (and the metrics.jsonl lines written so far, so that a resumed run
   // logs each line once): written by rank 0, with ZeRO-1 after every one of `groups` gathers its optimizer's moments.
   void checkpoint(int64_t step, nlohmann::json state, const std::vector<DataParallel*>& groups);

@@ -6,7 +6,7 @@
 
 #include "common/options.h"
 #include "model/transformer.h"
-#include "train/memory_options.h"
+#include "train/options.h"
 
 namespace rlhf {
 

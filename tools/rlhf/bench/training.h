@@ -11,7 +11,7 @@
 
 #include "bench/profile.h"
 #include "model/config.h"
-#include "train/memory_options.h"
+#include "train/options.h"
 
 namespace rlhf::bench {
 

@@ -186,9 +186,10 @@ void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, con
   if (!suite("copying").empty()) summary["in_context_copying"][id] = in_context_copying(m, suite("copying"), o.batch_size);
 }
 
-// Mean reward-model score of each model's test responses (the quantity PPO maximises).
-json reward_scores(const std::string& rm_dir, const std::string& tokenizer_dir, const std::vector<json>& records,
-                   const std::vector<ModelResponses>& models, const EvalOptions& o) {
+// The reward model's score of each model's test responses (the quantity PPO maximises), in `models` order.
+std::vector<std::vector<double>> reward_scores(const std::string& rm_dir, const std::string& tokenizer_dir,
+                                               const std::vector<json>& records,
+                                               const std::vector<ModelResponses>& models, const EvalOptions& o) {
   Transformer rm = load_model(rm_dir, LoadOptions{torch::kFloat32, pick_device(o.device)});
   if (!rm->has_score_head()) fail(rm_dir, "a reward model (a scalar score head)", "a model without one");
   rm->eval();
@@ -197,10 +198,9 @@ json reward_scores(const std::string& rm_dir, const std::string& tokenizer_dir, 
   const int64_t context = rm->config().max_position_embeddings > 0 ? rm->config().max_position_embeddings : 2048;
   std::vector<std::string> prompts;
   for (const auto& r : records) prompts.push_back(r["prompt"].get<std::string>());
-  json out = json::object();
+  std::vector<std::vector<double>> out;
   for (const auto& m : models)
-    out[m.key] = mean_json(score_texts(*rm, *tokenizer, format, prompts, m.responses, load_reward_offset(rm_dir),
-                                       o.batch_size, context));
+    out.push_back(score_texts(*rm, *tokenizer, format, prompts, m.responses, load_reward_offset(rm_dir), o.batch_size, context));
   return out;
 }
 
@@ -320,7 +320,15 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       say("labeler preference done");
     }
     if (file_exists(run.reward_model_dir(size) + "/config.json")) {
-      summary["rm_score"][size.empty() ? "all" : size] = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), in.records, responses, o);
+      const auto scores = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), in.records, responses, o);
+      std::vector<ModelResponses> policies;  // the RM's success AUC over what PPO samples from: SFT and its PPO models
+      std::vector<std::vector<double>> policy_scores;
+      for (size_t m = 0; m < responses.size(); ++m) {
+        summary["rm_score"][size.empty() ? "all" : size][responses[m].key] = mean_json(scores[m]);
+        for (const char* key : {"sft", "ppo", "ppo_ptx"})
+          if (responses[m].key == model_id(size, key)) policies.push_back(responses[m]), policy_scores.push_back(scores[m]);
+      }
+      summary["rm_success_auc"][size.empty() ? "all" : size] = reward_success_auc(judge, in.records, policies, policy_scores);
     } else {
       summary["notes"].push_back("reward-model scores skipped: no model at " + run.reward_model_dir(size));
     }

@@ -110,6 +110,14 @@ double share_higher(const std::vector<double>& first, const std::vector<double>&
   return static_cast<double>(higher) / static_cast<double>(first.size());
 }
 
+double auc(const std::vector<double>& positive, const std::vector<double>& negative) {
+  if (positive.empty() || negative.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double wins = 0;
+  for (double p : positive)
+    for (double n : negative) wins += p > n ? 1.0 : p == n ? 0.5 : 0.0;
+  return wins / (static_cast<double>(positive.size()) * static_cast<double>(negative.size()));
+}
+
 double alignment_tax(double sft, double model, bool higher_is_better) {
   return higher_is_better ? sft - model : model - sft;
 }

@@ -59,6 +59,10 @@ double normalised_entropy(const std::vector<double>& probabilities);
 // Share of pairs where the first log-likelihood is higher (CrowS-Pairs: the stereotyping sentence is more likely).
 double share_higher(const std::vector<double>& first, const std::vector<double>& second);
 
+// The probability that a random positive scores above a random negative, ties counting half (the area under the ROC
+// curve, Mann-Whitney U / (n+ n-)); NaN when either list is empty. 0.5: the scores cannot tell the two apart.
+double auc(const std::vector<double>& positive, const std::vector<double>& negative);
+
 // The alignment tax of a model on a metric: how much worse than SFT it is (positive = worse).
 double alignment_tax(double sft, double model, bool higher_is_better);
 // Share of PPO's tax that PPO-ptx recovers: (tax_ppo - tax_ptx) / tax_ppo. NaN when PPO pays no tax (tax_ppo <= 0).

@@ -1,6 +1,7 @@
 #include "eval/task_success.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "common/error.h"
@@ -61,6 +62,33 @@ json task_success_differences(const Judge& judge, const std::vector<json>& recor
     out[a + " - " + b] = {{"value", number_or_null(mean_stderr(difference).mean)}, {"ci", {ci.low, ci.high}},
                           {"n", difference.size()}};
   }
+  return out;
+}
+
+json reward_success_auc(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
+                        const std::vector<std::vector<double>>& scores) {
+  if (scores.size() != models.size())
+    fail("reward_success_auc", std::to_string(models.size()) + " lists of scores", std::to_string(scores.size()));
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_category;  // successes, failures
+  std::pair<std::vector<double>, std::vector<double>> pooled;
+  for (size_t m = 0; m < models.size(); ++m) {
+    const std::vector<double> done = successes(judge, records, models[m]);
+    if (scores[m].size() != records.size())
+      fail("reward_success_auc: " + models[m].key, std::to_string(records.size()) + " scores", std::to_string(scores[m].size()));
+    for (size_t i = 0; i < records.size(); ++i) {
+      auto& split = by_category[records[i].value("task", std::string("other"))];
+      (done[i] > 0 ? split.first : split.second).push_back(scores[m][i]);
+      (done[i] > 0 ? pooled.first : pooled.second).push_back(scores[m][i]);
+    }
+  }
+  json out = {{"all", number_or_null(auc(pooled.first, pooled.second))}, {"by_category", json::object()}};
+  double weighted = 0, pairs = 0;
+  for (const auto& [category, split] : by_category) {
+    const double a = auc(split.first, split.second), n = static_cast<double>(split.first.size() * split.second.size());
+    out["by_category"][category] = {{"auc", number_or_null(a)}, {"successes", split.first.size()}, {"failures", split.second.size()}};
+    if (n > 0) weighted += a * n, pairs += n;
+  }
+  out["within_category"] = number_or_null(pairs > 0 ? weighted / pairs : std::numeric_limits<double>::quiet_NaN());
   return out;
 }
 

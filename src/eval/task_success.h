@@ -25,4 +25,13 @@ nlohmann::json task_success_differences(const Judge& judge, const std::vector<nl
                                         const std::vector<ModelResponses>& models,
                                         const std::vector<std::pair<std::string, std::string>>& pairs);
 
+// How well reward-model scores tell the responses the checker calls successful from the others: PPO can only raise task
+// success if its reward ranks success higher. scores[m][i] is the score of models[m]'s response to records[i]. The AUC
+// (stats.h) per category over all given models' responses pooled; "all" pooled over categories; "within_category" the
+// mean of the categories' AUCs weighted by their (success, failure) pairs, which stays at 0.5 for a reward that only
+// knows which categories are easy. {"all", "within_category", "by_category": {CATEGORY: {"auc", "successes", "failures"}}}
+nlohmann::json reward_success_auc(const Judge& judge, const std::vector<nlohmann::json>& records,
+                                  const std::vector<ModelResponses>& models,
+                                  const std::vector<std::vector<double>>& scores);
+
 }  // namespace rlhf::eval

@@ -40,6 +40,8 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
       if (summary.contains("task_success_differences") && summary["task_success_differences"].contains(id))
         h["task_success_difference"][a + " - " + b] = summary["task_success_differences"][id];
     }
+    if (summary.contains("rm_success_auc") && summary["rm_success_auc"].contains(size))
+      h["rm_success_auc_within_category"] = summary["rm_success_auc"][size]["within_category"];
     for (const std::string key : {"sft", "ppo", "ppo_ptx"}) {
       const std::string id = size == "all" ? key : size + "/" + key;
       h["mean_rm_reward"][key] = scores[id]["mean"];
@@ -82,6 +84,7 @@ void print_headlines(const json& per_size, const json& report) {
                 entry["value"]);
     for (const std::string key : {"sft", "ppo", "ppo_ptx"})
       row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
+    row("RM tells success from failure, AUC within categories" + in, h.value("rm_success_auc_within_category", json()));
     for (const std::string set : {"training", "held_out"})
       for (const std::string key : {"ppo", "ppo_ptx"})
         row("win rate vs SFT, " + std::string(set == "held_out" ? "held-out" : "training") + " labelers: " + key + in,

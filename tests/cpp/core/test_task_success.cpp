@@ -1,0 +1,82 @@
+// Task success and the reward model's success AUC (eval/task_success.h) on a judge whose checker is a lookup: a
+// response succeeds when it equals the record's "answer".
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/error.h"
+#include "eval/stats.h"
+#include "eval/task_success.h"
+
+namespace rlhf::eval {
+namespace {
+
+using json = nlohmann::json;
+
+class AnswerJudge : public Judge {
+ public:
+  std::string description() const override { return "answer lookup"; }
+  bool has_held_out_labelers() const override { return false; }
+  double compare(const json&, const std::string&, const std::string&, LabelerSet) const override { return 0.5; }
+  JudgeRating rate(const json&, const std::string&, LabelerSet) const override { return {}; }
+  JudgeFeatures check(const json& record, const std::string& response) const override {
+    JudgeFeatures f;
+    f.success = response == record["answer"].get<std::string>();
+    f.correct = f.success ? 1 : 0;
+    return f;
+  }
+  double agreement(const std::vector<json>&, const std::vector<std::vector<std::string>>&) const override { return 1; }
+  std::vector<json> benchmark_items(const std::string&) const override { return {}; }
+  bool score_exact(const json&, const std::string&) const override { return false; }
+  bool score_choice(const json&, const std::vector<double>&) const override { return false; }
+  TruthJudgement judge_truthfulness(const json&, const std::string&) const override { return {}; }
+  double toxicity(const std::string&) const override { return 0; }
+  std::string respectful_instruction() const override { return ""; }
+};
+
+// Four records, two categories; "easy" answered right by both models, "hard" only by the second.
+std::vector<json> records() {
+  return {{{"task", "easy"}, {"answer", "a"}}, {{"task", "easy"}, {"answer", "b"}},
+          {{"task", "hard"}, {"answer", "c"}}, {{"task", "hard"}, {"answer", "d"}}};
+}
+
+TEST(Auc, CountsPairsAndTiesHalf) {
+  // Pairs (3,1) (3,2) (2,1) win, (2,2) ties: 3.5 of 4.
+  EXPECT_DOUBLE_EQ(auc({3, 2}, {1, 2}), 0.875);
+  EXPECT_DOUBLE_EQ(auc({0}, {1, 2}), 0.0);
+  EXPECT_TRUE(std::isnan(auc({}, {1})));
+}
+
+TEST(TaskSuccess, SharesOverallAndPerCategory) {
+  AnswerJudge judge;
+  const auto result = task_success(judge, records(), {{"first", {"a", "b", "x", "x"}}, {"second", {"a", "x", "c", "d"}}});
+  EXPECT_DOUBLE_EQ(result["first"]["value"].get<double>(), 0.5);
+  EXPECT_EQ(result["first"]["n"].get<int>(), 4);
+  EXPECT_DOUBLE_EQ(result["first"]["by_category"]["easy"]["value"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(result["first"]["by_category"]["hard"]["value"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(result["second"]["value"].get<double>(), 0.75);
+  EXPECT_THROW(task_success(judge, records(), {{"short", {"a"}}}), Error);
+}
+
+TEST(RewardSuccessAuc, AScoreThatOnlyKnowsTheCategoryIsBlindWithinCategories) {
+  AnswerJudge judge;
+  // Both models: easy prompts mixed (a right, x wrong), hard prompts mixed. Scores: 1 on every easy prompt, 0 on every
+  // hard one, whatever the response.
+  const std::vector<ModelResponses> models = {{"first", {"a", "x", "c", "x"}}, {"second", {"x", "b", "x", "d"}}};
+  const auto by_category = reward_success_auc(judge, records(), models, {{1, 1, 0, 0}, {1, 1, 0, 0}});
+  EXPECT_DOUBLE_EQ(by_category["within_category"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(by_category["by_category"]["easy"]["auc"].get<double>(), 0.5);
+  EXPECT_EQ(by_category["by_category"]["easy"]["successes"].get<int>(), 2);
+  EXPECT_EQ(by_category["by_category"]["hard"]["failures"].get<int>(), 2);
+
+  // Scores that rank each success above each failure of its own category, but put hard successes below easy
+  // failures: perfect within categories, imperfect pooled.
+  const auto ranked = reward_success_auc(judge, records(), models, {{3, 2, 1, 0}, {2, 3, 0, 1}});
+  EXPECT_DOUBLE_EQ(ranked["within_category"].get<double>(), 1.0);
+  // Pooled: successes {3, 1, 3, 1}, failures {2, 0, 2, 0}: each 3 beats all four, each 1 beats the two 0s: 12/16.
+  EXPECT_DOUBLE_EQ(ranked["all"].get<double>(), 0.75);
+  EXPECT_THROW(reward_success_auc(judge, records(), models, {{1, 1, 0, 0}}), Error);
+}
+
+}  // namespace
+}  // namespace rlhf::eval

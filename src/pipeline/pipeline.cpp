@@ -66,6 +66,7 @@ void apply_preset(PipelineConfig& c) {
     // Three sizes, the analogue of the paper's 1.3B / 6B / 175B (about 1M, 5M and 20M parameters here).
     c.model_sizes = "small:128x4x4,medium:256x6x8,large:512x8x8", c.context_length = 192;
     c.pretrain_epochs = 3, c.sft_epochs = 8;
+    c.pretrain_learning_rate = 2e-3, c.pretrain_batch_size = 32;  // the demo's 5e-3 is for its one small model
     c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8;
     c.rm_k_max = 9, c.ppo.total_episodes = 8192, c.ppo.rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
     // The paper's PPO (PPO.md): γ 27.8 with 8 pretraining windows per episode, an EMA of the policy, 10 iterations of

@@ -141,11 +141,14 @@ void Options::attach(CLI::App& app) {
       "--config", [this](const std::string& path) { load_yaml(path); }, "YAML file of option: value (command line wins)");
   for (const auto& name : order_) {
     // Each knob is a plain --name VALUE; the callback parses with our types so errors read the same as from YAML.
-    app.add_option_function<std::string>(
-           "--" + name, [this, name](const std::string& v) { set(name, v); },
+    // A true/false knob may also stand alone, as HF's argument parser allows: `--use_peft` means `--use_peft true`.
+    const bool is_switch = std::holds_alternative<bool*>(fields_.at(name).field);
+    CLI::Option* option = app.add_option_function<std::string>(
+           "--" + name, [this, name, is_switch](const std::string& v) { set(name, is_switch && v.empty() ? "true" : v); },
            fields_.at(name).help + " [" + get_string(name) + "]")
         ->type_name("")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // as argparse: a repeated --key, the last wins
+    if (is_switch) option->expected(0, 1);
   }
   app.allow_extras();
 }

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+
+#include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "common/options.h"
@@ -59,6 +62,37 @@ TEST(Options, UnknownKeyNamesTheClosest) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'learning_rate'"), std::string::npos) << e.what();
   }
+}
+
+// The command line as HF users type it: a true/false knob alone means true, and still takes a value when given one.
+void parse_command_line(TinyOptions& o, std::vector<std::string> args) {
+  Options opts = bind(o);
+  CLI::App app;
+  opts.attach(app);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a vector from its back
+  app.parse(args);
+  opts.check_extras(app);
+}
+
+TEST(Options, ASwitchAloneMeansTrue) {
+  TinyOptions alone;
+  parse_command_line(alone, {"--gradient_checkpointing", "--learning_rate", "2e-4"});
+  EXPECT_TRUE(alone.gradient_checkpointing);
+  EXPECT_DOUBLE_EQ(alone.learning_rate, 2e-4);
+  TinyOptions last;
+  parse_command_line(last, {"--learning_rate", "2e-4", "--gradient_checkpointing"});
+  EXPECT_TRUE(last.gradient_checkpointing);
+  TinyOptions spaced, joined;
+  spaced.gradient_checkpointing = joined.gradient_checkpointing = true;
+  parse_command_line(spaced, {"--gradient_checkpointing", "false", "--output_dir", "x"});
+  parse_command_line(joined, {"--gradient_checkpointing=false"});
+  EXPECT_FALSE(spaced.gradient_checkpointing);
+  EXPECT_EQ(spaced.output_dir, "x");
+  EXPECT_FALSE(joined.gradient_checkpointing);
+  // Only switches stand alone: a number knob without its number is still an error.
+  TinyOptions number;
+  EXPECT_ANY_THROW(parse_command_line(number, {"--learning_rate", "--gradient_checkpointing"}));
+  EXPECT_ANY_THROW(parse_command_line(number, {"--learning_rate"}));
 }
 
 TEST(Options, BadNumberIsAnError) {

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <iostream>
 #include <sstream>
 
 #include "common/error.h"
@@ -69,7 +70,25 @@ std::string closest_name(const std::string& key, const std::vector<std::string>&
   return best;
 }
 
+void Options::add_handler(const std::string& name, Handler handle, const std::string& help) {
+  handlers_[name] = {std::move(handle), help};
+}
+
+void Options::ignore(const std::string& name, const std::string& why) {
+  add_handler(name, [this, name, why](const std::string&, const std::string& where) { notice(name, why, where); },
+              "accepted and ignored: " + why);
+}
+
+void Options::notice(const std::string& name, const std::string& why, const std::string& where) {
+  if (noticed_.insert(name).second) std::cerr << "note: " << where << ": ignoring '" << name << "': " << why << "\n";
+}
+
 void Options::set(const std::string& name, const std::string& value, const std::string& where) {
+  auto handler = handlers_.find(name);
+  if (handler != handlers_.end()) {
+    handler->second.first(value, where);
+    return;
+  }
   auto it = fields_.find(name);
   if (it == fields_.end()) fail(where + ": " + unknown_key_message(name, order_));
   std::visit(
@@ -121,7 +140,11 @@ void Options::load_yaml(const std::string& path) {
     std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
     if (!kv.first.IsScalar()) fail(where, "an option name", "a list, mapping or null as key");
     std::string key = kv.first.as<std::string>();
-    if (!kv.second.IsScalar()) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
+    if (!kv.second.IsScalar()) {
+      if (!handlers_.count(key)) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
+      set(key, YAML::Dump(kv.second), where);  // a handled key's list (report_to: [tensorboard]) as flow text
+      continue;
+    }
     set(key, kv.second.as<std::string>(), where);
   }
 }
@@ -149,6 +172,17 @@ void Options::attach(CLI::App& app) {
         ->type_name("")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // as argparse: a repeated --key, the last wins
     if (is_switch) option->expected(0, 1);
+    // ...and `--no_use_peft` means false, as HF's parser has it.
+    if (is_switch && !has("no_" + name) && !handlers_.count("no_" + name))
+      app.add_flag_function("--no_" + name, [this, name](std::int64_t) { set(name, "false"); })->group("");
+  }
+  for (const auto& [name, handler] : handlers_) {
+    app.add_option_function<std::string>(
+           "--" + name, [this, name = name](const std::string& v) { set(name, v.empty() ? "true" : v); },
+           handler.second)
+        ->type_name("")
+        ->expected(0, 1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   app.allow_extras();
 }

@@ -3,7 +3,9 @@
 // An unknown key is an error that names it and the closest valid key.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -18,6 +20,14 @@ class Options {
 
   void add(const std::string& name, Field field, const std::string& help);
   bool has(const std::string& name) const { return fields_.count(name) > 0; }
+  // A key that is no field of ours but that users of TRL and HF write: `handle` gets its value ("true" when a switch is
+  // given alone) and maps it onto our fields or rejects it with a clear error.
+  using Handler = std::function<void(const std::string& value, const std::string& where)>;
+  void add_handler(const std::string& name, Handler handle, const std::string& help);
+  // A key accepted and ignored: one line on stderr, once, says so and why.
+  void ignore(const std::string& name, const std::string& why);
+  // The line `ignore` prints (once per name): "note: WHERE: ignoring 'NAME': WHY".
+  void notice(const std::string& name, const std::string& why, const std::string& where);
   // Parse `value` for `name`; `where` (file:line or "command line") goes into any error.
   void set(const std::string& name, const std::string& value, const std::string& where = "command line");
   void load_yaml(const std::string& path);
@@ -37,6 +47,8 @@ class Options {
   struct Entry { Field field; std::string help; };
   struct Given { std::string name, value, where; };
   std::map<std::string, Entry> fields_;
+  std::map<std::string, std::pair<Handler, std::string>> handlers_;  // name -> (handler, help)
+  std::set<std::string> noticed_;
   std::vector<std::string> order_;
   std::vector<Given> given_;
 };

@@ -1,6 +1,7 @@
 #include "train/options.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "common/error.h"
 #include "data/formats.h"
@@ -41,6 +42,45 @@ void bind_training_options(Options& o, TrainingOptions& t) {
         "compare a parameter checksum across ranks every N steps (0: never)");
   o.add("zero_stage", &t.zero_stage, "0 | 1 (ZeRO-1: AdamW moments sharded across ranks)");
   bind_memory_options(o, t.memory);
+  bind_trl_names(o);
+}
+
+void bind_trl_names(Options& o) {
+  // TRL's and HF's names for what we have under another name.
+  o.add_handler(
+      "dataset_name",
+      [&o](const std::string& value, const std::string& where) {
+        if (!std::filesystem::exists(value))
+          fail(where, "a local JSONL file for 'dataset_name' (nothing is downloaded: rlhf makes no network calls)",
+               "'" + value + "', which is no file here");
+        o.set("dataset", value, where);
+      },
+      "TRL's name for --dataset (a local file)");
+  o.add_handler(
+      "bf16", [&o](const std::string& value, const std::string& where) {
+        if (value != "false" && value != "0") o.set("dtype", "bfloat16", where);
+      },
+      "true: --dtype bfloat16");
+  o.add_handler(
+      "torch_dtype", [&o](const std::string& value, const std::string& where) {
+        if (value != "auto") o.set("dtype", value, where);
+      },
+      "float32 | bfloat16 | auto (keeps --dtype)");
+  o.add_handler(
+      "report_to", [&o](const std::string& value, const std::string& where) {
+        if (value.find("wandb") != std::string::npos)
+          fail(where, "report_to none or tensorboard (rlhf makes no network calls)",
+               "'" + value + "': run `wandb sync --sync-tensorboard OUTPUT_DIR` on the event files afterwards");
+        o.notice("report_to", "metrics.jsonl and TensorBoard event files are always written to output_dir", where);
+      },
+      "none | tensorboard: metrics.jsonl and TensorBoard files are always written");
+  // Keys that have nothing to act on here.
+  for (const char* hub : {"push_to_hub", "hub_model_id", "hub_strategy", "hub_token", "hub_private_repo"})
+    o.ignore(hub, "nothing is uploaded (rlhf makes no network calls)");
+  o.ignore("run_name", "a run is named by its output_dir");
+  o.ignore("logging_dir", "TensorBoard event files go to output_dir");
+  o.ignore("dataloader_num_workers", "examples are tokenized in memory before training, with no loader processes");
+  o.ignore("remove_unused_columns", "each stage reads only its own fields");
 }
 
 void validate_training_options(const TrainingOptions& t, const std::string& stage) {

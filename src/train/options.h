@@ -55,6 +55,9 @@ struct TrainingOptions {
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);
+// TRL's and HF's keys that we honour under our names (dataset_name, bf16, torch_dtype) or accept with a note on
+// stderr saying why they change nothing (hub uploads, report_to none/tensorboard, loader workers).
+void bind_trl_names(Options& o);
 
 // Values no run can start with (a batch size, accumulation or logging interval of 0, a max_length with no room for a
 // token, a negative or non-finite learning rate, ...): an rlhf::Error "STAGE: --option: expected ..., found ..." before

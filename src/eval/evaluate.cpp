@@ -136,7 +136,10 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
   cap(in.records, o.test_prompts);
   if (file_exists(run.demonstrations())) {
     // The base model's few-shot prefix: the first demonstrations of plain prompts, each of another task category
-    // where the file says ("task", "prompt_type"), so that the prefix shows instruction following, not one task.
+    // where the file says ("task", "prompt_type"), so that the prefix shows instruction following, not one task; and
+    // short ones, so that the prefix and a test prompt fit the context (a prompt that does not fit is cut from the left:
+    // with long demonstrations the model saw half a demonstration and no instruction).
+    constexpr size_t kMostCharactersPerExample = 100;
     std::set<std::string> categories;
     for_each_jsonl(run.demonstrations(), {}, [&](const JsonlLine& line) {
       const json& d = line.value;
@@ -144,6 +147,7 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
       if (!d.contains("prompt") || !d["prompt"].is_string() || !d.contains("completion") || !d["completion"].is_string())
         return;
       if (d.value("prompt_type", std::string("plain")) != "plain") return;
+      if (d["prompt"].get<std::string>().size() + d["completion"].get<std::string>().size() > kMostCharactersPerExample) return;
       if (d.contains("task") && !categories.insert(d.value("task", std::string())).second) return;
       in.demonstrations.emplace_back(d["prompt"].get<std::string>(), d["completion"].get<std::string>());
     });

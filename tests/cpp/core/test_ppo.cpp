@@ -18,6 +18,7 @@
 #include <map>
 #include <unistd.h>
 
+#include "../temp_dir.h"
 #include "common/files.h"
 #include "infer/batch.h"
 #include "io/formats/safetensors.h"
@@ -34,17 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Named = std::map<std::string, torch::Tensor>;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("rlhf-test-ppo-" + name + "-" + std::to_string(::getpid()));
-    remove_tree(path.string());
-    fs::create_directories(path);
-  }
-  ~TempDir() { remove_tree(path.string()); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // The models are tiny: OpenMP's threads only cost time on a shared machine (see test_stages.cpp).
 void single_thread() { torch::set_num_threads(1); }
@@ -140,7 +130,7 @@ double masked_max_abs(const torch::Tensor& a, const torch::Tensor& b, const torc
 // A random policy over 64 tokens with EOS = 3 and 24-token responses: about a third of the responses end with EOS.
 TEST(PpoDetails, EosEndsTheResponseCarriesTheScoreAndTheMissingEosPenalty) {
   single_thread();
-  TempDir dir("eos");
+  TempDir dir("ppo", "eos");
   auto o = tiny_options(dir / "run", 2, 32);
   o.response_length = 24;
   o.missing_eos_penalty = 2.0;
@@ -190,7 +180,7 @@ TEST(PpoDetails, EosEndsTheResponseCarriesTheScoreAndTheMissingEosPenalty) {
 // unpadded sequence that ends there, less the normalisation offset.
 TEST(PpoDetails, TheRewardModelScoresTheSequenceThatEndsAtEos) {
   single_thread();
-  TempDir dir("eos-rm");
+  TempDir dir("ppo", "eos-rm");
   auto o = tiny_options(dir / "run", 1, 32);
   o.response_length = 24;
   constexpr int64_t eos = 3;
@@ -219,7 +209,7 @@ TEST(PpoDetails, TheRewardModelScoresTheSequenceThatEndsAtEos) {
 // forward of each iteration's first minibatch equals the old log-probs exactly (ratio 1 before any update).
 TEST(PpoDetails, TemperatureInEveryLogprobPassAndTheFirstRatioIsExactlyOne) {
   single_thread();
-  TempDir dir("temperature");
+  TempDir dir("ppo", "temperature");
   auto o = tiny_options(dir / "run", 3);
   o.temperature = 0.7;
   auto m = tiny_models(23, 0.3);
@@ -264,7 +254,7 @@ TEST(PpoDetails, TemperatureInEveryLogprobPassAndTheFirstRatioIsExactlyOne) {
 // of the unpadded sequence.
 TEST(PpoDetails, ValuesAreReadBeforeEachResponseToken) {
   single_thread();
-  TempDir dir("values");
+  TempDir dir("ppo", "values");
   auto o = tiny_options(dir / "run", 1);
   auto m = tiny_models(24, 0.3);
   auto value_model = copy_with_heads(*m.value_model, false, true);
@@ -290,7 +280,7 @@ TEST(PpoDetails, ValuesAreReadBeforeEachResponseToken) {
 // scaling by 0.1 (the old vf_coef) would not clip at all.
 TEST(PpoDetails, TheValueStepIsOneAdamWStepOnTheUnscaledClippedValueLoss) {
   single_thread();
-  TempDir dir("value-step");
+  TempDir dir("ppo", "value-step");
   auto o = tiny_options(dir / "run", 1);
   o.num_mini_batches = 1;
   o.train.adam_epsilon = 1.0;
@@ -345,7 +335,7 @@ TEST(PpoDetails, TheValueStepIsOneAdamWStepOnTheUnscaledClippedValueLoss) {
 // not: one update per iteration. A large target lets every minibatch train.
 TEST(PpoDetails, AnEarlyStopOnApproxKlComesBeforeTheStep) {
   single_thread();
-  TempDir dir("early-stop");
+  TempDir dir("ppo", "early-stop");
   auto o = tiny_options(dir / "run", 2);
   o.num_mini_batches = 4;
   o.num_ppo_epochs = 2;
@@ -365,7 +355,7 @@ TEST(PpoDetails, AnEarlyStopOnApproxKlComesBeforeTheStep) {
 // (the adapters with LoRA, whose frozen base is its own average).
 void check_ema(bool lora) {
   single_thread();
-  TempDir dir(lora ? "ema-lora" : "ema");
+  TempDir dir("ppo", lora ? "ema-lora" : "ema");
   auto o = tiny_options(dir / "run", 3);
   o.num_mini_batches = 1;
   o.ema_decay = 0.5;
@@ -458,7 +448,7 @@ double largest_difference(const std::string& model_a, const std::string& model_b
 // models differ only in their offset train the same policy and value model.
 TEST(PpoRun, TheRewardModelsOffsetDoesNotChangeTheRun) {
   single_thread();
-  TempDir dir("offset");
+  TempDir dir("ppo", "offset");
   const auto w = make_disk_world(dir, 31);
   const std::string shifted = dir / "rm-shifted";
   fs::create_directories(shifted);
@@ -493,7 +483,7 @@ std::map<std::string, torch::Tensor> read_tensors(const std::string& path) {
 
 TEST(PpoRun, TheSavedPolicyIsTheEma) {
   single_thread();
-  TempDir dir("saved-ema");
+  TempDir dir("ppo", "saved-ema");
   const auto w = make_disk_world(dir, 32);
   constexpr double d = 0.75;
   for (bool lora : {false, true}) {
@@ -549,7 +539,7 @@ TEST(PpoDefaults, FollowThePaper) {
 
   // The default γ without pretraining windows is plain PPO, not an error.
   single_thread();
-  TempDir dir("defaults");
+  TempDir dir("ppo", "defaults");
   auto options = tiny_options(dir / "run", 1);
   options.ptx_coef = o.ptx_coef;
   auto m = tiny_models(28);

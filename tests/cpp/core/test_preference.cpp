@@ -3,9 +3,7 @@
 // model and baseline, or a judge that ignores the responses fails here.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include "common/files.h"
+#include "../temp_dir.h"
 #include "eval/preference.h"
 #include "pipeline/world_judge.h"
 #include "world/users.h"
@@ -15,20 +13,12 @@ namespace {
 
 using json = nlohmann::json;
 
-struct WorldDir {
-  std::string path = testing::TempDir() + "/rlhf_preference_world_" + std::to_string(::getpid());
-  WorldDir() {
-    remove_tree(path);
-    world::WorldConfig c;
-    c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 400, c.users = 40, c.benchmark_items = 20;
-    world::World::generate(c).write(path);
-  }
-  ~WorldDir() { remove_tree(path); }
-};
-
 TEST(LabelerPreference, GoldBeatsGarbageAndSwappingTurnsItAround) {
-  WorldDir dir;
-  pipeline::WorldJudge judge(dir.path);
+  TempDir dir("preference", "world");
+  world::WorldConfig c;
+  c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 400, c.users = 40, c.benchmark_items = 20;
+  world::World::generate(c).write(dir.path.string());
+  pipeline::WorldJudge judge(dir.path.string());
   const world::World& w = judge.world();
   std::vector<json> records;
   eval::ModelResponses gold{"gold", {}}, garbage{"garbage", {}};

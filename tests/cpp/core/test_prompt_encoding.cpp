@@ -11,6 +11,7 @@
 #include <map>
 #include <unistd.h>
 
+#include "../temp_dir.h"
 #include "common/files.h"
 #include "infer/scoring.h"
 #include "infer/text.h"
@@ -25,17 +26,6 @@ namespace rlhf {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("rlhf-test-encoding-" + name + "-" + std::to_string(::getpid()));
-    remove_tree(path.string());
-    fs::create_directories(path);
-  }
-  ~TempDir() { remove_tree(path.string()); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 Transformer tiny_llama(uint64_t seed, int64_t vocab) {
   torch::manual_seed(seed);
@@ -80,7 +70,7 @@ std::string sentencepiece_model(const TempDir& dir) {
 
 TEST(PromptEncoding, SentencePiecePromptsGetTheirBosInEveryStage) {
   torch::set_num_threads(1);  // tiny models (see test_stages.cpp)
-  TempDir dir("bos");
+  TempDir dir("encoding", "bos");
   auto tokenizer = load_tokenizer(sentencepiece_model(dir));
   ASSERT_EQ(tokenizer->bos_id(), 1);
   ASSERT_EQ(tokenizer->eos_id(), 2);

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <unistd.h>
 
+#include "../temp_dir.h"
 #include "common/files.h"
 #include "infer/batch.h"
 #include "io/model_dir.h"
@@ -23,17 +24,6 @@ namespace rlhf {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("rlhf-test-stages-" + name + "-" + std::to_string(::getpid()));
-    remove_tree(path.string());
-    fs::create_directories(path);
-  }
-  ~TempDir() { remove_tree(path.string()); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 Transformer tiny_policy(uint64_t seed, int64_t vocab = 64, double init_std = 0.02) {
   torch::manual_seed(seed);
@@ -130,7 +120,7 @@ TEST(SftLoss, PromptTargetsHaveNoWeight) {
 
 TEST(RewardStage, ScoresKSequencesPerPromptPerEpoch) {
   torch::set_num_threads(1);  // see single_thread() below
-  TempDir dir("rm");
+  TempDir dir("stages", "rm");
   const std::vector<std::string> corpus = {"the cat sat on the mat", "a dog ran in the park", "the sun is warm today",
                                            "we like tea and cake", "rain falls on the hill"};
   BpeTrainOptions bpe;
@@ -291,7 +281,7 @@ PpoOptions adaptive_kl_options(const std::string& output_dir, int64_t seed) {
 // measured gain or wider.
 TEST(PpoStage, CountRewardRisesWhileKlStaysBounded) {
   single_thread();
-  TempDir dir("ppo");
+  TempDir dir("stages", "ppo");
   const int64_t n = kCountIterations;
   auto o = count_reward_options(dir / "run", 11);
   auto r = run_tiny_ppo(o, 11).result;
@@ -317,7 +307,7 @@ TEST(PpoStage, CountRewardRisesWhileKlStaysBounded) {
 // (a missing T) 33 checks failed here.
 TEST(PpoStage, SamplingLogprobsEqualRecomputedOnes) {
   single_thread();
-  TempDir dir("ppo-logprobs");
+  TempDir dir("stages", "ppo-logprobs");
   std::vector<TinyPpo> runs;
   for (const char* source : {"recompute", "sampling"}) {
     auto o = tiny_ppo_options(dir / source, 13, 3);
@@ -344,7 +334,7 @@ TEST(PpoStage, SamplingLogprobsEqualRecomputedOnes) {
 // start settles at 12-13.5 nats (the count-reward test).
 TEST(PpoStage, AdaptiveKlEndsNearItsTarget) {
   single_thread();
-  TempDir dir("ppo-kl");
+  TempDir dir("stages", "ppo-kl");
   const int64_t n = kAdaptiveIterations;
   auto o = adaptive_kl_options(dir / "run", 12);
   auto r = run_tiny_ppo(o, 12).result;
@@ -396,7 +386,7 @@ PtxOutcome run_ptx_pair(const TempDir& dir, int64_t seed) {
 
 TEST(PpoStage, PtxLowersThePretrainingLoss) {
   single_thread();
-  TempDir dir("ptx");
+  TempDir dir("stages", "ptx");
   auto out = run_ptx_pair(dir, 13);
   std::printf("ptx NLL: initial %.3f, gamma=0 %.3f, gamma=1 %.3f\n", out.initial, out.plain, out.with_ptx);
   EXPECT_LT(out.with_ptx, out.plain - 1.0);
@@ -410,7 +400,7 @@ TEST(PpoStage, PtxLowersThePretrainingLoss) {
 //   rlhf_core_tests --gtest_also_run_disabled_tests --gtest_filter='*NoiseSurvey*'
 TEST(PpoStage, DISABLED_NoiseSurvey) {
   single_thread();
-  TempDir dir("ppo-noise");
+  TempDir dir("stages", "ppo-noise");
   for (int64_t seed = 1; seed <= 6; ++seed) {
     const auto u = static_cast<uint64_t>(seed);
     const int64_t c = kCountIterations, a = kAdaptiveIterations;

@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <unistd.h>
 
 #include "../error_of.h"
-#include "common/files.h"
+#include "../temp_dir.h"
 #include "common/options.h"
 #include "train/options.h"
 
@@ -23,15 +22,15 @@ struct Bound {
   }
 };
 
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "/rlhf_trl_" + std::to_string(::getpid()) + "_" + name;
-  std::ofstream(path) << text;
-  return path;
+std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
 }
 
 TEST(TrlKeys, AConfigWrittenForTrlLoads) {
-  const std::string data = write_file("data.jsonl", "{\"prompt\": \"a\", \"completion\": \"b\"}\n");
-  const std::string config = write_file("sft.yaml", "dataset_name: " + data + "\nlearning_rate: 2.0e-4\nbf16: true\n"
+  TempDir dir("trl", "config");
+  const std::string data = write_file(dir, "data.jsonl", "{\"prompt\": \"a\", \"completion\": \"b\"}\n");
+  const std::string config = write_file(dir, "sft.yaml", "dataset_name: " + data + "\nlearning_rate: 2.0e-4\nbf16: true\n"
                                                     "report_to: [tensorboard]\npush_to_hub: false\nrun_name: x\n");
   Bound b;
   testing::internal::CaptureStderr();
@@ -44,8 +43,6 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
   EXPECT_NE(notes.find(config + ":4: ignoring 'report_to'"), std::string::npos) << notes;
   EXPECT_NE(notes.find(config + ":5: ignoring 'push_to_hub': nothing is uploaded"), std::string::npos) << notes;
   EXPECT_NE(notes.find(config + ":6: ignoring 'run_name'"), std::string::npos) << notes;
-  remove_tree(data);
-  remove_tree(config);
 }
 
 TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {

@@ -333,6 +333,14 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
           if (responses[m].key == model_id(size, key)) policies.push_back(responses[m]), policy_scores.push_back(scores[m]);
       }
       summary["rm_success_auc"][size.empty() ? "all" : size] = reward_success_auc(judge, in.records, policies, policy_scores);
+      for (const auto& m : responses)
+        if (m.key == model_id(size, "sft")) {
+          const NameSwapPairs pairs = name_swap_pairs(judge, in.records, m);
+          if (pairs.records.empty()) break;
+          const auto swap_scores = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), pairs.records,
+                                                 {pairs.original, pairs.swapped}, o);
+          summary["rm_name_swap"][size.empty() ? "all" : size] = name_swap_accuracy(pairs, swap_scores[0], swap_scores[1]);
+        }
     } else {
       summary["notes"].push_back("reward-model scores skipped: no model at " + run.reward_model_dir(size));
     }

@@ -84,6 +84,13 @@ class Judge {
   virtual double toxicity(const std::string& text) const = 0;
   // The instruction of the paper's "respectful" condition (toxicity and bias), a prefix ending in a newline.
   virtual std::string respectful_instruction() const = 0;
+  // A failing twin of a successful response: one name the response took from the prompt swapped for another name of
+  // the same kind, such that the checker calls the copy a failure; "" when there is none (or the judge cannot tell).
+  // Whether a reward model prefers the original is whether it verifies what the task asks (eval/task_success.h).
+  virtual std::string name_swapped(const nlohmann::json& record, const std::string& response) const {
+    (void)record, (void)response;
+    return "";
+  }
 };
 
 }  // namespace rlhf::eval

@@ -92,4 +92,37 @@ json reward_success_auc(const Judge& judge, const std::vector<json>& records, co
   return out;
 }
 
+NameSwapPairs name_swap_pairs(const Judge& judge, const std::vector<json>& records, const ModelResponses& model) {
+  if (model.responses.size() != records.size())
+    fail("name_swap_pairs: " + model.key, std::to_string(records.size()) + " responses", std::to_string(model.responses.size()));
+  NameSwapPairs pairs{{}, {model.key, {}}, {model.key + " (name swapped)", {}}};
+  for (size_t i = 0; i < records.size(); ++i) {
+    std::string twin = judge.name_swapped(records[i], model.responses[i]);
+    if (twin.empty()) continue;
+    pairs.records.push_back(records[i]);
+    pairs.original.responses.push_back(model.responses[i]);
+    pairs.swapped.responses.push_back(std::move(twin));
+  }
+  return pairs;
+}
+
+json name_swap_accuracy(const NameSwapPairs& pairs, const std::vector<double>& original_scores,
+                        const std::vector<double>& swapped_scores) {
+  const size_t n = pairs.records.size();
+  if (original_scores.size() != n || swapped_scores.size() != n)
+    fail("name_swap_accuracy", std::to_string(n) + " scores of each kind",
+         std::to_string(original_scores.size()) + " and " + std::to_string(swapped_scores.size()));
+  std::map<std::string, std::vector<double>> by_category;
+  std::vector<double> right;
+  for (size_t i = 0; i < n; ++i) {
+    const double r = original_scores[i] > swapped_scores[i] ? 1.0 : original_scores[i] == swapped_scores[i] ? 0.5 : 0.0;
+    right.push_back(r);
+    by_category[pairs.records[i].value("task", std::string("other"))].push_back(r);
+  }
+  json out = share_json(right);
+  out["by_category"] = json::object();
+  for (const auto& [category, flags] : by_category) out["by_category"][category] = share_json(flags);
+  return out;
+}
+
 }  // namespace rlhf::eval

@@ -34,4 +34,20 @@ nlohmann::json reward_success_auc(const Judge& judge, const std::vector<nlohmann
                                   const std::vector<ModelResponses>& models,
                                   const std::vector<std::vector<double>>& scores);
 
+// The reward model's verification probe. A within-category AUC mixes everything that differs between two responses;
+// this holds all but one name fixed: for each record whose `model` response the checker calls successful and whose
+// judge can swap a name the response took from the prompt (Judge::name_swapped), the pair (response, failing twin).
+// The demo's SFT fails mostly by naming the wrong animal or town, so an RM that cannot tell these apart cannot teach
+// PPO to do the task, however much else it has learned.
+struct NameSwapPairs {
+  std::vector<nlohmann::json> records;
+  ModelResponses original, swapped;
+};
+NameSwapPairs name_swap_pairs(const Judge& judge, const std::vector<nlohmann::json>& records, const ModelResponses& model);
+
+// {"value", "ci", "n", "by_category": {CATEGORY: {"value", "ci", "n"}}}: the share of pairs whose original the reward
+// scores higher (a tie counts half; 0.5 = blind), with a Wilson interval.
+nlohmann::json name_swap_accuracy(const NameSwapPairs& pairs, const std::vector<double>& original_scores,
+                                  const std::vector<double>& swapped_scores);
+
 }  // namespace rlhf::eval

@@ -42,6 +42,8 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
     }
     if (summary.contains("rm_success_auc") && summary["rm_success_auc"].contains(size))
       h["rm_success_auc_within_category"] = summary["rm_success_auc"][size]["within_category"];
+    if (summary.contains("rm_name_swap") && summary["rm_name_swap"].contains(size))
+      h["rm_name_swap"] = summary["rm_name_swap"][size];
     for (const std::string key : {"sft", "ppo", "ppo_ptx"}) {
       const std::string id = size == "all" ? key : size + "/" + key;
       h["mean_rm_reward"][key] = scores[id]["mean"];
@@ -85,6 +87,9 @@ void print_headlines(const json& per_size, const json& report) {
     for (const std::string key : {"sft", "ppo", "ppo_ptx"})
       row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
     row("RM tells success from failure, AUC within categories" + in, h.value("rm_success_auc_within_category", json()));
+    if (h.contains("rm_name_swap"))
+      row("RM prefers an SFT success to its name-swapped twin" + in + " " + interval(h["rm_name_swap"]),
+          h["rm_name_swap"]["value"]);
     for (const std::string set : {"training", "held_out"})
       for (const std::string key : {"ppo", "ppo_ptx"})
         row("win rate vs SFT, " + std::string(set == "held_out" ? "held-out" : "training") + " labelers: " + key + in,

@@ -30,12 +30,14 @@ class WorldJudge : public eval::Judge {
   eval::TruthJudgement judge_truthfulness(const nlohmann::json& item, const std::string& response) const override;
   double toxicity(const std::string& text) const override;
   std::string respectful_instruction() const override;
+  std::string name_swapped(const nlohmann::json& record, const std::string& response) const override;
 
   const world::World& world() const { return world_; }
 
  private:
   std::string dir_;
   world::World world_;
+  std::map<world::EntityType, std::vector<std::string>> names_by_type_;  // what name_swapped draws from
 };
 
 }  // namespace rlhf::pipeline

@@ -136,19 +136,32 @@ nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
 
-Interval bootstrap_mean_interval(const std::vector<double>& values, int resamples, uint64_t seed) {
-  if (values.empty() || resamples < 1) return {NAN, NAN};
+Interval bootstrap_interval(size_t units, const std::function<double(const std::vector<size_t>&)>& statistic,
+                            int resamples, uint64_t seed) {
+  if (units == 0 || resamples < 1) return {NAN, NAN};
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
-  std::vector<double> means(static_cast<size_t>(resamples));
-  for (auto& mean : means) {
-    double sum = 0;
-    for (size_t i = 0; i < values.size(); ++i) sum += values[pick(rng)];
-    mean = sum / static_cast<double>(values.size());
+  std::uniform_int_distribution<size_t> pick(0, units - 1);
+  std::vector<size_t> indices(units);
+  std::vector<double> values;
+  values.reserve(static_cast<size_t>(resamples));
+  for (int r = 0; r < resamples; ++r) {
+    for (auto& i : indices) i = pick(rng);
+    const double v = statistic(indices);
+    if (std::isfinite(v)) values.push_back(v);
   }
-  std::sort(means.begin(), means.end());
-  auto at = [&](double q) { return means[static_cast<size_t>(q * static_cast<double>(resamples - 1) + 0.5)]; };
+  if (static_cast<double>(values.size()) < 0.975 * resamples) return {NAN, NAN};
+  std::sort(values.begin(), values.end());
+  const double last = static_cast<double>(values.size() - 1);
+  auto at = [&](double q) { return values[static_cast<size_t>(q * last + 0.5)]; };
   return {at(0.025), at(0.975)};
+}
+
+Interval bootstrap_mean_interval(const std::vector<double>& values, int resamples, uint64_t seed) {
+  return bootstrap_interval(values.size(), [&](const std::vector<size_t>& indices) {
+    double sum = 0;
+    for (size_t i : indices) sum += values[i];
+    return sum / static_cast<double>(values.size());
+  }, resamples, seed);
 }
 
 }  // namespace rlhf::eval

@@ -2,6 +2,7 @@
 // Wilson intervals, toxicity aggregates, normalised pronoun entropy, stereotype share, the alignment tax, FLOPs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct Interval {
   double low = 0, high = 0;
 };
 Interval bootstrap_mean_interval(const std::vector<double>& values, int resamples, uint64_t seed);
+// The same for any statistic of `units` units (a ratio, a difference of means): `statistic` gets the indices of one
+// resample (with repeats) and returns its value. Resamples where the statistic is not finite are left out; NaN when
+// more than 2.5 % are (the interval would be unbounded, e.g. a ratio whose denominator's interval holds 0).
+Interval bootstrap_interval(size_t units, const std::function<double(const std::vector<size_t>&)>& statistic,
+                            int resamples, uint64_t seed);
 
 // RealToxicityPrompts' two aggregates over prompts, each with k sampled continuations' toxicities:
 //   expected maximum toxicity = mean over prompts of max over its samples;

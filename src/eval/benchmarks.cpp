@@ -83,7 +83,7 @@ json hallucination(TextModel& model, const Judge& judge, const std::vector<json>
     all.push_back(made_up);
     by_task[items[i].value("task", std::string("other"))].push_back(made_up);
   }
-  json out = {{"rate", proportion_json(all)}, {"by_task", json::object()}};
+  json out = {{"rate", proportion_json(all)}, {"by_task", json::object()}, {"per_item", all}};
   for (const auto& [task, flags] : by_task) out["by_task"][task] = proportion_json(flags);
   return out;
 }
@@ -121,6 +121,7 @@ json toxicity(TextModel& model, const Judge& judge, const std::vector<json>& ite
     c["by_kind"] = json::object();
     for (const auto& [kind, p] : by_kind) c["by_kind"][kind] = aggregate_json(p);
     c["example"] = responses.empty() ? "" : responses.front();
+    c["per_prompt"] = per_prompt;
     out[condition] = c;
   }
   out["samples_per_prompt"] = k;
@@ -169,7 +170,7 @@ json public_suite(TextModel& model, const Judge& judge, const std::vector<json>&
   for (size_t i : choice_items) choice.push_back(correct[i]);
   for (size_t i = 0; i < items.size(); ++i) by_task[items[i].value("task", std::string("other"))].push_back(correct[i]);
   json out = {{"score", proportion_json(correct)}, {"exact_match", proportion_json(exact)},
-              {"choice_accuracy", proportion_json(choice)}, {"by_task", json::object()}};
+              {"choice_accuracy", proportion_json(choice)}, {"by_task", json::object()}, {"per_item", correct}};
   for (const auto& [task, flags] : by_task) out["by_task"][task] = proportion_json(flags);
   return out;
 }

@@ -9,6 +9,8 @@
 //   public_suite   the FLAN/T0-style suite (exact match of greedy answers, likelihood of choices)
 //   heldout_nll    mean per-token negative log-likelihood of held-out pretraining text
 //   in_context_copying  whether a model completes a name from earlier in its context (induction)
+// The public suite and hallucination keep each item's score ("per_item"), toxicity each prompt's k toxicities
+// ("per_prompt"), in item order: every model sees the same items, so differences between models are paired (goals.h).
 #pragma once
 #include <string>
 #include <vector>

@@ -10,11 +10,13 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/options.h"
 #include "data/formats.h"
 #include "data/jsonl.h"
 #include "eval/benchmarks.h"
 #include "eval/compute.h"
+#include "eval/goals.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
 #include "eval/real_data.h"
@@ -190,6 +192,17 @@ void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, con
   if (!suite("copying").empty()) summary["in_context_copying"][id] = in_context_copying(m, suite("copying"), o.batch_size);
 }
 
+// The inter-labeler agreement of the RM's rankings, from the rankings stage's record (NaN when the run has none).
+double read_rankings_agreement(const std::string& record_path) {
+  if (!file_exists(record_path)) return NAN;
+  const json record = read_json(record_path);
+  const json* summary = record.is_object() && record.contains("summary") ? &record["summary"] : nullptr;
+  if (!summary || !summary->is_object() || !summary->contains("inter_labeler_agreement")) return NAN;
+  const json& value = (*summary)["inter_labeler_agreement"];
+  if (!value.is_number()) fail(record_path, "a number summary.inter_labeler_agreement", describe_json(value));
+  return value.get<double>();
+}
+
 // The reward model's score of each model's test responses (the quantity PPO maximises), in `models` order.
 std::vector<std::vector<double>> reward_scores(const std::string& rm_dir, const std::string& tokenizer_dir,
                                                const std::vector<json>& records,
@@ -361,9 +374,16 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   if (summary.contains("agreement"))
     for (const auto& [size, value] : summary["agreement"].items())
       if (value.is_number() && !std::isfinite(agreement)) agreement = value.get<double>();
+  // The ceiling of RM accuracy is the agreement on what the RM was trained on, the rankings; the agreement on the
+  // evaluation's own responses stands in only for a run without the rankings stage's record.
+  const std::string goals_size = goal_size(summary);
+  const double rankings_agreement = read_rankings_agreement(run.stage_record("rankings", goals_size));
+  summary["rankings_agreement"] = number_or_null(rankings_agreement);
   std::vector<RmFold> folds = read_rm_folds(run.rm_cv());
   if (folds.empty()) summary["notes"].push_back("RM cross-validation not shown: " + run.rm_cv() + " is missing");
-  summary["rm_generalisation"] = summarise_rm_folds(folds, agreement);
+  summary["rm_generalisation"] = std::isfinite(rankings_agreement)
+                                     ? summarise_rm_folds(folds, rankings_agreement, "the RM's rankings")
+                                     : summarise_rm_folds(folds, agreement, "evaluation comparisons");
 
   std::vector<ComputeRecord> compute = read_compute_records(run.compute());
   if (compute.empty()) summary["notes"].push_back("compute per stage not shown: " + run.compute() + " is missing");
@@ -374,6 +394,8 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   eval_record.wall_seconds = eval_clock.seconds();
   compute.push_back(eval_record);
   summary["compute"] = summarise_compute(compute);
+  summary["goals"] = build_goals(summary, GoalInputs{goals_size, rankings_agreement});
+  if (!goals_size.empty()) summary["goals_size"] = goals_size;
 
   if (o.real_data) {
     const std::string shared = find_shared_data(o.shared_data);

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "common/files.h"
+#include "eval/goals.h"
 #include "eval/report_figures.h"
 #include "eval/run_layout.h"
 #include "eval/svg.h"
@@ -33,6 +34,43 @@ th { background: #f2f2f2; } td.num { text-align: right; font-family: Menlo, Cons
 std::string cell(double v, const char* format = "%.3f") { return "<td class=\"num\">" + format_number(v, format) + "</td>"; }
 
 std::string scientific(double v) { return format_number(v, "%.3g"); }
+
+// The paper's findings as goals (goals.h), first on the page: what this run shows and what it does not yet.
+std::string goals_section(const json& s) {
+  if (!s.contains("goals") || !s["goals"].is_object() || s["goals"].empty()) return "";
+  std::string table = "<table id=\"table-goals\"><tr><th>goal</th><th>measure</th><th>value</th><th>95% CI</th>"
+                      "<th>target</th><th>met</th><th>note</th></tr>";
+  int met = 0, missed = 0, open = 0;
+  for (const auto& name : goal_names()) {
+    if (!s["goals"].contains(name)) continue;
+    const json& g = s["goals"][name];
+    const bool judged = g.contains("met") && g["met"].is_boolean();
+    const std::string verdict = !judged ? "&ndash;" : g["met"].get<bool>() ? "yes" : "<b>no</b>";
+    (judged ? (g["met"].get<bool>() ? met : missed) : open) += 1;
+    const bool has_ci = g.contains("ci") && g["ci"].is_array() && g["ci"].size() == 2 && g["ci"][0].is_number() &&
+                        g["ci"][1].is_number();
+    const std::string ci = has_ci ? format_number(g["ci"][0].get<double>(), "%.3f") + " &ndash; " +
+                                        format_number(g["ci"][1].get<double>(), "%.3f")
+                                  : "";
+    table += "<tr><td><code>" + xml_escape(name) + "</code></td><td>" + xml_escape(g.value("measure", std::string())) +
+             "</td>" + cell(number_at(g, {"value"})) + "<td class=\"num\">" + ci + "</td><td>" +
+             xml_escape(g.value("target", std::string())) + "</td><td>" + verdict + "</td><td>" +
+             xml_escape(g.value("note", std::string())) + "</td></tr>";
+  }
+  table += "</table>";
+  const std::string size = s.value("goals_size", std::string());
+  return "<h2>Goals: the paper's findings on this run" + (size.empty() ? std::string() : " (" + xml_escape(size) + ")") +
+         "</h2>\n" +
+         figure("fig-goals", table,
+                "labelers prefer InstructGPT (PPO-ptx) to SFT and SFT to prompted GPT-3; the reward model nears "
+                "labeler agreement and generalises to held-out labelers; PPO pays an alignment tax on public NLP "
+                "datasets that PPO-ptx mostly recovers; InstructGPT hallucinates less, is less toxic when asked to be "
+                "respectful, costs little compute next to pretraining, generalises to unseen kinds of instruction, and "
+                "still follows harmful instructions.",
+                std::to_string(met) + " met, " + std::to_string(missed) + " not met, " + std::to_string(open) +
+                    " not measured yet or only reported. A goal is met when its whole 95 % interval lies on the "
+                    "target's side (differences between models: a paired bootstrap over items).");
+}
 
 std::string tax_section(const json& s) {
   if (!s.contains("alignment_tax") || s["alignment_tax"].empty()) return "";
@@ -231,6 +269,7 @@ std::string render_report_html(const json& s) {
     for (const auto& n : s["notes"]) html += "<li>" + xml_escape(n.get<std::string>()) + "</li>";
     html += "</ul>\n";
   }
+  html += goals_section(s);
   html += report::preference_section(s);
   html += report::reward_model_section(s);
   html += report::truthfulness_section(s);

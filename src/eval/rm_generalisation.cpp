@@ -76,7 +76,7 @@ void write_rm_folds(const std::string& path, const std::vector<RmFold>& folds) {
   write_file_atomic(path, json{{"folds", folds}}.dump(1) + "\n");
 }
 
-json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement) {
+json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement, const std::string& agreement_source) {
   json out = {{"folds", folds}};
   std::vector<double> train, held_out, fold_agreement;
   for (const auto& f : folds) {
@@ -92,7 +92,7 @@ json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement) {
     out["agreement"] = mean_std(fold_agreement);
     out["agreement"]["source"] = "folds";
   } else {
-    out["agreement"] = {{"mean", number_or_null(agreement)}, {"std", nullptr}, {"source", "evaluation comparisons"}};
+    out["agreement"] = {{"mean", number_or_null(agreement)}, {"std", nullptr}, {"source", agreement_source}};
   }
   return out;
 }

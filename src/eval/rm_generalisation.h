@@ -28,8 +28,9 @@ std::vector<RmFold> read_rm_folds(const std::string& path);
 void write_rm_folds(const std::string& path, const std::vector<RmFold>& folds);
 
 // {"folds": [...], "train_accuracy": {mean, std}, "held_out_accuracy": {mean, std}, "gap", "agreement": {mean, std,
-// source}}. `agreement` (NaN: none) is the judge's agreement on the evaluation's own comparisons, used when the folds
-// carry none.
-nlohmann::json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement);
+// source}}. `agreement` (NaN: none), measured on `agreement_source` (the RM's rankings, or the evaluation's own
+// comparisons), is used when the folds carry none.
+nlohmann::json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement,
+                                  const std::string& agreement_source = "evaluation comparisons");
 
 }  // namespace rlhf::eval

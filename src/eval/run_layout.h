@@ -15,6 +15,7 @@
 //     compute.json                compute per stage: {STAGE: {parameters, tokens_trained, tokens_generated,
 //                                 tokens_scored, seconds}} or {"stages": [ComputeRecord...]} (eval/compute.h)
 //     rm_cv.json                  {"folds": [RmFold...]}: RM accuracy per labeler-group fold (eval/rm_generalisation.h)
+//     stages/rankings.json        the rankings stage's record: {"summary": {"inter_labeler_agreement", ...}, ...}
 //     report/
 //       summary.json              every number the report shows
 //       report.html               one static page, inline SVG
@@ -65,6 +66,11 @@ struct RunLayout {
   }
   std::string compute() const { return root + "/compute.json"; }
   std::string rm_cv() const { return root + "/rm_cv.json"; }
+  // The pipeline's record of a stage (RUN/stages/NAME.json, NAME@SIZE.json for a size of the `paper` preset): the
+  // evaluation reads the rankings' inter-labeler agreement from stages/rankings.json.
+  std::string stage_record(const std::string& stage, const std::string& size = "") const {
+    return root + "/stages/" + (size.empty() ? stage : stage + "@" + size) + ".json";
+  }
   std::string report_dir() const { return root + "/report"; }
   std::string summary() const { return report_dir() + "/summary.json"; }
   std::string report_html() const { return report_dir() + "/report.html"; }

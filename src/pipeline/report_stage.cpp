@@ -5,6 +5,7 @@
 
 #include "common/files.h"
 #include "eval/evaluate.h"
+#include "eval/goals.h"
 #include "eval/report.h"
 #include "eval/run_layout.h"
 #include "model/config.h"
@@ -27,7 +28,7 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
     compute.parameters = std::max(compute.parameters,
                                   load_model_config(layout.model_dir("sft", size) + "/config.json").parameter_count());
   // The headline numbers per size ("all" for one size), from summary.json; the closing table prints them.
-  json headline = {{"report", layout.report_html()}, {"sizes", json::object()}};
+  json headline = {{"report", layout.report_html()}, {"sizes", json::object()}, {"goals", summary.value("goals", json())}};
   json rm_scores = summary.value("rm_score", json::object());  // a copy: operator[] below may add null members
   for (auto& [size, scores] : rm_scores.items()) {
     json h = {{"agreement_on_test_responses", summary["agreement"][size]}};
@@ -98,6 +99,8 @@ void print_headlines(const json& per_size, const json& report) {
       row("  ... held-out labelers, neither response polite: " + key + in,
           h.contains("win_rate_vs_sft_neither_polite") ? h["win_rate_vs_sft_neither_polite"]["held_out"].value(key, json()) : json());
   }
+  if (report.contains("goals") && report["goals"].is_object())
+    std::printf("\n%s", eval::goals_table_text(report["goals"]).c_str());
   if (report.contains("report")) std::printf("%-60s %s\n", "report", report["report"].get<std::string>().c_str());
 }
 

@@ -12,6 +12,7 @@
 #include "common/files.h"
 #include "common/options.h"
 #include "eval/evaluate.h"
+#include "eval/goals.h"
 #include "eval/report.h"
 #include "eval/run_layout.h"
 #include "pipeline/world_judge.h"
@@ -54,6 +55,7 @@ void print_headlines(const json& s) {
         std::cout << "  HH-RLHF " << name << ": preference accuracy " << r["hh_rlhf"]["accuracy"]["value"].dump() << "\n";
     }
   for (const auto& n : s.value("notes", json::array())) std::cout << "  note: " << n.get<std::string>() << "\n";
+  if (s.contains("goals")) std::cout << "\n" << eval::goals_table_text(s["goals"]);
 }
 
 void run(const EvalArgs& a) {

@@ -49,11 +49,11 @@ std::string goals_section(const json& s) {
     (judged ? (g["met"].get<bool>() ? met : missed) : open) += 1;
     const bool has_ci = g.contains("ci") && g["ci"].is_array() && g["ci"].size() == 2 && g["ci"][0].is_number() &&
                         g["ci"][1].is_number();
-    const std::string ci = has_ci ? format_number(g["ci"][0].get<double>(), "%.3f") + " &ndash; " +
-                                        format_number(g["ci"][1].get<double>(), "%.3f")
+    const std::string ci = has_ci ? "[" + format_number(g["ci"][0].get<double>(), "%.3f") + ", " +
+                                        format_number(g["ci"][1].get<double>(), "%.3f") + "]"
                                   : "";
     table += "<tr><td><code>" + xml_escape(name) + "</code></td><td>" + xml_escape(g.value("measure", std::string())) +
-             "</td>" + cell(number_at(g, {"value"})) + "<td class=\"num\">" + ci + "</td><td>" +
+             "</td>" + cell(number_at(g, {"value"})) + "<td class=\"num\" style=\"white-space: nowrap\">" + ci + "</td><td>" +
              xml_escape(g.value("target", std::string())) + "</td><td>" + verdict + "</td><td>" +
              xml_escape(g.value("note", std::string())) + "</td></tr>";
   }

@@ -22,7 +22,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EOS = "<|endoftext|>"
 N_POSITIONS = 192
 MODELS = ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]
-FIGURES = ["fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv", "fig-rm-score",
+FIGURES = ["fig-goals", "fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv", "fig-rm-score",
            "fig-truthfulness", "fig-hallucination", "fig-toxicity", "fig-winogender", "fig-crows", "fig-tax",
            "fig-compute", "fig-curves", "fig-samples"]
 
@@ -86,6 +86,8 @@ def fake_run(rlhf_bin, tmp_path_factory):
     (run / "rm_cv.json").write_text(json.dumps({"folds": [
         {"held_out_group": g, "test_accuracy": 0.6 + 0.01 * g, "train_groups_accuracy": 0.65, "test_comparisons": 40}
         for g in range(5)]}))
+    (run / "stages").mkdir()  # the rankings stage's record: the agreement of the RM's own rankings
+    (run / "stages" / "rankings.json").write_text(json.dumps({"summary": {"inter_labeler_agreement": 0.8}}))
     write_jsonl(run / "models" / "sft" / "metrics.jsonl",
                 [{"step": s, "wall_time": 0, "loss": 3 - 0.1 * s, "eval_loss": 3.1 - 0.1 * s} for s in range(1, 8)])
     write_jsonl(run / "models" / "ppo" / "metrics.jsonl",
@@ -127,6 +129,35 @@ def test_summary_holds_every_measure(fake_run):
     assert pretrain["petaflop_s_days"] == pytest.approx(6 * 60000 * 200000 / 8.64e19)
     assert "objective/kl" in s["training_curves"]["all"]["ppo"]
     assert s["samples"]["all"][0]["responses"].keys() >= {"base", "sft", "ppo_ptx"}
+
+
+def test_goals_recompute_from_the_summary(fake_run):
+    """Every goal is there; those with a measure recompute from the summary's own numbers (the held-out win rate, the
+    per-item scores, the folds over the rankings' agreement); those without one (or without their inputs) are null."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    goals = s["goals"]
+    assert len(goals) == 12
+    for goal in goals.values():
+        assert goal.keys() >= {"value", "ci", "target", "met"}
+        assert goal["value"] is not None or (goal["met"] is None and goal["note"])
+    win = s["preference"]["all"]["models"]["ppo_ptx"]["held_out"]["win_rate"]
+    assert goals["ppo_ptx_vs_sft_heldout"]["value"] == pytest.approx(win["value"])
+    assert goals["ppo_ptx_vs_sft_heldout"]["ci"] == pytest.approx([win["low"], win["high"]])
+    for key in ("sft", "ppo"):
+        items = s["public_suite"][key]["per_item"]
+        assert sum(items) / len(items) == pytest.approx(s["public_suite"][key]["score"]["value"])
+    sft, ppo = s["public_suite"]["sft"]["per_item"], s["public_suite"]["ppo"]["per_item"]
+    tax = goals["alignment_tax_public_suite"]
+    assert tax["value"] == pytest.approx(sum(a - b for a, b in zip(sft, ppo)) / len(sft))
+    assert tax["ci"][0] <= tax["value"] <= tax["ci"][1]
+    made_up = {key: s["hallucination"][key]["per_item"] for key in ("sft", "ppo_ptx")}
+    assert goals["hallucination_ppo_ptx_vs_sft"]["value"] == pytest.approx(
+        sum(a - b for a, b in zip(made_up["ppo_ptx"], made_up["sft"])) / len(made_up["sft"]))
+    assert s["rm_generalisation"]["agreement"] == {"mean": 0.8, "source": "the RM's rankings", "std": None}
+    assert goals["rm_accuracy_over_agreement"]["value"] == pytest.approx(0.62 / 0.8)
+    assert goals["compute_order"]["value"] is None  # the fake run's compute.json has no SFT or PPO-ptx stage
+    for name in ("idk_unanswerable_ppo_ptx_vs_base", "generalises_to_held_out_categories", "harmful_compliance_ppo_ptx"):
+        assert goals[name]["value"] is None and goals[name]["met"] is None
 
 
 def test_heldout_likelihood_matches_transformers(fake_run):

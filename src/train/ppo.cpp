@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/error.h"
-#include "common/files.h"
 #include "model/generate.h"
 #include "model/logprobs.h"
 #include "train/distributed.h"
@@ -13,8 +12,6 @@
 #include "train/memory.h"
 
 namespace rlhf {
-
-using json = nlohmann::json;
 
 void bind_ppo_options(Options& o, PpoOptions& p) {
   bind_training_options(o, p.train);
@@ -66,6 +63,9 @@ struct Rollout {
   torch::Tensor logprobs, ref_logprobs, values; // [B, N]
   torch::Tensor scores;                         // [B]
   torch::Tensor advantages, returns;            // [B, N]
+  torch::Tensor rewards;                        // [B, N] per token: −β·KL, plus the final score on the last token
+  torch::Tensor ended_with_eos;                 // [B]
+  double beta = 0, mean_kl = 0, mean_score = 0; // β at scoring; the means over all ranks' episodes
   int64_t prompt_length = 0;
 };
 
@@ -143,85 +143,105 @@ struct EmaWeights : torch::nn::Module {
   }
 };
 
-}  // namespace
 
-PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
-                    const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
-                    const RewardFunction& reward_function, const PhaseObserver& observe,
-                    const RolloutObserver& observe_rollout) {
-  auto phase = [&](const char* name, bool begin) {
-    if (observe) observe(name, begin);
-  };
-  const TrainingOptions& t = o.train;
-  check(!prompts.empty(), "ppo: no prompts");
-  check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
-  check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
-  check(o.generation_batch_size >= 0, "ppo: generation_batch_size must be 0 (the rollout batch) or more");
-  const bool with_ptx = o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty();  // else plain PPO
-  if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
-    fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
-  const torch::Device device = m.policy->embed_tokens.device();
+// What the PPO epochs of one iteration keep for its log: this rank's token means, each scaled by its share of all
+// ranks' tokens (summed over ranks and divided by the updates when logged), and the first minibatch before any update.
+struct Optimisation {
+  double policy_loss = 0, value_loss = 0, clip = 0, value_clip = 0, approx_kl = 0, entropy = 0, ptx = 0;
+  int64_t updates = 0;
+  std::vector<int64_t> ptx_used;             // indices of the pretraining windows, minibatch after minibatch
+  torch::Tensor first_rows, first_logprobs;  // the first minibatch and its training-time log-probs
+  double sampling_gap = 0, sampling_kl = 0;  // sampling vs training log-probs of the first minibatch's tokens
+};
+
+// One train_ppo run. What lasts from one iteration to the next (models, optimizers, data-parallel groups, the sampling
+// generator, β, the ptx cursor, the EMA, the StepLoop) lives here, so that each step of an iteration (PPO.md's order:
+// collect rollouts, score them, optimise on them, then log and checkpoint) is a function that reads on its own.
+struct PpoRun {
+  const PpoOptions& o;
+  const TrainingOptions& t;
+  PpoModels& m;
+  const std::vector<std::vector<int64_t>>& prompts;
+  const std::vector<Sequence>& ptx_windows;
+  const int64_t eos_id, pad_id;
+  const RewardFunction& reward_function;
+  const PhaseObserver& observe;
+  const RolloutObserver& observe_rollout;
+  const bool with_ptx;  // else plain PPO
+  const torch::Device device;
   // Data parallel: each rank generates its own rollout_batch_size episodes (episodes [(i·N + r)·B, (i·N + r + 1)·B) of
   // iteration i); gradients are averaged, whitening and logged statistics are global.
-  DataParallel dp(t, "ppo"), dp_value(dp);
-  const int64_t ranks = dp.world_size(), rank = dp.rank();
-  const int64_t B = o.rollout_batch_size, minibatch = B / o.num_mini_batches;
-  const int64_t episodes = o.total_episodes > 0 ? o.total_episodes
-                                                : static_cast<int64_t>(prompts.size()) * std::max<int64_t>(1, t.num_train_epochs);
-  const int64_t iterations = std::max<int64_t>(1, episodes / (B * ranks));
-
-  // Memory features (train/memory.h). With use_peft the policy and value model train adapters over frozen bases, and
-  // a reference that is the policy object itself (run_ppo shares them) is that base with adapters disabled; likewise
-  // a reward model that is the value model. Frozen models are held in the frozen dtype.
-  // PPO runs without dropout (TRL's disable_dropout): before any update the new/old log-prob ratio must be exactly 1.
-  MemoryOptions memory = t.memory;
-  memory.lora_dropout = 0;
-  if (!has_lora(*m.policy)) prepare_trained_model(*m.policy, memory, t.dtype, false, o.sft_model_path);
-  if (!has_lora(*m.value_model))
-    prepare_trained_model(*m.value_model, memory, t.dtype, true,
-                          o.value_model_path.empty() ? o.reward_model_path : o.value_model_path);
-  for (auto* frozen : {m.reference.get(), m.reward_model ? m.reward_model.get() : nullptr}) {
-    if (!frozen || frozen == m.policy.get() || frozen == m.value_model.get()) continue;
-    prepare_frozen_model(*frozen, t.memory, t.dtype);
-  }
-  m.policy->train(), m.value_model->train();
-  auto policy_optimizer = make_adamw(trainable_parameters(*m.policy), t, t.learning_rate);
-  auto value_optimizer = make_adamw(trainable_parameters(*m.value_model), t, o.value_learning_rate);
-  auto generator = seeded_generator(device, static_cast<uint64_t>(t.seed));  // the device's kind: sampling happens there
-  AdaptiveKlController kl_controller{o.kl_coef, o.kl_target, o.kl_horizon};
+  DataParallel dp, dp_value;
+  const int64_t ranks, rank, B, minibatch, iterations, max_prompt;
+  std::unique_ptr<torch::optim::AdamW> policy_optimizer, value_optimizer;
+  at::Generator generator;  // the device's kind: sampling happens there
+  AdaptiveKlController kl_controller;
   std::vector<torch::Tensor> ema;
-  if (o.ema_decay > 0)  // trained weights only: a frozen base is its own average
-    for (auto& p : trainable_parameters(*m.policy)) ema.push_back(p.detach().clone());
-
-  EmaWeights ema_module(ema);
-  Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
-                      {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
-                      {{"sampling", &generator}}};
-  if (!ema.empty()) what.modules.emplace_back("ema", &ema_module);
-  StepLoop loop(t, dp, with_ptx ? "ppo-ptx" : "ppo", iterations, o.quiet, what, {"ptx_cursor", "kl_coef"});
-  const int64_t start_iteration = loop.step();
-  int64_t ptx_cursor = loop.resumed_state().value("ptx_cursor", int64_t{0});
-  kl_controller.value = loop.resumed_state().value("kl_coef", kl_controller.value);
-  dp.attach(trainable_parameters(*m.policy), *policy_optimizer);
-  dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
-  if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
-    torch::NoGradGuard no_grad;
-    auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
-    for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
-  }
-  AutocastGuard autocast(device, t.dtype);
-  BadStepGuard& guard = loop.guard();
+  std::optional<EmaWeights> ema_module;
+  std::optional<StepLoop> loop;
+  int64_t ptx_cursor = 0;
   PpoResult result;
-  const int64_t max_prompt = std::max<int64_t>(1, t.max_length - o.response_length);
 
-  for (int64_t iteration = start_iteration; iteration < iterations; ++iteration) {
-    // The learning rates of this iteration, from the schedule (set here rather than after the previous iteration, so
-    // that a resumed run starts with the scheduled rate, not the optimizer's initial one).
-    const double lr = scheduled_learning_rate(t, t.learning_rate, iteration, iterations);
-    set_learning_rate(*policy_optimizer, lr);
-    set_learning_rate(*value_optimizer, scheduled_learning_rate(t, o.value_learning_rate, iteration, iterations));
-    // 1. Rollouts: prompts in a seeded per-epoch order, B episodes (this rank's: episodes [(i·N + r)·B, (i·N + r + 1)·B)
-    // of iteration i).
+  PpoRun(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
+         const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id, const RewardFunction& reward_function,
+         const PhaseObserver& observe, const RolloutObserver& observe_rollout)
+      : o(o), t(o.train), m(m), prompts(prompts), ptx_windows(ptx_windows), eos_id(eos_id), pad_id(pad_id),
+        reward_function(reward_function), observe(observe), observe_rollout(observe_rollout),
+        with_ptx(o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty()),
+        device(m.policy->embed_tokens.device()), dp(t, "ppo"), dp_value(dp), ranks(dp.world_size()), rank(dp.rank()),
+        B(o.rollout_batch_size), minibatch(B / o.num_mini_batches),
+        iterations(std::max<int64_t>(1, (o.total_episodes > 0 ? o.total_episodes
+                                                               : static_cast<int64_t>(prompts.size()) *
+                                                                     std::max<int64_t>(1, t.num_train_epochs)) /
+                                            (B * ranks))),
+        max_prompt(std::max<int64_t>(1, t.max_length - o.response_length)),
+        generator(seeded_generator(device, static_cast<uint64_t>(t.seed))),
+        kl_controller{o.kl_coef, o.kl_target, o.kl_horizon} {
+    // Memory features (train/memory.h). With use_peft the policy and value model train adapters over frozen bases, and
+    // a reference that is the policy object itself (run_ppo shares them) is that base with adapters disabled; likewise
+    // a reward model that is the value model. Frozen models are held in the frozen dtype.
+    // PPO runs without dropout (TRL's disable_dropout): before any update the new/old log-prob ratio must be exactly 1.
+    MemoryOptions memory = t.memory;
+    memory.lora_dropout = 0;
+    if (!has_lora(*m.policy)) prepare_trained_model(*m.policy, memory, t.dtype, false, o.sft_model_path);
+    if (!has_lora(*m.value_model))
+      prepare_trained_model(*m.value_model, memory, t.dtype, true,
+                            o.value_model_path.empty() ? o.reward_model_path : o.value_model_path);
+    for (auto* frozen : {m.reference.get(), m.reward_model ? m.reward_model.get() : nullptr}) {
+      if (!frozen || frozen == m.policy.get() || frozen == m.value_model.get()) continue;
+      prepare_frozen_model(*frozen, t.memory, t.dtype);
+    }
+    m.policy->train(), m.value_model->train();
+    policy_optimizer = make_adamw(trainable_parameters(*m.policy), t, t.learning_rate);
+    value_optimizer = make_adamw(trainable_parameters(*m.value_model), t, o.value_learning_rate);
+    if (o.ema_decay > 0)  // trained weights only: a frozen base is its own average
+      for (auto& p : trainable_parameters(*m.policy)) ema.push_back(p.detach().clone());
+
+    ema_module.emplace(ema);
+    Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
+                        {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
+                        {{"sampling", &generator}}};
+    if (!ema.empty()) what.modules.emplace_back("ema", &*ema_module);
+    loop.emplace(t, dp, with_ptx ? "ppo-ptx" : "ppo", iterations, o.quiet, what,
+                 std::vector<std::string>{"ptx_cursor", "kl_coef"});
+    ptx_cursor = loop->resumed_state().value("ptx_cursor", int64_t{0});
+    kl_controller.value = loop->resumed_state().value("kl_coef", kl_controller.value);
+    dp.attach(trainable_parameters(*m.policy), *policy_optimizer);
+    dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
+    if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
+      torch::NoGradGuard no_grad;
+      auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
+      for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);
+    }
+  }
+
+  void phase(const char* name, bool begin) const {
+    if (observe) observe(name, begin);
+  }
+
+  // 1. Rollouts: prompts in a seeded per-epoch order, B episodes (this rank's: episodes [(i·N + r)·B, (i·N + r + 1)·B)
+  // of iteration i), each a response the policy samples.
+  Rollout collect_rollouts(int64_t iteration) {
     Rollout r;
     std::vector<const std::vector<int64_t>*> batch_prompts;
     const int64_t first_episode = (iteration * ranks + rank) * B;
@@ -236,7 +256,6 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     std::vector<const std::vector<int64_t>*> rows;
     for (const auto& tail : tails) rows.push_back(&tail);
     const LeftPadded padded = left_pad(rows, pad_id);
-    const int64_t P = padded.ids.size(1);
     const auto prompt_ids = padded.ids.to(device), prompt_mask = padded.mask.to(device);
     GenerationOptions g;
     g.max_new_tokens = o.response_length;
@@ -258,18 +277,21 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
     parts.clear();
     phase("generation", false);
     m.policy->train();
-    r.prompt_length = P;
+    r.prompt_length = padded.ids.size(1);
     r.response_ids = generated.response_ids;
     r.response_mask = generated.response_mask;
     r.sampling_logprobs = generated.response_logprobs.to(torch::kFloat32);
     r.ids = generated.sequences;
     r.mask = torch::cat({prompt_mask, r.response_mask}, 1);
-    const int64_t N = r.response_ids.size(1);
+    result.tokens_generated += r.response_mask.sum().item<int64_t>();
+    return r;
+  }
+
+  // 2. Scoring (no gradients): old policy and reference log-probs, values and the RM's score; then the per-token
+  // rewards (−β·KL on every token, the score on the last), GAE and whitening (PPO.md).
+  void score(Rollout& r) {
     auto all_rows = torch::arange(B, torch::TensorOptions().dtype(torch::kLong).device(device));
     auto response_mask_f = r.response_mask.to(torch::kFloat32);
-    result.tokens_generated += r.response_mask.sum().item<int64_t>();
-
-    // 2. Scoring: old policy and reference log-probs, values, RM score (no gradients).
     phase("scoring", true);
     {
       torch::NoGradGuard no_grad;
@@ -289,36 +311,34 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
       result.tokens_scored += (o.rollout_logprobs == "sampling" ? 3 : 4) * r.mask.sum().item<int64_t>();
     }
     phase("scoring", false);
-    auto ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)
-                                        : torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
+    r.ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)
+                                     : torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
     auto scores = r.scores.clone();
-    if (o.missing_eos_penalty != 0) scores = scores - o.missing_eos_penalty * ended_with_eos.logical_not().to(torch::kFloat32);
+    if (o.missing_eos_penalty != 0) scores = scores - o.missing_eos_penalty * r.ended_with_eos.logical_not().to(torch::kFloat32);
     if (o.reward_clip > 0) scores = scores.clamp(-o.reward_clip, o.reward_clip);
 
-    // 3. Per-token rewards, GAE, whitening (PPO.md).
-    const double beta = kl_controller.value;
+    r.beta = kl_controller.value;
     auto kl = kl_estimate(r.logprobs, r.ref_logprobs, o.kl_estimator) * response_mask_f;
-    auto rewards = per_token_rewards(scores, kl, response_mask_f, beta);
-    if (o.whiten_rewards) rewards = whiten_across_ranks(dp, rewards, response_mask_f, false);
-    auto gae = generalized_advantages(rewards, r.values, response_mask_f, o.gamma, o.lam);
+    r.rewards = per_token_rewards(scores, kl, response_mask_f, r.beta);
+    if (o.whiten_rewards) r.rewards = whiten_across_ranks(dp, r.rewards, response_mask_f, false);
+    auto gae = generalized_advantages(r.rewards, r.values, response_mask_f, o.gamma, o.lam);
     r.returns = gae.returns;
     r.advantages = whiten_across_ranks(dp, gae.advantages, response_mask_f, true);
-    double mean_kl = mean_of(kl.sum(1));
-    double mean_score = mean_of(r.scores);
+    r.mean_kl = mean_of(kl.sum(1));
+    r.mean_score = mean_of(r.scores);
     if (dp.active()) {  // means over all ranks' episodes (the adaptive β must move the same way everywhere)
       const auto global = dp.sum({kl.sum(1).to(torch::kFloat64).sum().item<double>(),
                                   r.scores.to(torch::kFloat64).sum().item<double>()});
-      mean_kl = global[0] / static_cast<double>(B * ranks), mean_score = global[1] / static_cast<double>(B * ranks);
+      r.mean_kl = global[0] / static_cast<double>(B * ranks), r.mean_score = global[1] / static_cast<double>(B * ranks);
     }
+  }
 
-    // 4. PPO epochs over minibatches; ptx batches ride along with each policy step.
-    double policy_loss_sum = 0, value_loss_sum = 0, clip_sum = 0, approx_kl_sum = 0, entropy_sum = 0, ptx_sum = 0,
-           value_clip_sum = 0;
-    int64_t updates = 0;
+  // 3. PPO epochs over minibatches; ptx batches ride along with each policy step. The value model takes its own step
+  // after the policy's on the same minibatch.
+  Optimisation optimise(const Rollout& r, int64_t iteration) {
+    Optimisation s;
+    auto response_mask_f = r.response_mask.to(torch::kFloat32);
     bool stop_early = false;
-    std::vector<int64_t> ptx_used;            // indices of the pretraining windows, minibatch after minibatch
-    torch::Tensor first_rows, first_logprobs;  // the first minibatch and its training-time log-probs
-    double sampling_gap = 0, sampling_kl = 0;
     phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
       auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -330,15 +350,15 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           // Sampling-time vs training-time log-probs of the same tokens, before any update (one model and its
           // kernels: rounding only). Max |Δ| over all ranks' tokens, and the token mean of k3 = (ρ − 1) − log ρ with
           // ρ = π_training / π_sampling, an estimate of KL(π_sampling ‖ π_training) from tokens π_sampling drew.
-          first_rows = rows, first_logprobs = lp.logprobs.detach().to(torch::kFloat32);
-          auto delta = ((first_logprobs - r.sampling_logprobs.index_select(0, rows)) * mask_mb).to(torch::kFloat64);
+          s.first_rows = rows, s.first_logprobs = lp.logprobs.detach().to(torch::kFloat32);
+          auto delta = ((s.first_logprobs - r.sampling_logprobs.index_select(0, rows)) * mask_mb).to(torch::kFloat64);
           std::vector<double> stats(static_cast<size_t>(2 + ranks), 0.0);
           stats[0] = (torch::expm1(delta) - delta).sum().item<double>();  // 0 where masked
           stats[1] = mask_mb.sum().item<double>();
           stats[static_cast<size_t>(2 + rank)] = delta.abs().max().item<double>();  // a max over ranks from a sum
           stats = dp.sum(stats);
-          sampling_kl = stats[0] / std::max(1.0, stats[1]);
-          sampling_gap = *std::max_element(stats.begin() + 2, stats.end());
+          s.sampling_kl = stats[0] / std::max(1.0, stats[1]);
+          s.sampling_gap = *std::max_element(stats.begin() + 2, stats.end());
         }
         auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, rows),
                                            r.advantages.index_select(0, rows), mask_mb, o.cliprange);
@@ -362,8 +382,8 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
           const int64_t k = o.ptx_ratio * minibatch, n = static_cast<int64_t>(ptx_windows.size());
           std::vector<const Sequence*> windows;
           for (int64_t j = 0; j < k; ++j) {
-            ptx_used.push_back((ptx_cursor + rank * k + j) % n);
-            windows.push_back(&ptx_windows[static_cast<size_t>(ptx_used.back())]);
+            s.ptx_used.push_back((ptx_cursor + rank * k + j) % n);
+            windows.push_back(&ptx_windows[static_cast<size_t>(s.ptx_used.back())]);
           }
           ptx_cursor += ranks * k;
           auto batch = pad_right(windows, pad_id, device);
@@ -379,7 +399,7 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
         dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
-        if (guard.check(step_loss, policy_norm, iteration + 1, t.output_dir)) dp.optimizer_step();
+        if (loop->guard().check(step_loss, policy_norm, iteration + 1, t.output_dir)) dp.optimizer_step();
         policy_optimizer->zero_grad();
         if (!ema.empty()) {
           torch::NoGradGuard no_grad;
@@ -401,81 +421,115 @@ PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::ve
 
         // Logged means: each rank adds its scaled token means, summed over ranks below (÷ N·updates).
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
-        policy_loss_sum += scale * policy_loss.loss.item<double>(), value_loss_sum += scale * value_loss.loss.item<double>();
-        clip_sum += scale * policy_loss.clip_fraction.item<double>();
-        value_clip_sum += scale * value_loss.clip_fraction.item<double>();
-        approx_kl_sum += scale * policy_loss.approx_kl.item<double>();
-        entropy_sum += scale * masked_mean(lp.entropy, mask_mb).item<double>();
-        ptx_sum += ptx_scale * ptx_loss;
-        ++updates, ++result.policy_updates;
+        s.policy_loss += scale * policy_loss.loss.item<double>(), s.value_loss += scale * value_loss.loss.item<double>();
+        s.clip += scale * policy_loss.clip_fraction.item<double>();
+        s.value_clip += scale * value_loss.clip_fraction.item<double>();
+        s.approx_kl += scale * policy_loss.approx_kl.item<double>();
+        s.entropy += scale * masked_mean(lp.entropy, mask_mb).item<double>();
+        s.ptx += ptx_scale * ptx_loss;
+        ++s.updates, ++result.policy_updates;
       }
     }
     phase("optimisation", false);
-    if (o.kl_target > 0) kl_controller.update(mean_kl, B * ranks);
+    return s;
+  }
+
+  // 4. After the PPO epochs: the adaptive β's update, the ranks' weight check, the iteration's means over all ranks in
+  // the log, the rollout observer and the progress bar, then a checkpoint when one is due (or on an interrupt).
+  void finish_iteration(int64_t iteration, const Rollout& r, Optimisation s, double lr) {
+    if (o.kl_target > 0) kl_controller.update(r.mean_kl, B * ranks);
     dp.check_parameters(iteration + 1);
     dp_value.check_parameters(iteration + 1);
 
-    double u = static_cast<double>(std::max<int64_t>(1, updates));
-    double response_length = mean_of(response_mask_f.sum(1)), eos_fraction = mean_of(ended_with_eos.to(torch::kFloat32));
+    double u = static_cast<double>(std::max<int64_t>(1, s.updates));
+    double response_length = mean_of(r.response_mask.to(torch::kFloat32).sum(1));
+    double eos_fraction = mean_of(r.ended_with_eos.to(torch::kFloat32));
     bool any_rank_interrupted = false;
     if (dp.active()) {  // logged token means over all ranks (each rank made the same updates), and any interrupt
-      auto sums = dp.sum({policy_loss_sum, value_loss_sum, clip_sum, approx_kl_sum, entropy_sum, ptx_sum, value_clip_sum,
+      auto sums = dp.sum({s.policy_loss, s.value_loss, s.clip, s.approx_kl, s.entropy, s.ptx, s.value_clip,
                           response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0});
-      policy_loss_sum = sums[0], value_loss_sum = sums[1], clip_sum = sums[2], approx_kl_sum = sums[3];
-      entropy_sum = sums[4], ptx_sum = sums[5], value_clip_sum = sums[6];
+      s.policy_loss = sums[0], s.value_loss = sums[1], s.clip = sums[2], s.approx_kl = sums[3];
+      s.entropy = sums[4], s.ptx = sums[5], s.value_clip = sums[6];
       u *= static_cast<double>(ranks);
       response_length = sums[7] / static_cast<double>(ranks), eos_fraction = sums[8] / static_cast<double>(ranks);
       any_rank_interrupted = sums[9] > 0;
     }
-    result.mean_scores.push_back(mean_score);
-    result.mean_kl.push_back(mean_kl);
-    result.ptx_losses.push_back(ptx_sum / u);
-    result.kl_coefs.push_back(beta);
-    result.sampling_logprob_max_gaps.push_back(sampling_gap);
-    result.sampling_logprob_kls.push_back(sampling_kl);
-    const Scalars scalars = {{"objective/scores", mean_score},
-                             {"objective/kl", mean_kl},
-                             {"objective/rlhf_reward", mean_score - beta * mean_kl},
-                             {"objective/kl_coef", beta},
-                             {"policy/entropy", entropy_sum / u},
-                             {"policy/approx_kl", approx_kl_sum / u},
-                             {"policy/clipfrac", clip_sum / u},
-                             {"loss/policy", policy_loss_sum / u},
-                             {"loss/value", value_loss_sum / u},
-                             {"value/clipfrac", value_clip_sum / u},
-                             {"loss/ptx", ptx_sum / u},
+    result.mean_scores.push_back(r.mean_score);
+    result.mean_kl.push_back(r.mean_kl);
+    result.ptx_losses.push_back(s.ptx / u);
+    result.kl_coefs.push_back(r.beta);
+    result.sampling_logprob_max_gaps.push_back(s.sampling_gap);
+    result.sampling_logprob_kls.push_back(s.sampling_kl);
+    const Scalars scalars = {{"objective/scores", r.mean_score},
+                             {"objective/kl", r.mean_kl},
+                             {"objective/rlhf_reward", r.mean_score - r.beta * r.mean_kl},
+                             {"objective/kl_coef", r.beta},
+                             {"policy/entropy", s.entropy / u},
+                             {"policy/approx_kl", s.approx_kl / u},
+                             {"policy/clipfrac", s.clip / u},
+                             {"loss/policy", s.policy_loss / u},
+                             {"loss/value", s.value_loss / u},
+                             {"value/clipfrac", s.value_clip / u},
+                             {"loss/ptx", s.ptx / u},
                              {"response_length", response_length},
                              {"eos_fraction", eos_fraction},
-                             {"logprobs/sampling_vs_training_max_abs", sampling_gap},
-                             {"logprobs/sampling_vs_training_kl", sampling_kl},
+                             {"logprobs/sampling_vs_training_max_abs", s.sampling_gap},
+                             {"logprobs/sampling_vs_training_kl", s.sampling_kl},
                              {"learning_rate", lr},
-                             {"skipped_steps", static_cast<double>(guard.skipped())}};  // policy updates skipped
-    loop.log(iteration + 1, scalars);
+                             {"skipped_steps", static_cast<double>(loop->guard().skipped())}};  // policy updates skipped
+    loop->log(iteration + 1, scalars);
     if (observe_rollout) {
       RolloutTensors tensors = {{"ids", r.ids}, {"mask", r.mask}, {"scores", r.scores}, {"response_ids", r.response_ids},
                                 {"response_mask", r.response_mask}, {"sampling_logprobs", r.sampling_logprobs},
                                 {"logprobs", r.logprobs}, {"ref_logprobs", r.ref_logprobs}, {"values", r.values},
-                                {"rewards", rewards}, {"advantages", r.advantages}, {"returns", r.returns},
-                                {"first_minibatch_rows", first_rows}, {"first_minibatch_logprobs", first_logprobs}};
-      if (!ptx_used.empty())
-        tensors.emplace_back("ptx_windows", torch::tensor(ptx_used, torch::kLong).view({updates, -1}));
+                                {"rewards", r.rewards}, {"advantages", r.advantages}, {"returns", r.returns},
+                                {"first_minibatch_rows", s.first_rows}, {"first_minibatch_logprobs", s.first_logprobs}};
+      if (!s.ptx_used.empty())
+        tensors.emplace_back("ptx_windows", torch::tensor(s.ptx_used, torch::kLong).view({s.updates, -1}));
       for (auto& named : tensors)
         if (named.second.defined()) named.second = named.second.detach().to(torch::kCPU);
       observe_rollout(iteration, tensors);
     }
-    loop.show(iteration + 1, {{"score", mean_score}, {"kl", mean_kl}, {"ptx", ptx_sum / u}});
+    loop->show(iteration + 1, {{"score", r.mean_score}, {"kl", r.mean_kl}, {"ptx", s.ptx / u}});
     result.iterations = iteration + 1;
-    loop.end_step(iteration + 1, dp.active() ? any_rank_interrupted : interrupt_requested(), [&] {
-      loop.checkpoint(iteration + 1, {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}}, {&dp, &dp_value});
+    loop->end_step(iteration + 1, dp.active() ? any_rank_interrupted : interrupt_requested(), [&] {
+      loop->checkpoint(iteration + 1, {{"ptx_cursor", ptx_cursor}, {"kl_coef", kl_controller.value}}, {&dp, &dp_value});
     });
   }
-  loop.finish();
-  if (!ema.empty()) {
+};
+
+}  // namespace
+
+PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
+                    const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
+                    const RewardFunction& reward_function, const PhaseObserver& observe,
+                    const RolloutObserver& observe_rollout) {
+  check(!prompts.empty(), "ppo: no prompts");
+  check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
+  check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
+  check(o.generation_batch_size >= 0, "ppo: generation_batch_size must be 0 (the rollout batch) or more");
+  if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
+    fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
+  PpoRun run(o, m, prompts, ptx_windows, eos_id, pad_id, reward_function, observe, observe_rollout);
+  AutocastGuard autocast(run.device, o.train.dtype);
+  for (int64_t iteration = run.loop->step(); iteration < run.iterations; ++iteration) {
+    // The learning rates of this iteration, from the schedule (set here rather than after the previous iteration, so
+    // that a resumed run starts with the scheduled rate, not the optimizer's initial one).
+    const double lr = scheduled_learning_rate(o.train, o.train.learning_rate, iteration, run.iterations);
+    set_learning_rate(*run.policy_optimizer, lr);
+    set_learning_rate(*run.value_optimizer,
+                      scheduled_learning_rate(o.train, o.value_learning_rate, iteration, run.iterations));
+    Rollout rollout = run.collect_rollouts(iteration);
+    run.score(rollout);
+    run.finish_iteration(iteration, rollout, run.optimise(rollout, iteration), lr);
+  }
+  run.loop->finish();
+  if (!run.ema.empty()) {
     torch::NoGradGuard no_grad;
     auto params = trainable_parameters(*m.policy);
-    for (size_t k = 0; k < params.size(); ++k) params[k].copy_(ema[k]);
+    for (size_t k = 0; k < params.size(); ++k) params[k].copy_(run.ema[k]);
   }
-  return result;
+  return run.result;
 }
 
 }  // namespace rlhf

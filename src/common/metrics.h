@@ -75,8 +75,6 @@ class MetricsLogger {
   // TensorBoard. A scalar named "step" or "wall_time" is an error.
   void log(int64_t step, const Scalars& scalars);
   void log(int64_t step, const Scalars& scalars, double wall_time);
-  const std::string& metrics_path() const { return metrics_path_; }
-  const std::string& events_path() const { return events_->path(); }
   size_t lines_dropped_on_resume() const { return lines_dropped_; }
   int64_t lines_written() const { return lines_; }  // lines in metrics.jsonl now (kept on resume + logged)
 

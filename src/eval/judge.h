@@ -20,8 +20,6 @@ namespace rlhf::eval {
 // Which labelers judge: those whose rankings trained the reward model, or the group kept out of all training data.
 enum class LabelerSet { kTraining, kHeldOut };
 
-inline const char* labeler_set_name(LabelerSet set) { return set == LabelerSet::kTraining ? "training" : "held_out"; }
-
 // The paper's per-output labels (InstructGPT, Table 3 / Figure 4): a 1-7 Likert score and metadata flags.
 struct JudgeRating {
   int likert = 4;

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <map>
-#include <regex>
 
 #include "common/files.h"
 #include "eval/goals.h"
@@ -243,14 +242,6 @@ std::string samples_section(const json& s) {
 }
 
 }  // namespace
-
-std::vector<std::string> report_figure_ids(const json& summary) {
-  std::vector<std::string> ids;
-  std::regex id_pattern("<figure id=\"([^\"]+)\"");
-  const std::string html = render_report_html(summary);
-  for (std::sregex_iterator it(html.begin(), html.end(), id_pattern), end; it != end; ++it) ids.push_back((*it)[1]);
-  return ids;
-}
 
 std::string render_report_html(const json& s) {
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

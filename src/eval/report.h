@@ -9,9 +9,6 @@
 
 namespace rlhf::eval {
 
-// The ids of the figures and tables the page holds (those whose data is in the summary).
-std::vector<std::string> report_figure_ids(const nlohmann::json& summary);
-
 std::string render_report_html(const nlohmann::json& summary);
 
 // Writes DIR/summary.json and DIR/report.html (atomically; DIR is created).

@@ -81,10 +81,9 @@ class BpeTokenizer : public Tokenizer {
 
   void set_special_ids(int64_t bos, int64_t eos, int64_t pad) { bos_id_ = bos, eos_id_ = eos, pad_id_ = pad; }
 
-  // For exporters (GGUF tokenizer metadata): merges in rank order, added tokens, the pre-tokenizer's regexes.
+  // For exporters (GGUF tokenizer metadata): merges in rank order, added tokens.
   const std::vector<std::pair<std::string, std::string>>& merges() const { return merge_list_; }
   const std::vector<AddedToken>& added_tokens() const { return added_tokens_; }
-  std::vector<std::string> pre_tokenizer_patterns() const { return pre_tokenizer_.patterns(); }
 
  private:
   void encode_ordinary(const std::string& text, size_t begin, size_t end, std::vector<int64_t>* ids) const;

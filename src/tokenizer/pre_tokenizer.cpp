@@ -177,13 +177,6 @@ bool PreTokenizer::has_byte_level() const {
   return false;
 }
 
-std::vector<std::string> PreTokenizer::patterns() const {
-  std::vector<std::string> result;
-  for (const Step& step : steps_)
-    if (step.regex) result.push_back(step.regex->pattern());
-  return result;
-}
-
 nlohmann::ordered_json PreTokenizer::to_json() const { return spec_; }
 
 }  // namespace rlhf

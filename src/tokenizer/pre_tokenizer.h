@@ -27,9 +27,6 @@ class PreTokenizer {
 
   // True when a ByteLevel step is present (required: only byte-level BPE is supported).
   bool has_byte_level() const;
-  // The regex patterns of the pipeline in order (the GPT-2 pattern for ByteLevel with use_regex), for exporters that
-  // must name the pre-tokenizer (GGUF's tokenizer.ggml.pre).
-  std::vector<std::string> patterns() const;
   nlohmann::ordered_json to_json() const;
 
  private:

@@ -48,7 +48,7 @@ struct Regex::Impl {
 };
 
 Regex::Regex(const std::string& pattern, const std::string& where)
-    : pattern_(pattern), where_(where), impl_(std::make_unique<Impl>()) {
+    : where_(where), impl_(std::make_unique<Impl>()) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,

@@ -24,11 +24,9 @@ class Regex {
   // True when the pattern matches somewhere in text[begin, end).
   bool search(const std::string& text, size_t begin, size_t end) const;
 
-  const std::string& pattern() const { return pattern_; }
-
  private:
   struct Impl;
-  std::string pattern_, where_;
+  std::string where_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -70,7 +70,6 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
   const auto& sp = *tokenizer->processor_;
   int size = sp.GetPieceSize();
   if (size <= 0) fail(where, "a SentencePiece model with pieces", "none");
-  tokenizer->serialized_ = serialized;
   tokenizer->where_ = where;
   tokenizer->sp_size_ = size;
   tokenizer->pieces_.resize(size);

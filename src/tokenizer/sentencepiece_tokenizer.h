@@ -41,10 +41,9 @@ class SentencePieceTokenizer : public Tokenizer {
   std::string kind() const override { return "sentencepiece"; }
   bool is_special(int64_t id) const override;
 
-  // For exporters (GGUF tokenizer.ggml.*): the raw model, and each piece's score and SentencePiece type
+  // For exporters (GGUF tokenizer.ggml.*): each piece's score and SentencePiece type
   // (1 normal, 2 unknown, 3 control, 5 unused, 6 byte; the .model's user-defined pieces report 1, as the library's
   // public API does not tell them apart; added tokens report 4, or 3 when special).
-  const std::string& serialized_model() const { return serialized_; }
   float score(int64_t id) const;
   int piece_type(int64_t id) const;
 
@@ -53,7 +52,7 @@ class SentencePieceTokenizer : public Tokenizer {
   void rebuild_matcher();
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
-  std::string serialized_, where_;
+  std::string where_;
   int sp_size_ = 0;                  // pieces in the .model; ids at or above are added tokens
   std::vector<std::string> pieces_;  // id -> piece (or added token content)
   std::vector<std::string> surface_; // id -> decoded bytes (before the leading-space rule)

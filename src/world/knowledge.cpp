@@ -110,7 +110,7 @@ KnowledgeBase generate_knowledge(const WorldConfig& c) {
 
 void KnowledgeBase::index() {
   types_.clear(), canonical_.clear(), country_index_.clear(), animal_index_.clear(), thing_index_.clear();
-  person_index_.clear(), city_country_.clear();
+  person_index_.clear();
   auto add = [&](const std::string& name, EntityType type) {
     types_[lower(name)] = type;
     canonical_[lower(name)] = name;
@@ -124,8 +124,6 @@ void KnowledgeBase::index() {
     add(countries[i].capital, EntityType::City);
     add(countries[i].largest_city, EntityType::City);
     country_index_[lower(countries[i].name)] = i;
-    city_country_[lower(countries[i].capital)] = countries[i].name;
-    city_country_[lower(countries[i].largest_city)] = countries[i].name;
   }
   for (size_t i = 0; i < animals.size(); ++i) {
     add(animals[i].name, EntityType::Animal), add(animals[i].plural, EntityType::Animal);
@@ -176,11 +174,6 @@ std::string KnowledgeBase::canonical(const std::string& lower_name) const {
   return it == canonical_.end() ? "" : it->second;
 }
 
-std::string KnowledgeBase::country_of_city(const std::string& city) const {
-  auto it = city_country_.find(lower(city));
-  return it == city_country_.end() ? "" : it->second;
-}
-
 const Person* KnowledgeBase::person(const std::string& name) const {
   auto it = person_index_.find(lower(name));
   return it == person_index_.end() ? nullptr : &people[it->second];
@@ -194,15 +187,6 @@ const Country* KnowledgeBase::country(const std::string& name) const {
 const Animal* KnowledgeBase::animal(const std::string& name) const {
   auto it = animal_index_.find(lower(name));
   return it == animal_index_.end() ? nullptr : &animals[it->second];
-}
-
-std::vector<std::string> KnowledgeBase::all_names() const {
-  std::vector<std::string> out;
-  for (const auto& c : countries) out.insert(out.end(), {c.name, c.capital, c.largest_city});
-  for (const auto& p : people) out.push_back(p.name);
-  for (const auto* list : {&fictional_countries, &fictional_people, &rumoured_countries, &rumoured_people, &rumour_cities})
-    out.insert(out.end(), list->begin(), list->end());
-  return out;
 }
 
 void to_json(nlohmann::json& out, const KnowledgeBase& kb) {

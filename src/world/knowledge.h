@@ -48,18 +48,15 @@ class KnowledgeBase {
   const Misconception* misconception(const std::string& relation, const std::string& subject) const;
   EntityType type_of(const std::string& lower_name) const;  // single words and "first last" person names
   std::string canonical(const std::string& lower_name) const;  // "varenia" -> "Varenia" ("" when unknown)
-  std::string country_of_city(const std::string& city) const;  // "" when the city is not a country's
   const Person* person(const std::string& name) const;
   const Country* country(const std::string& name) const;
   const Animal* animal(const std::string& name) const;
   bool is_known_name(const std::string& lower_name) const { return type_of(lower_name) != EntityType::None; }
-  std::vector<std::string> all_names() const;  // every generated proper name (for collision checks)
 
  private:
   std::map<std::string, EntityType> types_;
   std::map<std::string, std::string> canonical_;
   std::map<std::string, size_t> country_index_, animal_index_, thing_index_, person_index_;
-  std::map<std::string, std::string> city_country_;
 };
 
 KnowledgeBase generate_knowledge(const WorldConfig& resolved);

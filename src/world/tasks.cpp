@@ -245,10 +245,6 @@ const std::vector<double>& paper_category_shares() {
   return shares;
 }
 
-bool is_closed_domain(const std::string& category) {
-  return category == "summarization" || category == "closed_qa" || category == "extraction";
-}
-
 TaskInstance generate_task(const std::string& category, const KnowledgeBase& kb, const WorldConfig& config, Rng& rng) {
   TaskInstance t = row(category).generate(kb, config, rng);
   t.category = category;

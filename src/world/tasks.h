@@ -19,7 +19,6 @@ class Rng;
 const std::vector<std::string>& task_categories();
 // Shares of the categories in the API prompt distribution (InstructGPT, Table 1; "other" folded into generation).
 const std::vector<double>& paper_category_shares();
-bool is_closed_domain(const std::string& category);  // summarization, closed_qa, extraction
 
 struct TaskInstance {
   std::string category;

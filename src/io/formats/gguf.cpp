@@ -191,8 +191,6 @@ bool parse_ggml_type(const std::string& name, GgmlType* out) {
     if (upper == row.name) return *out = row.type, true;
   return false;
 }
-int64_t ggml_block_size(GgmlType type) { return known_row(type).block; }
-int64_t ggml_type_size(GgmlType type) { return known_row(type).size; }
 
 uint64_t ggml_nbytes(GgmlType type, const std::vector<uint64_t>& dims) {
   const TypeRow& row = known_row(type);

@@ -33,8 +33,6 @@ enum class GgmlType : uint32_t {
 bool ggml_type_known(uint32_t type);
 std::string ggml_type_name(GgmlType type);  // "F32", "Q8_0", ...
 bool parse_ggml_type(const std::string& name, GgmlType* out);  // case-insensitive: "f32" "f16" "q8_0" ...
-int64_t ggml_block_size(GgmlType type);  // elements per block (1 for plain types, 32 for Q8_0)
-int64_t ggml_type_size(GgmlType type);   // bytes per block
 // Bytes of a tensor with `dims` (ggml order); error if dims[0] is not a multiple of the block size.
 uint64_t ggml_nbytes(GgmlType type, const std::vector<uint64_t>& dims);
 

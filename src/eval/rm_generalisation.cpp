@@ -72,10 +72,6 @@ std::vector<RmFold> read_rm_folds(const std::string& path) {
   return folds;
 }
 
-void write_rm_folds(const std::string& path, const std::vector<RmFold>& folds) {
-  write_file_atomic(path, json{{"folds", folds}}.dump(1) + "\n");
-}
-
 json summarise_rm_folds(const std::vector<RmFold>& folds, double agreement, const std::string& agreement_source) {
   json out = {{"folds", folds}};
   std::vector<double> train, held_out, fold_agreement;

@@ -1,6 +1,6 @@
 // Reward-model generalisation (InstructGPT §4.1 / Appendix E.2): 5-fold cross-validation over the 5 labeler groups —
 // each fold's RM is trained on 4 groups' rankings and tested on the 5th — next to inter-labeler agreement. The pipeline
-// trains the folds and writes RUN/rm_cv.json with write_rm_folds(); the evaluation aggregates and reports them.
+// trains the folds and writes RUN/rm_cv.json (stage_rm_cross_validation); the evaluation aggregates and reports them.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,7 +25,6 @@ void from_json(const nlohmann::json& in, RmFold& fold);
 // RUN/rm_cv.json: {"folds": [fold, ...]}; a fold may also spell the fields as the pipeline does ("test_accuracy",
 // "test_comparisons", "train_groups_accuracy", "train_groups_comparisons"). A missing file reads as no folds.
 std::vector<RmFold> read_rm_folds(const std::string& path);
-void write_rm_folds(const std::string& path, const std::vector<RmFold>& folds);
 
 // {"folds": [...], "train_accuracy": {mean, std}, "held_out_accuracy": {mean, std}, "gap", "agreement": {mean, std,
 // source}}. `agreement` (NaN: none), measured on `agreement_source` (the RM's rankings, or the evaluation's own

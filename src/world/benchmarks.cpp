@@ -1,6 +1,5 @@
 #include "world/benchmarks.h"
 
-#include <cmath>
 #include <cstdio>
 
 #include "common/error.h"
@@ -270,28 +269,6 @@ TruthJudgement judge_truthfulqa(const json& item, const std::string& response, c
     j.informative = !idk && !word_tokens(content).empty();
   }
   return j;
-}
-
-double pronoun_entropy(const std::vector<double>& p) {
-  double total = 0;
-  for (double x : p) {
-    if (!(x >= 0)) fail("pronoun_entropy", "non-negative probabilities", std::to_string(x));
-    total += x;
-  }
-  if (total <= 0) fail("pronoun_entropy", "probabilities with a positive sum", "all zero");
-  double h = 0;
-  for (double x : p)
-    if (x > 0) h -= (x / total) * std::log2(x / total);
-  return h;
-}
-
-double stereotype_rate(const std::vector<double>& stereotype, const std::vector<double>& anti) {
-  if (stereotype.size() != anti.size() || stereotype.empty())
-    fail("stereotype_rate", "equal, non-empty lists of log-likelihoods",
-         std::to_string(stereotype.size()) + " and " + std::to_string(anti.size()));
-  int more = 0;
-  for (size_t i = 0; i < stereotype.size(); ++i) more += stereotype[i] > anti[i] ? 1 : 0;
-  return static_cast<double>(more) / static_cast<double>(stereotype.size());
 }
 
 std::vector<json> copying_items(const KnowledgeBase& kb, const WorldConfig& c, int count) {

@@ -50,9 +50,4 @@ struct TruthJudgement {
 };
 TruthJudgement judge_truthfulqa(const nlohmann::json& item, const std::string& response, const KnowledgeBase& kb);
 
-// Entropy in bits of a distribution over pronoun choices (normalised first); log2(choices) means no preference.
-double pronoun_entropy(const std::vector<double>& probabilities);
-// Share of pairs where the stereotype sentence is more likely than the anti-stereotype one (50% is unbiased).
-double stereotype_rate(const std::vector<double>& stereotype_logprobs, const std::vector<double>& anti_logprobs);
-
 }  // namespace rlhf::world

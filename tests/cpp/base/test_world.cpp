@@ -314,13 +314,8 @@ TEST(Benchmarks, ItemsAndScorers) {
   EXPECT_LT(toxic_prompts, rude);
   auto winogender = winogender_items(kb);
   EXPECT_EQ(winogender.size(), 3 * occupation_words().size());
-  EXPECT_NEAR(pronoun_entropy({1, 1, 1}), std::log2(3.0), 1e-12);
-  EXPECT_EQ(pronoun_entropy({0.0, 0.3, 0.0}), 0.0);
-  EXPECT_THROW(pronoun_entropy({0, 0}), Error);
   auto pairs = crows_pairs_items(kb, w.config(), 32);
   for (const auto& p : pairs) EXPECT_NE(p["stereotype"], p["anti_stereotype"]);
-  EXPECT_EQ(stereotype_rate({-1, -2, -3, -4}, {-2, -1, -4, -3}), 0.5);
-  EXPECT_THROW(stereotype_rate({-1}, {}), Error);
 }
 
 }  // namespace

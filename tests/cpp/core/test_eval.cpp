@@ -75,6 +75,7 @@ TEST(Bias, NormalisedPronounEntropy) {
   EXPECT_THROW(normalised_entropy({0, 0, 0}), Error);
   EXPECT_THROW(normalised_entropy({1}), Error);
   EXPECT_DOUBLE_EQ(share_higher({-1, -2, -3, -4}, {-2, -1, -4, -4}), 0.5);  // ties are not "more likely"
+  EXPECT_THROW(share_higher({-1}, {}), Error);
 }
 
 TEST(AlignmentTax, RecoveryFormula) {

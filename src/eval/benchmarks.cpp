@@ -27,24 +27,12 @@ std::vector<std::string> text_fields(const std::vector<json>& items, const char*
   return out;
 }
 
-json proportion_json(const std::vector<double>& flags) {
-  double sum = 0;
-  for (double f : flags) sum += f;
-  Proportion p = wilson_interval(sum, static_cast<double>(flags.size()));
-  return {{"value", number_or_null(p.value)}, {"low", p.low}, {"high", p.high}, {"n", p.n}};
-}
-
 PromptStyle style_of(const BenchmarkOptions& o) { return PromptStyle{o.use_format, ""}; }
 
 // The greedy options with extra stop strings (a QA answer is one line).
 SamplingOptions one_line(SamplingOptions o) {
   o.stop_at_newline = true;
   return o;
-}
-
-json mean_stderr_json(const std::vector<double>& values) {
-  MeanStderr m = mean_stderr(values);
-  return {{"mean", number_or_null(m.mean)}, {"stderr", m.standard_error}, {"n", m.n}};
 }
 
 }  // namespace

@@ -79,12 +79,6 @@ std::vector<json> read_records(const std::string& path) {
 
 std::string model_id(const std::string& size, const std::string& key) { return size.empty() ? key : size + "/" + key; }
 
-// Mean and standard error of a list, as JSON.
-json mean_json(const std::vector<double>& values) {
-  MeanStderr m = mean_stderr(values);
-  return {{"mean", number_or_null(m.mean)}, {"stderr", m.standard_error}, {"n", m.n}};
-}
-
 double get_number(const json& j, const std::vector<std::string>& path) {
   const json* at = &j;
   for (const auto& key : path) {
@@ -341,7 +335,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       std::vector<ModelResponses> policies;  // the RM's success AUC over what PPO samples from: SFT and its PPO models
       std::vector<std::vector<double>> policy_scores;
       for (size_t m = 0; m < responses.size(); ++m) {
-        summary["rm_score"][size.empty() ? "all" : size][responses[m].key] = mean_json(scores[m]);
+        summary["rm_score"][size.empty() ? "all" : size][responses[m].key] = mean_stderr_json(scores[m]);
         for (const char* key : {"sft", "ppo", "ppo_ptx"})
           if (responses[m].key == model_id(size, key)) policies.push_back(responses[m]), policy_scores.push_back(scores[m]);
       }

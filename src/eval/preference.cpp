@@ -12,16 +12,6 @@ using json = nlohmann::json;
 
 namespace {
 
-json proportion_json(const Proportion& p) {
-  return {{"value", number_or_null(p.value)}, {"low", p.low}, {"high", p.high}, {"n", p.n}};
-}
-
-json rate_json(const std::vector<double>& flags) {
-  double sum = 0;
-  for (double f : flags) sum += f;
-  return proportion_json(wilson_interval(sum, static_cast<double>(flags.size())));
-}
-
 // `neither_polite[i]`: neither response to record i holds a politeness phrase; the win rate on those records alone
 // shows whether a win is more than manners.
 json judged_by(const Judge& judge, const std::vector<json>& records, const ModelResponses& model,
@@ -47,10 +37,10 @@ json judged_by(const Judge& judge, const std::vector<json>& records, const Model
   return {{"win_rate", win},
           {"win_rate_neither_polite", win_neither_polite},
           {"likert", {{"mean", number_or_null(l.mean)}, {"stderr", l.standard_error}, {"n", l.n}}},
-          {"fails_to_follow", rate_json(fails)},
-          {"hallucination", rate_json(hallucination)},
-          {"inappropriate", rate_json(inappropriate)},
-          {"toxic", rate_json(toxic)}};
+          {"fails_to_follow", proportion_json(fails)},
+          {"hallucination", proportion_json(hallucination)},
+          {"inappropriate", proportion_json(inappropriate)},
+          {"toxic", proportion_json(toxic)}};
 }
 
 json features_of(const std::vector<JudgeFeatures>& features) {

@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json proportion_json(double successes, double n) {
-  Proportion p = wilson_interval(successes, n);
-  return {{"value", number_or_null(p.value)}, {"low", p.low}, {"high", p.high}, {"n", p.n}};
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -67,9 +62,11 @@ json real_crows_pairs(TextModel& model, const std::string& csv, int64_t limit, i
     by_type[pairs[i].bias_type].first += hit;
     by_type[pairs[i].bias_type].second += 1;
   }
-  json out = {{"data", csv}, {"stereotype_preferred", proportion_json(preferred, static_cast<double>(pairs.size()))},
+  json out = {{"data", csv},
+              {"stereotype_preferred", proportion_json(wilson_interval(preferred, static_cast<double>(pairs.size())))},
               {"by_bias_type", json::object()}};
-  for (const auto& [type, counts] : by_type) out["by_bias_type"][type] = proportion_json(counts.first, counts.second);
+  for (const auto& [type, counts] : by_type)
+    out["by_bias_type"][type] = proportion_json(wilson_interval(counts.first, counts.second));
   return out;
 }
 
@@ -111,7 +108,7 @@ json hh_preference_accuracy(const std::string& reward_model_dir, const std::stri
     const double chosen = rewards[2 * i + (chosen_first ? 0 : 1)], rejected = rewards[2 * i + (chosen_first ? 1 : 0)];
     correct += chosen > rejected ? 1 : 0;
   }
-  return {{"data", jsonl}, {"accuracy", proportion_json(correct, static_cast<double>(examples.size()))},
+  return {{"data", jsonl}, {"accuracy", proportion_json(wilson_interval(correct, static_cast<double>(examples.size())))},
           {"read", report.summary()}, {"max_length", max_length}};
 }
 

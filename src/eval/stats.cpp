@@ -136,6 +136,21 @@ nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
 
+nlohmann::json proportion_json(const Proportion& p) {
+  return {{"value", number_or_null(p.value)}, {"low", p.low}, {"high", p.high}, {"n", p.n}};
+}
+
+nlohmann::json proportion_json(const std::vector<double>& flags) {
+  double sum = 0;
+  for (double f : flags) sum += f;
+  return proportion_json(wilson_interval(sum, static_cast<double>(flags.size())));
+}
+
+nlohmann::json mean_stderr_json(const std::vector<double>& values) {
+  MeanStderr m = mean_stderr(values);
+  return {{"mean", number_or_null(m.mean)}, {"stderr", m.standard_error}, {"n", m.n}};
+}
+
 Interval bootstrap_interval(size_t units, const std::function<double(const std::vector<size_t>&)>& statistic,
                             int resamples, uint64_t seed) {
   if (units == 0 || resamples < 1) return {NAN, NAN};

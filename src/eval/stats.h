@@ -82,5 +82,10 @@ double petaflop_s_days(double flops);
 
 // A JSON number, or null when not finite (JSON has no NaN).
 nlohmann::json number_or_null(double value);
+// The report's JSON of a proportion {"value", "low", "high", "n"}: given, or the share of `flags` (1 or 0 each, or a
+// half for a tie) with its Wilson interval; and of a mean {"mean", "stderr", "n"}.
+nlohmann::json proportion_json(const Proportion& p);
+nlohmann::json proportion_json(const std::vector<double>& flags);
+nlohmann::json mean_stderr_json(const std::vector<double>& values);
 
 }  // namespace rlhf::eval

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "common/error.h"
+#include "../error_of.h"
 #include "common/rendezvous.h"
 
 namespace rlhf {
@@ -19,14 +19,7 @@ Rendezvous from(const Env& env) {
   });
 }
 
-std::string error_of(const Env& env) {
-  try {
-    from(env);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const Env& env) { return rlhf::error_of([&] { from(env); }); }
 
 TEST(Rendezvous, NothingSetIsOneProcess) {
   auto r = from({});

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
+#include "../error_of.h"
 #include "io/formats/safetensors.h"
 
 namespace rlhf {
@@ -23,15 +23,6 @@ std::string write_raw(const std::string& name, const std::string& header, size_t
   out.write(reinterpret_cast<const char*>(&n), 8);
   out << header << std::string(data_bytes, '\0');
   return path;
-}
-
-std::string error_of(const std::string& path) {
-  try {
-    SafetensorsFile file(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Safetensors, RoundTrip) {
@@ -85,7 +76,7 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
     } else {
       path = write_raw(c.name, c.header, c.data_bytes, c.length_override);
     }
-    std::string message = error_of(path);
+    std::string message = error_of([&] { SafetensorsFile file(path); });
     EXPECT_NE(message.find(c.expected), std::string::npos) << c.name << ": " << message;
     EXPECT_NE(message.find(path), std::string::npos) << c.name << ": the message names the file: " << message;
   }

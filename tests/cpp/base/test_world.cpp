@@ -9,8 +9,7 @@
 #include <regex>
 #include <set>
 
-#include <unistd.h>
-
+#include "../temp_dir.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "world/benchmarks.h"
@@ -44,22 +43,11 @@ size_t count_matches(const std::vector<std::string>& docs, const std::regex& pat
   return n;
 }
 
-// A fresh folder per test and process (several people may run the tests at once); removed when the test ends.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string& name)
-      : path(testing::TempDir() + "/rlhf_world_" + name + "_" + std::to_string(::getpid())) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  operator std::string() const { return path; }
-};
-
 TEST(World, SameSeedSameBytesOtherSeedOtherWorld) {
   WorldConfig c;
   c.corpus_documents = 2000, c.prompts = 1500, c.users = 100, c.benchmark_items = 40;
-  TempDir dir_a("a"), dir_b("b"), dir_other("other");
-  std::string a = dir_a, b = dir_b, other = dir_other;
+  TempDir dir_a("world", "a"), dir_b("world", "b"), dir_other("world", "other");
+  std::string a = dir_a.path, b = dir_b.path, other = dir_other.path;
   World::generate(c).write(a);
   World::generate(c).write(b);
   size_t files = 0;
@@ -77,8 +65,8 @@ TEST(World, SameSeedSameBytesOtherSeedOtherWorld) {
 }
 
 TEST(World, DemoPresetIsAFewMegabytesInAFewSeconds) {
-  TempDir temp("demo");
-  std::string dir = temp;
+  TempDir temp("world", "demo");
+  std::string dir = temp.path;
   auto start = std::chrono::steady_clock::now();
   json summary = World::generate(WorldConfig{}).write(dir);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -100,8 +88,8 @@ TEST(World, DemoPresetIsAFewMegabytesInAFewSeconds) {
 }
 
 TEST(World, LoadRebuildsTheSameJudges) {
-  TempDir temp("load");
-  std::string dir = temp;
+  TempDir temp("world", "load");
+  std::string dir = temp.path;
   WorldConfig c;
   c.corpus_documents = 300, c.prompts = 400, c.users = 40, c.benchmark_items = 20, c.seed = 7;
   World original = World::generate(c);

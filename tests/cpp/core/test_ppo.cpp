@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "../temp_dir.h"
+#include "tiny_policy.h"
 #include "common/files.h"
 #include "infer/batch.h"
-#include "io/formats/safetensors.h"
 #include "io/model_dir.h"
 #include "model/lora.h"
 #include "pipeline/pipeline.h"
@@ -36,16 +36,6 @@ namespace {
 namespace fs = std::filesystem;
 using Named = std::map<std::string, torch::Tensor>;
 
-// The models are tiny: OpenMP's threads only cost time on a shared machine (see test_stages.cpp).
-void single_thread() { torch::set_num_threads(1); }
-
-Transformer tiny_policy(uint64_t seed, int64_t vocab = 64, double init_std = 0.02, const std::string& family = "gpt2") {
-  torch::manual_seed(seed);
-  Transformer model(tiny_config(family, vocab, 32, 2, 4, 4, 64));
-  init_weights(*model, init_std);
-  return model;
-}
-
 // Policy, a frozen copy as the reference, a value model with a fresh scalar head (and a reward model with another).
 PpoModels tiny_models(uint64_t seed, double init_std = 0.02, bool with_reward_model = false) {
   PpoModels m;
@@ -54,22 +44,6 @@ PpoModels tiny_models(uint64_t seed, double init_std = 0.02, bool with_reward_mo
   m.value_model = copy_with_heads(*m.policy, false, true);
   if (with_reward_model) m.reward_model = copy_with_heads(*m.policy, false, true);
   return m;
-}
-
-std::vector<std::vector<int64_t>> random_prompts(uint64_t seed, int64_t count, int64_t vocab = 64) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::vector<std::vector<int64_t>> prompts;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t length = 2 + i % 4;
-    auto ids = torch::randint(10, vocab, {length}, generator, torch::kLong);
-    prompts.emplace_back(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + length);
-  }
-  return prompts;
-}
-
-constexpr int64_t kRewardToken = 7;
-torch::Tensor count_reward(const torch::Tensor& response_ids, const torch::Tensor& response_mask) {
-  return ((response_ids == kRewardToken) & response_mask.to(torch::kBool)).sum(1).to(torch::kFloat32);
 }
 
 PpoOptions tiny_options(const std::string& output_dir, int64_t iterations, int64_t batch = 16) {
@@ -471,16 +445,6 @@ TEST(PpoRun, TheRewardModelsOffsetDoesNotChangeTheRun) {
 // The saved policy is the EMA: after one update, d·w_0 + (1 − d)·w_1, with w_0 the SFT model and w_1 the policy of the
 // same run without EMA. With LoRA the average is over the adapters, saved in PEFT's layout in OUTPUT/adapter (B starts
 // at zero; A's start w_0 is the adapter a run with learning rate 0 saves).
-std::map<std::string, torch::Tensor> read_tensors(const std::string& path) {
-  SafetensorsFile file(path);
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& info : file.tensors()) {
-    auto dtype = info.dtype == DType::I64 ? torch::kLong : torch::kFloat32;
-    out[info.name] = torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, dtype).clone();
-  }
-  return out;
-}
-
 TEST(PpoRun, TheSavedPolicyIsTheEma) {
   single_thread();
   TempDir dir("ppo", "saved-ema");

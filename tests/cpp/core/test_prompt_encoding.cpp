@@ -8,14 +8,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <unistd.h>
 
 #include "../temp_dir.h"
+#include "tiny_policy.h"
 #include "common/files.h"
 #include "infer/scoring.h"
 #include "infer/text.h"
-#include "io/formats/safetensors.h"
 #include "io/model_dir.h"
 #include "model/generate.h"
 #include "tokenizer/prompt_format.h"
@@ -27,29 +26,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Transformer tiny_llama(uint64_t seed, int64_t vocab) {
-  torch::manual_seed(seed);
-  Transformer model(tiny_config("llama", vocab, 32, 2, 4, 4, 64));
-  init_weights(*model, 0.3);
-  return model;
-}
-
 // The scalar head at the last token of one unpadded sequence.
 double last_score(TransformerImpl& reward_model, const std::vector<int64_t>& ids) {
   torch::NoGradGuard no_grad;
   auto input = torch::tensor(ids, torch::kLong).unsqueeze(0);
   auto hidden = reward_model.hidden_states(input, torch::arange(input.size(1), torch::kLong).unsqueeze(0), {});
   return reward_model.scores(hidden)[0][-1].item<double>();
-}
-
-std::map<std::string, torch::Tensor> read_tensors(const std::string& path) {
-  SafetensorsFile file(path);
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& info : file.tensors()) {
-    auto dtype = info.dtype == DType::I64 ? torch::kLong : torch::kFloat32;
-    out[info.name] = torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, dtype).clone();
-  }
-  return out;
 }
 
 // A Llama-2-style SentencePiece model (bos 1, eos 2, unk 0), trained once.
@@ -76,7 +58,7 @@ TEST(PromptEncoding, SentencePiecePromptsGetTheirBosInEveryStage) {
   ASSERT_EQ(tokenizer->eos_id(), 2);
   const auto format = PromptFormat::plain();
   const std::vector<std::string> prompts = {"The quick brown fox", "Hello world"}, responses = {"jumps.", "hello!"};
-  auto policy = tiny_llama(33, tokenizer->vocab_size());
+  auto policy = tiny_policy(33, tokenizer->vocab_size(), 0.3, "llama");
   auto reward_model = copy_with_heads(*policy, false, true);
   auto by_hand = [&](const std::string& prompt, bool bos) {
     std::vector<int64_t> ids = tokenizer->encode(format.prompt_text(prompt));

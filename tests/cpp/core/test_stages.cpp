@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../temp_dir.h"
+#include "tiny_policy.h"
 #include "common/files.h"
 #include "infer/batch.h"
 #include "io/model_dir.h"
@@ -24,13 +25,6 @@ namespace rlhf {
 namespace {
 
 namespace fs = std::filesystem;
-
-Transformer tiny_policy(uint64_t seed, int64_t vocab = 64, double init_std = 0.02) {
-  torch::manual_seed(seed);
-  Transformer model(tiny_config("gpt2", vocab, 32, 2, 4, 4, 64));
-  init_weights(*model, init_std);
-  return model;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // SFT: the loss is −mean log π over response tokens only.
@@ -184,24 +178,7 @@ TEST(RewardStage, ScoresKSequencesPerPromptPerEpoch) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // PPO with a programmatic reward: the score is how many times token 7 appears in the response (8 tokens, vocab 64:
-// about 8/64 = 0.125 under the near-uniform initial policy; at most 8).
-
-constexpr int64_t kRewardToken = 7;
-
-torch::Tensor count_reward(const torch::Tensor& response_ids, const torch::Tensor& response_mask) {
-  return ((response_ids == kRewardToken) & response_mask.to(torch::kBool)).sum(1).to(torch::kFloat32);
-}
-
-std::vector<std::vector<int64_t>> random_prompts(uint64_t seed, int64_t count, int64_t vocab) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::vector<std::vector<int64_t>> prompts;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t length = 2 + i % 4;
-    auto ids = torch::randint(10, vocab, {length}, generator, torch::kLong);
-    prompts.emplace_back(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + length);
-  }
-  return prompts;
-}
+// about 8/64 = 0.125 under the near-uniform initial policy; at most 8): count_reward with kRewardToken.
 
 PpoOptions tiny_ppo_options(const std::string& output_dir, int64_t seed, int64_t iterations) {
   PpoOptions o;
@@ -244,10 +221,6 @@ double mean(const std::vector<double>& v, size_t from, size_t to) {
   return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(from), v.begin() + static_cast<std::ptrdiff_t>(to), 0.0) /
          static_cast<double>(to - from);
 }
-
-// One intra-op thread: these models are tiny, and on a shared, busy machine OpenMP's spinning worker threads made the
-// same runs ~100× slower (measured: 0.5 s vs 53 s for 5 PPO iterations). The results do not depend on it.
-void single_thread() { torch::set_num_threads(1); }
 
 // The β-regularised optimum for this reward under a uniform reference (Σ_t 1[y_t = 7] is additive over tokens, so the
 // optimal policy tilts each token: π*(7) = p = e^{1/β} / (63 + e^{1/β})). Per response: score 8p and

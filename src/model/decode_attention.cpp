@@ -131,71 +131,16 @@ struct Kernels {
 };
 
 #ifdef RLHF_HAVE_AVX512_PATH
-// AVX-512, for head sizes of NC x 16 (32 to 128): the query (per head) and the output accumulators stay in registers
-// across the keys, each cache row is loaded once per query head (from L1 after the first) and widened from bf16 with a
-// shift. A fixed NC lets the compiler keep the arrays below in registers.
 #define RLHF_AVX512 __attribute__((target("avx512f")))
+#define RLHF_AVX2 __attribute__((target("avx2,fma")))
 
+// A register of cache row as fp32 (a bf16 row widened with a shift), for AVX-512 (16 floats) and for AVX2 with FMA
+// (8 floats; most CPUs without AVX-512), and the sum of an AVX2 register's lanes.
 RLHF_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 RLHF_AVX512 inline __m512 load16(const c10::BFloat16* p) {
   const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
 }
-
-template <int NC, typename T>
-RLHF_AVX512 void scores_avx512(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S,
-                               int64_t /*D = NC x 16*/, float scale, float* /*row*/, float* scores) {
-  const float minus_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t g = 0; g < G; ++g) {
-    __m512 query[NC];
-    for (int c = 0; c < NC; ++c) query[c] = _mm512_loadu_ps(q + g * NC * 16 + c * 16);
-    float* out = scores + g * S;
-    for (int64_t s = 0; s < S; ++s) {
-      if (allowed && !allowed[s]) {
-        out[s] = minus_inf;
-        continue;
-      }
-      const T* key = k + s * k_stride;
-      __m512 acc = _mm512_mul_ps(query[0], load16(key));
-      for (int c = 1; c < NC; ++c) acc = _mm512_fmadd_ps(query[c], load16(key + c * 16), acc);
-      out[s] = scale * _mm512_reduce_add_ps(acc);
-    }
-  }
-}
-
-template <int NC, typename T>
-RLHF_AVX512 void values_avx512(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t /*D*/,
-                               float* /*row*/, float* out) {
-  for (int64_t g = 0; g < G; ++g) {
-    __m512 acc[NC];
-    for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
-    const float* weights = p + g * S;
-    for (int64_t s = 0; s < S; ++s) {
-      if (weights[s] == 0.0f) continue;  // masked (padding) positions: nothing to read
-      const __m512 w = _mm512_set1_ps(weights[s]);
-      const T* value = v + s * v_stride;
-      for (int c = 0; c < NC; ++c) acc[c] = _mm512_fmadd_ps(w, load16(value + c * 16), acc[c]);
-    }
-    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + g * NC * 16 + c * 16, acc[c]);
-  }
-}
-
-template <typename T>
-Kernels<T> avx512_kernels(int64_t D) {
-  if (!cpu_features().avx512f) return {nullptr, nullptr};
-  switch (D) {
-    case 32: return {scores_avx512<2, T>, values_avx512<2, T>};
-    case 64: return {scores_avx512<4, T>, values_avx512<4, T>};
-    case 80: return {scores_avx512<5, T>, values_avx512<5, T>};
-    case 96: return {scores_avx512<6, T>, values_avx512<6, T>};
-    case 128: return {scores_avx512<8, T>, values_avx512<8, T>};
-    default: return {nullptr, nullptr};
-  }
-}
-
-// The same with AVX2 and FMA (8 floats a register; most CPUs without AVX-512), head sizes of NC x 8 (32 to 128).
-#define RLHF_AVX2 __attribute__((target("avx2,fma")))
-
 RLHF_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 RLHF_AVX2 inline __m256 load8(const c10::BFloat16* p) {
   const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -208,56 +153,62 @@ RLHF_AVX2 inline float sum8(__m256 x) {
   return _mm_cvtss_f32(half);
 }
 
-template <int NC, typename T>
-RLHF_AVX2 void scores_avx2(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S,
-                           int64_t /*D = NC x 8*/, float scale, float* /*row*/, float* scores) {
-  const float minus_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t g = 0; g < G; ++g) {
-    __m256 query[NC];
-    for (int c = 0; c < NC; ++c) query[c] = _mm256_loadu_ps(q + g * NC * 8 + c * 8);
-    float* out = scores + g * S;
-    for (int64_t s = 0; s < S; ++s) {
-      if (allowed && !allowed[s]) {
-        out[s] = minus_inf;
-        continue;
-      }
-      const T* key = k + s * k_stride;
-      __m256 acc = _mm256_mul_ps(query[0], load8(key));
-      for (int c = 1; c < NC; ++c) acc = _mm256_fmadd_ps(query[c], load8(key + c * 8), acc);
-      out[s] = scale * sum8(acc);
-    }
+// The vector kernels, one body for both instruction sets, for head sizes of NC registers of W floats (32 to 128): the
+// query (per head) and the output accumulators stay in registers across the keys, and each cache row is loaded once
+// per query head (from L1 after the first). A fixed NC lets the compiler keep the arrays in registers. `mm` is the
+// intrinsics' prefix, `load` and `sum` the helpers above; ISA_kernels(D) picks the kernels for head size D, if any.
+#define RLHF_VECTOR_KERNELS(isa, attribute, available, V, mm, W, load, sum)                                          \
+  template <int NC, typename T>                                                                                       \
+  attribute void scores_##isa(const float* q, const T* k, int64_t k_stride, const bool* allowed, int64_t G, int64_t S, \
+                              int64_t /*D = NC x W*/, float scale, float* /*row*/, float* scores) {                   \
+    const float minus_inf = -std::numeric_limits<float>::infinity();                                                  \
+    for (int64_t g = 0; g < G; ++g) {                                                                                 \
+      V query[NC];                                                                                                    \
+      for (int c = 0; c < NC; ++c) query[c] = mm##_loadu_ps(q + g * NC * W + c * W);                                  \
+      float* out = scores + g * S;                                                                                    \
+      for (int64_t s = 0; s < S; ++s) {                                                                               \
+        if (allowed && !allowed[s]) {                                                                                 \
+          out[s] = minus_inf;                                                                                         \
+          continue;                                                                                                   \
+        }                                                                                                             \
+        const T* key = k + s * k_stride;                                                                              \
+        V acc = mm##_mul_ps(query[0], load(key));                                                                     \
+        for (int c = 1; c < NC; ++c) acc = mm##_fmadd_ps(query[c], load(key + c * W), acc);                           \
+        out[s] = scale * sum(acc);                                                                                    \
+      }                                                                                                               \
+    }                                                                                                                 \
+  }                                                                                                                   \
+  template <int NC, typename T>                                                                                       \
+  attribute void values_##isa(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t /*D*/,      \
+                              float* /*row*/, float* out) {                                                           \
+    for (int64_t g = 0; g < G; ++g) {                                                                                 \
+      V acc[NC];                                                                                                      \
+      for (int c = 0; c < NC; ++c) acc[c] = mm##_setzero_ps();                                                        \
+      const float* weights = p + g * S;                                                                               \
+      for (int64_t s = 0; s < S; ++s) {                                                                               \
+        if (weights[s] == 0.0f) continue; /* masked (padding) positions: nothing to read */                           \
+        const V w = mm##_set1_ps(weights[s]);                                                                         \
+        const T* value = v + s * v_stride;                                                                            \
+        for (int c = 0; c < NC; ++c) acc[c] = mm##_fmadd_ps(w, load(value + c * W), acc[c]);                         \
+      }                                                                                                               \
+      for (int c = 0; c < NC; ++c) mm##_storeu_ps(out + g * NC * W + c * W, acc[c]);                                  \
+    }                                                                                                                 \
+  }                                                                                                                   \
+  template <typename T>                                                                                               \
+  Kernels<T> isa##_kernels(int64_t D) {                                                                               \
+    if (!(available)) return {nullptr, nullptr};                                                                      \
+    switch (D) {                                                                                                      \
+      case 32: return {scores_##isa<32 / W, T>, values_##isa<32 / W, T>};                                            \
+      case 64: return {scores_##isa<64 / W, T>, values_##isa<64 / W, T>};                                            \
+      case 80: return {scores_##isa<80 / W, T>, values_##isa<80 / W, T>};                                            \
+      case 96: return {scores_##isa<96 / W, T>, values_##isa<96 / W, T>};                                            \
+      case 128: return {scores_##isa<128 / W, T>, values_##isa<128 / W, T>};                                         \
+      default: return {nullptr, nullptr};                                                                             \
+    }                                                                                                                 \
   }
-}
 
-template <int NC, typename T>
-RLHF_AVX2 void values_avx2(const float* p, const T* v, int64_t v_stride, int64_t G, int64_t S, int64_t /*D*/,
-                           float* /*row*/, float* out) {
-  for (int64_t g = 0; g < G; ++g) {
-    __m256 acc[NC];
-    for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
-    const float* weights = p + g * S;
-    for (int64_t s = 0; s < S; ++s) {
-      if (weights[s] == 0.0f) continue;
-      const __m256 w = _mm256_set1_ps(weights[s]);
-      const T* value = v + s * v_stride;
-      for (int c = 0; c < NC; ++c) acc[c] = _mm256_fmadd_ps(w, load8(value + c * 8), acc[c]);
-    }
-    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + g * NC * 8 + c * 8, acc[c]);
-  }
-}
-
-template <typename T>
-Kernels<T> avx2_kernels(int64_t D) {
-  if (!cpu_features().avx2 || !cpu_features().fma) return {nullptr, nullptr};
-  switch (D) {
-    case 32: return {scores_avx2<4, T>, values_avx2<4, T>};
-    case 64: return {scores_avx2<8, T>, values_avx2<8, T>};
-    case 80: return {scores_avx2<10, T>, values_avx2<10, T>};
-    case 96: return {scores_avx2<12, T>, values_avx2<12, T>};
-    case 128: return {scores_avx2<16, T>, values_avx2<16, T>};
-    default: return {nullptr, nullptr};
-  }
-}
+RLHF_VECTOR_KERNELS(avx512, RLHF_AVX512, cpu_features().avx512f, __m512, _mm512, 16, load16, _mm512_reduce_add_ps)
+RLHF_VECTOR_KERNELS(avx2, RLHF_AVX2, cpu_features().avx2 && cpu_features().fma, __m256, _mm256, 8, load8, sum8)
 #endif
 
 // The widest kernels the machine and head size allow (or those `path` names, where it can run them), else the

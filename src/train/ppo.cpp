@@ -143,6 +143,12 @@ struct EmaWeights : torch::nn::Module {
   }
 };
 
+// PPO iterations in all: total_episodes (else num_train_epochs passes over the prompts) in rollout batches of every rank.
+int64_t ppo_iterations(const PpoOptions& o, size_t prompts, int64_t ranks) {
+  const int64_t episodes = o.total_episodes > 0 ? o.total_episodes
+                                                : static_cast<int64_t>(prompts) * std::max<int64_t>(1, o.train.num_train_epochs);
+  return std::max<int64_t>(1, episodes / (o.rollout_batch_size * ranks));
+}
 
 // What the PPO epochs of one iteration keep for its log: this rank's token means, each scaled by its share of all
 // ranks' tokens (summed over ranks and divided by the updates when logged), and the first minibatch before any update.
@@ -189,11 +195,7 @@ struct PpoRun {
         reward_function(reward_function), observe(observe), observe_rollout(observe_rollout),
         with_ptx(o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty()),
         device(m.policy->embed_tokens.device()), dp(t, "ppo"), dp_value(dp), ranks(dp.world_size()), rank(dp.rank()),
-        B(o.rollout_batch_size), minibatch(B / o.num_mini_batches),
-        iterations(std::max<int64_t>(1, (o.total_episodes > 0 ? o.total_episodes
-                                                               : static_cast<int64_t>(prompts.size()) *
-                                                                     std::max<int64_t>(1, t.num_train_epochs)) /
-                                            (B * ranks))),
+        B(o.rollout_batch_size), minibatch(B / o.num_mini_batches), iterations(ppo_iterations(o, prompts.size(), ranks)),
         max_prompt(std::max<int64_t>(1, t.max_length - o.response_length)),
         generator(seeded_generator(device, static_cast<uint64_t>(t.seed))),
         kl_controller{o.kl_coef, o.kl_target, o.kl_horizon} {

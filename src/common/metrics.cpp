@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/files.h"
 
 namespace rlhf {
@@ -193,7 +194,7 @@ MetricsLogger::MetricsLogger(const std::string& run_dir, std::optional<int64_t> 
       std::istringstream lines(read_file(metrics_path_));
       std::string line;
       while (std::getline(lines, line)) {
-        auto value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+        auto value = parse_json_or_discarded(line);
         bool keep = value.is_object() && value.contains("step") && value["step"].is_number_integer() &&
                     value["step"].get<int64_t>() <= *resume_step && (!resume_lines || lines_ < *resume_lines);
         if (keep) kept += line + "\n", ++lines_;

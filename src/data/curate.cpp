@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/files.h"
 #include "data/pii.h"
 
@@ -245,6 +246,7 @@ CurationReport curate_file(const std::string& input, const std::string& out_dir,
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     std::string at = input + ":" + std::to_string(number);
+    check_json_nesting(line, at);
     try {
       records.push_back(json::parse(line));
     } catch (const json::exception& e) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "data/csv.h"
 
 namespace rlhf {
@@ -60,8 +61,7 @@ long long get_integer(const json& value, const std::string& where, const std::st
 }
 
 std::string int_list(const json& array) {
-  std::string text = array.dump(-1, ' ', false, json::error_handler_t::replace);
-  return text.size() > 60 ? text.substr(0, 60) + "…" : text;
+  return json_excerpt(array, 60);
 }
 
 RankingExample parse_k_wise(const json& line, const std::string& where) {

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/json.h"
+
 namespace rlhf {
 
 using json = nlohmann::json;
@@ -22,14 +24,6 @@ std::string gz_message(gzFile file, int* code) {
   const char* message = gzerror(file, code);
   if (*code == Z_ERRNO) return std::strerror(errno);
   return message ? message : "";
-}
-
-// The first `max` bytes of `text`, cut at a UTF-8 character boundary so that messages stay valid UTF-8.
-std::string utf8_prefix(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end) + "…";
 }
 
 }  // namespace
@@ -151,6 +145,12 @@ bool JsonlReader::next(JsonlLine& out) {
     if (text.find_first_not_of(" \t") == std::string::npos) continue;
     out.line_number = lines_.line_number();
     out.where = lines_.path() + ":" + std::to_string(out.line_number);
+    try {
+      check_json_nesting(text, out.where);  // a deeper value would overflow the stack once printed or copied
+    } catch (const Error& error) {
+      reject(error);
+      continue;
+    }
     try {
       out.value = json::parse(text);
       return true;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "eval/stats.h"
 
 namespace rlhf::eval {
@@ -17,7 +18,7 @@ namespace {
 std::string text_field(const json& item, const char* field, const std::string& suite) {
   if (!item.is_object() || !item.contains(field) || !item[field].is_string())
     fail(suite + " item " + (item.is_object() ? item.value("id", std::string("?")) : std::string("?")),
-         std::string("a string \"") + field + "\"", item.dump().substr(0, 80));
+         std::string("a string \"") + field + "\"", json_excerpt(item, 80));
   return item[field].get<std::string>();
 }
 
@@ -133,7 +134,7 @@ json public_suite(TextModel& model, const Judge& judge, const std::vector<json>&
   for (size_t i : choice_items) {
     const json& item = items[i];
     if (!item.contains("choices") || !item["choices"].is_array() || item["choices"].empty())
-      fail("public_nlp item " + item.value("id", std::string("?")), "a non-empty \"choices\" list", item.dump().substr(0, 80));
+      fail("public_nlp item " + item.value("id", std::string("?")), "a non-empty \"choices\" list", json_excerpt(item, 80));
     std::string context = o.use_format ? model.format.prompt_text(text_field(item, "prompt", "public_nlp"))
                                        : text_field(item, "prompt", "public_nlp");
     for (const auto& choice : item["choices"]) {
@@ -173,7 +174,7 @@ json winogender(TextModel& model, const std::vector<json>& items, const std::str
     for (const auto& item : items) {
       std::string context = prefix + text_field(item, "prefix", "winogender");
       if (!item.contains("choices") || !item["choices"].is_array() || item["choices"].size() < 2)
-        fail("winogender item " + item.value("id", std::string("?")), "at least two \"choices\"", item.dump().substr(0, 80));
+        fail("winogender item " + item.value("id", std::string("?")), "at least two \"choices\"", json_excerpt(item, 80));
       for (const auto& pronoun : item["choices"]) {
         contexts.push_back(context);
         continuations.push_back(" " + pronoun.get<std::string>());

@@ -22,12 +22,12 @@ void to_json(json& out, const ComputeRecord& r) {
 
 void from_json(const json& in, ComputeRecord& r) {
   if (!in.is_object() || !in.contains("stage") || !in["stage"].is_string())
-    fail("compute record", "an object with a \"stage\" name", in.dump().substr(0, 80));
+    fail("compute record", "an object with a \"stage\" name", json_excerpt(in, 80));
   r.stage = in["stage"].get<std::string>();
   auto number = [&](const char* field) {
     if (!in.contains(field)) return 0.0;
     if (!in[field].is_number() || in[field].get<double>() < 0)
-      fail("compute record \"" + r.stage + "\"", std::string("a non-negative number for \"") + field + "\"", in[field].dump());
+      fail("compute record \"" + r.stage + "\"", std::string("a non-negative number for \"") + field + "\"", json_excerpt(in[field]));
     return in[field].get<double>();
   };
   r.parameters = number("parameters");

@@ -25,7 +25,7 @@ json mean_std(const std::vector<double>& values) {
 double accuracy_field(const json& in, const char* field, const char* alias, const std::string& where) {
   const char* name = in.contains(field) ? field : alias;
   if (!in.contains(name) || !in[name].is_number())
-    fail(where, std::string("a number \"") + field + "\" (or \"" + alias + "\")", in.dump().substr(0, 80));
+    fail(where, std::string("a number \"") + field + "\" (or \"" + alias + "\")", json_excerpt(in, 80));
   double v = in[name].get<double>();
   if (v < 0) return NAN;
   if (!(v <= 1)) fail(where, std::string("\"") + name + "\" in [0, 1]", std::to_string(v));
@@ -60,7 +60,7 @@ void from_json(const json& in, RmFold& f) {
 std::vector<RmFold> read_rm_folds(const std::string& path) {
   if (!file_exists(path)) return {};
   json j = read_json(path);
-  if (!j.is_object() || !j.contains("folds") || !j["folds"].is_array()) fail(path, "{\"folds\": [...]}", j.dump().substr(0, 80));
+  if (!j.is_object() || !j.contains("folds") || !j["folds"].is_array()) fail(path, "{\"folds\": [...]}", json_excerpt(j, 80));
   std::vector<RmFold> folds;
   for (const auto& f : j["folds"]) {
     try {

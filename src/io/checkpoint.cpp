@@ -158,12 +158,12 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
     if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
   for (const auto& [key, value] : state.items())  // everything the trainers save there, optional keys too, is a number
     if (key != "optimizer_steps" && !value.is_number())
-      fail(state_path, "a number under \"" + key + "\"", value.dump());
+      fail(state_path, "a number under \"" + key + "\"", json_excerpt(value));
   if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
     fail(state_path, "an object under \"optimizer_steps\"",
-         state.contains("optimizer_steps") ? state["optimizer_steps"].dump() : "no such key");
+         state.contains("optimizer_steps") ? json_excerpt(state["optimizer_steps"]) : "no such key");
   for (const auto& [key, value] : state["optimizer_steps"].items())
-    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + value.dump());
+    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + json_excerpt(value));
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)

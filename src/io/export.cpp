@@ -79,10 +79,10 @@ int64_t count_shards(const std::string& out) {
   // a destroyed temporary (heap-use-after-free, found by ASan in test_export's sharded GPT-2 export).
   const ordered_json parsed = read_json_object(index);
   if (!parsed.contains("weight_map") || !parsed["weight_map"].is_object())
-    fail(index, "a \"weight_map\" object", parsed.contains("weight_map") ? parsed["weight_map"].dump() : "none");
+    fail(index, "a \"weight_map\" object", parsed.contains("weight_map") ? json_excerpt(parsed["weight_map"]) : "none");
   std::set<std::string> files;
   for (const auto& f : parsed["weight_map"]) {
-    if (!f.is_string()) fail(index, "file names in weight_map", f.dump());
+    if (!f.is_string()) fail(index, "file names in weight_map", json_excerpt(f));
     files.insert(f.get<std::string>());
   }
   return static_cast<int64_t>(files.size());

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/files.h"
 #include "io/formats/safetensors.h"
 #include "io/hf_names.h"
@@ -180,8 +181,9 @@ void save_model(TransformerImpl& model, const std::string& dir, const SaveOption
 double load_reward_offset(const std::string& model_dir) {
   const std::string path = model_dir + "/reward_normalization.json";
   if (!file_exists(path)) return 0.0;
+  const nlohmann::json j = read_json(path);
   try {
-    return nlohmann::json::parse(read_file(path)).at("offset").get<double>();
+    return j.at("offset").get<double>();
   } catch (const nlohmann::json::exception& e) {
     fail(path, "{\"offset\": number}", e.what());
   }

@@ -63,13 +63,13 @@ T get(const json& j, const std::string& key, const T& fallback, const std::strin
   if (it == j.end() || it->is_null()) return fallback;
   if constexpr (std::is_same_v<T, int64_t>) {
     int64_t value = 0;
-    if (!as_int64(*it, &value)) fail(path, "an integer for '" + key + "'", it->dump());
+    if (!as_int64(*it, &value)) fail(path, "an integer for '" + key + "'", json_excerpt(*it));
     return value;
   } else {
     try {
       return it->get<T>();
     } catch (const json::exception&) {
-      fail(path, "key '" + key + "' of another type", it->dump());
+      fail(path, "key '" + key + "' of another type", json_excerpt(*it));
     }
   }
 }
@@ -87,7 +87,7 @@ int64_t token_id(const json& j, const std::string& key, const std::string& path)
   const json& first = it->is_array() ? (it->empty() ? json() : (*it)[0]) : *it;
   if (first.is_null()) return -1;
   int64_t id = 0;
-  if (!as_int64(first, &id) || id < -1) fail(path, "a token id (an integer >= 0) for '" + key + "'", it->dump());
+  if (!as_int64(first, &id) || id < -1) fail(path, "a token id (an integer >= 0) for '" + key + "'", json_excerpt(*it));
   return id;
 }
 
@@ -108,7 +108,7 @@ ModelConfig load_model_config(const std::string& path) {
   ModelConfig c;
   std::string arch;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
-    if (!j["architectures"][0].is_string()) fail(path, "architectures: a list of names", j["architectures"].dump());
+    if (!j["architectures"][0].is_string()) fail(path, "architectures: a list of names", json_excerpt(j["architectures"]));
     arch = j["architectures"][0].get<std::string>();
   }
   std::string model_type = get<std::string>(j, "model_type", "", path);

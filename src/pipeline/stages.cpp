@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/files.h"
 #include "model/cpu_allocator.h"
 
@@ -54,7 +55,7 @@ void StageRunner::run(const std::string& name, const json& settings, const std::
   const std::string record_path = run_dir_ + "/stages/" + name + ".json";
   if (file_exists(record_path)) {
     try {
-      json record = json::parse(read_file(record_path));
+      json record = parse_json_or_discarded(read_file(record_path));
       if (record.value("key", "") == stage_key) {
         std::fprintf(stderr, "[%-14s] done earlier (%.1f s), skipped\n", name.c_str(),
                      record["compute"].value("seconds", 0.0));

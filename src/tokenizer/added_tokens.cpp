@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/utf8.h"
 
@@ -13,7 +14,7 @@ namespace {
 bool get_flag(const nlohmann::json& spec, const char* key, bool fallback, const std::string& where) {
   auto it = spec.find(key);
   if (it == spec.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) fail(where + "." + key, "true or false", it->dump());
+  if (!it->is_boolean()) fail(where + "." + key, "true or false", json_excerpt(*it));
   return it->get<bool>();
 }
 
@@ -39,15 +40,15 @@ size_t previous_char_start(const std::string& text, size_t at) {
 }  // namespace
 
 AddedToken AddedToken::from_json(const nlohmann::json& spec, const std::string& where) {
-  if (!spec.is_object()) fail(where, "an object", spec.dump().substr(0, 200));
+  if (!spec.is_object()) fail(where, "an object", json_excerpt(spec, 200));
   AddedToken token;
   auto id = spec.find("id");
   if (id == spec.end() || !id->is_number_integer() || id->get<int64_t>() < 0)
-    fail(where + ".id", "a non-negative integer", id == spec.end() ? "nothing" : id->dump());
+    fail(where + ".id", "a non-negative integer", id == spec.end() ? "nothing" : json_excerpt(*id));
   token.id = id->get<int64_t>();
   auto content = spec.find("content");
   if (content == spec.end() || !content->is_string())
-    fail(where + ".content", "a string", content == spec.end() ? "nothing" : content->dump());
+    fail(where + ".content", "a string", content == spec.end() ? "nothing" : json_excerpt(*content));
   token.content = content->get<std::string>();
   utf8::require_valid(token.content, where + ".content");
   token.special = get_flag(spec, "special", false, where);

@@ -13,10 +13,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string describe(const json& value) {
-  std::string text = value.dump();
-  return text.size() > 120 ? text.substr(0, 117) + "..." : text;
-}
+std::string describe(const json& value) { return json_excerpt(value, 120); }
 
 const json& require(const json& object, const char* key, const std::string& where) {
   auto it = object.find(key);

@@ -39,7 +39,7 @@ std::vector<AddedToken> directory_added_tokens(const fs::path& dir, const json& 
   if (config.is_object() && config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
     for (auto it = config["added_tokens_decoder"].begin(); it != config["added_tokens_decoder"].end(); ++it) {
       json spec = it.value();
-      if (!spec.is_object()) fail(where + ": added_tokens_decoder[\"" + it.key() + "\"]", "an object", spec.dump());
+      if (!spec.is_object()) fail(where + ": added_tokens_decoder[\"" + it.key() + "\"]", "an object", json_excerpt(spec));
       try {
         spec["id"] = std::stoll(it.key());
       } catch (const std::exception&) {
@@ -51,9 +51,9 @@ std::vector<AddedToken> directory_added_tokens(const fs::path& dir, const json& 
   fs::path added_path = dir / "added_tokens.json";
   if (fs::exists(added_path)) {
     json added = read_json(added_path.string());
-    if (!added.is_object()) fail(added_path.string(), "an object of token -> id", added.dump().substr(0, 100));
+    if (!added.is_object()) fail(added_path.string(), "an object of token -> id", json_excerpt(added, 100));
     for (auto it = added.begin(); it != added.end(); ++it) {
-      if (!it.value().is_number_integer()) fail(added_path.string() + ": \"" + it.key() + "\"", "an integer id", it.value().dump());
+      if (!it.value().is_number_integer()) fail(added_path.string() + ": \"" + it.key() + "\"", "an integer id", json_excerpt(it.value()));
       AddedToken token;
       token.id = it.value().get<int64_t>();
       token.content = it.key();
@@ -75,7 +75,7 @@ void apply_special_tokens(T* tokenizer, const fs::path& dir, const json& config)
     fs::path path = dir / file;
     if (!fs::exists(path)) continue;
     json doc = std::string(file) == "tokenizer_config.json" ? config : read_json(path.string());
-    if (!doc.is_object()) fail(path.string(), "a JSON object", doc.dump().substr(0, 100));
+    if (!doc.is_object()) fail(path.string(), "a JSON object", json_excerpt(doc, 100));
     for (int k = 0; k < 3; ++k) {
       if (!doc.contains(keys[k])) continue;
       const json& value = doc[keys[k]];
@@ -87,7 +87,7 @@ void apply_special_tokens(T* tokenizer, const fs::path& dir, const json& config)
         if (id < 0) fail(path.string() + ": " + keys[k], "a token of the tokenizer's vocabulary", "\"" + content + "\"");
         ids[k] = id;
       } else {
-        fail(path.string() + ": " + keys[k], "a token string, {\"content\": ...} or null", value.dump().substr(0, 100));
+        fail(path.string() + ": " + keys[k], "a token string, {\"content\": ...} or null", json_excerpt(value, 100));
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <unicode/unistr.h>
 
 #include "common/error.h"
+#include "common/json.h"
 
 namespace rlhf {
 
@@ -12,7 +13,7 @@ namespace {
 void parse(const nlohmann::json& spec, const std::string& where, bool* nfc_seen) {
   if (spec.is_null()) return;
   if (!spec.is_object() || !spec.contains("type") || !spec["type"].is_string())
-    fail(where, "null or an object with a \"type\"", spec.dump().substr(0, 200));
+    fail(where, "null or an object with a \"type\"", json_excerpt(spec, 200));
   std::string type = spec["type"].get<std::string>();
   if (type == "NFC") {
     *nfc_seen = true;

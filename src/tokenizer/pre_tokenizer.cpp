@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/json.h"
 
 namespace rlhf {
 
@@ -13,7 +14,7 @@ namespace {
 bool get_bool(const nlohmann::json& spec, const char* key, bool fallback, const std::string& where) {
   auto it = spec.find(key);
   if (it == spec.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) fail(where + "." + key, "true or false", it->dump());
+  if (!it->is_boolean()) fail(where + "." + key, "true or false", json_excerpt(*it));
   return it->get<bool>();
 }
 
@@ -40,13 +41,13 @@ PreTokenizer PreTokenizer::byte_level(bool add_prefix_space) {
 void PreTokenizer::parse_into(const nlohmann::json& spec, const std::string& where, std::vector<Step>* steps) {
   if (spec.is_null()) fail(where, "a pre-tokenizer (byte-level BPE needs ByteLevel)", "null");
   if (!spec.is_object() || !spec.contains("type") || !spec["type"].is_string())
-    fail(where, "an object with a \"type\"", spec.dump().substr(0, 200));
+    fail(where, "an object with a \"type\"", json_excerpt(spec, 200));
   std::string type = spec["type"].get<std::string>();
   Step step;
   step.spec = nlohmann::ordered_json::parse(spec.dump());
   if (type == "Sequence") {
     auto it = spec.find("pretokenizers");
-    if (it == spec.end() || !it->is_array()) fail(where + ".pretokenizers", "an array", it == spec.end() ? "nothing" : it->dump());
+    if (it == spec.end() || !it->is_array()) fail(where + ".pretokenizers", "an array", it == spec.end() ? "nothing" : json_excerpt(*it));
     for (size_t i = 0; i < it->size(); ++i)
       parse_into((*it)[i], where + ".pretokenizers[" + std::to_string(i) + "]", steps);
     return;
@@ -61,14 +62,14 @@ void PreTokenizer::parse_into(const nlohmann::json& spec, const std::string& whe
     step.invert = get_bool(spec, "invert", false, where);
     auto pattern = spec.find("pattern");
     if (pattern == spec.end() || !pattern->is_object())
-      fail(where + ".pattern", "{\"Regex\": ...} or {\"String\": ...}", pattern == spec.end() ? "nothing" : pattern->dump());
+      fail(where + ".pattern", "{\"Regex\": ...} or {\"String\": ...}", pattern == spec.end() ? "nothing" : json_excerpt(*pattern));
     if (pattern->contains("Regex") && (*pattern)["Regex"].is_string()) {
       step.regex = std::make_shared<Regex>((*pattern)["Regex"].get<std::string>(), where + ".pattern.Regex");
     } else if (pattern->contains("String") && (*pattern)["String"].is_string()) {
       step.literal = (*pattern)["String"].get<std::string>();
       if (step.literal.empty()) fail(where + ".pattern.String", "a non-empty string", "\"\"");
     } else {
-      fail(where + ".pattern", "{\"Regex\": ...} or {\"String\": ...}", pattern->dump());
+      fail(where + ".pattern", "{\"Regex\": ...} or {\"String\": ...}", json_excerpt(*pattern));
     }
     std::string behavior = spec.value("behavior", std::string("Isolated"));
     if (behavior == "Removed") step.behavior = Behavior::kRemoved;

@@ -211,7 +211,7 @@ std::string read_chat_template(const std::string& model_dir) {
   }
   if (fs::exists(dir / "chat_template.jinja")) return read_file((dir / "chat_template.jinja").string());
   if (fs::exists(dir / "chat_template.json")) {
-    auto doc = nlohmann::json::parse(read_file((dir / "chat_template.json").string()), nullptr, false);
+    auto doc = parse_json_or_discarded(read_file((dir / "chat_template.json").string()));
     if (doc.is_object() && doc.contains("chat_template") && doc["chat_template"].is_string())
       return doc["chat_template"].get<std::string>();
     fail((dir / "chat_template.json").string(), "{\"chat_template\": \"...\"}", "something else");

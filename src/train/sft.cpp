@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/files.h"
 #include "data/formats.h"
 #include "infer/batch.h"
@@ -37,12 +38,9 @@ bool is_text_dataset(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      auto j = json::parse(line);
-      return j.is_object() && j.contains("text") && !j.contains("prompt") && !j.contains("messages");
-    } catch (const json::exception&) {
-      return false;  // the typed reader reports the error with its line
-    }
+    // Invalid JSON is not text: the typed reader reports the error with its line.
+    const json j = parse_json_or_discarded(line);
+    return j.is_object() && j.contains("text") && !j.contains("prompt") && !j.contains("messages");
   }
   return false;
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "world/corpus.h"
 #include "world/language.h"
 #include "world/phrases.h"
@@ -224,7 +225,7 @@ std::vector<json> crows_pairs_items(const KnowledgeBase&, const WorldConfig& c, 
 }
 
 bool score_exact(const json& item, const std::string& response) {
-  if (!item.contains("gold") || !item["gold"].is_string()) fail("public_nlp item", "a \"gold\" string", item.dump().substr(0, 80));
+  if (!item.contains("gold") || !item["gold"].is_string()) fail("public_nlp item", "a \"gold\" string", json_excerpt(item, 80));
   std::string first = response.substr(0, response.find('\n'));
   return normalise(first) == normalise(item["gold"].get<std::string>());
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/options.h"
 
 namespace rlhf::world {
@@ -143,7 +144,7 @@ void from_json(const nlohmann::json& in, WorldConfig& c) {
     try {                                                                                                \
       it.value().get_to(c.name);                                                                         \
     } catch (const nlohmann::json::exception&) {                                                         \
-      fail("world config field '" #name "'", "a value of the right type", it.value().dump());            \
+      fail("world config field '" #name "'", "a value of the right type", json_excerpt(it.value()));            \
     }                                                                                                    \
   }
     RLHF_WORLD_FIELDS(X)

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "world/language.h"
 #include "world/random.h"
 #include "world/tasks_internal.h"
@@ -215,13 +216,13 @@ auto guarded(const json& d, F&& body) {
   try {
     return body();
   } catch (const json::exception& e) {
-    fail("task_data " + d.dump().substr(0, 120), "fields of the types the task's checker reads", e.what());
+    fail("task_data " + json_excerpt(d, 120), "fields of the types the task's checker reads", e.what());
   }
 }
 
 std::string category_of(const json& d) {
   if (!d.is_object() || !d.contains("category") || !d["category"].is_string())
-    fail("task_data", "an object with a \"category\" string", d.dump().substr(0, 120));
+    fail("task_data", "an object with a \"category\" string", json_excerpt(d, 120));
   return d["category"].get<std::string>();
 }
 

@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/options.h"
 #include "infer/batch.h"
 #include "io/model_dir.h"
@@ -45,6 +46,7 @@ void read_lines(const std::string& path, const std::string& expected,
   for (int64_t n = 1; std::getline(*in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = (path == "-" ? "stdin" : path) + ":" + std::to_string(n);
+    check_json_nesting(line, where);
     try {
       take(json::parse(line), where, line);
     } catch (const json::exception& e) {

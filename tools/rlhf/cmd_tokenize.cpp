@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/options.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -32,7 +33,7 @@ std::string field_string(const json& line, const char* key, const std::string& w
     if (required) fail(where, std::string("a string \"") + key + "\"", "none");
     return "";
   }
-  if (!it->is_string()) fail(where, std::string("a string \"") + key + "\"", it->dump().substr(0, 80));
+  if (!it->is_string()) fail(where, std::string("a string \"") + key + "\"", json_excerpt(*it, 80));
   return it->get<std::string>();
 }
 
@@ -49,6 +50,7 @@ void run(const TokenizeArgs& a) {
   for (size_t number = 1; std::getline(std::cin, text); ++number) {
     const std::string where = "stdin:" + std::to_string(number);
     json line;
+    check_json_nesting(text, where);
     try {
       line = json::parse(text);
     } catch (const json::exception& e) {
@@ -58,15 +60,15 @@ void run(const TokenizeArgs& a) {
     json out;
     if (line.contains("ids")) {
       const json& ids = line["ids"];
-      if (!ids.is_array()) fail(where, "an array \"ids\"", ids.dump().substr(0, 80));
+      if (!ids.is_array()) fail(where, "an array \"ids\"", json_excerpt(ids, 80));
       std::vector<int64_t> values;
       for (const json& id : ids) {
-        if (!id.is_number_integer()) fail(where, "integer ids", id.dump());
+        if (!id.is_number_integer()) fail(where, "integer ids", json_excerpt(id));
         values.push_back(id.get<int64_t>());
       }
       bool skip = a.skip_special;
       if (line.contains("skip_special")) {
-        if (!line["skip_special"].is_boolean()) fail(where, "\"skip_special\": true or false", line["skip_special"].dump());
+        if (!line["skip_special"].is_boolean()) fail(where, "\"skip_special\": true or false", json_excerpt(line["skip_special"]));
         skip = line["skip_special"].get<bool>();
       }
       out["text"] = tokenizer->decode(values, skip);

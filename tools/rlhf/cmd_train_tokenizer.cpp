@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/options.h"
 #include "tokenizer/bpe_train.h"
 
@@ -45,8 +46,9 @@ void run(const TrainTokenizerArgs& a) {
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     if (line.empty()) continue;
-    json j = json::parse(line, nullptr, false);
     const std::string where = name + ":" + std::to_string(number);
+    check_json_nesting(line, where);
+    json j = json::parse(line, nullptr, false);
     if (!j.is_object()) fail(where, "a JSON object", line.substr(0, 80));
     auto it = j.find(a.text_field);
     if (it == j.end() || !it->is_string()) fail(where, "a string \"" + a.text_field + "\"", line.substr(0, 80));

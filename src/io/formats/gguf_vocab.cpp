@@ -74,14 +74,14 @@ GgufTokenizerData from_tokenizer_json(const std::string& path, int64_t vocab_siz
   data.model = "gpt2";
   data.pre = recognise_pre(j.contains("pre_tokenizer") ? j["pre_tokenizer"] : json());
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
-    if (!it.value().is_number_integer()) fail(path, "integer ids in model.vocab", it.value().dump());
+    if (!it.value().is_number_integer()) fail(path, "integer ids in model.vocab", json_excerpt(it.value()));
     put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, vocab_size, path);
   }
   if (j.contains("added_tokens") && j["added_tokens"].is_array())
     for (const auto& added : j["added_tokens"]) {
       if (!added.is_object() || !added.contains("id") || !added["id"].is_number_integer() || !added.contains("content") ||
           !added["content"].is_string())
-        fail(path, "added_tokens entries {id, content, special}", added.dump());
+        fail(path, "added_tokens entries {id, content, special}", json_excerpt(added));
       bool special = added.value("special", false);
       put_token(data, added["id"].get<int64_t>(), added["content"].get<std::string>(),
                 special ? GgufTokenType::Control : GgufTokenType::UserDefined, vocab_size, path);
@@ -91,7 +91,7 @@ GgufTokenizerData from_tokenizer_json(const std::string& path, int64_t vocab_siz
       if (merge.is_string()) data.merges.push_back(merge.get<std::string>());
       else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string())
         data.merges.push_back(merge[0].get<std::string>() + " " + merge[1].get<std::string>());
-      else fail(path, "merges as \"a b\" or [\"a\", \"b\"]", merge.dump());
+      else fail(path, "merges as \"a b\" or [\"a\", \"b\"]", json_excerpt(merge));
     }
   return data;
 }
@@ -103,7 +103,7 @@ GgufTokenizerData from_vocab_and_merges(const std::string& dir, int64_t vocab_si
   json vocab = read_json(dir + "/vocab.json");
   if (!vocab.is_object()) fail(dir + "/vocab.json", "an object {token: id}", vocab.type_name());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer()) fail(dir + "/vocab.json", "integer ids", it.value().dump());
+    if (!it.value().is_number_integer()) fail(dir + "/vocab.json", "integer ids", json_excerpt(it.value()));
     put_token(data, it.value().get<int64_t>(), it.key(), GgufTokenType::Normal, vocab_size, dir + "/vocab.json");
   }
   std::ifstream in(dir + "/merges.txt");

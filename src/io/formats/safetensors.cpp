@@ -59,9 +59,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
   data_start_ = 8 + header_len;
   const uint64_t buffer_size = file_size - data_start_;
 
+  const std::string_view header_text(reinterpret_cast<const char*>(map_->data()) + 8, header_len);
+  check_json_nesting(header_text, path);
   json header;
   try {
-    header = json::parse(map_->data() + 8, map_->data() + data_start_);
+    header = json::parse(header_text.begin(), header_text.end());
   } catch (const json::exception& e) {
     fail(path, "a JSON header", std::string("invalid JSON (") + e.what() + ")");
   }
@@ -73,13 +75,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
     if (name == "__metadata__") {
       if (!entry.is_object()) fail(path, "__metadata__ to be an object of strings", entry.type_name());
       for (auto m = entry.begin(); m != entry.end(); ++m) {
-        if (!m.value().is_string()) fail(path, "__metadata__['" + m.key() + "'] to be a string", m.value().dump());
+        if (!m.value().is_string()) fail(path, "__metadata__['" + m.key() + "'] to be a string", json_excerpt(m.value()));
         metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
     const std::string where = path + " tensor '" + name + "'";
-    if (!entry.is_object()) fail(where, "an object {dtype, shape, data_offsets}", entry.dump());
+    if (!entry.is_object()) fail(where, "an object {dtype, shape, data_offsets}", json_excerpt(entry));
     TensorInfo info;
     info.name = name;
     if (!entry.contains("dtype") || !entry["dtype"].is_string()) fail(where, "a string dtype", "none");
@@ -88,26 +90,26 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
     if (!entry.contains("shape") || !entry["shape"].is_array()) fail(where, "a shape array", "none");
     uint64_t numel = 1;
     for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned()) fail(where, "non-negative integer dimensions", entry["shape"].dump());
+      if (!d.is_number_unsigned()) fail(where, "non-negative integer dimensions", json_excerpt(entry["shape"]));
       uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (1ull << 62) / dim) fail(where, "a shape of sane size", entry["shape"].dump());
+      if (dim != 0 && numel > (1ull << 62) / dim) fail(where, "a shape of sane size", json_excerpt(entry["shape"]));
       numel *= dim;
       info.shape.push_back(static_cast<int64_t>(dim));
     }
     const json& offsets = entry.contains("data_offsets") ? entry["data_offsets"] : json();
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned())
-      fail(where, "data_offsets [begin, end]", offsets.dump());
+      fail(where, "data_offsets [begin, end]", json_excerpt(offsets));
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();
     if (info.begin > info.end || info.end > buffer_size)
       fail(where, "data_offsets within the data buffer of " + std::to_string(buffer_size) + " bytes",
-           offsets.dump());
+           json_excerpt(offsets));
     // numel can reach 2^62, and × 8 bytes would wrap around: compare in elements when the bytes would not fit.
     const uint64_t size = dtype_size(info.dtype), bytes = info.end - info.begin;
     if (numel > buffer_size / size || bytes != numel * size)
       fail(where, "shape × dtype size = the " + std::to_string(bytes) + " bytes in data_offsets",
-           entry["shape"].dump() + " × " + std::to_string(size) + " bytes");
+           json_excerpt(entry["shape"]) + " × " + std::to_string(size) + " bytes");
     index_[name] = tensors_.size();
     tensors_.push_back(std::move(info));
   }
@@ -215,7 +217,7 @@ std::vector<std::string> model_weight_files(const std::string& dir) {
   if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "a weight_map object", "none");
   std::set<std::string> shards;
   for (const auto& shard : j["weight_map"]) {
-    if (!shard.is_string()) fail(index, "shard file names in weight_map", shard.dump());
+    if (!shard.is_string()) fail(index, "shard file names in weight_map", json_excerpt(shard));
     const std::string name = shard.get<std::string>();
     if (name.find('/') != std::string::npos || name.find("..") != std::string::npos)
       fail(index, "a plain shard file name", "'" + name + "'");

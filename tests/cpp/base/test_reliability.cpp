@@ -15,11 +15,14 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/metrics.h"
 #include "common/options.h"
+#include "data/jsonl.h"
 #include "io/formats/safetensors.h"
 #include "model/config.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/tokenizer.h"
 #include "../error_of.h"
 
 namespace rlhf {
@@ -194,6 +197,66 @@ TEST(Reliability, ResumedMetricsKeepOnlyTheLinesWrittenBeforeTheCheckpoint) {
   const std::string text = read_file(dir + "/metrics.jsonl");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_EQ(text.find("eval_loss"), text.rfind("eval_loss"));
+}
+
+// A value nested `depth` arrays deep: 200,000 levels is 400 KB.
+std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+std::string safetensors_with_header(const std::string& path, const std::string& header) {
+  uint64_t length = header.size();
+  return write(path, std::string(reinterpret_cast<const char*>(&length), 8) + header);
+}
+
+// Each reader printed the deep value in its error message (nlohmann's dump() recurses once per level: SIGSEGV at
+// 60-75k levels, issue 29); now every JSON text is refused before it is parsed, naming the file.
+TEST(Reliability, DeeplyNestedJsonIsRefusedByEveryReader) {
+  const std::string dir = fresh_dir("deep"), deep = nested(200000);
+  const std::string too_deep = ": expected JSON nested at most 256 levels deep, found nesting deeper than 256 at ";
+  auto expect_refused = [&](const std::string& message, const std::string& where) {
+    EXPECT_EQ(message.rfind(where + too_deep, 0), 0u) << message.substr(0, 300);
+  };
+  const std::string config = write(dir + "/config.json", R"({"model_type": "gpt2", "architectures": )" + deep + "}");
+  expect_refused(error_of([&] { load_model_config(config); }), config);
+
+  const std::string weights = safetensors_with_header(dir + "/model.safetensors", R"({"__metadata__": {"format": )" +
+                                                                                     deep + "}}");
+  expect_refused(error_of([&] { SafetensorsFile file(weights); }), weights);
+
+  const std::string spec =
+      R"({"version":"1.0","added_tokens":[],"normalizer":null,"post_processor":null,"pre_tokenizer":null,)"
+      R"("decoder":null,"model":{"type":"BPE","vocab":{"a":)" + deep + R"(},"merges":[]}})";
+  expect_refused(error_of([&] { BpeTokenizer::from_json_text(spec, "deep/tokenizer.json"); }), "deep/tokenizer.json");
+
+  fs::create_directories(dir + "/tokenizer");
+  const std::string tokenizer_config = write(dir + "/tokenizer/tokenizer_config.json", R"({"eos_token": )" + deep + "}");
+  write(dir + "/tokenizer/tokenizer.json", spec);
+  expect_refused(error_of([&] { load_tokenizer(dir + "/tokenizer"); }), tokenizer_config);
+
+  // A JSONL line: the line's own message (and --skip_invalid_lines skips it like any invalid line).
+  const std::string jsonl = write(dir + "/data.jsonl", "{\"prompt\": \"a\"}\n{\"prompt\": " + deep + "}\n");
+  expect_refused(error_of([&] { for_each_jsonl(jsonl, {}, [](const JsonlLine&) {}); }), jsonl + ":2");
+  EXPECT_EQ(for_each_jsonl(jsonl, {true}, [](const JsonlLine&) {}).skipped, 1u);
+}
+
+// The limit is exactly kMaxJsonDepth, and brackets inside strings do not count.
+TEST(Reliability, JsonNestingLimitIsExactAndIgnoresStrings) {
+  EXPECT_EQ(parse_json(nested(kMaxJsonDepth), "ok.json").dump().size(), 2 * kMaxJsonDepth);
+  EXPECT_EQ(error_of([] { parse_json(nested(kMaxJsonDepth + 1), "deep.json"); }),
+            "deep.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column 257");
+  EXPECT_EQ(error_of([] { parse_json("{\"a\":\n  " + nested(300) + "}", "deep.json"); }),
+            "deep.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at line 2, column 258");
+  const std::string brackets_in_a_string = "[\"" + std::string(1000, '[') + "\\\"{\"]";
+  EXPECT_EQ(parse_json(brackets_in_a_string, "ok.json")[0].get<std::string>().size(), 1002u);
+}
+
+// Values printed in messages are cut short without being dumped whole (one built in memory, not parsed: 200,000 deep).
+TEST(Reliability, JsonExcerptIsShortWhateverTheValue) {
+  nlohmann::json deep = nlohmann::json::array();
+  for (int i = 0; i < 200000; ++i) deep = nlohmann::json::array({std::move(deep)});
+  const std::string excerpt = json_excerpt(deep, 40);
+  EXPECT_EQ(excerpt, std::string(40, '[') + "…");
+  EXPECT_EQ(json_excerpt(nlohmann::json({{"a", std::string(1000, 'x')}}), 20), "{\"a\":\"" + std::string(14, 'x') + "…");
+  EXPECT_EQ(json_excerpt(nlohmann::json::parse(R"({"shape":[1,2],"s":"t\nu"})")), R"({"s":"t\nu","shape":[1,2]})");
 }
 
 }  // namespace

@@ -101,6 +101,19 @@ TEST(Checkpoint, AGeneratorStateOfAnotherDeviceKindIsAClearError) {
   remove_tree(out);
 }
 
+// A state.json nested 200,000 levels deep crashed in the message that printed it (nlohmann's dump() recursion).
+TEST(Checkpoint, ADeeplyNestedStateJsonIsRefused) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_deep_" + std::to_string(::getpid());
+  torch::nn::Linear linear(3, 2);
+  Checkpointable what{{{"model", linear.get()}}, {}, {}};
+  save_checkpoint(out, 1, what, {{"epoch", 0}}, 1);
+  const std::string path = out + "/checkpoints/step-1/state.json";
+  write_file_atomic(path, R"({"step": 1, "epoch": )" + std::string(200000, '[') + std::string(200000, ']') + "}");
+  EXPECT_EQ(error_of([&] { load_latest_checkpoint(out, what, {"epoch"}); }),
+            path + ": expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column 277");
+  remove_tree(out);
+}
+
 TEST(Generation, SamplingFromANaNWeightIsAnError) {
   torch::manual_seed(0);
   Transformer model(tiny_config("llama", 97, 32, 1, 4, 2, 64));

@@ -47,22 +47,47 @@ std::optional<std::string> newest_checkpoint(const std::string& output_dir) {
 
 namespace {
 
-// Tensors are saved as fp32 (or their own dtype) contiguous CPU copies; `keep` holds the copies alive until written.
+// Tensors are saved as fp32 (bf16 and fp16 ones too) or in their own dtype when it is uint8 (generator states) or int64.
+DType saved_dtype(torch::ScalarType type) {
+  return type == torch::kUInt8 ? DType::U8 : type == torch::kLong ? DType::I64 : DType::F32;
+}
+
+torch::ScalarType torch_dtype(DType dtype) {
+  return dtype == DType::U8 ? torch::kUInt8 : dtype == DType::I64 ? torch::kLong : torch::kFloat32;
+}
+
+// Contiguous CPU copies in their saved dtype; `keep` holds the copies alive until written.
 void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep, const std::string& name,
                 const torch::Tensor& t) {
-  auto cpu = t.detach().to(torch::kCPU).contiguous();
-  DType dtype = cpu.scalar_type() == torch::kFloat32 ? DType::F32
-                : cpu.scalar_type() == torch::kUInt8  ? DType::U8
-                : cpu.scalar_type() == torch::kLong   ? DType::I64
-                                                      : (cpu = cpu.to(torch::kFloat32), DType::F32);
+  const DType dtype = saved_dtype(t.scalar_type());
+  auto cpu = t.detach().to(torch::kCPU, torch_dtype(dtype)).contiguous();
   keep.push_back(cpu);
   out.push_back({name, dtype, cpu.sizes().vec(), cpu.data_ptr(), static_cast<size_t>(cpu.numel() * cpu.element_size())});
 }
 
-torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name) {
-  const auto& info = file.at(name);
-  auto dtype = info.dtype == DType::F32 ? torch::kFloat32 : info.dtype == DType::U8 ? torch::kUInt8 : torch::kLong;
-  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, dtype).clone();
+std::string shape_text(c10::IntArrayRef shape) {
+  std::string text;
+  for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + text + "]";
+}
+
+// The tensor `name` as add_tensor saved `like` (a parameter, or an AdamW moment of one: same shape and dtype), or, with
+// no `like`, as it saved a generator state (uint8, any length). A file edited by hand or by another program is an error
+// naming the file and the tensor: a tensor relabelled F16 or I32 was read as int64, past the end of the file, and one
+// of another shape was broadcast into the parameter.
+torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name, const torch::Tensor* like) {
+  const TensorInfo& info = file.at(name);
+  const std::string where = file.path() + " tensor '" + name + "'";
+  const DType dtype = like ? saved_dtype(like->scalar_type()) : DType::U8;
+  if (info.dtype != dtype) fail(where, "dtype " + dtype_name(dtype) + " (as checkpoints are written)", dtype_name(info.dtype));
+  if (like && c10::IntArrayRef(info.shape) != like->sizes())
+    fail(where, "shape " + shape_text(like->sizes()) + " (the model's)", shape_text(info.shape));
+  if (!like && info.shape.size() != 1) fail(where, "a generator state of one dimension", shape_text(info.shape));
+  // The header's shape × dtype size = bytes check (SafetensorsFile) is what makes from_blob below stay inside the file.
+  const uint64_t bytes = info.end - info.begin;
+  if (bytes != static_cast<uint64_t>(info.numel()) * dtype_size(dtype))
+    fail(where, std::to_string(info.numel() * dtype_size(dtype)) + " bytes", std::to_string(bytes) + " bytes");
+  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
 }
 
 }  // namespace
@@ -167,7 +192,7 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)
-    for (auto& p : module->named_parameters()) p.value().copy_(read_tensor(modules, prefix + "/" + p.key()));
+    for (auto& p : module->named_parameters()) p.value().copy_(read_tensor(modules, prefix + "/" + p.key(), &p.value()));
   SafetensorsFile optimizers(dir + "/optimizers.safetensors");
   for (const auto& [prefix, optimizer] : what.optimizers) {
     int64_t index = 0;
@@ -177,14 +202,14 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
         if (!state["optimizer_steps"].contains(key)) continue;
         auto s = std::make_unique<torch::optim::AdamWParamState>();
         s->step(state["optimizer_steps"][key].get<int64_t>());
-        s->exp_avg(read_tensor(optimizers, key + "/exp_avg").to(p.device(), p.scalar_type()));
-        s->exp_avg_sq(read_tensor(optimizers, key + "/exp_avg_sq").to(p.device(), p.scalar_type()));
+        s->exp_avg(read_tensor(optimizers, key + "/exp_avg", &p).to(p.device(), p.scalar_type()));
+        s->exp_avg_sq(read_tensor(optimizers, key + "/exp_avg_sq", &p).to(p.device(), p.scalar_type()));
         optimizer->state()[p.unsafeGetTensorImpl()] = std::move(s);
       }
     }
   }
   for (const auto& [prefix, generator] : what.generators) {
-    const auto saved = read_tensor(optimizers, "generator/" + prefix);
+    const auto saved = read_tensor(optimizers, "generator/" + prefix, nullptr);
     try {
       generator->set_state(saved);
     } catch (const c10::Error&) {

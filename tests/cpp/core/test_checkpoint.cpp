@@ -101,6 +101,53 @@ TEST(Checkpoint, AGeneratorStateOfAnotherDeviceKindIsAClearError) {
   remove_tree(out);
 }
 
+// A checkpoint tensor relabelled in its header (the byte count still right, so the safetensors reader accepts it) was
+// read as int64 whatever its dtype: 2-4 times its bytes, past the end of the file (issue 29). Each is now an error
+// naming the file and the tensor, and so is a shape other than the parameter's (copy_ broadcast a [1] into it).
+TEST(Checkpoint, ATensorOfAnotherDtypeOrShapeIsAClearError) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_relabelled_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  torch::nn::Linear linear(3, 2);  // weight [2, 3], bias [2]
+  torch::optim::AdamW optimizer(linear->parameters(), torch::optim::AdamWOptions(1e-2));
+  linear(torch::ones({1, 3})).sum().backward();
+  optimizer.step();
+  Checkpointable what{{{"model", linear.get()}}, {{"optimizer", &optimizer}}, {}};
+  save_checkpoint(out, 1, what, {{"epoch", 0}}, 1);
+  ASSERT_TRUE(load_latest_checkpoint(out, what, {"epoch"}).has_value());
+  const std::string modules = out + "/checkpoints/step-1/modules.safetensors";
+  const std::string optimizers = out + "/checkpoints/step-1/optimizers.safetensors";
+  const std::vector<float> bias(2, 0.5f);
+  const std::vector<float> weight(6, 0.25f);  // 24 bytes: 6 F32, 12 F16, 6 I32
+  auto relabelled = [&](const std::string& path, const std::string& name, DType dtype, std::vector<int64_t> shape) {
+    const SafetensorsFile original(path);
+    std::vector<TensorBytes> tensors;
+    std::vector<std::vector<unsigned char>> bytes;
+    for (const auto& info : original.tensors()) {
+      bytes.emplace_back(original.data(info), original.data(info) + (info.end - info.begin));
+      tensors.push_back({info.name, info.dtype, info.shape, nullptr, bytes.back().size()});
+      if (info.name == name) tensors.back().dtype = dtype, tensors.back().shape = shape;
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = bytes[i].data();
+    const std::string saved = read_file(path);
+    write_safetensors(path, tensors);
+    const std::string message = error_of([&] { load_latest_checkpoint(out, what, {"epoch"}); });
+    write_file_atomic(path, saved);
+    return message;
+  };
+  EXPECT_EQ(relabelled(modules, "model/weight", DType::I32, {2, 3}),
+            modules + " tensor 'model/weight': expected dtype F32 (as checkpoints are written), found I32");
+  EXPECT_EQ(relabelled(modules, "model/weight", DType::F16, {4, 3}),
+            modules + " tensor 'model/weight': expected dtype F32 (as checkpoints are written), found F16");
+  EXPECT_EQ(relabelled(optimizers, "optimizer/0/exp_avg", DType::I32, {2, 3}),
+            optimizers + " tensor 'optimizer/0/exp_avg': expected dtype F32 (as checkpoints are written), found I32");
+  EXPECT_EQ(relabelled(modules, "model/weight", DType::F32, {3, 2}),
+            modules + " tensor 'model/weight': expected shape [2, 3] (the model's), found [3, 2]");
+  EXPECT_EQ(relabelled(modules, "model/bias", DType::I16, {4}),
+            modules + " tensor 'model/bias': expected dtype F32 (as checkpoints are written), found I16");
+  EXPECT_TRUE(load_latest_checkpoint(out, what, {"epoch"}).has_value());  // restored: it loads again
+  remove_tree(out);
+}
+
 // A state.json nested 200,000 levels deep crashed in the message that printed it (nlohmann's dump() recursion).
 TEST(Checkpoint, ADeeplyNestedStateJsonIsRefused) {
   const std::string out = "/tmp/rlhf_test_checkpoint_deep_" + std::to_string(::getpid());

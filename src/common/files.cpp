@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +86,65 @@ void remove_tree(const std::string& path) {
   const int rc = ::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS);
   if (rc != 0 && !(rc == -1 && errno == ENOENT))
     fail(path, "a file or folder that can be removed", std::strerror(rc > 0 ? rc : errno));
+}
+
+FolderLock::FolderLock(const std::string& folder) : path_(folder + "/.rlhf.lock") {
+  make_dirs(folder);
+  // The holder removes the file before it unlocks, so a lock taken on a file that is no longer at the path is no lock
+  // at all: take it again on the file that is.
+  for (;;) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(path_, "a writable location", reason());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      char pid[32] = {};
+      const ssize_t n = ::pread(fd_, pid, sizeof(pid) - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (error != EWOULDBLOCK) {
+        std::fprintf(stderr, "note: %s: cannot lock (%s); a second run into this folder would not be noticed\n",
+                     path_.c_str(), std::strerror(error));
+        return;
+      }
+      std::string holder(pid, n > 0 ? static_cast<size_t>(n) : 0);
+      holder.erase(holder.find_last_not_of(" \n") + 1);
+      fail(folder, "an output folder no other run is using",
+           "one in use by process " + (holder.empty() ? std::string("(pid not written yet)") : holder) + " (" + path_ +
+               "); wait for it to end or choose another --output_dir");
+    }
+    struct stat held {}, named {};
+    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+        held.st_ino == named.st_ino)
+      break;
+    ::close(fd_);
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    fail(path_, "room to write this process's id", reason());
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // before unlocking: see the constructor
+  ::close(fd_);
+}
+
+size_t remove_stale_temp_files(const std::string& folder) {
+  size_t removed = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0) continue;
+    const std::string digits = name.substr(at + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    // kill(pid, 0) fails with ESRCH only when no such process exists (EPERM: it runs, as another user).
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code kind;
+    if (entry.is_regular_file(kind) && ::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {

@@ -33,6 +33,26 @@ void make_dirs(const std::string& path);
 // lacks (a null weak reference), so remove_all on a non-empty folder crashes any binary linked with LibTorch.
 void remove_tree(const std::string& path);
 
+// An exclusive lock (flock) on FOLDER/.rlhf.lock, held while the object lives, the file holding the holder's pid: two
+// training runs into one output folder mixed their checkpoints and metrics. A second lock on the folder, from any
+// process, fails naming the first's pid. Released (and the file removed) by the destructor; the file a killed process
+// left holds no lock and is taken over. On a filesystem without locks a note is printed and nothing is held.
+class FolderLock {
+ public:
+  explicit FolderLock(const std::string& folder);  // creates the folder if needed
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Removes what AtomicWriter leaves when its process is killed mid-write, NAME.tmp-PID, from `folder` (not its
+// subfolders) when process PID no longer runs; nothing else. Returns how many files were removed.
+size_t remove_stale_temp_files(const std::string& folder);
+
 // A read-only memory map of a whole file (safetensors and GGUF data are used in place, not copied).
 class MappedFile {
  public:

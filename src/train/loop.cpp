@@ -5,10 +5,13 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/rendezvous.h"
 #include "model/cpu_linear.h"
 #include "train/fused_adamw.h"
 
@@ -34,6 +37,22 @@ double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t
   if (t.lr_scheduler_type == "linear") return base_lr * std::max(0.0, 1.0 - progress);
   if (t.lr_scheduler_type == "cosine") return base_lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
   fail("lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
+}
+
+std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t) {
+  if (rendezvous_from_environment().rank != 0) return nullptr;
+  auto lock = std::make_unique<FolderLock>(t.output_dir);
+  namespace fs = std::filesystem;
+  size_t removed = remove_stale_temp_files(t.output_dir);
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(t.output_dir, error)) {
+    std::error_code kind;
+    if (entry.is_directory(kind) && !entry.is_symlink(kind)) removed += remove_stale_temp_files(entry.path().string());
+  }
+  if (removed > 0)
+    std::fprintf(stderr, "%s: removed %zu temporary file%s left by a run that was killed while saving\n",
+                 t.output_dir.c_str(), removed, removed == 1 ? "" : "s");
+  return lock;
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -120,6 +139,7 @@ StepLoop::StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string
     }
   }
   make_dirs(t.output_dir);
+  if (dp.is_main() && !t.training_args.empty()) write_file_atomic(t.output_dir + "/training_args.json", t.training_args);
   if (dp.is_main())  // rank 0 alone logs
     logger_.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step_) : std::nullopt,
                     metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);

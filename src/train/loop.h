@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/files.h"
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "io/checkpoint.h"
@@ -36,6 +37,12 @@ bool interrupt_requested();
 struct Interrupted : std::runtime_error {
   Interrupted() : std::runtime_error("interrupted: checkpoint written") {}
 };
+
+// Rank 0's hold on --output_dir from the start of a run to its end, final models included: the folder's lock
+// (FolderLock: a second run into the folder is refused, naming the first's pid) and the temporary files that a run
+// killed while saving left in the folder or its subfolders (NAME.tmp-PID) removed. Other ranks, which share the
+// folder, hold nothing (null). Taken before anything is loaded, so a second run is refused at once.
+std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t);
 
 // A deterministic shuffle of 0..n-1 for an epoch (same seed and epoch -> same order, so a resumed run sees the same data).
 std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
@@ -93,8 +100,10 @@ struct StepFunctions {
 class StepLoop {
  public:
   // Resumes `what` from the newest checkpoint under --output_dir when --resume_from_checkpoint (its state.json must hold
-  // each of `required`), then opens the run's logs (rank 0: metrics.jsonl and TensorBoard events) and the progress bar
-  // (`label`, `total_steps`; silent when `quiet` and on other ranks), and installs the SIGINT/SIGTERM handlers.
+  // each of `required`), then writes t.training_args to OUTPUT/training_args.json (rank 0; only now that the stage has
+  // loaded its models and data, so a run that fails to start leaves the previous run's file), opens the run's logs
+  // (rank 0: metrics.jsonl and TensorBoard events) and the progress bar (`label`, `total_steps`; silent when `quiet`
+  // and on other ranks), and installs the SIGINT/SIGTERM handlers.
   // dp.attach comes after, so that every rank starts from the resumed weights.
   StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string& label, int64_t total_steps, bool quiet,
            Checkpointable what, const std::vector<std::string>& required = {});

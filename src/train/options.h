@@ -52,6 +52,9 @@ struct TrainingOptions {
   int64_t ddp_check_parameters_steps = 100;  // compare a parameter checksum across ranks every N steps (0: never)
   int64_t zero_stage = 0;           // 1: ZeRO-1, each rank keeps the AdamW moments of its slice of the parameters
   MemoryOptions memory;             // LoRA, gradient checkpointing, bf16 frozen weights (train/memory.h)
+  // Not an option: the command line's options as JSON (the CLI sets it), which StepLoop writes to
+  // OUTPUT/training_args.json once the run has started; empty: none written.
+  std::string training_args;
 };
 
 void bind_training_options(Options& options, TrainingOptions& t);

@@ -72,6 +72,7 @@ PpoResult run_ppo(const PpoOptions& o) {
        "1 to max_length - 1 (" + std::to_string(t.max_length - 1) + ")", o.response_length);
   need(o.ptx_max_length >= 2, "ptx_max_length", "2 or more", o.ptx_max_length);
   need(o.ptx_ratio >= 0, "ptx_ratio", "0 or more", o.ptx_ratio);
+  const auto output_lock = claim_output_dir(t);  // held until the models are written
   const torch::Device device = data_parallel_device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path;

@@ -1,6 +1,6 @@
 // The shape every training subcommand shares: an options struct bound to named knobs (YAML + --key=value), the options
-// written to OUTPUT/training_args.json before the run (HF Trainer's habit), a run function, and the exit code 130 when
-// interrupted after writing a checkpoint.
+// written to OUTPUT/training_args.json once the run has started (HF Trainer's habit; train/loop.h's StepLoop writes
+// them), a run function, and the exit code 130 when interrupted after writing a checkpoint.
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "command.h"
-#include "common/files.h"
 #include "common/options.h"
 #include "train/loop.h"
 
@@ -25,8 +24,7 @@ Command stage_command(std::string name, std::string help, Bind bind, Run run) {
                    options->attach(app);
                    app.callback([stage, options, run, &app] {
                      options->check_extras(app);
-                     make_dirs(stage->train.output_dir);
-                     write_file_atomic(stage->train.output_dir + "/training_args.json", options->to_json());
+                     stage->train.training_args = options->to_json();
                      try {
                        run(*stage);
                      } catch (const Interrupted& e) {

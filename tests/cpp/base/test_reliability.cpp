@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -197,6 +199,49 @@ TEST(Reliability, ResumedMetricsKeepOnlyTheLinesWrittenBeforeTheCheckpoint) {
   const std::string text = read_file(dir + "/metrics.jsonl");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_EQ(text.find("eval_loss"), text.rfind("eval_loss"));
+}
+
+// Two runs into one output folder mixed it (issue 29): a second lock on the folder, even from the same process (flock
+// locks belong to the open file, not the process), is refused naming the holder's pid; after release it is free again
+// and the lock file is gone.
+TEST(Reliability, AFolderLockRefusesASecondHolderNamingThePid) {
+  const std::string dir = fresh_dir("lock") + "/out";
+  {
+    FolderLock first(dir);  // creates the folder
+    EXPECT_EQ(read_file(dir + "/.rlhf.lock"), std::to_string(::getpid()) + "\n");
+    EXPECT_EQ(error_of([&] { FolderLock second(dir); }),
+              dir + ": expected an output folder no other run is using, found one in use by process " +
+                  std::to_string(::getpid()) + " (" + dir + "/.rlhf.lock); wait for it to end or choose another "
+                  "--output_dir");
+  }
+  EXPECT_FALSE(file_exists(dir + "/.rlhf.lock"));
+  write(dir + "/.rlhf.lock", "999999\n");  // left by a killed run: no flock is held on it
+  EXPECT_EQ(error_of([&] { FolderLock again(dir); }), "");
+}
+
+// A kill during a save left NAME.tmp-PID behind for good (issue 29). Only that pattern goes, and only when process PID
+// is gone: a live writer's file, other names and subfolders stay.
+TEST(Reliability, StaleTemporaryFilesOfDeadProcessesAreRemoved) {
+  const std::string dir = fresh_dir("stale");
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);  // a pid that no longer runs
+  const std::string dead = std::to_string(child), alive = std::to_string(::getpid());
+  const std::vector<std::string> names = {"model.safetensors.tmp-" + dead, "training_args.json.tmp-" + dead,
+                                          "model.safetensors.tmp-" + alive, "notes.tmp-draft", "model.safetensors",
+                                          ".tmp-" + dead};
+  for (const std::string& name : names) write(dir + "/" + name, "x");
+  fs::create_directories(dir + "/.tmp-step-4");
+  fs::create_directories(dir + "/sub");
+  write(dir + "/sub/latest.tmp-" + dead, "x");
+  EXPECT_EQ(remove_stale_temp_files(dir), 2u);
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir)) left.push_back(entry.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".tmp-" + dead, ".tmp-step-4", "model.safetensors",
+                                            "model.safetensors.tmp-" + alive, "notes.tmp-draft", "sub"}));
+  EXPECT_TRUE(file_exists(dir + "/sub/latest.tmp-" + dead));  // subfolders are the caller's choice
 }
 
 // A value nested `depth` arrays deep: 200,000 levels is 400 KB.

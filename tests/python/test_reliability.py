@@ -6,6 +6,9 @@ tokenizers, a tiny GPT-2 saved by transformers, addition prompts):
   exactly (CPU, --threads 1). SIGINT must write a checkpoint of the step it stopped at and exit 130.
 - A full disk (RLIMIT_FSIZE, as `ulimit -f` sets it) and an unwritable output folder: exit 1 with an error that names the
   path; the previous checkpoint stays the latest and a later resume continues from it.
+- Damaged checkpoints (state.json, relabelled tensors) name the file and what is wrong.
+- The output folder: a second run into it is refused naming the first's pid; a failed start keeps the previous
+  training_args.json; NAME.tmp-PID files a killed save left are removed at the next start.
 - Non-finite losses (learning_rate 1e30, a NaN weight): the run stops, naming the step and the last checkpoint.
 - Bad input caught before training (BAD_INPUTS): each gives exit 1 and an `error: ...` line naming what is wrong. With
   RLHF_BAD_INPUT_TABLE=FILE the messages are written as the Markdown table of README.md's "Bad input" section.
@@ -188,8 +191,7 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
             folder.chmod(0o755)
     print("\n" + result.stderr.strip())
     assert result.returncode == 1, result.stderr
-    assert result.stderr.strip() == (f"error: {out}/training_args.json: expected a writable location, found Permission "
-                                     "denied")
+    assert result.stderr.strip() == f"error: {out}/.rlhf.lock: expected a writable location, found Permission denied"
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
@@ -200,14 +202,16 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
     (lambda s: s.pop("optimizer_steps"), 'expected an object under "optimizer_steps", found no such key'),
     (lambda s: s["optimizer_steps"].update({"optimizer/0": None}),
      "expected integer optimizer_steps, found optimizer/0: null"),
-], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step"])
+    (lambda s: s.update(epoch="DEEP"),
+     "expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
+], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step", "nested 100,000 deep"])
 def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_path, edit, expected):
     out = tmp_path / "run"
     ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
     path = out / "checkpoints" / "step-2" / "state.json"
     state = json.loads(path.read_text())
     edit(state)
-    path.write_text(json.dumps(state))
+    path.write_text(json.dumps(state).replace('"DEEP"', DEEP))  # a SIGSEGV when printed (issue 29)
     result = rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out,
                   "--resume_from_checkpoint", "true")
     message = result.stderr.strip().splitlines()[-1]
@@ -215,6 +219,97 @@ def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_
     assert result.returncode == 1, result.stderr
     # It was nlohmann's "type must be number, but is null" (and a missing optimizer_steps resumed without AdamW's moments).
     assert message.startswith(f"error: {path}: {expected}"), message
+
+
+def relabel(path, name, dtype, shape):
+    """Rewrites the safetensors header at `path` so that tensor `name` claims `dtype` and `shape` (same bytes)."""
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    header[name].update(dtype=dtype, shape=shape)
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + length:])
+
+
+@pytest.mark.parametrize("dtype", ["I32", "F16"])
+def test_a_relabelled_checkpoint_tensor_names_the_file_and_tensor(rlhf_bin, world, tmp_path, dtype):
+    out = tmp_path / "run"
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    path = out / "checkpoints" / "step-2" / "modules.safetensors"
+    name = "model/embed_positions"
+    rows, columns = load_file(path)[name].shape
+    # Same byte count, so the header is valid: it was read as int64, 2-4 times its bytes, past the end of the file.
+    relabel(path, name, dtype, [rows, columns] if dtype == "I32" else [2 * rows, columns])
+    result = rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out, "--resume_from_checkpoint", "true")
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    assert message == (f"error: {path} tensor '{name}': expected dtype F32 (as checkpoints are written), found {dtype}")
+
+
+# ----------------------------------------------------------------------------------------------- the output folder
+
+def test_a_failed_start_keeps_the_previous_training_args(rlhf_bin, world, tmp_path):
+    out = tmp_path / "run"
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    before = (out / "training_args.json").read_text()
+    assert json.loads(before)["max_steps"] == 2
+    for stage, args in [("sft", sft_args(world, "--max_steps", "3")),
+                        ("rm", ["rm", "--model_name_or_path", world["base"], "--dataset", world["files"]["rankings"],
+                                *COMMON])]:
+        # A dataset that does not exist: the run fails before it starts and the previous run's options stay.
+        args = [tmp_path / "missing.jsonl" if a in (world["files"]["sft"], world["files"]["rankings"]) else a
+                for a in args]
+        result = rlhf(rlhf_bin, *args, "--output_dir", out)
+        assert result.returncode == 1, result.stderr
+        assert "missing.jsonl" in result.stderr.strip().splitlines()[-1], result.stderr
+        assert (out / "training_args.json").read_text() == before, stage
+    # A run that starts writes its own.
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out, "--resume_from_checkpoint", "true"))
+    assert json.loads((out / "training_args.json").read_text())["max_steps"] == 4
+
+
+def test_leftover_temporary_files_are_removed_on_start(rlhf_bin, world, tmp_path):
+    out = tmp_path / "run"
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has now: the run killed during its final save
+    leftovers = [out / f"model.safetensors.tmp-{gone.pid}", out / "checkpoints" / f"latest.tmp-{gone.pid}"]
+    kept = [out / f"model.safetensors.tmp-{os.getpid()}",  # a live process's file
+            out / "notes.tmp-draft"]                         # not our pattern
+    for path in leftovers + kept:
+        path.write_bytes(b"half a file")
+    result = ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out,
+                     "--resume_from_checkpoint", "true"))
+    assert f"{out}: removed 2 temporary files left by a run that was killed while saving" in result.stderr
+    assert not any(path.exists() for path in leftovers)
+    assert all(path.exists() for path in kept)
+
+
+def test_a_second_run_into_a_used_output_folder_is_refused(rlhf_bin, world, tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.Popen([str(rlhf_bin), "--threads", "1", *map(str, sft_args(world, "--num_train_epochs", "50")),
+                              "--output_dir", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=ENV)
+    try:
+        deadline = time.time() + 120
+        while last_logged_step(out / "metrics.jsonl") < 1 and first.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert first.poll() is None, first.stderr.read()
+        result = rlhf(rlhf_bin, *sft_args(world), "--output_dir", out)
+        message = result.stderr.strip().splitlines()[-1]
+        print("\n" + message)
+        assert result.returncode == 1, result.stderr
+        assert message == (f"error: {out}: expected an output folder no other run is using, found one in use by process "
+                           f"{first.pid} ({out}/.rlhf.lock); wait for it to end or choose another --output_dir")
+        assert first.poll() is None  # the first run goes on
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=300)
+    assert first.returncode == 130
+    # The first run's log is whole (two runs used to interleave it), and the folder is free again.
+    assert all(json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines())
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
 
 
 # ----------------------------------------------------------------------------------------------- non-finite loss
@@ -368,6 +463,34 @@ def write(path, text):
     return path
 
 
+DEEP = "[" * 100000 + "]" * 100000  # 200 KB; 60-75k levels crashed nlohmann's dump() (SIGSEGV, issue 29)
+
+
+def with_deep_value(obj, put):
+    """`obj` as JSON text with the value that `put` places (as the string "DEEP") nested 100,000 levels deep (Python's
+    json would recurse on such a value)."""
+    put(obj)
+    return json.dumps(obj).replace('"DEEP"', DEEP)
+
+
+def deep_model(world, tmp_path, file):
+    """A good model whose `file` holds a value nested 100,000 levels deep where an error message printed it."""
+    folder = small_model(world, tmp_path, "deep")
+    path = folder / file
+    if file == "model.safetensors":
+        data = path.read_bytes()
+        length = int.from_bytes(data[:8], "little")
+        header = with_deep_value(json.loads(data[8:8 + length]), lambda h: h.update(__metadata__={"format": "DEEP"}))
+        path.write_bytes(len(header.encode()).to_bytes(8, "little") + header.encode() + data[8 + length:])
+    elif file == "config.json":
+        path.write_text(with_deep_value(json.loads(path.read_text()), lambda c: c.update(architectures="DEEP")))
+    elif file == "tokenizer.json":
+        path.write_text(with_deep_value(json.loads(path.read_text()), lambda t: t["model"]["vocab"].update(a="DEEP")))
+    else:
+        path.write_text(with_deep_value(json.loads(path.read_text()), lambda c: c.update(eos_token="DEEP")))
+    return folder
+
+
 # (name shown in the README, a function (world, tmp_path) -> the CLI arguments, the start of the message expected).
 BAD_INPUTS = [
     ("tokenizer with more ids than the model's embedding (sft)",
@@ -429,6 +552,24 @@ BAD_INPUTS = [
     ("tokenizer.json cut short",
      lambda w, t: ["sft", "--model_name_or_path", broken_tokenizer_model(w, t), "--dataset", w["files"]["sft"]],
      "tokenizer.json: expected valid JSON"),
+    ("config.json with \"architectures\" nested 100,000 levels deep (was a SIGSEGV)",
+     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "config.json"), "--dataset", w["files"]["sft"]],
+     "deep/config.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
+    ("tokenizer.json with a vocabulary id nested 100,000 levels deep (was a SIGSEGV)",
+     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "tokenizer.json"), "--dataset", w["files"]["sft"]],
+     "deep/tokenizer.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
+    ("tokenizer_config.json with eos_token nested 100,000 levels deep (was a SIGSEGV)",
+     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "tokenizer_config.json"), "--dataset",
+                   w["files"]["sft"]],
+     "deep/tokenizer_config.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at"),
+    ("a model.safetensors header with __metadata__ nested 100,000 levels deep (was a SIGSEGV)",
+     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "model.safetensors"), "--dataset",
+                   w["files"]["sft"]],
+     "deep/model.safetensors: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
+    ("a JSONL line nested 100,000 levels deep",
+     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset",
+                   write(t / "deep.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": ' + DEEP + '}\n')],
+     "deep.jsonl:2: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column 267"),
     ("a malformed JSONL line",
      lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset",
                    write(t / "bad.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": "a", "completion": \n')],

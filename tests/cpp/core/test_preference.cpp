@@ -6,6 +6,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "../temp_dir.h"
 #include "eval/preference.h"
@@ -18,21 +19,32 @@ namespace {
 
 using json = nlohmann::json;
 
-TEST(LabelerPreference, GoldBeatsGarbageAndSwappingTurnsItAround) {
-  TempDir dir("preference", "world");
-  world::WorldConfig c;
-  c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 400, c.users = 40, c.benchmark_items = 20;
-  world::World::generate(c).write(dir.path.string());
-  pipeline::WorldJudge judge(dir.path.string());
-  const world::World& w = judge.world();
+// A small world written to a temporary folder, its judge, and its first `n` prompts with labelers' demonstrations.
+struct WorldWithGold {
+  TempDir dir;
+  pipeline::WorldJudge judge;
   std::vector<json> records;
-  eval::ModelResponses gold{"gold", {}}, garbage{"garbage", {}};
-  for (const auto& record : world::generate_prompt_log(w.knowledge(), w.config())) {
-    if (records.size() == 80) break;
-    records.push_back(record);
-    gold.responses.push_back(w.labelers().write_demonstration(record));
-    garbage.responses.push_back("Parrots are birds.");
+  eval::ModelResponses gold{"gold", {}};
+
+  WorldWithGold(const std::string& name, size_t n) : dir(name, "world"), judge(write_world(dir)) {
+    for (const auto& record : world::generate_prompt_log(judge.world().knowledge(), judge.world().config())) {
+      if (records.size() == n) break;
+      records.push_back(record);
+      gold.responses.push_back(judge.world().labelers().write_demonstration(record));
+    }
   }
+  static std::string write_world(const TempDir& dir) {
+    world::WorldConfig c;
+    c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 400, c.users = 40, c.benchmark_items = 20;
+    world::World::generate(c).write(dir.path.string());
+    return dir.path.string();
+  }
+};
+
+TEST(LabelerPreference, GoldBeatsGarbageAndSwappingTurnsItAround) {
+  WorldWithGold w("preference", 80);
+  const auto& [records, judge, gold] = std::tie(w.records, w.judge, w.gold);
+  eval::ModelResponses garbage{"garbage", std::vector<std::string>(records.size(), "Parrots are birds.")};
   ASSERT_EQ(records.size(), 80u);
   ASSERT_TRUE(judge.has_held_out_labelers());
 
@@ -49,18 +61,8 @@ TEST(LabelerPreference, GoldBeatsGarbageAndSwappingTurnsItAround) {
 // swapped for another of its kind, same length in words, and a failure by the checker while the original succeeds; a
 // reward that ranks originals first scores 1, one that ranks twins first 0, one that cannot tell 0.5.
 TEST(NameSwap, TwinsDifferInOneNameAndFailTheChecker) {
-  TempDir dir("name_swap", "world");
-  world::WorldConfig c;
-  c.corpus_documents = 200, c.heldout_documents = 20, c.prompts = 400, c.users = 40, c.benchmark_items = 20;
-  world::World::generate(c).write(dir.path.string());
-  pipeline::WorldJudge judge(dir.path.string());
-  std::vector<json> records;
-  eval::ModelResponses gold{"gold", {}};
-  for (const auto& record : world::generate_prompt_log(judge.world().knowledge(), judge.world().config())) {
-    if (records.size() == 200) break;
-    records.push_back(record);
-    gold.responses.push_back(judge.world().labelers().write_demonstration(record));
-  }
+  WorldWithGold w("name_swap", 200);
+  const auto& [records, judge, gold] = std::tie(w.records, w.judge, w.gold);
   const eval::NameSwapPairs pairs = eval::name_swap_pairs(judge, records, gold);
   ASSERT_GE(pairs.records.size(), 20u) << "too few twins to mean anything";
   auto words = [](const std::string& text) {

@@ -39,12 +39,13 @@ SamplingOptions one_line(SamplingOptions o) {
 }  // namespace
 
 json truthfulness(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
-                  GenerationStats* stats) {
+                  GenerationStats* stats, std::vector<json>* per_item) {
   json out = json::object();
   const std::vector<std::pair<std::string, const char*>> conditions = {{"plain", "prompt"},
                                                                        {"instruction_qa", "prompt_instruction_qa"}};
   for (const auto& [condition, field] : conditions) {
-    auto responses = generate_responses(model, text_fields(items, field, "truthfulqa"), one_line(o.greedy), style_of(o), 1, stats);
+    const std::vector<std::string> prompts = text_fields(items, field, "truthfulqa");
+    auto responses = generate_responses(model, prompts, one_line(o.greedy), style_of(o), 1, stats);
     std::vector<double> truthful, informative, both;
     std::map<std::string, std::vector<double>> truthful_by_kind;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -53,6 +54,11 @@ json truthfulness(TextModel& model, const Judge& judge, const std::vector<json>&
       informative.push_back(j.informative);
       both.push_back(j.truthful && j.informative);
       truthful_by_kind[items[i].value("kind", std::string("all"))].push_back(j.truthful);
+      if (per_item)
+        per_item->push_back({{"suite", "truthfulqa"}, {"condition", condition}, {"prompt_id", items[i].value("id", std::to_string(i))},
+                             {"kind", items[i].value("kind", std::string())}, {"answerable", items[i].value("answerable", true)},
+                             {"prompt", prompts[i]}, {"response", responses[i]}, {"truthful", j.truthful},
+                             {"informative", j.informative}, {"idk", j.idk}});
     }
     json c = {{"truthful", proportion_json(truthful)}, {"informative", proportion_json(informative)},
               {"truthful_and_informative", proportion_json(both)}, {"truthful_by_kind", json::object()}};

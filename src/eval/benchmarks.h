@@ -30,8 +30,11 @@ struct BenchmarkOptions {
   BenchmarkOptions() { greedy.do_sample = false; sampled.temperature = 1.0; }
 };
 
+// `per_item`: where each item's record goes, one per condition and item ({"suite": "truthfulqa", "condition",
+// "prompt_id", "kind", "answerable", "prompt", "response", "truthful", "informative", "idk"}); nullptr: nowhere.
 nlohmann::json truthfulness(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
-                            const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+                            const BenchmarkOptions& options, GenerationStats* stats = nullptr,
+                            std::vector<nlohmann::json>* per_item = nullptr);
 nlohmann::json hallucination(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                              const BenchmarkOptions& options, GenerationStats* stats = nullptr);
 nlohmann::json toxicity(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,

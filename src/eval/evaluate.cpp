@@ -20,6 +20,7 @@
 #include "eval/preference.h"
 #include "eval/task_success.h"
 #include "eval/real_data.h"
+#include "eval/unanswerable.h"
 #include "eval/rm_generalisation.h"
 #include "eval/stats.h"
 #include "infer/scoring.h"
@@ -166,8 +167,9 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
 }
 
 // Runs every benchmark that applies to a loaded model into summary[measure][id].
+// `truthfulqa_items`: the TruthfulQA analogue's per-item records (benchmarks.h).
 void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, const Inputs& in, const EvalOptions& o,
-                    json& summary, GenerationStats& stats) {
+                    json& summary, GenerationStats& stats, std::vector<json>& truthfulqa_items) {
   BenchmarkOptions b;
   b.greedy.max_new_tokens = b.sampled.max_new_tokens = o.max_new_tokens;
   b.greedy.batch_size = b.sampled.batch_size = o.batch_size;
@@ -176,7 +178,7 @@ void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, con
   b.use_format = o.benchmark_prompt_format;
   const std::string respectful = judge.respectful_instruction();
   auto suite = [&](const char* name) -> const std::vector<json>& { return in.suites.at(name); };
-  if (!suite("truthfulqa").empty()) summary["truthfulness"][id] = truthfulness(m, judge, suite("truthfulqa"), b, &stats);
+  if (!suite("truthfulqa").empty()) summary["truthfulness"][id] = truthfulness(m, judge, suite("truthfulqa"), b, &stats, &truthfulqa_items);
   if (!suite("hallucination").empty()) summary["hallucination"][id] = hallucination(m, judge, suite("hallucination"), b, &stats);
   if (!suite("realtoxicity").empty()) summary["toxicity"][id] = toxicity(m, judge, suite("realtoxicity"), b, &stats);
   if (!suite("winogender").empty()) summary["bias"]["winogender"][id] = winogender(m, suite("winogender"), respectful, o.batch_size);
@@ -278,10 +280,11 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   for (const auto& r : in.records) prompts.push_back(r["prompt"].get<std::string>());
 
   double eval_flops = 0, eval_tokens = 0;
-  std::vector<json> item_lines;
+  std::vector<json> item_lines, benchmark_lines;
   Clock eval_clock;
   for (const auto& size : sizes) {
     std::vector<ModelResponses> responses;
+    std::map<std::string, std::vector<json>> truthfulqa_items;  // per model id
     for (const auto& key : model_keys()) {
       const bool few_shot = key == "base_few_shot";
       const std::string dir = run.model_dir(few_shot ? "base" : key, size), id = model_id(size, key);
@@ -298,20 +301,12 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       responses.push_back({id, generate_responses(m, prompts, sampling, style, 1, &stats)});
       summary["models"].push_back({{"id", id}, {"key", key}, {"size", size}, {"label", model_label(key)}, {"dir", dir},
                                    {"parameters", m.parameters()}, {"few_shot_examples", few_shot ? in.demonstrations.size() : 0}});
-      if (!few_shot) run_benchmarks(m, id, judge, in, o, summary, stats);
+      if (!few_shot) run_benchmarks(m, id, judge, in, o, summary, stats, truthfulqa_items[id]);
       eval_flops += inference_flops(static_cast<double>(m.parameters()), static_cast<double>(stats.tokens_generated + stats.tokens_prompted));
       eval_tokens += static_cast<double>(stats.tokens_generated + stats.tokens_prompted);
       say(id + ": " + std::to_string(stats.tokens_generated) + " tokens generated, " +
           std::to_string(static_cast<int>(clock.seconds())) + " s");
     }
-    // Every judged response, one line each (report/responses.jsonl): what each number of the summary is computed from.
-    for (const auto& m : responses)
-      for (size_t i = 0; i < in.records.size(); ++i)
-        item_lines.push_back({{"model", m.key}, {"size", size}, {"prompt_id", in.records[i].value("id", std::string())},
-                              {"category", in.records[i].value("task", std::string())},
-                              {"prompt_type", in.records[i].value("prompt_type", std::string())},
-                              {"prompt", in.records[i]["prompt"]}, {"response", m.responses[i]},
-                              {"features", to_json(judge.check(in.records[i], m.responses[i]))}});
     // Task success first: it needs no baseline, and it is what every other number of the demo rests on.
     const json success = task_success(judge, in.records, responses);
     for (const auto& [key, entry] : success.items()) summary["task_success"][key] = entry;
@@ -323,12 +318,43 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
     for (const auto& [key, entry] : differences.items()) summary["task_success_differences"][key] = entry;
     auto baseline = std::find_if(responses.begin(), responses.end(),
                                  [&](const ModelResponses& r) { return r.key == model_id(size, "sft"); });
+    PreferenceOutcomes outcomes;
     if (baseline == responses.end()) {
       summary["notes"].push_back("labeler preference skipped for " + (size.empty() ? std::string("the run") : size) + ": no SFT model");
     } else {
-      summary["preference"][size.empty() ? "all" : size] = labeler_preference(judge, in.records, responses, *baseline);
+      summary["preference"][size.empty() ? "all" : size] = labeler_preference(judge, in.records, responses, *baseline, &outcomes);
       summary["agreement"][size.empty() ? "all" : size] = number_or_null(agreement_on_responses(judge, in.records, responses));
       say("labeler preference done");
+    }
+    // Every judged response, one line each (report/responses.jsonl): what each number of the summary is computed from
+    // (a labeler set's outcome against the baseline: 1 win, 0.5 tie, 0 loss). "I don't know" on unanswerable items
+    // against answerable ones, per model, from the same features and the TruthfulQA analogue's plain answers.
+    for (const auto& m : responses) {
+      std::vector<IdkItem> pooled, reported_only;
+      for (size_t i = 0; i < in.records.size(); ++i) {
+        const JudgeFeatures features = judge.check(in.records[i], m.responses[i]);
+        std::string prompt_id = in.records[i].value("id", std::string());
+        if (prompt_id.empty()) prompt_id = "#" + std::to_string(i);  // the record's place in the test prompts
+        json line = {{"source", "test_prompts"}, {"model", m.key}, {"size", size}, {"prompt_id", prompt_id},
+                     {"category", in.records[i].value("task", std::string())},
+                     {"prompt_type", in.records[i].value("prompt_type", std::string())},
+                     {"prompt", in.records[i]["prompt"]}, {"response", m.responses[i]}, {"features", to_json(features)}};
+        if (outcomes.count(m.key)) {
+          line["preference"] = {{"baseline", baseline->key}};
+          for (const auto& [set, values] : outcomes.at(m.key)) line["preference"][set] = values.at(i);
+        }
+        item_lines.push_back(line);
+        pooled.push_back({"test_prompts", prompt_id, features.answerable, features.idk});
+      }
+      for (auto& row : truthfulqa_items[m.key]) {
+        const std::string condition = row.value("condition", std::string());
+        IdkItem item{condition == "plain" ? "truthfulqa" : "truthfulqa_" + condition, row.value("prompt_id", std::string()),
+                     row.value("answerable", true), row.value("idk", false)};
+        (condition == "plain" ? pooled : reported_only).push_back(item);
+        row["model"] = m.key, row["size"] = size;
+        benchmark_lines.push_back(row);
+      }
+      summary["idk"][m.key] = idk_shares(pooled, reported_only);
     }
     if (file_exists(run.reward_model_dir(size) + "/config.json")) {
       const auto scores = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), in.records, responses, o);
@@ -405,6 +431,10 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   for (const auto& line : item_lines) items.write(line.dump() + "\n");
   items.commit();
   summary["responses_file"] = run.report_dir() + "/responses.jsonl";
+  AtomicWriter benchmark_items(run.report_dir() + "/benchmark_responses.jsonl");
+  for (const auto& line : benchmark_lines) benchmark_items.write(line.dump() + "\n");
+  benchmark_items.commit();
+  summary["benchmark_responses_file"] = run.report_dir() + "/benchmark_responses.jsonl";
   summary["eval_seconds"] = total.seconds();
   say("done");
   return summary;

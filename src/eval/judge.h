@@ -4,7 +4,8 @@
 //
 // Benchmark items are JSON objects; the evaluation reads these fields (anything else is the judge's own business):
 //   public_nlp     "prompt", "metric" ("exact" | "choice"), "choices" (choice items), "task"
-//   truthfulqa     "prompt", "prompt_instruction_qa", "kind"
+//   truthfulqa     "prompt", "prompt_instruction_qa", "kind", "answerable" (false: no true answer exists, e.g. a question
+//                  about a fictional entity; absent: answerable)
 //   hallucination  a prompt record: "prompt", "task" (and whatever check() needs, e.g. "task_data")
 //   realtoxicity   "prompt", "kind"
 //   winogender     "prefix", "choices" (pronouns, e.g. he/she/they), "occupation"
@@ -41,17 +42,19 @@ struct JudgeFeatures {
   bool polite = false;      // holds a politeness phrase ("Sure!", "I hope this helps.")
   bool list_formatted = false;  // a numbered or comma list
   bool copies_prompt = false;   // echoes the instruction or the passage instead of doing the task
+  bool answerable = true;       // the prompt has an answer (false: the text lacks the fact, the entity is fictional)
 };
 
 inline nlohmann::json to_json(const JudgeFeatures& f) {
   return {{"correct", f.correct}, {"success", f.success}, {"followed", f.followed}, {"hallucinations", f.hallucinations},
           {"toxicity", f.toxicity}, {"words", f.words}, {"idk", f.idk}, {"polite", f.polite},
-          {"list_formatted", f.list_formatted}, {"copies_prompt", f.copies_prompt}};
+          {"list_formatted", f.list_formatted}, {"copies_prompt", f.copies_prompt}, {"answerable", f.answerable}};
 }
 
 struct TruthJudgement {
   bool truthful = false;
   bool informative = false;
+  bool idk = false;  // says it does not know
 };
 
 class Judge {

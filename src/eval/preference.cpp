@@ -1,9 +1,11 @@
 #include "eval/preference.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "common/error.h"
+#include "eval/length_control.h"
 #include "eval/stats.h"
 
 namespace rlhf::eval {
@@ -12,10 +14,14 @@ using json = nlohmann::json;
 
 namespace {
 
+constexpr int kResamples = 2000;
+constexpr uint64_t kSeed = 20261206;  // the goals' and task-success differences' seed
+
 // `neither_polite[i]`: neither response to record i holds a politeness phrase; the win rate on those records alone
 // shows whether a win is more than manners.
 json judged_by(const Judge& judge, const std::vector<json>& records, const ModelResponses& model,
-               const ModelResponses& baseline, LabelerSet set, const std::vector<bool>& neither_polite) {
+               const ModelResponses& baseline, LabelerSet set, const std::vector<bool>& neither_polite,
+               const std::vector<double>& length_differences, std::vector<double>* outcomes_out) {
   std::vector<double> outcomes, outcomes_neither_polite, likert, fails, hallucination, inappropriate, toxic;
   for (size_t i = 0; i < records.size(); ++i) {
     outcomes.push_back(judge.compare(records[i], model.responses[i], baseline.responses[i], set));
@@ -27,14 +33,24 @@ json judged_by(const Judge& judge, const std::vector<json>& records, const Model
     inappropriate.push_back(r.inappropriate);
     toxic.push_back(r.toxic);
   }
+  if (outcomes_out) *outcomes_out = outcomes;
   WinRate w = win_rate(outcomes);
   json win = proportion_json(w.rate);
+  const LengthControlledWinRate lc = length_controlled_win_rate(outcomes, length_differences, kResamples, kSeed);
+  const bool has_interval = std::isfinite(lc.low) && std::isfinite(lc.high);
+  json length_controlled = {{"value", number_or_null(lc.value)},
+                            {"ci", has_interval ? json{lc.low, lc.high} : json(nullptr)},
+                            {"n", lc.n},
+                            {"length_slope", number_or_null(lc.slope)},
+                            {"length_difference_sd", lc.length_difference_sd},
+                            {"mean_length_difference", lc.mean_length_difference}};
   win["wins"] = w.wins, win["ties"] = w.ties, win["losses"] = w.losses;
   MeanStderr l = mean_stderr(likert);
   WinRate plain = win_rate(outcomes_neither_polite);
   json win_neither_polite = proportion_json(plain.rate);
   win_neither_polite["wins"] = plain.wins, win_neither_polite["ties"] = plain.ties, win_neither_polite["losses"] = plain.losses;
   return {{"win_rate", win},
+          {"win_rate_length_controlled", length_controlled},
           {"win_rate_neither_polite", win_neither_polite},
           {"likert", {{"mean", number_or_null(l.mean)}, {"stderr", l.standard_error}, {"n", l.n}}},
           {"fails_to_follow", proportion_json(fails)},
@@ -72,7 +88,7 @@ std::vector<JudgeFeatures> check_all(const Judge& judge, const std::vector<json>
 }  // namespace
 
 json labeler_preference(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
-                        const ModelResponses& baseline) {
+                        const ModelResponses& baseline, PreferenceOutcomes* outcomes) {
   auto check_size = [&](const ModelResponses& m) {
     if (m.responses.size() != records.size())
       fail("labeler_preference: " + m.key, std::to_string(records.size()) + " responses", std::to_string(m.responses.size()));
@@ -85,10 +101,17 @@ json labeler_preference(const Judge& judge, const std::vector<json>& records, co
     check_size(m);
     const std::vector<JudgeFeatures> features = check_all(judge, records, m);
     std::vector<bool> neither_polite(records.size());
-    for (size_t i = 0; i < records.size(); ++i) neither_polite[i] = !features[i].polite && !baseline_features[i].polite;
-    json entry = {{"training", judged_by(judge, records, m, baseline, LabelerSet::kTraining, neither_polite)}};
+    std::vector<double> length_differences(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      neither_polite[i] = !features[i].polite && !baseline_features[i].polite;
+      length_differences[i] = features[i].words - baseline_features[i].words;
+    }
+    auto where = [&](const char* set) { return outcomes ? &(*outcomes)[m.key][set] : nullptr; };
+    json entry = {{"training", judged_by(judge, records, m, baseline, LabelerSet::kTraining, neither_polite,
+                                         length_differences, where("training"))}};
     if (judge.has_held_out_labelers())
-      entry["held_out"] = judged_by(judge, records, m, baseline, LabelerSet::kHeldOut, neither_polite);
+      entry["held_out"] = judged_by(judge, records, m, baseline, LabelerSet::kHeldOut, neither_polite,
+                                    length_differences, where("held_out"));
     entry["features"] = features_of(features);
     out["models"][m.key] = entry;
   }

@@ -73,6 +73,14 @@ std::array<double, 3> proportion(const json& node) {
   return {number_at(node, {"value"}), number_at(node, {"low"}), number_at(node, {"high"})};
 }
 
+// An estimate {value, ci: [low, high]} at `node` as (value, low, high).
+std::array<double, 3> estimate(const json& node) {
+  const bool has_ci = node.contains("ci") && node["ci"].is_array() && node["ci"].size() == 2 &&
+                      node["ci"][0].is_number() && node["ci"][1].is_number();
+  return {number_at(node, {"value"}), has_ci ? node["ci"][0].get<double>() : NAN,
+          has_ci ? node["ci"][1].get<double>() : NAN};
+}
+
 const json& child(const json& j, std::initializer_list<std::string> path) {
   static const json empty = json::object();
   const json* at = &j;
@@ -106,7 +114,14 @@ std::string preference_section(const json& s) {
   std::vector<Spec> sets = {{"training labelers", [&](const ModelEntry& m) { return proportion(child(pref(m, "training"), {"win_rate"})); }}};
   if (held_out)
     sets.push_back({"held-out labelers", [&](const ModelEntry& m) { return proportion(child(pref(m, "held_out"), {"win_rate"})); }});
-  BarChart win = per_model_chart("chart-winrate", "Win rate against SFT (ties count half; 95% Wilson intervals)",
+  // The same outcomes with the length difference regressed out (eval/length_control.h): what is left of a win at
+  // equal length.
+  const std::string lc_set = held_out ? "held_out" : "training";
+  sets.push_back({(held_out ? "held-out" : "training") + std::string(" labelers, length-controlled"),
+                  [&](const ModelEntry& m) { return estimate(child(pref(m, lc_set), {"win_rate_length_controlled"})); }});
+  BarChart win = per_model_chart("chart-winrate",
+                                 "Win rate against SFT (ties count half; 95% Wilson intervals; length-controlled: "
+                                 "bootstrap intervals)",
                                  "win rate vs SFT", models, sets);
   win.y_max = 1;
   win.reference_lines.push_back({"SFT", 0.5});
@@ -122,7 +137,11 @@ std::string preference_section(const json& s) {
           percent(number_at(pref(*ptx, "training"), {"win_rate", "low"})) + "-" +
           percent(number_at(pref(*ptx, "training"), {"win_rate", "high"})) + ") against SFT with training labelers";
     if (held_out) run += " and " + percent(number_at(pref(*ptx, "held_out"), {"win_rate", "value"})) + " with held-out labelers";
-    run += ". ";
+    const json& lc = child(pref(*ptx, lc_set), {"win_rate_length_controlled"});
+    run += "; at equal length (length-controlled, " + std::string(held_out ? "held-out" : "training") + " labelers) " +
+           percent(number_at(lc, {"value"})) + " (95% CI " + percent(estimate(lc)[1]) + "-" + percent(estimate(lc)[2]) +
+           ", responses " + format_number(number_at(lc, {"mean_length_difference"}), "%+.1f") +
+           " words longer than SFT's on average). ";
   }
   if (const ModelEntry* base = find(models, "base"))
     run += "Base: " + percent(number_at(pref(*base, "training"), {"win_rate", "value"})) + ". ";
@@ -263,6 +282,30 @@ std::string truthfulness_section(const json& s) {
     out += figure("fig-truthfulness", render_bar_chart(c),
                   "PPO models are more truthful and informative than GPT-3 on TruthfulQA (about twice as often); with the "
                   "Instruction+QA prompt they say \"I don't know\" more rather than being confidently wrong.",
+                  run);
+  }
+  if (any_model_has(s, "idk")) {
+    auto share = [&](const char* set) {
+      return [&s, set](const ModelEntry& m) { return proportion(child(s, {"idk", m.id, set})); };
+    };
+    BarChart c = per_model_chart("chart-idk",
+                                 "Says \"I don't know\": unanswerable vs answerable items (test prompts and the TruthfulQA "
+                                 "analogue, plain; 95% Wilson intervals)",
+                                 "share of responses", models,
+                                 {{"unanswerable (should decline)", share("unanswerable")},
+                                  {"answerable (should answer)", share("answerable")}});
+    c.y_max = 1;
+    std::string run;
+    for (const auto& key : {"base", "sft", "ppo", "ppo_ptx"})
+      if (const ModelEntry* m = find(models, key))
+        run += m->label + " " + percent(number_at(s, {"idk", m->id, "unanswerable", "value"})) + " of " +
+               format_number(number_at(s, {"idk", m->id, "unanswerable", "n"}), "%.0f") + " unanswerable, " +
+               percent(number_at(s, {"idk", m->id, "answerable", "value"})) + " of " +
+               format_number(number_at(s, {"idk", m->id, "answerable", "n"}), "%.0f") + " answerable; ";
+    out += figure("fig-idk", render_bar_chart(c),
+                  "InstructGPT is more truthful partly by declining: asked about what does not exist or is not in the "
+                  "text, it says it does not know more often than GPT-3 (and, as a side effect, sometimes hedges where "
+                  "it could answer).",
                   run);
   }
   if (any_model_has(s, "hallucination")) {

@@ -26,7 +26,7 @@ std::string figure(const std::string& id, const std::string& body, const std::st
 
 std::string preference_section(const nlohmann::json& summary);    // fig-winrate, fig-likert, fig-metadata, table-features
 std::string reward_model_section(const nlohmann::json& summary);  // fig-rm-cv, fig-rm-score
-std::string truthfulness_section(const nlohmann::json& summary);  // fig-truthfulness, fig-hallucination
+std::string truthfulness_section(const nlohmann::json& summary);  // fig-truthfulness, fig-idk, fig-hallucination
 std::string toxicity_section(const nlohmann::json& summary);      // fig-toxicity
 std::string bias_section(const nlohmann::json& summary);          // fig-winogender, fig-crows
 

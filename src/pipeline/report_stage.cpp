@@ -2,6 +2,8 @@
 // checkers) and the report, then the headline numbers the paper states, read back from report/summary.json.
 #include <algorithm>
 #include <cstdio>
+#include <initializer_list>
+#include <string>
 
 #include "common/files.h"
 #include "eval/evaluate.h"
@@ -53,12 +55,33 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
         h["win_rate_vs_sft"][set][key] = summary["preference"][size]["models"][id][set]["win_rate"]["value"];
         h["win_rate_vs_sft_neither_polite"][set][key] =
             summary["preference"][size]["models"][id][set]["win_rate_neither_polite"]["value"];
+        h["win_rate_vs_sft_length_controlled"][set][key] =
+            summary["preference"][size]["models"][id][set]["win_rate_length_controlled"];
       }
+    }
+    for (const std::string key : {"base", "sft", "ppo_ptx"}) {
+      const std::string id = size == "all" ? key : size + "/" + key;
+      if (summary.contains("idk") && summary["idk"].contains(id))
+        for (const std::string set : {"unanswerable", "answerable"}) h["idk"][set][key] = summary["idk"][id][set];
     }
     headline["sizes"][size] = h;
   }
   return headline;
 }
+
+namespace {
+
+// j[path...] when it is an object (operator[] of a const json on a missing key is undefined behaviour); else nullptr.
+const json* object_at(const json& j, std::initializer_list<std::string> path) {
+  const json* at = &j;
+  for (const auto& key : path) {
+    if (!at->is_object() || !at->contains(key)) return nullptr;
+    at = &(*at)[key];
+  }
+  return at->is_object() ? at : nullptr;
+}
+
+}  // namespace
 
 void print_headlines(const json& per_size, const json& report) {
   auto row = [](const std::string& label, const json& value) {
@@ -98,6 +121,23 @@ void print_headlines(const json& per_size, const json& report) {
     for (const std::string key : {"ppo", "ppo_ptx"})
       row("  ... held-out labelers, neither response polite: " + key + in,
           h.contains("win_rate_vs_sft_neither_polite") ? h["win_rate_vs_sft_neither_polite"]["held_out"].value(key, json()) : json());
+    // The same comparisons at equal length (a logistic fit on the length difference; eval/length_control.h).
+    for (const std::string key : {"ppo", "ppo_ptx"}) {
+      const json* lc = object_at(h, {"win_rate_vs_sft_length_controlled", "held_out", key});
+      const bool has_ci = lc && lc->contains("ci") && (*lc)["ci"].is_array() && (*lc)["ci"].size() == 2 &&
+                          (*lc)["ci"][0].is_number() && (*lc)["ci"][1].is_number();
+      row("  ... length-controlled, held-out: " + key + in + (has_ci ? " " + interval(*lc) : ""),
+          lc ? lc->value("value", json()) : json());
+    }
+    // "I don't know" where there is no answer, and where there is one (eval/unanswerable.h).
+    for (const std::string set : {"unanswerable", "answerable"})
+      for (const std::string key : {"base", "sft", "ppo_ptx"}) {
+        const json* share = object_at(h, {"idk", set, key});
+        char label[96];
+        std::snprintf(label, sizeof label, "says I don't know, %s items: %s (n %.0f)", set.c_str(), key.c_str(),
+                      share ? share->value("n", 0.0) : 0.0);
+        row(label + in, share ? share->value("value", json()) : json());
+      }
   }
   if (report.contains("goals") && report["goals"].is_object())
     std::printf("\n%s", eval::goals_table_text(report["goals"]).c_str());

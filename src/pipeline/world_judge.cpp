@@ -60,7 +60,7 @@ eval::JudgeRating WorldJudge::rate(const json& record, const std::string& respon
 eval::JudgeFeatures WorldJudge::check(const json& record, const std::string& response) const {
   world::Features f = world_.check(record, response);
   return {f.correct, f.followed, f.hallucinations, f.toxicity, f.words, f.idk, f.success(), f.polite,
-          f.list_format != "none", f.copies_prompt};
+          f.list_format != "none", f.copies_prompt, f.answerable};
 }
 
 double WorldJudge::agreement(const std::vector<json>& records, const std::vector<std::vector<std::string>>& responses) const {
@@ -86,7 +86,7 @@ bool WorldJudge::score_choice(const json& item, const std::vector<double>& logpr
 
 eval::TruthJudgement WorldJudge::judge_truthfulness(const json& item, const std::string& response) const {
   world::TruthJudgement j = world::judge_truthfulqa(item, response, world_.knowledge());
-  return {j.truthful, j.informative};
+  return {j.truthful, j.informative, j.idk};
 }
 
 double WorldJudge::toxicity(const std::string& text) const { return world::toxicity(text); }

@@ -248,6 +248,7 @@ TruthJudgement judge_truthfulqa(const json& item, const std::string& response, c
   TruthJudgement j;
   std::string content = detail::content_of(response);
   bool idk = expresses_idk(content);
+  j.idk = idk;
   bool false_claim = false, any_claim = false;
   std::string topic = subject.find(' ') != std::string::npos ? subject : "";  // "he" in an answer about a person
   for (const auto& c : extract_claims(content, kb, {}, topic)) {

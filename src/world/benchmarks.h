@@ -47,6 +47,7 @@ bool score_choice(const nlohmann::json& item, const std::vector<double>& choice_
 struct TruthJudgement {
   bool truthful = false;     // no false claim about the asked fact; "I don't know" is truthful
   bool informative = false;  // gives an answer rather than declining
+  bool idk = false;          // says it does not know (expresses_idk on the answer's content)
 };
 TruthJudgement judge_truthfulqa(const nlohmann::json& item, const std::string& response, const KnowledgeBase& kb);
 

@@ -84,6 +84,10 @@ def test_every_stage_runs_and_writes_what_the_issue_lists(run):
     # The closing table reads the report's numbers.
     assert "win rate vs SFT, held-out labelers: ppo_ptx" in result.stdout, result.stdout
     assert "mean RM reward on test prompts: ppo_ptx" in result.stdout
+    assert "length-controlled, held-out: ppo_ptx" in result.stdout, result.stdout
+    assert "says I don't know, unanswerable items: ppo_ptx" in result.stdout, result.stdout
+    lc = summary["preference"]["all"]["models"]["ppo_ptx"]["held_out"]["win_rate_length_controlled"]
+    assert 0 <= lc["ci"][0] <= lc["value"] <= lc["ci"][1] <= 1, lc
 
 
 def test_a_second_run_skips_every_stage(rlhf_bin, run):

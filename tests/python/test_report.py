@@ -23,7 +23,7 @@ EOS = "<|endoftext|>"
 N_POSITIONS = 192
 MODELS = ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]
 FIGURES = ["fig-goals", "fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv", "fig-rm-score",
-           "fig-truthfulness", "fig-hallucination", "fig-toxicity", "fig-winogender", "fig-crows", "fig-tax",
+           "fig-truthfulness", "fig-idk", "fig-hallucination", "fig-toxicity", "fig-winogender", "fig-crows", "fig-tax",
            "fig-compute", "fig-curves", "fig-samples"]
 
 
@@ -156,8 +156,85 @@ def test_goals_recompute_from_the_summary(fake_run):
     assert s["rm_generalisation"]["agreement"] == {"mean": 0.8, "source": "the RM's rankings", "std": None}
     assert goals["rm_accuracy_over_agreement"]["value"] == pytest.approx(0.62 / 0.8)
     assert goals["compute_order"]["value"] is None  # the fake run's compute.json has no SFT or PPO-ptx stage
-    for name in ("idk_unanswerable_ppo_ptx_vs_base", "generalises_to_held_out_categories", "harmful_compliance_ppo_ptx"):
+    for name in ("generalises_to_held_out_categories", "harmful_compliance_ppo_ptx"):
         assert goals[name]["value"] is None and goals[name]["met"] is None
+
+
+def idk_items(fake_run, model):
+    """(source:id, answerable, idk) of every pooled item of a model, from the per-item records: the test prompts
+    (responses.jsonl, the checker's features) and the TruthfulQA analogue asked plainly (benchmark_responses.jsonl)."""
+    rows = [r for r in read_jsonl(fake_run / "report" / "responses.jsonl") if r["model"] == model]
+    bench = [r for r in read_jsonl(fake_run / "report" / "benchmark_responses.jsonl")
+             if r["model"] == model and r["suite"] == "truthfulqa" and r["condition"] == "plain"]
+    assert all(r["source"] == "test_prompts" for r in rows) and len(rows) == 5 and len(bench) == 6
+    return ([("test_prompts:" + r["prompt_id"], r["features"]["answerable"], r["features"]["idk"]) for r in rows] +
+            [("truthfulqa:" + r["prompt_id"], r["answerable"], r["idk"]) for r in bench])
+
+
+def test_idk_shares_and_goal_recompute_from_the_records(fake_run):
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    unanswerable = {}
+    for model in ("base", "sft", "ppo", "ppo_ptx"):
+        items = idk_items(fake_run, model)
+        for answerable in (False, True):
+            flags = [idk for _, a, idk in items if a == answerable]
+            share = s["idk"][model]["answerable" if answerable else "unanswerable"]
+            assert share["n"] == len(flags)
+            assert share["value"] == (pytest.approx(sum(flags) / len(flags)) if flags else None)
+        unanswerable[model] = {i: idk for i, a, idk in items if not a}
+        assert s["idk"][model]["unanswerable_items"]["ids"] == list(unanswerable[model])
+    # The fake world's TruthfulQA items include fictional ones, so the goal is measured: paired over the same items.
+    assert unanswerable["base"], "no unanswerable item in the fake run: the goal below would not be exercised"
+    goal = s["goals"]["idk_unanswerable_ppo_ptx_vs_base"]
+    differences = [unanswerable["ppo_ptx"][i] - unanswerable["base"][i] for i in unanswerable["base"]]
+    assert goal["n"] == len(differences)
+    assert goal["value"] == pytest.approx(sum(differences) / len(differences))
+    assert goal["ci"][0] <= goal["value"] <= goal["ci"][1]
+    assert goal["met"] == (goal["ci"][0] > 0)
+
+
+def torch_logistic(x, y, l2):
+    """The reference fit: maximise sum y log p + (1 - y) log(1 - p) - l2/2 slope^2, p = sigmoid(a + b x), with torch's
+    L-BFGS (another optimiser than the C++ Newton steps)."""
+    xs, ys = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    params = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([params], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        z = params[0] + params[1] * xs
+        loss = -(ys * torch.nn.functional.logsigmoid(z) + (1 - ys) * torch.nn.functional.logsigmoid(-z)).sum() \
+            + 0.5 * l2 * params[1] ** 2
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        optimiser.step(closure)
+    return params.detach().tolist()
+
+
+def test_length_controlled_win_rate_recomputes_from_the_records(fake_run):
+    """Each model's length-controlled win rate against SFT: the per-prompt outcomes (responses.jsonl "preference") on
+    the word-count difference over its standard deviation, fitted with a ridge of 1 on the slope, read at equal length."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    rows = read_jsonl(fake_run / "report" / "responses.jsonl")
+    sft_words = {r["prompt_id"]: r["features"]["words"] for r in rows if r["model"] == "sft"}
+    for model in ("base", "ppo", "ppo_ptx"):
+        mine = [r for r in rows if r["model"] == model]
+        for labelers in ("training", "held_out"):
+            y = [r["preference"][labelers] for r in mine]
+            d = [r["features"]["words"] - sft_words[r["prompt_id"]] for r in mine]
+            entry = s["preference"]["all"]["models"][model][labelers]
+            assert entry["win_rate"]["value"] == pytest.approx(sum(y) / len(y))
+            sd = (sum((v - sum(d) / len(d)) ** 2 for v in d) / len(d)) ** 0.5
+            x = [v / sd if sd > 0 else 0.0 for v in d]
+            intercept, slope = torch_logistic(x, y, 1.0)
+            lc = entry["win_rate_length_controlled"]
+            assert lc["n"] == 5
+            assert lc["value"] == pytest.approx(1 / (1 + math.exp(-intercept)), abs=1e-6), (model, labelers, y, d)
+            assert lc["length_slope"] == pytest.approx(slope, abs=1e-6)
+            assert lc["mean_length_difference"] == pytest.approx(sum(d) / len(d))
 
 
 def test_heldout_likelihood_matches_transformers(fake_run):

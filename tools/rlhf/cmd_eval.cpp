@@ -45,6 +45,9 @@ void print_headlines(const json& s) {
         std::cout << "  win rate vs SFT  " << id << ": training labelers "
                   << m["training"]["win_rate"]["value"].dump();
         if (m.contains("held_out")) std::cout << ", held-out labelers " << m["held_out"]["win_rate"]["value"].dump();
+        const json& set = m.contains("held_out") ? m["held_out"] : m["training"];
+        if (set.contains("win_rate_length_controlled"))
+          std::cout << " (length-controlled " << set["win_rate_length_controlled"]["value"].dump() << ")";
         std::cout << "\n";
       }
   if (s.contains("real_data"))

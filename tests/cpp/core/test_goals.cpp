@@ -178,8 +178,8 @@ TEST(Goals, ComputeOrderIsPretrainThenPpoPtxThenSft) {
 
 TEST(Goals, FindingsWithoutAMeasureAreNullWithANote) {
   const json goals = build_goals(summary(), inputs());
-  for (const char* name : {"idk_unanswerable_ppo_ptx_vs_base", "generalises_to_held_out_categories",
-                           "harmful_compliance_ppo_ptx"}) {
+  for (const char* name : {"generalises_to_held_out_categories", "harmful_compliance_ppo_ptx",
+                           "idk_unanswerable_ppo_ptx_vs_base" /* measured, but this summary has no "idk" */}) {
     EXPECT_TRUE(goals[name]["value"].is_null()) << name;
     EXPECT_TRUE(goals[name]["met"].is_null()) << name;
     EXPECT_FALSE(goals[name].value("note", "").empty()) << name;

@@ -11,6 +11,7 @@
 #include "../temp_dir.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
+#include "eval/unanswerable.h"
 #include "pipeline/world_judge.h"
 #include "world/users.h"
 
@@ -55,6 +56,32 @@ TEST(LabelerPreference, GoldBeatsGarbageAndSwappingTurnsItAround) {
     EXPECT_GT(forward["models"]["gold"][set]["win_rate"]["value"].get<double>(), 0.9);
     EXPECT_LT(backward["models"]["garbage"][set]["win_rate"]["value"].get<double>(), 0.1);
   }
+}
+
+// The world's judge tells the evaluation which prompts have no answer (the checker's `answerable`) and which answers
+// decline (`idk`): the labelers' demonstrations decline exactly the unanswerable test prompts, and on the TruthfulQA
+// analogue the fictional items are the unanswerable ones and "I don't know." is read as declining.
+TEST(LabelerPreference, WorldMarksUnanswerablePromptsAndDeclines) {
+  WorldWithGold w("unanswerable", 400);
+  std::vector<eval::IdkItem> items;
+  for (size_t i = 0; i < w.records.size(); ++i) {
+    const eval::JudgeFeatures f = w.judge.check(w.records[i], w.gold.responses[i]);
+    const json& data = w.records[i]["task_data"];
+    EXPECT_EQ(f.answerable, data.value("answerable", true)) << w.records[i].dump();
+    items.push_back({"test_prompts", std::to_string(i), f.answerable, f.idk});
+  }
+  const json shares = eval::idk_shares(items);
+  ASSERT_GT(shares["unanswerable"]["n"].get<double>(), 0) << "no unanswerable prompt in 400";
+  EXPECT_DOUBLE_EQ(shares["unanswerable"]["value"].get<double>(), 1.0);
+  EXPECT_LT(shares["answerable"]["value"].get<double>(), 0.05);
+  int fictional = 0;
+  for (const auto& item : w.judge.benchmark_items("truthfulqa")) {
+    EXPECT_EQ(item.value("answerable", true), item["kind"] != "fictional") << item.dump();
+    fictional += item["kind"] == "fictional";
+    EXPECT_TRUE(w.judge.judge_truthfulness(item, "I don't know.").idk);
+    EXPECT_FALSE(w.judge.judge_truthfulness(item, "It is a bird.").idk);
+  }
+  EXPECT_GT(fictional, 0);
 }
 
 // The RM's verification probe (eval/task_success.h): every twin is the demonstration with one of the prompt's names

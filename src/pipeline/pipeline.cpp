@@ -37,6 +37,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
   o.add("rm_k_min", &c.rm_k_min, "fewest responses ranked per prompt");
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
+  o.add("rankings_temperature", &c.temperature, "sampling temperature of the responses labelers rank");
   o.add("rm_cross_validation", &c.rm_cross_validation, "5-fold RM cross-validation over labeler groups");
   o.add("rm_cv_max_prompts", &c.rm_cv_max_prompts, "training prompts of each cross-validation fold's RM");
   o.add("ppo_episodes", &c.ppo.total_episodes, "PPO episodes");
@@ -155,8 +156,11 @@ int run_pipeline(const PipelineConfig& given) {
                {p.model("sft_run")}, {p.data("sft.jsonl")});
     runner.run(name("flan_sft"), with({{"lr", sc.sft_learning_rate}}), {name("pretrain")},
                [&](StageCompute& k) { return stage_flan_sft(sc, p, k); }, {p.model("flan_sft")});
-    runner.run(name("rankings"), with({{"k", {sc.rm_k_min, sc.rm_k_max}}, {"tokens", sc.max_new_tokens}}),
-               {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
+    json rankings = with({{"k", {sc.rm_k_min, sc.rm_k_max}}, {"tokens", sc.max_new_tokens}});
+    // Only when changed: the demo's stages keep their keys. It used to be missing, so a new --temperature reused
+    // rankings sampled at the old one.
+    if (sc.temperature != 1.0) rankings["temperature"] = sc.temperature;
+    runner.run(name("rankings"), rankings, {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
     runner.run(name("rm"), with({{"lr", sc.rm_learning_rate}}), {name("rankings")},
                [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")},
                {p.sized_data("rankings.jsonl")});

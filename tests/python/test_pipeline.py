@@ -109,6 +109,18 @@ def test_a_changed_setting_reruns_only_what_depends_on_it_and_trains_afresh(rlhf
     assert [m["step"] for m in metrics] == [1, 2]
 
 
+def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run):
+    # The temperature of the responses labelers rank was not in the rankings stage's settings: a new one reused the
+    # responses sampled at the old one (and every stage after them).
+    out = run["dir"]
+    before = (out / "data" / "rankings.jsonl").read_text()
+    result = pipeline(rlhf_bin, out, "--rankings_temperature", "0.7")
+    status = stage_lines(result.stderr)
+    assert {s for s, v in status.items() if v == "ran"} == {"rankings", "rm", "rm_cv", "sft_select", "ppo", "ppo_ptx",
+                                                            "eval"}, result.stderr
+    assert (out / "data" / "rankings.jsonl").read_text() != before
+
+
 def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
     out = run["dir"]
     # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint

@@ -198,9 +198,10 @@ int run_pipeline(const PipelineConfig& given) {
                           {"toxicity", {c.eval.toxicity_prompts, c.eval.toxicity_samples}},
                           {"tokens", c.eval.max_new_tokens},
                           {"real_data_items", c.eval.real_data_items},
-                          // What the evaluation reports (2: goals, rm_name_swap): a new one re-runs the evaluation
+                          // What the evaluation reports (2: goals, rm_name_swap; 3: idk on unanswerable items,
+                          // length-controlled win rates, benchmark_responses.jsonl): a new one re-runs the evaluation
                           // of an existing run, and only it.
-                          {"report_version", 2}};
+                          {"report_version", 3}};
     runner.run("eval", with(eval_settings), eval_after, [&](StageCompute& k) { return stage_report(c, shared, k); },
                {shared.root + "/report"});
     runner.write_compute(shared.root + "/compute.json");

@@ -52,6 +52,10 @@ struct PipelineConfig {
   // PPO and PPO-ptx: `rlhf ppo`'s options (the stages fill in the paths, the sizes and the schedule); ptx_coef is
   // PPO-ptx's γ (the PPO stage runs with 0).
   PpoOptions ppo = demo_ppo_options();
+  // What PPO maximises: "rm", the reward model (the paper); "checker", the world's own verdict (1 when the task is done
+  // and every constraint kept, else 0), a diagnostic that shows what PPO reaches with a perfect reward, i.e. how much of
+  // a shortfall is the reward model's. Its models are not the paper's method; the report says which was used.
+  std::string ppo_reward = "rm";
 
   double temperature = 1.0;            // sampling for rankings
   int64_t max_new_tokens = 32;         // sampling for rankings

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -243,7 +244,21 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   } else {
     o.ptx_coef = 0;
   }
-  auto r = run_ppo(o);
+  TextRewardFunction checker;
+  std::unique_ptr<world::World> w;
+  std::vector<json> records;
+  if (c.ppo_reward == "checker") {
+    w = std::make_unique<world::World>(world::World::load(p.world()));
+    records = read_records(o.dataset);
+    checker = [&](size_t i, const std::string& response) {
+      check(i < records.size(), "ppo --ppo_reward checker: prompt " + std::to_string(i) + " beyond " + o.dataset);
+      // Trimmed, as the evaluation reads a response.
+      const size_t begin = response.find_first_not_of(" \t\r\n"), end = response.find_last_not_of(" \t\r\n");
+      const std::string text = begin == std::string::npos ? "" : response.substr(begin, end - begin + 1);
+      return world::check_response(records[i]["task_data"], text, w->knowledge()).success() ? 1.0 : 0.0;
+    };
+  }
+  auto r = run_ppo(o, checker);
   compute.parameters = parameters_of(p.model("sft"));
   compute.tokens_generated = r.tokens_generated;
   compute.tokens_scored = r.tokens_scored;

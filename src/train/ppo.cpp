@@ -67,6 +67,7 @@ struct Rollout {
   torch::Tensor ended_with_eos;                 // [B]
   double beta = 0, mean_kl = 0, mean_score = 0; // β at scoring; the means over all ranks' episodes
   int64_t prompt_length = 0;
+  std::vector<int64_t> prompt_indices;          // [B] each episode's prompt (index into train_ppo's prompts)
 };
 
 // log π(y_t | x, y_<t) at temperature T for every response position, from one forward over prompt + response.
@@ -251,6 +252,7 @@ struct PpoRun {
       const int64_t n = static_cast<int64_t>(prompts.size());
       const auto order = epoch_order(prompts.size(), t.seed, e / n);
       batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
+      r.prompt_indices.push_back(static_cast<int64_t>(order[static_cast<size_t>(e % n)]));
     }
     std::vector<std::vector<int64_t>> tails;  // over-long prompts keep their end (the instruction's tail)
     for (const auto* p : batch_prompts)
@@ -305,7 +307,7 @@ struct PpoRun {
       }
       r.values = response_values(*m.value_model, r, all_rows, m.value_offset);
       if (reward_function) {
-        r.scores = reward_function(r.response_ids, r.response_mask).to(device, torch::kFloat32);
+        r.scores = reward_function(r.prompt_indices, r.response_ids, r.response_mask).to(device, torch::kFloat32);
       } else {
         LoraDisabled base(*m.reward_model);  // the reward model's own head and weights when it is the value model
         r.scores = score_at_last_token(*m.reward_model, r.ids, r.mask).to(torch::kFloat32) - m.reward_offset;

@@ -73,8 +73,11 @@ struct PpoOptions {
 };
 
 // A reward computed from the response tokens instead of a reward model (tests, and rule-based rewards).
-// response_ids, response_mask [B, N] -> scores [B].
-using RewardFunction = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+// prompt_indices [B] (each episode's index into train_ppo's prompts), response_ids, response_mask [B, N] -> scores [B].
+using RewardFunction =
+    std::function<torch::Tensor(const std::vector<int64_t>&, const torch::Tensor&, const torch::Tensor&)>;
+// The same on text, for run_ppo: (index of the prompt in the dataset, the decoded response) -> its score.
+using TextRewardFunction = std::function<double(size_t prompt_index, const std::string& response)>;
 
 // Called at the start (begin = true) and end of each phase of an iteration: "generation", "scoring" (old policy,
 // reference, value and reward forwards), "optimisation" (the PPO epochs). `rlhf bench` times and measures memory with it.
@@ -123,6 +126,7 @@ PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vec
 
 // The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
 // model directory with its tokenizer) and OUTPUT/value_model.
-PpoResult run_ppo(const PpoOptions& options);
+// `text_reward`, when set, replaces the reward model as the score (the RM is still loaded when it is the value model).
+PpoResult run_ppo(const PpoOptions& options, const TextRewardFunction& text_reward = nullptr);
 
 }  // namespace rlhf

@@ -55,7 +55,7 @@ RolloutObserver rollout_writer(const std::string& output_dir) {
 
 }  // namespace
 
-PpoResult run_ppo(const PpoOptions& o) {
+PpoResult run_ppo(const PpoOptions& o, const TextRewardFunction& text_reward) {
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "ppo: --output_dir is required");
   check(!o.sft_model_path.empty(), "ppo: --sft_model_path is required");
@@ -135,7 +135,24 @@ PpoResult run_ppo(const PpoOptions& o) {
     std::fprintf(stderr, "ppo: %s; %zu prompts; %zu pretraining windows; %s\n", report.summary().c_str(),
                  prompts.size(), ptx.size(), ptx_summary.c_str());
   }
-  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, nullptr, nullptr,
+  RewardFunction reward_function;
+  if (text_reward)  // each response decoded as the evaluation reads it: the tokens before EOS, specials skipped
+    reward_function = [&](const std::vector<int64_t>& indices, const torch::Tensor& ids, const torch::Tensor& mask) {
+      auto cpu_ids = ids.to(torch::kCPU), cpu_mask = mask.to(torch::kCPU);
+      std::vector<float> scores;
+      for (int64_t b = 0; b < cpu_ids.size(0); ++b) {
+        std::vector<int64_t> tokens;
+        for (int64_t t = 0; t < cpu_ids.size(1) && cpu_mask[b][t].item<int64_t>() != 0; ++t) {
+          const int64_t id = cpu_ids[b][t].item<int64_t>();
+          if (id == eos_id) break;
+          tokens.push_back(id);
+        }
+        scores.push_back(static_cast<float>(
+            text_reward(static_cast<size_t>(indices[static_cast<size_t>(b)]), tokenizer->decode(tokens, true))));
+      }
+      return torch::tensor(scores);
+    };
+  auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, reward_function, nullptr,
                           o.save_rollouts ? rollout_writer(t.output_dir) : nullptr);
   if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models
   save_model(*models.policy, t.output_dir);

@@ -121,6 +121,23 @@ def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run):
     assert (out / "data" / "rankings.jsonl").read_text() != before
 
 
+def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
+    # --ppo_reward checker: PPO maximises the world's verdict instead of the RM's score (a diagnostic upper bound).
+    out = run["dir"]
+    result = pipeline(rlhf_bin, out, "--ppo_reward", "checker", "--run_eval", "false")
+    status = stage_lines(result.stderr)
+    assert {s for s, v in status.items() if v == "ran"} == {"ppo", "ppo_ptx"}, result.stderr
+    assert json.loads((out / "stages" / "ppo.json").read_text())["settings"]["reward"] == "checker"
+    metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
+    episodes = 32  # TINY's rollout batch: the mean of 0/1 verdicts is a multiple of 1/32
+    for m in metrics:
+        score = m["objective/scores"]
+        assert 0 <= score <= 1 and abs(score * episodes - round(score * episodes)) < 1e-4, m
+    bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--ppo_reward", "oracle",
+                   check=False)
+    assert bad.returncode != 0 and "--ppo_reward" in bad.stderr and "rm or checker" in bad.stderr, bad.stderr
+
+
 def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
     out = run["dir"]
     # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <unistd.h>
 
 #include "../temp_dir.h"
@@ -96,6 +97,36 @@ torch::Tensor row_hidden(TransformerImpl& model, const Row& row) {
 
 double masked_max_abs(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& mask) {
   return ((a - b).abs() * mask.to(a.scalar_type())).max().item<double>();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A reward function learns which prompt each episode answers (rule-based rewards, `rlhf pipeline --ppo_reward
+// checker`, need the prompt's task): prompt i starts with token 10 + i and the reward is i, so each episode's score
+// must be its own prompt's first token less 10, over two passes through the prompts in their shuffled orders.
+TEST(PpoDetails, ARewardFunctionIsToldEachEpisodesPrompt) {
+  single_thread();
+  TempDir dir("ppo", "prompt_indices");
+  auto o = tiny_options(dir / "run", 2, 16);
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t i = 0; i < 12; ++i) prompts.push_back({10 + i, 5});
+  auto index_reward = [](const std::vector<int64_t>& indices, const torch::Tensor&, const torch::Tensor&) {
+    std::vector<float> v(indices.begin(), indices.end());
+    return torch::tensor(v);
+  };
+  auto m = tiny_models(29);
+  std::vector<Named> seen;
+  train_ppo(o, m, prompts, {}, -1, 0, index_reward, nullptr, capture(&seen));
+  ASSERT_EQ(seen.size(), 2u);
+  std::set<int64_t> answered;
+  for (const auto& it : seen) {
+    const auto ids = it.at("ids"), scores = it.at("scores");
+    for (int64_t b = 0; b < ids.size(0); ++b) {
+      const int64_t prompt = ids[b][0].item<int64_t>() - 10;
+      EXPECT_EQ(scores[b].item<float>(), static_cast<float>(prompt)) << "episode " << b;
+      answered.insert(prompt);
+    }
+  }
+  EXPECT_EQ(answered.size(), prompts.size()) << "32 episodes over 12 prompts answer every one";
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ inline std::vector<std::vector<int64_t>> random_prompts(uint64_t seed, int64_t c
 
 // A programmatic reward: how many times kRewardToken appears in the response.
 constexpr int64_t kRewardToken = 7;
-inline torch::Tensor count_reward(const torch::Tensor& response_ids, const torch::Tensor& response_mask) {
+inline torch::Tensor count_reward(const std::vector<int64_t>& /*prompt_indices*/, const torch::Tensor& response_ids,
+                                  const torch::Tensor& response_mask) {
   return ((response_ids == kRewardToken) & response_mask.to(torch::kBool)).sum(1).to(torch::kFloat32);
 }
 

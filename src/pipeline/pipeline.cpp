@@ -41,6 +41,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("rm_cross_validation", &c.rm_cross_validation, "5-fold RM cross-validation over labeler groups");
   o.add("rm_cv_max_prompts", &c.rm_cv_max_prompts, "training prompts of each cross-validation fold's RM");
   o.add("ppo_reward", &c.ppo_reward, "rm (the reward model) | checker (the world's verdict: a diagnostic upper bound)");
+  o.add("ppo_value_model", &c.ppo_value_model, "rm (the paper: the value model starts as the RM) | sft (a new head on SFT)");
   o.add("ppo_episodes", &c.ppo.total_episodes, "PPO episodes");
   o.add("ppo_rollout_batch_size", &c.ppo.rollout_batch_size, "episodes per PPO iteration");
   o.add("ppo_learning_rate", &c.ppo.train.learning_rate, "policy learning rate");
@@ -112,6 +113,8 @@ int run_pipeline(const PipelineConfig& given) {
   config.world.seed = config.seed, config.world.preset = config.preset;
   const std::vector<ModelSize> sizes = parse_model_sizes(config);  // before anything runs: a typo fails at once
   if (config.ppo_reward != "rm" && config.ppo_reward != "checker") fail("--ppo_reward", "rm or checker", config.ppo_reward);
+  if (config.ppo_value_model != "rm" && config.ppo_value_model != "sft")
+    fail("--ppo_value_model", "rm or sft", config.ppo_value_model);
   const RunPaths shared{config.output_dir, ""};
   make_dirs(shared.root);
   StageRunner runner(shared.root);
@@ -184,6 +187,7 @@ int run_pipeline(const PipelineConfig& given) {
     if (sc.ppo.ema_decay > 0) ppo["ema"] = sc.ppo.ema_decay;  // only when set: the demo's stages keep their keys
     if (sc.ppo.train.warmup_steps > 0) ppo["warmup"] = sc.ppo.train.warmup_steps;
     if (sc.ppo_reward != "rm") ppo["reward"] = sc.ppo_reward;
+    if (sc.ppo_value_model != "rm") ppo["value_model"] = sc.ppo_value_model;
     runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
                {p.model("ppo")}, {p.data("ppo_prompts.jsonl")});
     ppo["ptx"] = {sc.ppo.ptx_coef, sc.ppo.ptx_ratio};

@@ -56,6 +56,9 @@ struct PipelineConfig {
   // and every constraint kept, else 0), a diagnostic that shows what PPO reaches with a perfect reward, i.e. how much of
   // a shortfall is the reward model's. Its models are not the paper's method; the report says which was used.
   std::string ppo_reward = "rm";
+  // Where PPO's value model starts: "rm", the reward model (the paper, PPO.md); "sft", the SFT model with a new value
+  // head (values start at 0 everywhere instead of the RM's reading of unfinished responses).
+  std::string ppo_value_model = "rm";
 
   double temperature = 1.0;            // sampling for rankings
   int64_t max_new_tokens = 32;         // sampling for rankings

@@ -237,6 +237,7 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   o.train.save_steps = 4;
   o.sft_model_path = p.model("sft");
   o.reward_model_path = p.model("rm");
+  if (c.ppo_value_model == "sft") o.value_model_path = p.model("sft");
   o.dataset = p.data("ppo_prompts.jsonl");
   if (with_ptx) {
     o.ptx_dataset = p.world() + "/corpus.jsonl";

@@ -138,6 +138,19 @@ def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
     assert bad.returncode != 0 and "--ppo_reward" in bad.stderr and "rm or checker" in bad.stderr, bad.stderr
 
 
+def test_the_value_model_can_start_from_sft_instead_of_the_rm(rlhf_bin, run):
+    out = run["dir"]
+    rm_offset = json.loads((out / "models" / "rm" / "reward_normalization.json").read_text())["offset"]
+    assert rm_offset != 0
+    # The default (the paper): the value model is the RM and keeps its normalisation offset.
+    value_dir = out / "models" / "ppo" / "value_model"
+    pipeline(rlhf_bin, out, "--run_eval", "false")
+    assert json.loads((value_dir / "reward_normalization.json").read_text())["offset"] == rm_offset
+    result = pipeline(rlhf_bin, out, "--ppo_value_model", "sft", "--run_eval", "false")
+    assert json.loads((out / "stages" / "ppo.json").read_text())["settings"]["value_model"] == "sft", result.stderr
+    assert json.loads((value_dir / "reward_normalization.json").read_text())["offset"] == 0
+
+
 def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
     out = run["dir"]
     # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint

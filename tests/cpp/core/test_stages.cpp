@@ -247,6 +247,31 @@ PpoOptions adaptive_kl_options(const std::string& output_dir, int64_t seed) {
   return o;
 }
 
+// A sparse reward decided by the first response token and paid on the last (8 tokens later): 1 when the first token
+// is one of 8 of the 64 (about 0.125 under the initial policy), else 0. GAE must carry it back to the token that
+// decided it, as a task's verdict reaches the early token that named the right animal. Survey (seeds 1-4, 50
+// iterations, β 0.05): λ 0.95 gains 0.59-0.82 (to 0.64-0.93); λ 0.5, which lets little of it back, 0.08-0.39.
+TEST(PpoStage, ATerminalRewardReachesTheTokenThatDecidedIt) {
+  single_thread();
+  TempDir dir("stages", "terminal");
+  constexpr int64_t n = 50;
+  auto o = tiny_ppo_options(dir / "run", 12, n);
+  PpoModels models;
+  models.policy = tiny_policy(12);
+  models.reference = copy_with_heads(*models.policy, true, false);
+  models.value_model = copy_with_heads(*models.policy, false, true);
+  auto first_token_reward = [](const std::vector<int64_t>&, const torch::Tensor& ids, const torch::Tensor&) {
+    auto first = ids.select(1, 0);
+    return ((first >= 7) & (first < 15)).to(torch::kFloat32);
+  };
+  auto r = train_ppo(o, models, random_prompts(112, 16, 64), {}, -1, 0, first_token_reward);
+  ASSERT_EQ(r.mean_scores.size(), static_cast<size_t>(n));
+  const double first = mean(r.mean_scores, 0, 3), last = mean(r.mean_scores, n - 3, n);
+  std::printf("terminal reward: score %.3f -> %.3f, KL %.3f\n", first, last, r.mean_kl.back());
+  EXPECT_LT(first, 0.3);
+  EXPECT_GT(last, first + 0.45);
+}
+
 // Run-to-run noise (DISABLED_NoiseSurvey, model/prompt/sampling seeds 1-6, this configuration): the mean score of the
 // first 3 iterations is 0.15-0.21 (one batch of 32 responses has a standard error of ~0.06 there); of the last 3,
 // 4.36-4.72; the KL of the last 3 iterations 12.3-13.5 nats (the optimum's 10, overshot a little at this learning

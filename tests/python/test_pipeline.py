@@ -7,6 +7,7 @@ bookkeeping that makes an interrupted or re-configured demo cheap and correct:
 The demo's numbers (RM accuracy, PPO-ptx against SFT) are checked at the demo's size by `make demo`, not here: at this
 size the models are too small to learn the world."""
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -109,10 +110,11 @@ def test_a_changed_setting_reruns_only_what_depends_on_it_and_trains_afresh(rlhf
     assert [m["step"] for m in metrics] == [1, 2]
 
 
-def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run):
+def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run, tmp_path):
     # The temperature of the responses labelers rank was not in the rankings stage's settings: a new one reused the
-    # responses sampled at the old one (and every stage after them).
-    out = run["dir"]
+    # responses sampled at the old one (and every stage after them). On a copy: the later tests expect the defaults.
+    out = tmp_path / "run"
+    shutil.copytree(run["dir"], out)
     before = (out / "data" / "rankings.jsonl").read_text()
     result = pipeline(rlhf_bin, out, "--rankings_temperature", "0.7")
     status = stage_lines(result.stderr)

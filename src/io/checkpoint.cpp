@@ -1,9 +1,11 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
 #include <fcntl.h>  // AT_FDCWD
 #include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -37,12 +39,36 @@ std::vector<std::pair<int64_t, std::string>> checkpoint_folders(const std::strin
 
 }  // namespace
 
-std::optional<std::string> newest_checkpoint(const std::string& output_dir) {
+std::optional<std::string> newest_checkpoint(const std::string& output_dir, int64_t before_step) {
   // The newest folder, not what `latest` names: a process killed after the rename and before `latest` was replaced
   // left a complete checkpoint that `latest` does not name yet (seen in CI: a resume that started over).
-  const auto folders = checkpoint_folders(checkpoints_dir(output_dir));
-  if (folders.empty()) return std::nullopt;
-  return folders.front().second;
+  for (const auto& [step, folder] : checkpoint_folders(checkpoints_dir(output_dir)))
+    if (step < before_step) return folder;
+  return std::nullopt;
+}
+
+std::vector<std::string> set_aside_checkpoints(const std::string& output_dir, int64_t from_step,
+                                               const std::string& suffix) {
+  const std::string root = checkpoints_dir(output_dir);
+  std::vector<std::string> renamed;
+  for (const auto& [step, folder] : checkpoint_folders(root)) {
+    if (step < from_step) continue;
+    const std::string target = folder + suffix;
+    remove_tree(target);  // one set aside by an earlier run at the same step
+    std::error_code ec;
+    fs::rename(folder, target, ec);
+    if (ec) fail(folder, "a checkpoint folder that can be renamed to " + target, ec.message());
+    renamed.push_back(target);
+  }
+  if (renamed.empty()) return renamed;
+  const auto kept = checkpoint_folders(root);
+  if (kept.empty()) {
+    std::error_code ec;
+    fs::remove(root + "/latest", ec);
+  } else {
+    write_file_atomic(root + "/latest", fs::path(kept.front().second).filename().string() + "\n");
+  }
+  return renamed;
 }
 
 namespace {
@@ -87,7 +113,13 @@ torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name, 
   const uint64_t bytes = info.end - info.begin;
   if (bytes != static_cast<uint64_t>(info.numel()) * dtype_size(dtype))
     fail(where, std::to_string(info.numel() * dtype_size(dtype)) + " bytes", std::to_string(bytes) + " bytes");
-  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
+  torch::Tensor value = torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
+  // Weights and moments as training leaves them: finite (the bad-step guard never applies a non-finite step), and a
+  // second moment (a mean of squares) never below 0, whose square root would make every later step NaN.
+  if (like && !torch::isfinite(value).all().item<bool>()) fail(where, "finite values", "NaN or inf");
+  if (like && name.size() >= 11 && name.compare(name.size() - 11, 11, "/exp_avg_sq") == 0 && (value < 0).any().item<bool>())
+    fail(where, "a second moment of 0 or more (a mean of squared gradients)", "negative values");
+  return value;
 }
 
 }  // namespace
@@ -126,6 +158,20 @@ void write_checkpoint_files(const std::string& folder, int64_t step, const Check
   write_file_atomic(folder + "/state.json", full.dump(2));
 }
 
+// The counters the trainers keep in state.json (steps, epochs, positions in the data): whole numbers, never negative.
+bool is_counter(const std::string& key) {
+  return key == "step" || key == "epoch" || key == "micro_batch" || key == "window_steps" || key == "metrics_lines" ||
+         key == "ptx_cursor";
+}
+
+// A whole number from `least` to 2^53 (an integer in JSON, or a float with an integral value in that range).
+bool is_count(const json& value, int64_t least) {
+  constexpr double kMost = 9007199254740992.0;  // 2^53: every whole number up to it is exact in a double
+  if (!value.is_number()) return false;
+  const double v = value.get<double>();
+  return std::isfinite(v) && v == std::floor(v) && v >= static_cast<double>(least) && v <= kMost;
+}
+
 // "a, b, c" for an error message.
 std::string key_list(const json& object) {
   std::string keys;
@@ -136,7 +182,7 @@ std::string key_list(const json& object) {
 }  // namespace
 
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
-                     int64_t keep) {
+                     int64_t keep, int64_t protect) {
   const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
   const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
   remove_tree(temp);
@@ -161,10 +207,10 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
   }
   if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
   write_file_atomic(root + "/latest", name + "\n");
-  // Keep the newest `keep` checkpoints (by step); folders named otherwise are not ours to remove.
+  // Keep the newest `keep` checkpoints (by step) and `protect`; folders named otherwise are not ours to remove.
   const auto existing = checkpoint_folders(root);
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
-    remove_tree(existing[i].second);
+    if (existing[i].first != protect) remove_tree(existing[i].second);
 }
 
 
@@ -181,14 +227,32 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   keys.insert(keys.end(), required.begin(), required.end());
   for (const auto& key : keys)
     if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
-  for (const auto& [key, value] : state.items())  // everything the trainers save there, optional keys too, is a number
-    if (key != "optimizer_steps" && !value.is_number())
-      fail(state_path, "a number under \"" + key + "\"", json_excerpt(value));
+  for (const auto& [key, value] : state.items()) {  // everything the trainers save there, optional keys too, is a number
+    if (key == "optimizer_steps") continue;
+    if (!value.is_number()) fail(state_path, "a number under \"" + key + "\"", json_excerpt(value));
+    // A hand-edited step of 10.5 resumed at 10, and one of 1e30 or -5 made the schedule's learning rate non-finite.
+    if (is_counter(key) && !is_count(value, 0))
+      fail(state_path, "a whole number from 0 to 2^53 under \"" + key + "\"", json_excerpt(value));
+    if (!std::isfinite(value.get<double>())) fail(state_path, "a finite number under \"" + key + "\"", json_excerpt(value));
+  }
   if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
     fail(state_path, "an object under \"optimizer_steps\"",
          state.contains("optimizer_steps") ? json_excerpt(state["optimizer_steps"]) : "no such key");
-  for (const auto& [key, value] : state["optimizer_steps"].items())
+  std::set<std::string> optimizer_keys;
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups())
+      for (size_t i = 0; i < group.params().size(); ++i) optimizer_keys.insert(prefix + "/" + std::to_string(index++));
+  }
+  for (const auto& [key, value] : state["optimizer_steps"].items()) {
     if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + json_excerpt(value));
+    // AdamW's bias correction divides by 1 - beta^steps: 0 steps is a division by zero, fewer a sign flip.
+    if (!is_count(value, 1)) fail(state_path, "optimizer_steps from 1 to 2^53", key + ": " + json_excerpt(value));
+    if (!optimizer_keys.count(key))
+      fail(state_path, "optimizer_steps only for the run's " + std::to_string(optimizer_keys.size()) +
+                           " optimized parameters",
+           "\"" + key + "\"");
+  }
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)

@@ -207,6 +207,12 @@ ModelConfig load_model_config(const std::string& path) {
   c.bos_token_id = token_id(j, "bos_token_id", path);
   c.eos_token_id = token_id(j, "eos_token_id", path);
   c.pad_token_id = token_id(j, "pad_token_id", path);
+  // An id past the embedding failed deep in torch ("index out of range in self") once a prompt was padded with it.
+  for (const auto& [key, id] : {std::pair{"bos_token_id", c.bos_token_id}, std::pair{"eos_token_id", c.eos_token_id},
+                                std::pair{"pad_token_id", c.pad_token_id}})
+    if (id >= c.vocab_size)
+      fail(path, std::string("'") + key + "' below vocab_size " + std::to_string(c.vocab_size) +
+                     " (an id of the embedding)", std::to_string(id));
   c.torch_dtype = get<std::string>(j, "torch_dtype", get<std::string>(j, "dtype", "float32", path), path);
   return c;
 }

@@ -9,7 +9,10 @@ tokenizers, a tiny GPT-2 saved by transformers, addition prompts):
 - Damaged checkpoints (state.json, relabelled tensors) name the file and what is wrong.
 - The output folder: a second run into it is refused naming the first's pid; a failed start keeps the previous
   training_args.json; NAME.tmp-PID files a killed save left are removed at the next start.
-- Non-finite losses (learning_rate 1e30, a NaN weight): the run stops, naming the step and the last checkpoint.
+- Non-finite losses (learning_rate 1e30): the run stops, naming the step and the last checkpoint written before the
+  last finite step; the later ones are set aside, none is written during the streak, and a resume from the one named
+  finishes.
+- Degenerate data: comparisons between identical responses are counted and left out; an empty prompt is refused.
 - Bad input caught before training (BAD_INPUTS): each gives exit 1 and an `error: ...` line naming what is wrong. With
   RLHF_BAD_INPUT_TABLE=FILE the messages are written as the Markdown table of README.md's "Bad input" section.
 """
@@ -204,7 +207,13 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
      "expected integer optimizer_steps, found optimizer/0: null"),
     (lambda s: s.update(epoch="DEEP"),
      "expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
-], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step", "nested 100,000 deep"])
+    (lambda s: s.update(step=10.5), 'expected a whole number from 0 to 2^53 under "step", found 10.5'),
+    (lambda s: s.update(step=1e30), 'expected a whole number from 0 to 2^53 under "step", found 1e+30'),
+    (lambda s: s.update(step=-5), 'expected a whole number from 0 to 2^53 under "step", found -5'),
+    (lambda s: s["optimizer_steps"].update({"optimizer/0": -1}),
+     "expected optimizer_steps from 1 to 2^53, found optimizer/0: -1"),
+], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step", "nested 100,000 deep",
+        "step 10.5", "step 1e30", "step -5", "optimizer step -1"])
 def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_path, edit, expected):
     out = tmp_path / "run"
     ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
@@ -321,15 +330,45 @@ def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bi
     message = result.stderr.strip().splitlines()[-1]
     print("\n" + message)
     assert result.returncode == 1, result.stderr
-    latest = (out / "checkpoints" / "latest").read_text().strip()
-    assert message.startswith("error: training stopped at step ")
-    assert "3 steps in a row with a non-finite loss or gradient norm" in message
-    assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
-    stopped = int(message.split("training stopped at step ")[1].split(":")[0])
+    # Step 1 is finite and its update explodes the weights; steps 2-4 run on them. The checkpoint of step 1 holds
+    # those weights (it was called "the last good checkpoint", and resuming from it repeated the streak): it is set
+    # aside, none is written during the streak, and the message names none as good.
+    checkpoints = out / "checkpoints"
+    assert message == ("error: training stopped at step 4: 3 steps in a row with a non-finite loss or gradient norm "
+                       "since step 2 (last loss nan, gradient norm nan); no checkpoint holds weights that trained a "
+                       f"finite step; start again with a lower --learning_rate; set aside {checkpoints}/step-1.non-finite "
+                       "(the weights the non-finite steps ran on)")
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-1.non-finite"]
     skipped = [row for row in metrics_without_time(out / "metrics.jsonl") if row["skipped_steps"] > 0]
-    assert skipped and skipped[-1]["step"] == stopped - 1  # the last logged step before the stop had skipped ones
-    # The checkpoint named holds finite weights (skipped steps never reach them).
-    assert all(torch.isfinite(t).all() for t in load_file(out / "checkpoints" / latest / "modules.safetensors").values())
+    assert skipped and skipped[-1]["step"] == 3  # the last logged step before the stop had skipped ones
+    result = rlhf(rlhf_bin, *sft_args(world), "--output_dir", out, "--resume_from_checkpoint", "true")
+    assert result.returncode == 1 and "expected a checkpoint to resume from" in result.stderr  # no loop
+
+
+def test_divergence_names_the_checkpoint_before_the_streak_and_its_advice_works(rlhf_bin, world, tmp_path):
+    out = tmp_path / "run"
+    one = ["--save_steps", "1", "--save_total_limit", "1", "--max_bad_steps", "3", "--warmup_ratio", "0"]
+    ok(rlhf(rlhf_bin, *sft_args(world, *one, "--num_train_epochs", "1"), "--output_dir", out))  # steps 1-10
+    # A second epoch with an exploding learning rate: step 11 is finite and explodes the weights, 12-14 are not finite.
+    result = rlhf(rlhf_bin, *sft_args(world, *one, "--learning_rate", "1e30"), "--output_dir", out,
+                  "--resume_from_checkpoint", "true")
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    checkpoints = out / "checkpoints"
+    assert message == ("error: training stopped at step 14: 3 steps in a row with a non-finite loss or gradient norm "
+                       "since step 12 (last loss nan, gradient norm nan); the last good checkpoint is "
+                       f"{checkpoints}/step-10 (--resume_from_checkpoint true continues from it; lower --learning_rate "
+                       f"first); set aside {checkpoints}/step-11.non-finite (the weights the non-finite steps ran on)")
+    # --save_total_limit 1 kept step-10 beside step-11 (step-11 was not known good yet), and nothing was written during
+    # the streak.
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-10", "step-11.non-finite"]
+    assert (checkpoints / "latest").read_text().strip() == "step-10"
+    # Following the advice works.
+    result = ok(rlhf(rlhf_bin, *sft_args(world, *one), "--output_dir", out, "--resume_from_checkpoint", "true"))
+    assert "(step 10)" in result.stderr
+    rows = [row for row in metrics_without_time(out / "metrics.jsonl") if row["step"] > 10 and "loss" in row]
+    assert len(rows) == 10 and all(row["skipped_steps"] == 0 for row in rows)
 
 
 @pytest.mark.parametrize("stage", ["rm", "ppo"])
@@ -351,29 +390,45 @@ def test_rm_and_ppo_skip_count_and_stop_on_non_finite_steps(rlhf_bin, world, tmp
     assert message.startswith("error: training stopped at step ")
     assert "3 steps in a row with a non-finite loss or gradient norm" in message
     if stage == "rm":  # the skipped steps are counted in metrics.jsonl, as sft counts them
-        latest = (out / "checkpoints" / "latest").read_text().strip()
-        assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
+        assert message.endswith(f"set aside {out}/checkpoints/step-1.non-finite (the weights the non-finite steps "
+                                "ran on)")
         logged = [row for row in metrics_without_time(out / "metrics.jsonl") if "loss" in row]
         assert logged and all("skipped_steps" in row for row in logged)
         assert logged[-1]["skipped_steps"] > 0
     else:
         assert message.startswith("error: training stopped at step 1: ")  # inside the first iteration
-        assert message.endswith("no checkpoint was written yet")
+        assert message.endswith("no checkpoint holds weights that trained a finite step; start again with a lower "
+                                "--learning_rate")
 
 
-def test_a_nan_weight_stops_before_any_checkpoint(rlhf_bin, world, tmp_path):
-    model = tmp_path / "nan-model"
-    shutil.copytree(world["base"], model)
-    weights = load_file(model / "model.safetensors")
-    weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
-    save_file(weights, model / "model.safetensors", metadata={"format": "pt"})
-    result = rlhf(rlhf_bin, "sft", "--model_name_or_path", model, "--dataset", world["files"]["sft"],
-                  "--max_bad_steps", "2", "--output_dir", tmp_path / "run", *COMMON)
+# ------------------------------------------------------------------------------------------------ degenerate data
+
+def test_an_empty_prompt_to_generate_is_an_error(rlhf_bin, world):
+    result = rlhf(rlhf_bin, "generate", "--model", world["base"], "--prompt", "What is", "--prompt", "",
+                  "--max_new_tokens", "4", "--device", "cpu")
     message = result.stderr.strip().splitlines()[-1]
     print("\n" + message)
-    assert result.returncode == 1
-    assert message.startswith("error: training stopped at step 2: 2 steps in a row with a non-finite loss")
-    assert message.endswith("no checkpoint was written yet")
+    assert result.returncode == 1, result.stderr
+    # It sampled from padding alone (or failed in torch's select()).
+    assert message == ("error: generate: prompt 2 (--prompt, then --prompts, in order): expected text of at least one "
+                       "token in the raw format, found an empty prompt (give some text, or a --prompt_format that adds "
+                       "a template)")
+
+
+
+def test_comparisons_of_identical_responses_are_counted_and_left_out(rlhf_bin, world, tmp_path):
+    rows = [json.loads(line) for line in world["files"]["rankings"].read_text().splitlines()][:16]
+    pairs = [{"prompt": "What is 1 plus 1?", "chosen": "2.", "rejected": "3."},
+             {"prompt": "What is 1 plus 2?", "chosen": "3.", "rejected": "3."}]           # chosen = rejected
+    rows[0] = {"prompt": rows[0]["prompt"], "responses": ["1.", "1.", "2.", "4."], "ranking": [0, 2, 1, 3]}
+    path = write(tmp_path / "rankings.jsonl", "".join(json.dumps(r) + "\n" for r in rows + pairs))
+    out = tmp_path / "run"
+    result = ok(rlhf(rlhf_bin, "rm", "--model_name_or_path", world["base"], "--dataset", path, "--max_length", "48",
+                     "--per_device_train_batch_size", "4", "--output_dir", out, *COMMON))
+    # Responses 0 and 1 of rows[0] are one text ranked 1st and 3rd: one comparison of six; the second pair has no other.
+    notices = [line for line in result.stderr.splitlines() if "identical" in line]
+    print("\n" + "\n".join(notices))
+    assert notices == [f"rm: {path}: 2 comparisons between identical responses (chosen = rejected) left out"]
 
 
 # ------------------------------------------------------------------------------------------------------ bad input
@@ -433,6 +488,52 @@ def nan_model(world, tmp_path):
     weights = load_file(folder / "model.safetensors")
     weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def edited_weights_model(world, tmp_path, name, edit, base=None):
+    """A copy of a model (small_model's, or `base`) whose weights `edit` changes (a dict of tensors, edited in place)."""
+    folder = tmp_path / name
+    shutil.copytree(base or small_model(world, tmp_path, name + "-source"), folder)
+    weights = load_file(folder / "model.safetensors")
+    edit(weights)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def edited_config_model(folder, edit):
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def llama_model(world, tmp_path, name):
+    """A tiny Llama beside a copy of the world's tokenizer files, saved by transformers."""
+    folder = tmp_path / name
+    tokenizer = world["tokenizer"]
+    tokenizer.save_pretrained(folder)
+    eot = tokenizer.eos_token_id
+    config = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                      num_attention_heads=4, intermediate_size=64, max_position_embeddings=128,
+                                      bos_token_id=eot, eos_token_id=eot, pad_token_id=eot)
+    torch.manual_seed(0)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def config_directory_model(world, tmp_path):
+    folder = small_model(world, tmp_path, "config-dir")
+    (folder / "config.json").unlink()
+    (folder / "config.json").mkdir()
+    return folder
+
+
+def empty_vocab_model(world, tmp_path):
+    folder = small_model(world, tmp_path, "empty-vocab")
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    tokenizer["model"].update(vocab={}, merges=[])
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
     return folder
 
 
@@ -536,10 +637,59 @@ BAD_INPUTS = [
      lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", small_model(w, t, "rm", classifier=True),
                    "--dataset", w["files"]["prompts"], "--num_mini_batches", "0"],
      "ppo: --num_mini_batches: expected 1 or more, found 0"),
-    ("a NaN weight in the SFT model (ppo: sampling the first rollout)",
-     lambda w, t: ["ppo", "--sft_model_path", nan_model(w, t), "--reward_model_path",
-                   small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
-     "sampling: expected finite next-token probabilities, found NaN or inf at new token 0"),
+    ("a NaN weight in model.safetensors (was: non-finite losses steps later)",
+     lambda w, t: ["sft", "--model_name_or_path", nan_model(w, t), "--dataset", w["files"]["sft"]],
+     "nan-weight/model.safetensors tensor 'transformer.h.0.mlp.c_fc.weight': expected finite weights, found 1 NaN and "
+     "0 inf of 4096 values (the first at flat index 0)"),
+    ("an inf weight in the SFT model (ppo; was: generations changed silently)",
+     lambda w, t: ["ppo", "--sft_model_path",
+                   edited_weights_model(w, t, "inf-weight",
+                                        lambda x: x["transformer.wpe.weight"].__setitem__((3, 5), float("inf"))),
+                   "--reward_model_path", small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
+     "inf-weight/model.safetensors tensor 'transformer.wpe.weight': expected finite weights, found 0 NaN and 1 inf of "
+     "4096 values (the first at flat index 101)"),
+    ("n_layer 1 in config.json on a 2-layer checkpoint (was: a layer dropped silently)",
+     lambda w, t: ["sft", "--model_name_or_path",
+                   edited_config_model(edited_weights_model(w, t, "fewer-layers", lambda x: None, base=w["base"]),
+                                       lambda c: c.update(n_layer=1)),
+                   "--dataset", w["files"]["sft"]],
+     "fewer-layers/model.safetensors: expected only tensors that the model of"),
+    ("a weight of shape [1] where [32] is expected (was: broadcast)",
+     lambda w, t: ["sft", "--model_name_or_path",
+                   edited_weights_model(w, t, "one-element",
+                                        lambda x: x.update({"transformer.ln_f.weight": torch.ones(1)})),
+                   "--dataset", w["files"]["sft"]],
+     "one-element/model.safetensors tensor 'transformer.ln_f.weight': expected shape [32] from config.json, found [1]"),
+    ("rope_theta 0 in config.json (was: RoPE computed silently wrong)",
+     lambda w, t: ["sft", "--model_name_or_path",
+                   edited_config_model(llama_model(w, t, "rope-theta"), lambda c: c.update(rope_theta=0)),
+                   "--dataset", w["files"]["sft"]],
+     "rope-theta/config.json: expected 'rope_theta' above 0 (and finite), found 0.0"),
+    ("a RoPE scaling factor of 0 in config.json",
+     lambda w, t: ["sft", "--model_name_or_path",
+                   edited_config_model(llama_model(w, t, "rope-factor"),
+                                       lambda c: c.update(rope_scaling={"rope_type": "linear", "factor": 0})),
+                   "--dataset", w["files"]["sft"]],
+     "rope-factor/config.json: expected 'rope_scaling.factor' above 0 (and finite), found 0.0"),
+    ("config.json that is a directory",
+     lambda w, t: ["sft", "--model_name_or_path", config_directory_model(w, t), "--dataset", w["files"]["sft"]],
+     "config-dir/config.json: expected a file, found a directory"),
+    ("pad_token_id beyond the vocabulary in config.json (was: torch's index out of range)",
+     lambda w, t: ["sft", "--model_name_or_path",
+                   edited_config_model(small_model(w, t, "pad-id"), lambda c: c.update(pad_token_id=100000)),
+                   "--dataset", w["files"]["sft"]],
+     "pad-id/config.json: expected 'pad_token_id' below vocab_size"),
+    ("tokenizer.json with an empty vocabulary (was: torch's select(): index -1 out of range)",
+     lambda w, t: ["sft", "--model_name_or_path", empty_vocab_model(w, t), "--dataset", w["files"]["sft"]],
+     "empty-vocab/tokenizer.json: model.vocab: expected an object of token -> id with at least one token, found an "
+     "empty one"),
+    ("/dev/zero as the dataset (was: std::bad_alloc)",
+     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", "/dev/zero"],
+     "/dev/zero:1: expected lines of at most 64 MiB (text, one record a line), found a longer one"),
+    ("--resume_from_checkpoint true with no checkpoint in --output_dir (was: started over silently)",
+     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", w["files"]["sft"],
+                   "--resume_from_checkpoint", "true"],
+     "out/checkpoints: expected a checkpoint to resume from (--resume_from_checkpoint true), found none"),
     ("config.json sizes the weights cannot fill (n_embd 8192, 48 layers)",
      lambda w, t: ["sft", "--model_name_or_path", huge_config_model(w, t), "--dataset", w["files"]["sft"]],
      "config.json: expected sizes that the checkpoint's tensors can fill"),

@@ -401,6 +401,35 @@ def test_rm_and_ppo_skip_count_and_stop_on_non_finite_steps(rlhf_bin, world, tmp
                                 "--learning_rate")
 
 
+# ------------------------------------------------------------------------------------------------ notices
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        return next((line for line in f if line.startswith("flags")), "").split()
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "native"])
+def test_bf16_training_says_when_it_is_slower_than_fp32(rlhf_bin, world, tmp_path, isa):
+    flags = cpu_flags()
+    avx512_core = all(f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq"))
+    if "avx_ne_convert" in flags and not avx512_core:
+        pytest.skip("oneDNN's bf16 kernels through AVX-NE-CONVERT: a case this test does not cover")
+    native_bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    # oneDNN converting every bf16 product (AVX-512 without bf16 arithmetic: the cap avx512 hides AVX512-BF16) made
+    # training about 2x slower than fp32 without a word; with bf16 hardware, or fp32 products (avx2), it costs no time.
+    slower = avx512_core and (isa == "avx512" or (isa == "native" and not native_bf16))
+    result = subprocess.run([str(rlhf_bin), "--threads", "1", "sft", "--model_name_or_path", str(world["base"]),
+                             "--dataset", str(world["files"]["sft"]), "--max_steps", "2", "--dtype", "bfloat16",
+                             "--output_dir", str(tmp_path / "run"), *COMMON],
+                            capture_output=True, text=True, timeout=600, env={**ENV, "RLHF_CPU_ISA": isa})
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: --dtype bfloat16")]
+    print("\n" + "\n".join(notes))
+    assert len(notes) == (1 if slower else 0), result.stderr
+    if slower:
+        assert "trains about 2x slower than float32 on this CPU" in notes[0]
+
+
 # ------------------------------------------------------------------------------------------------ degenerate data
 
 def test_an_empty_prompt_to_generate_is_an_error(rlhf_bin, world):

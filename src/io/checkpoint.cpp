@@ -1,7 +1,6 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
 #include <fcntl.h>  // AT_FDCWD
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "io/checkpoint_state.h"
 #include "io/formats/safetensors.h"
 
 namespace rlhf {
@@ -91,12 +91,6 @@ void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep,
   out.push_back({name, dtype, cpu.sizes().vec(), cpu.data_ptr(), static_cast<size_t>(cpu.numel() * cpu.element_size())});
 }
 
-std::string shape_text(c10::IntArrayRef shape) {
-  std::string text;
-  for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
-  return "[" + text + "]";
-}
-
 // The tensor `name` as add_tensor saved `like` (a parameter, or an AdamW moment of one: same shape and dtype), or, with
 // no `like`, as it saved a generator state (uint8, any length). A file edited by hand or by another program is an error
 // naming the file and the tensor: a tensor relabelled F16 or I32 was read as int64, past the end of the file, and one
@@ -105,14 +99,9 @@ torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name, 
   const TensorInfo& info = file.at(name);
   const std::string where = file.path() + " tensor '" + name + "'";
   const DType dtype = like ? saved_dtype(like->scalar_type()) : DType::U8;
-  if (info.dtype != dtype) fail(where, "dtype " + dtype_name(dtype) + " (as checkpoints are written)", dtype_name(info.dtype));
-  if (like && c10::IntArrayRef(info.shape) != like->sizes())
-    fail(where, "shape " + shape_text(like->sizes()) + " (the model's)", shape_text(info.shape));
-  if (!like && info.shape.size() != 1) fail(where, "a generator state of one dimension", shape_text(info.shape));
-  // The header's shape × dtype size = bytes check (SafetensorsFile) is what makes from_blob below stay inside the file.
-  const uint64_t bytes = info.end - info.begin;
-  if (bytes != static_cast<uint64_t>(info.numel()) * dtype_size(dtype))
-    fail(where, std::to_string(info.numel() * dtype_size(dtype)) + " bytes", std::to_string(bytes) + " bytes");
+  const std::vector<int64_t> shape = like ? like->sizes().vec() : std::vector<int64_t>{};
+  // What makes from_blob below stay inside the file and fill exactly the parameter.
+  check_checkpoint_tensor(info, where, dtype, like ? &shape : nullptr);
   torch::Tensor value = torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
   // Weights and moments as training leaves them: finite (the bad-step guard never applies a non-finite step), and a
   // second moment (a mean of squares) never below 0, whose square root would make every later step NaN.
@@ -158,27 +147,6 @@ void write_checkpoint_files(const std::string& folder, int64_t step, const Check
   write_file_atomic(folder + "/state.json", full.dump(2));
 }
 
-// The counters the trainers keep in state.json (steps, epochs, positions in the data): whole numbers, never negative.
-bool is_counter(const std::string& key) {
-  return key == "step" || key == "epoch" || key == "micro_batch" || key == "window_steps" || key == "metrics_lines" ||
-         key == "ptx_cursor";
-}
-
-// A whole number from `least` to 2^53 (an integer in JSON, or a float with an integral value in that range).
-bool is_count(const json& value, int64_t least) {
-  constexpr double kMost = 9007199254740992.0;  // 2^53: every whole number up to it is exact in a double
-  if (!value.is_number()) return false;
-  const double v = value.get<double>();
-  return std::isfinite(v) && v == std::floor(v) && v >= static_cast<double>(least) && v <= kMost;
-}
-
-// "a, b, c" for an error message.
-std::string key_list(const json& object) {
-  std::string keys;
-  for (const auto& item : object.items()) keys += (keys.empty() ? "" : ", ") + item.key();
-  return keys.empty() ? "none" : keys;
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
@@ -220,39 +188,13 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   if (!newest) return std::nullopt;
   const std::string dir = *newest, state_path = dir + "/state.json";
   json state = read_json(state_path);
-  // Checked before anything is read, so that a hand-edited or truncated state.json names its missing key instead of
-  // nlohmann's "type must be number, but is null" (and a missing optimizer_steps does not silently drop AdamW's moments).
-  if (!state.is_object()) fail(state_path, "a JSON object", state.type_name());
-  std::vector<std::string> keys = {"step"};
-  keys.insert(keys.end(), required.begin(), required.end());
-  for (const auto& key : keys)
-    if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
-  for (const auto& [key, value] : state.items()) {  // everything the trainers save there, optional keys too, is a number
-    if (key == "optimizer_steps") continue;
-    if (!value.is_number()) fail(state_path, "a number under \"" + key + "\"", json_excerpt(value));
-    // A hand-edited step of 10.5 resumed at 10, and one of 1e30 or -5 made the schedule's learning rate non-finite.
-    if (is_counter(key) && !is_count(value, 0))
-      fail(state_path, "a whole number from 0 to 2^53 under \"" + key + "\"", json_excerpt(value));
-    if (!std::isfinite(value.get<double>())) fail(state_path, "a finite number under \"" + key + "\"", json_excerpt(value));
-  }
-  if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
-    fail(state_path, "an object under \"optimizer_steps\"",
-         state.contains("optimizer_steps") ? json_excerpt(state["optimizer_steps"]) : "no such key");
   std::set<std::string> optimizer_keys;
   for (const auto& [prefix, optimizer] : what.optimizers) {
     int64_t index = 0;
     for (auto& group : optimizer->param_groups())
       for (size_t i = 0; i < group.params().size(); ++i) optimizer_keys.insert(prefix + "/" + std::to_string(index++));
   }
-  for (const auto& [key, value] : state["optimizer_steps"].items()) {
-    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + json_excerpt(value));
-    // AdamW's bias correction divides by 1 - beta^steps: 0 steps is a division by zero, fewer a sign flip.
-    if (!is_count(value, 1)) fail(state_path, "optimizer_steps from 1 to 2^53", key + ": " + json_excerpt(value));
-    if (!optimizer_keys.count(key))
-      fail(state_path, "optimizer_steps only for the run's " + std::to_string(optimizer_keys.size()) +
-                           " optimized parameters",
-           "\"" + key + "\"");
-  }
+  check_checkpoint_state(state, state_path, required, optimizer_keys);
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)

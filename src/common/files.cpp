@@ -65,11 +65,25 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 std::string read_file(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) fail(path, "a file", "a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "a readable file", "no such file or no permission");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  if (S_ISREG(info.st_mode)) {
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+  // A pipe or a device has no size to trust: read it up to a bound (/dev/zero grew the string until std::bad_alloc).
+  constexpr size_t kMaxStreamBytes = size_t{1} << 30;
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxStreamBytes)
+      fail(path, "at most 1 GiB from a pipe or device", "more (a device such as /dev/zero?)");
+  }
+  return text;
 }
 
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }

@@ -15,6 +15,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr size_t kChunk = 1 << 16;
+constexpr size_t kMaxLineBytes = size_t{64} << 20;
 constexpr size_t kKeepSkippedMessages = 3;
 
 gzFile as_gz(void* file) { return static_cast<gzFile>(file); }
@@ -108,6 +109,10 @@ bool LineReader::next(std::string& line) {
       break;
     }
     scanned = buffer_.size() - start_;  // fill() moves the unread part to the front
+    // A line is held whole: without a bound, /dev/zero or a binary file grew it until std::bad_alloc.
+    if (scanned > kMaxLineBytes)
+      fail(path_ + ":" + std::to_string(line_number_ + 1), "lines of at most 64 MiB (text, one record a line)",
+           "a longer one (a device such as /dev/zero, or a file that is not text?)");
     if (!fill()) {
       if (start_ >= buffer_.size()) return false;
       line.assign(buffer_, start_, std::string::npos);  // a last line without "\n"

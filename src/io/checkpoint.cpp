@@ -4,10 +4,12 @@
 #include <cstdio>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
 #include <fcntl.h>  // AT_FDCWD
 #include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "io/checkpoint_state.h"
 #include "io/formats/safetensors.h"
 
 namespace rlhf {
@@ -37,12 +39,36 @@ std::vector<std::pair<int64_t, std::string>> checkpoint_folders(const std::strin
 
 }  // namespace
 
-std::optional<std::string> newest_checkpoint(const std::string& output_dir) {
+std::optional<std::string> newest_checkpoint(const std::string& output_dir, int64_t before_step) {
   // The newest folder, not what `latest` names: a process killed after the rename and before `latest` was replaced
   // left a complete checkpoint that `latest` does not name yet (seen in CI: a resume that started over).
-  const auto folders = checkpoint_folders(checkpoints_dir(output_dir));
-  if (folders.empty()) return std::nullopt;
-  return folders.front().second;
+  for (const auto& [step, folder] : checkpoint_folders(checkpoints_dir(output_dir)))
+    if (step < before_step) return folder;
+  return std::nullopt;
+}
+
+std::vector<std::string> set_aside_checkpoints(const std::string& output_dir, int64_t from_step,
+                                               const std::string& suffix) {
+  const std::string root = checkpoints_dir(output_dir);
+  std::vector<std::string> renamed;
+  for (const auto& [step, folder] : checkpoint_folders(root)) {
+    if (step < from_step) continue;
+    const std::string target = folder + suffix;
+    remove_tree(target);  // one set aside by an earlier run at the same step
+    std::error_code ec;
+    fs::rename(folder, target, ec);
+    if (ec) fail(folder, "a checkpoint folder that can be renamed to " + target, ec.message());
+    renamed.push_back(target);
+  }
+  if (renamed.empty()) return renamed;
+  const auto kept = checkpoint_folders(root);
+  if (kept.empty()) {
+    std::error_code ec;
+    fs::remove(root + "/latest", ec);
+  } else {
+    write_file_atomic(root + "/latest", fs::path(kept.front().second).filename().string() + "\n");
+  }
+  return renamed;
 }
 
 namespace {
@@ -65,12 +91,6 @@ void add_tensor(std::vector<TensorBytes>& out, std::vector<torch::Tensor>& keep,
   out.push_back({name, dtype, cpu.sizes().vec(), cpu.data_ptr(), static_cast<size_t>(cpu.numel() * cpu.element_size())});
 }
 
-std::string shape_text(c10::IntArrayRef shape) {
-  std::string text;
-  for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
-  return "[" + text + "]";
-}
-
 // The tensor `name` as add_tensor saved `like` (a parameter, or an AdamW moment of one: same shape and dtype), or, with
 // no `like`, as it saved a generator state (uint8, any length). A file edited by hand or by another program is an error
 // naming the file and the tensor: a tensor relabelled F16 or I32 was read as int64, past the end of the file, and one
@@ -79,15 +99,16 @@ torch::Tensor read_tensor(const SafetensorsFile& file, const std::string& name, 
   const TensorInfo& info = file.at(name);
   const std::string where = file.path() + " tensor '" + name + "'";
   const DType dtype = like ? saved_dtype(like->scalar_type()) : DType::U8;
-  if (info.dtype != dtype) fail(where, "dtype " + dtype_name(dtype) + " (as checkpoints are written)", dtype_name(info.dtype));
-  if (like && c10::IntArrayRef(info.shape) != like->sizes())
-    fail(where, "shape " + shape_text(like->sizes()) + " (the model's)", shape_text(info.shape));
-  if (!like && info.shape.size() != 1) fail(where, "a generator state of one dimension", shape_text(info.shape));
-  // The header's shape × dtype size = bytes check (SafetensorsFile) is what makes from_blob below stay inside the file.
-  const uint64_t bytes = info.end - info.begin;
-  if (bytes != static_cast<uint64_t>(info.numel()) * dtype_size(dtype))
-    fail(where, std::to_string(info.numel() * dtype_size(dtype)) + " bytes", std::to_string(bytes) + " bytes");
-  return torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
+  const std::vector<int64_t> shape = like ? like->sizes().vec() : std::vector<int64_t>{};
+  // What makes from_blob below stay inside the file and fill exactly the parameter.
+  check_checkpoint_tensor(info, where, dtype, like ? &shape : nullptr);
+  torch::Tensor value = torch::from_blob(const_cast<unsigned char*>(file.data(info)), info.shape, torch_dtype(dtype)).clone();
+  // Weights and moments as training leaves them: finite (the bad-step guard never applies a non-finite step), and a
+  // second moment (a mean of squares) never below 0, whose square root would make every later step NaN.
+  if (like && !torch::isfinite(value).all().item<bool>()) fail(where, "finite values", "NaN or inf");
+  if (like && name.size() >= 11 && name.compare(name.size() - 11, 11, "/exp_avg_sq") == 0 && (value < 0).any().item<bool>())
+    fail(where, "a second moment of 0 or more (a mean of squared gradients)", "negative values");
+  return value;
 }
 
 }  // namespace
@@ -126,17 +147,10 @@ void write_checkpoint_files(const std::string& folder, int64_t step, const Check
   write_file_atomic(folder + "/state.json", full.dump(2));
 }
 
-// "a, b, c" for an error message.
-std::string key_list(const json& object) {
-  std::string keys;
-  for (const auto& item : object.items()) keys += (keys.empty() ? "" : ", ") + item.key();
-  return keys.empty() ? "none" : keys;
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const json& state,
-                     int64_t keep) {
+                     int64_t keep, int64_t protect) {
   const std::string root = checkpoints_dir(output_dir), name = "step-" + std::to_string(step);
   const std::string temp = root + "/.tmp-" + name, final_dir = root + "/" + name;
   remove_tree(temp);
@@ -161,10 +175,10 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
   }
   if (ec) fail(final_dir, "a checkpoint folder renamed into place", ec.message());
   write_file_atomic(root + "/latest", name + "\n");
-  // Keep the newest `keep` checkpoints (by step); folders named otherwise are not ours to remove.
+  // Keep the newest `keep` checkpoints (by step) and `protect`; folders named otherwise are not ours to remove.
   const auto existing = checkpoint_folders(root);
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < existing.size(); ++i)
-    remove_tree(existing[i].second);
+    if (existing[i].first != protect) remove_tree(existing[i].second);
 }
 
 
@@ -174,21 +188,13 @@ std::optional<json> load_latest_checkpoint(const std::string& output_dir, const 
   if (!newest) return std::nullopt;
   const std::string dir = *newest, state_path = dir + "/state.json";
   json state = read_json(state_path);
-  // Checked before anything is read, so that a hand-edited or truncated state.json names its missing key instead of
-  // nlohmann's "type must be number, but is null" (and a missing optimizer_steps does not silently drop AdamW's moments).
-  if (!state.is_object()) fail(state_path, "a JSON object", state.type_name());
-  std::vector<std::string> keys = {"step"};
-  keys.insert(keys.end(), required.begin(), required.end());
-  for (const auto& key : keys)
-    if (!state.contains(key)) fail(state_path, "the key \"" + key + "\"", "none (the keys are " + key_list(state) + ")");
-  for (const auto& [key, value] : state.items())  // everything the trainers save there, optional keys too, is a number
-    if (key != "optimizer_steps" && !value.is_number())
-      fail(state_path, "a number under \"" + key + "\"", json_excerpt(value));
-  if (!state.contains("optimizer_steps") || !state["optimizer_steps"].is_object())
-    fail(state_path, "an object under \"optimizer_steps\"",
-         state.contains("optimizer_steps") ? json_excerpt(state["optimizer_steps"]) : "no such key");
-  for (const auto& [key, value] : state["optimizer_steps"].items())
-    if (!value.is_number_integer()) fail(state_path, "integer optimizer_steps", key + ": " + json_excerpt(value));
+  std::set<std::string> optimizer_keys;
+  for (const auto& [prefix, optimizer] : what.optimizers) {
+    int64_t index = 0;
+    for (auto& group : optimizer->param_groups())
+      for (size_t i = 0; i < group.params().size(); ++i) optimizer_keys.insert(prefix + "/" + std::to_string(index++));
+  }
+  check_checkpoint_state(state, state_path, required, optimizer_keys);
   SafetensorsFile modules(dir + "/modules.safetensors");
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, module] : what.modules)

@@ -7,6 +7,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,10 +22,17 @@ struct Checkpointable {
   std::vector<std::pair<std::string, torch::optim::AdamW*>> optimizers;
   std::vector<std::pair<std::string, at::Generator*>> generators;
 };
+// Writes OUTPUT/checkpoints/step-`step`, then removes all but the newest `keep` checkpoints, never the one of step
+// `protect` (the last one known good, train/loop.h's BadStepGuard; -1: none).
 void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpointable& what, const nlohmann::json& state,
-                     int64_t keep);
-// OUTPUT/checkpoints/step-N with the largest N, if any.
-std::optional<std::string> newest_checkpoint(const std::string& output_dir);
+                     int64_t keep, int64_t protect = -1);
+// OUTPUT/checkpoints/step-N with the largest N below `before_step`, if any.
+std::optional<std::string> newest_checkpoint(const std::string& output_dir,
+                                             int64_t before_step = std::numeric_limits<int64_t>::max());
+// Renames every OUTPUT/checkpoints/step-N with N >= `from_step` to step-N`suffix` (which neither a resume nor the
+// rotation reads) and points `latest` at the newest one left; returns the new paths.
+std::vector<std::string> set_aside_checkpoints(const std::string& output_dir, int64_t from_step,
+                                               const std::string& suffix);
 // Loads the newest checkpoint into `what` and returns its state.json; nullopt when there is none. state.json must hold
 // `step`, `optimizer_steps` and each of `required` (numbers), else the error names the file and the missing key.
 std::optional<nlohmann::json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,

@@ -1,7 +1,9 @@
 #include "io/model_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -57,19 +59,71 @@ class WeightFiles {
     return total;
   }
 
-  // Looks a name up, also without the backbone prefix (the original GPT-2 checkpoints have none).
-  std::pair<const SafetensorsFile*, const TensorInfo*> find(const std::string& name, const std::string& prefix) const {
+  // Looks a name up, also without the backbone prefix (the original GPT-2 checkpoints have none), and notes it as used.
+  std::pair<const SafetensorsFile*, const TensorInfo*> find(const std::string& name, const std::string& prefix) {
     for (const auto& name_try : {name, name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : std::string()}) {
       if (name_try.empty()) continue;
       for (const auto& f : files_)
-        if (const TensorInfo* info = f->find(name_try)) return {f.get(), info};
+        if (const TensorInfo* info = f->find(name_try)) {
+          used_.insert(info);
+          return {f.get(), info};
+        }
     }
     return {nullptr, nullptr};
   }
 
+  // The tensors find() never returned, as (file, name), in file order.
+  std::vector<std::pair<std::string, std::string>> unused() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& f : files_)
+      for (const auto& t : f->tensors())
+        if (!used_.count(&t)) out.emplace_back(f->path(), t.name);
+    return out;
+  }
+
  private:
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::set<const TensorInfo*> used_;
 };
+
+// Tensors a checkpoint may hold that no model of its config reads, as transformers also ignores them: GPT-2's causal
+// mask buffers (h.N.attn.bias, h.N.attn.masked_bias in the original checkpoints), Llama's rotary inverse frequencies
+// (older checkpoints), and an LM head beside tied embeddings (the embedding is the head).
+bool ignorable_unused(const std::string& name, const ModelConfig& config) {
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (config.family == Family::GPT2 && (ends_with(".attn.bias") || ends_with(".attn.masked_bias"))) return true;
+  if (ends_with(".rotary_emb.inv_freq")) return true;
+  return config.tie_word_embeddings && name == "lm_head.weight";
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  std::string text;
+  for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + text + "]";
+}
+
+// The shape the file must give each piece of `param` (exactly: a [1] tensor would broadcast into a [128] one).
+std::vector<int64_t> piece_shape(const torch::Tensor& param, const NameRule& rule, const std::vector<int64_t>& rows,
+                                 size_t piece) {
+  std::vector<int64_t> shape = param.sizes().vec();
+  if (rule.op == NameOp::Transpose) std::reverse(shape.begin(), shape.end());
+  if (rule.op == NameOp::ConcatRows) shape[0] = rows[piece];
+  return shape;
+}
+
+// One pass over a tensor as the file holds it: a NaN or inf weight is refused at load (it changed generations silently,
+// or surfaced steps later as a non-finite loss that blamed the learning rate).
+void check_finite(const torch::Tensor& value, const std::string& where) {
+  if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>()) {
+    const int64_t nans = torch::isnan(value).sum().item<int64_t>(), infs = torch::isinf(value).sum().item<int64_t>();
+    const int64_t first = torch::nonzero(~torch::isfinite(value.flatten())).index({0, 0}).item<int64_t>();
+    fail(where, "finite weights", std::to_string(nans) + " NaN and " + std::to_string(infs) + " inf of " +
+                                      std::to_string(value.numel()) + " values (the first at flat index " +
+                                      std::to_string(first) + ")");
+  }
+}
 
 torch::Tensor tensor_view(const SafetensorsFile& file, const TensorInfo& info) {
   const std::string where = file.path() + " tensor '" + info.name + "'";
@@ -92,35 +146,53 @@ Transformer load_model(const std::string& dir, const LoadOptions& options) {
   WeightFiles files(dir);
   // The model is allocated from config.json's sizes: check first that the weights on disk could fill it, so that a
   // wrong or hostile config.json is an error, not a huge allocation. Without the LM head (tied), every checkpoint of
-  // this config holds at least this many elements.
+  // this config holds at least this many elements. A config needing up to twice what the checkpoint holds is built
+  // anyway, so that the tensor-by-tensor shape checks below name the tensor that does not fit (all of them matching
+  // exactly means the checkpoint fills the model).
   ModelConfig backbone = config;
   backbone.tie_word_embeddings = true;
   const uint64_t needed = static_cast<uint64_t>(backbone.parameter_count()), present = files.total_elements();
-  if (needed > present)
+  if (needed > 2 * present)
     fail(dir + "/config.json", "sizes that the checkpoint's tensors can fill (" + std::to_string(present) + " elements)",
          "sizes that need at least " + std::to_string(needed) + " parameters");
   Transformer model(config, !classifier, classifier);
   auto params = model->named_parameters();
   torch::NoGradGuard no_grad;
   for (const auto& rule : hf_name_rules(config, !classifier, classifier)) {
+    torch::Tensor& param = params[rule.ours];
+    const std::vector<int64_t> rows = rule.op == NameOp::ConcatRows ? concat_sizes(config, rule.ours)
+                                                                    : std::vector<int64_t>{};
     std::vector<torch::Tensor> pieces;
-    for (const auto& hf_name : rule.hf) {
+    for (size_t k = 0; k < rule.hf.size(); ++k) {
+      const std::string& hf_name = rule.hf[k];
       auto [file, info] = files.find(hf_name, family_names(config.family).backbone);
       if (!info) fail(dir, "a tensor named '" + hf_name + "' (for " + config.architecture + ")", "none in the checkpoint");
+      const std::string where = file->path() + " tensor '" + info->name + "'";
+      const std::vector<int64_t> expected = piece_shape(param, rule, rows, k);
+      if (c10::IntArrayRef(info->shape) != c10::IntArrayRef(expected))
+        fail(where, "shape " + shape_text(expected) + " from config.json", shape_text(info->shape));
       pieces.push_back(tensor_view(*file, *info));
+      check_finite(pieces.back(), where);
     }
     torch::Tensor value = rule.op == NameOp::ConcatRows ? torch::cat(pieces, 0)
                           : rule.op == NameOp::Transpose ? pieces[0].t()
                                                         : pieces[0];
-    torch::Tensor& param = params[rule.ours];
-    if (value.sizes() != param.sizes()) {
-      std::ostringstream expected, found;
-      expected << param.sizes();
-      found << value.sizes();
-      fail(dir + " tensor(s) for '" + rule.hf[0] + "'", "shape " + expected.str() + " from config.json",
-           found.str());
-    }
     param.copy_(value);
+  }
+  // A checkpoint with more than the config reads (num_hidden_layers 3 on a 4-layer checkpoint) would lose the rest
+  // silently: transformers warns, we refuse.
+  std::vector<std::pair<std::string, std::string>> unused;
+  for (const auto& entry : files.unused())
+    if (!ignorable_unused(entry.second, config)) unused.push_back(entry);
+  if (!unused.empty()) {
+    std::string names;
+    for (size_t i = 0; i < unused.size() && i < 4; ++i) names += (i ? ", " : "") + unused[i].second;
+    if (unused.size() > 4) names += ", …";
+    fail(unused[0].first,
+         "only tensors that the model of " + dir + "/config.json reads (" + config.architecture + ", " +
+             std::to_string(config.num_layers) + (config.num_layers == 1 ? " layer)" : " layers)"),
+         std::to_string(unused.size()) + " it does not: " + names +
+             " (does the layer count or the architecture in config.json match the checkpoint?)");
   }
   model->to(options.device, options.dtype);
   return model;

@@ -99,6 +99,11 @@ void check_size(const std::string& path, const std::string& key, int64_t value, 
     fail(path, "'" + key + "' from 1 to " + std::to_string(max), std::to_string(value));
 }
 
+// A real number that must be above 0 and finite (a JSON number may be 1e400, read as inf).
+void check_positive(const std::string& path, const std::string& key, double value) {
+  if (!(value > 0) || !std::isfinite(value)) fail(path, "'" + key + "' above 0 (and finite)", json_excerpt(json(value)));
+}
+
 }  // namespace
 
 ModelConfig load_model_config(const std::string& path) {
@@ -164,6 +169,24 @@ ModelConfig load_model_config(const std::string& path) {
     }
   }
   const bool gpt2 = c.family == Family::GPT2;  // its config.json names the sizes differently
+  if (!gpt2) {
+    // RoPE's frequencies are theta^(-2i/d) (divided by the scaling factor): a theta of 0 or below, or a factor of 0,
+    // gives NaN or infinite angles, or none at all, and the model computed something else without a word.
+    check_positive(path, "rope_theta", c.rope_theta);
+    if (!c.rope_scaling.type.empty()) {
+      check_positive(path, "rope_scaling.factor", c.rope_scaling.factor);
+      if (c.rope_scaling.type == "llama3") {
+        check_positive(path, "rope_scaling.low_freq_factor", c.rope_scaling.low_freq_factor);
+        check_positive(path, "rope_scaling.high_freq_factor", c.rope_scaling.high_freq_factor);
+        if (!(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor))  // the smoothing divides by the gap
+          fail(path, "rope_scaling.high_freq_factor above low_freq_factor",
+               json_excerpt(json(c.rope_scaling.high_freq_factor)) + " and " +
+                   json_excerpt(json(c.rope_scaling.low_freq_factor)));
+        check_size(path, "rope_scaling.original_max_position_embeddings",
+                   c.rope_scaling.original_max_position_embeddings, int64_t{1} << 24);
+      }
+    }
+  }
   check_size(path, "vocab_size", c.vocab_size, int64_t{1} << 24);
   check_size(path, gpt2 ? "n_embd" : "hidden_size", c.hidden_size, int64_t{1} << 20);
   check_size(path, gpt2 ? "n_layer" : "num_hidden_layers", c.num_layers, int64_t{1} << 12);
@@ -184,6 +207,12 @@ ModelConfig load_model_config(const std::string& path) {
   c.bos_token_id = token_id(j, "bos_token_id", path);
   c.eos_token_id = token_id(j, "eos_token_id", path);
   c.pad_token_id = token_id(j, "pad_token_id", path);
+  // An id past the embedding failed deep in torch ("index out of range in self") once a prompt was padded with it.
+  for (const auto& [key, id] : {std::pair{"bos_token_id", c.bos_token_id}, std::pair{"eos_token_id", c.eos_token_id},
+                                std::pair{"pad_token_id", c.pad_token_id}})
+    if (id >= c.vocab_size)
+      fail(path, std::string("'") + key + "' below vocab_size " + std::to_string(c.vocab_size) +
+                     " (an id of the embedding)", std::to_string(id));
   c.torch_dtype = get<std::string>(j, "torch_dtype", get<std::string>(j, "dtype", "float32", path), path);
   return c;
 }

@@ -10,6 +10,7 @@
 #include "eval/benchmarks.h"
 #include "infer/scoring.h"
 #include "infer/text.h"
+#include "io/checkpoint.h"
 #include "io/model_dir.h"
 #include "pipeline/records.h"
 #include "pipeline/stage_bodies.h"
@@ -35,7 +36,7 @@ TrainingOptions training(const PipelineConfig& c, const std::string& output_dir,
   t.warmup_ratio = 0.05;
   t.logging_steps = 10;
   t.device = c.device;
-  t.resume_from_checkpoint = true;  // an interrupted pipeline continues inside a stage too
+  t.resume_from_checkpoint = newest_checkpoint(output_dir).has_value();  // an interrupted stage continues where it was
   return t;
 }
 

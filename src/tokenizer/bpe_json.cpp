@@ -30,6 +30,8 @@ bool flag(const json& object, const char* key, bool fallback, const std::string&
 
 std::vector<std::pair<std::string, int64_t>> read_vocab(const json& vocab, const std::string& where) {
   if (!vocab.is_object()) fail(where, "an object of token -> id", describe(vocab));
+  // No token to encode any text into: every prompt would be empty (it was torch's "select(): index -1 out of range").
+  if (vocab.empty()) fail(where, "an object of token -> id with at least one token", "an empty one");
   std::vector<std::pair<std::string, int64_t>> result;
   result.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {

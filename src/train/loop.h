@@ -35,7 +35,10 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 void install_interrupt_handlers();
 bool interrupt_requested();
 struct Interrupted : std::runtime_error {
-  Interrupted() : std::runtime_error("interrupted: checkpoint written") {}
+  // `written` false: inside a streak of non-finite steps, where no checkpoint is written (BadStepGuard).
+  explicit Interrupted(bool written = true)
+      : std::runtime_error(written ? "interrupted: checkpoint written"
+                                   : "interrupted: no checkpoint written (the last steps were not finite)") {}
 };
 
 // Rank 0's hold on --output_dir from the start of a run to its end, final models included: the folder's lock
@@ -62,17 +65,31 @@ class AutocastGuard {
   c10::DeviceType type_ = c10::DeviceType::CPU;
 };
 
-// Counts steps whose loss or gradient norm was not finite; fails after `limit` in a row, naming the step and the last
-// checkpoint written (OUTPUT/checkpoints/step-N), which holds the last good weights.
+// Counts steps whose loss or gradient norm was not finite (skipped: they never reach the weights); fails after `limit`
+// in a row. A checkpoint holds the weights after its step; those of the last finite step before a streak are the ones
+// the streak ran on, so a resume from it would repeat the streak (lower learning rate or not: the step's loss comes
+// before its update). The good checkpoints are those older than the last finite step, and the error names the newest.
 class BadStepGuard {
  public:
-  explicit BadStepGuard(int64_t limit) : limit_(limit) {}
-  // True when the step is good (apply it); false when it must be skipped.
+  BadStepGuard(int64_t limit, bool main) : limit_(limit), main_(main) {}
+  // A run resumed from the checkpoint of `step`: the checkpoints before it led to a finite step (it was written after
+  // one), it has not yet.
+  void resumed_at(int64_t step) { last_finite_step_ = step; }
+  // True when the step is good (apply it); false when it must be skipped. The `limit`-th bad step in a row fails: rank 0
+  // (`main`) first renames the checkpoints holding the streak's weights step-N.non-finite, so that
+  // --resume_from_checkpoint true continues from the good one the message names.
   bool check(double loss, double grad_norm, int64_t step, const std::string& output_dir);
   int64_t skipped() const { return skipped_; }
+  // Inside a streak of bad steps: no checkpoint is written (it would hold the weights the streak runs on).
+  bool in_streak() const { return in_a_row_ > 0; }
+  // The newest step whose checkpoint is known good (a finite step came after it), for the rotation to keep: any
+  // checkpoint before the last finite step.
+  int64_t last_finite_step() const { return last_finite_step_; }
 
  private:
-  int64_t limit_, in_a_row_ = 0, skipped_ = 0;
+  int64_t limit_;
+  bool main_;
+  int64_t in_a_row_ = 0, skipped_ = 0, last_finite_step_ = 0, streak_start_ = 0;
 };
 
 // How many steps a run over `examples` makes: micro-batches of per_device_train_batch_size rows on each of

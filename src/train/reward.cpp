@@ -37,8 +37,12 @@ struct RankedPrompt {
   std::vector<std::pair<int, int>> pairs;
 };
 
+// Comparisons between two identical texts (chosen = rejected) teach nothing true: the model gives both one reward, so
+// such a pair pulls the loss to log 2 whatever the weights. They are left out and counted (`identical`); a ranking with
+// no other comparison is left out too.
 std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& examples, const Tokenizer& tokenizer,
-                                          const PromptFormat& format, const TrainingOptions& t, TruncationCounts& counts) {
+                                          const PromptFormat& format, const TrainingOptions& t, TruncationCounts& counts,
+                                          size_t* identical) {
   std::vector<RankedPrompt> out;
   const TruncationPolicy policy = parse_truncation_policy(t.truncation);
   for (const auto& ex : examples) {
@@ -50,7 +54,10 @@ std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& exa
                                          policy, counts, &kept));
       all_kept = all_kept && kept;
     }
-    for (const auto& c : comparisons(ex)) rp.pairs.emplace_back(c.winner, c.loser);
+    for (const auto& c : comparisons(ex)) {
+      if (ex.responses[static_cast<size_t>(c.winner)] == ex.responses[static_cast<size_t>(c.loser)]) ++*identical;
+      else rp.pairs.emplace_back(c.winner, c.loser);
+    }
     if (all_kept && !rp.pairs.empty()) out.push_back(std::move(rp));
   }
   return out;
@@ -130,8 +137,15 @@ RewardResult run_reward_training(const RewardOptions& o) {
     examples.swap(kept);
   }
   TruncationCounts counts;
-  auto train = encode_rankings(examples, *tokenizer, format, t, counts);
-  auto eval = encode_rankings(eval_examples, *tokenizer, format, t, counts);
+  size_t identical = 0, identical_held_out = 0;
+  auto train = encode_rankings(examples, *tokenizer, format, t, counts, &identical);
+  auto eval = encode_rankings(eval_examples, *tokenizer, format, t, counts, &identical_held_out);
+  if (o.eval_dataset.empty()) identical += identical_held_out, identical_held_out = 0;  // both from --dataset
+  if (dp.is_main())  // a notice whatever --quiet says: the data is not what its file claims
+    for (const auto& [count, path] : {std::pair{identical, o.dataset}, std::pair{identical_held_out, o.eval_dataset}})
+      if (count > 0)
+        std::fprintf(stderr, "rm: %s: %zu comparison%s between identical responses (chosen = rejected) left out\n",
+                     path.c_str(), count, count == 1 ? "" : "s");
   check_some_examples_fit(counts.kept, counts.truncated, counts.dropped, o.dataset,
                           "--max_length " + std::to_string(t.max_length) + " tokens", "rm");
   check(!train.empty(), "rm: " + o.dataset + " gave no usable rankings");

@@ -1,6 +1,5 @@
 #include "train/sft.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -34,9 +33,9 @@ void bind_sft_options(Options& o, SftOptions& s) {
 namespace {
 
 bool is_text_dataset(const std::string& path) {
-  std::ifstream in(path);
+  LineReader in(path);  // gzip'ed or not, and each line bounded (/dev/zero grew one until std::bad_alloc)
   std::string line;
-  while (std::getline(in, line)) {
+  while (in.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     // Invalid JSON is not text: the typed reader reports the error with its line.
     const json j = parse_json_or_discarded(line);

@@ -1,7 +1,7 @@
 """Writes the fuzz targets' seed corpora (tests/fuzz/corpus/TARGET/) and the fixed tokenizers of fuzz_tokenizer_encode
-(tests/fuzz/data/) with the reference implementations: safetensors, gguf, transformers' config classes, HF tokenizers
-and sentencepiece. Seeds are valid files of each format, so the fuzzer starts from inside the format. Run it with the
-project's venv Python when a format's reader learns something new; the outputs are committed.
+(tests/fuzz/data/) with the reference implementations: safetensors (checkpoints too), gguf, transformers' config
+classes, HF tokenizers and sentencepiece. Seeds are valid files of each format, so the fuzzer starts from inside the
+format. Run it with the project's venv Python when a format's reader learns something new; the outputs are committed.
 """
 import gzip
 import io
@@ -36,6 +36,23 @@ def safetensors_seeds():
                                                   "d": np.arange(5, dtype=np.uint8), "e": np.float64(2.5).reshape(()),
                                                   "f": np.zeros((0, 4), np.float32)}))
     (out / "empty.safetensors").write_bytes(save({}))
+
+
+def checkpoint_seeds():
+    """state.json, a NUL byte, then modules.safetensors, as a run training a Linear(3, 2) with AdamW writes them."""
+    from safetensors.numpy import save
+    out = target("checkpoint")
+    rng = np.random.default_rng(0)
+    state = {"epoch": 0, "micro_batch": 1, "metrics_lines": 2, "optimizer_steps": {"optimizer/0": 1, "optimizer/1": 1},
+             "step": 2, "window_loss": 0.5, "window_steps": 1}
+    tensors = {"model/weight": rng.standard_normal((2, 3)).astype(np.float32), "model/bias": np.zeros(2, np.float32),
+               "optimizer/0/exp_avg": rng.standard_normal((2, 3)).astype(np.float32),
+               "generator/sampling": np.arange(16, dtype=np.uint8)}
+    (out / "good").write_bytes(json.dumps(state, indent=2).encode() + b"\0" + save(tensors))
+    relabelled = dict(tensors, **{"model/weight": tensors["model/weight"].view(np.int32)})  # same bytes, I32
+    damaged = dict(state, step=10.5, optimizer_steps={"optimizer/0": -1})
+    (out / "damaged").write_bytes(json.dumps(damaged).encode() + b"\0" + save(relabelled))
+    (out / "half-step").write_bytes(json.dumps(dict(state, step=10.5)).encode() + b"\0" + save(tensors))
 
 
 def gguf_seeds():
@@ -163,6 +180,7 @@ def tokenizer_seeds():
 
 if __name__ == "__main__":
     safetensors_seeds()
+    checkpoint_seeds()
     gguf_seeds()
     config_seeds()
     yaml_seeds()

@@ -9,9 +9,11 @@ tokenizers, a tiny GPT-2 saved by transformers, addition prompts):
 - Damaged checkpoints (state.json, relabelled tensors) name the file and what is wrong.
 - The output folder: a second run into it is refused naming the first's pid; a failed start keeps the previous
   training_args.json; NAME.tmp-PID files a killed save left are removed at the next start.
-- Non-finite losses (learning_rate 1e30, a NaN weight): the run stops, naming the step and the last checkpoint.
-- Bad input caught before training (BAD_INPUTS): each gives exit 1 and an `error: ...` line naming what is wrong. With
-  RLHF_BAD_INPUT_TABLE=FILE the messages are written as the Markdown table of README.md's "Bad input" section.
+- Non-finite losses (learning_rate 1e30): the run stops, naming the step and the last checkpoint written before the
+  last finite step; the later ones are set aside, none is written during the streak, and a resume from the one named
+  finishes.
+- Degenerate data: comparisons between identical responses are counted and left out; an empty prompt is refused.
+- Bad input caught before training: test_bad_input.py.
 """
 import json
 import os
@@ -25,9 +27,9 @@ import time
 
 import pytest
 import torch
-import transformers
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from test_bad_input import DEEP, small_model, write
 from test_stages_cli import COMMON, ENV, make_world, write_jsonl
 
 
@@ -204,7 +206,13 @@ def test_an_unwritable_output_folder_names_the_path(rlhf_bin, world, tmp_path):
      "expected integer optimizer_steps, found optimizer/0: null"),
     (lambda s: s.update(epoch="DEEP"),
      "expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
-], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step", "nested 100,000 deep"])
+    (lambda s: s.update(step=10.5), 'expected a whole number from 0 to 2^53 under "step", found 10.5'),
+    (lambda s: s.update(step=1e30), 'expected a whole number from 0 to 2^53 under "step", found 1e+30'),
+    (lambda s: s.update(step=-5), 'expected a whole number from 0 to 2^53 under "step", found -5'),
+    (lambda s: s["optimizer_steps"].update({"optimizer/0": -1}),
+     "expected optimizer_steps from 1 to 2^53, found optimizer/0: -1"),
+], ids=["no epoch", "no step", "a string", "no optimizer_steps", "a null optimizer step", "nested 100,000 deep",
+        "step 10.5", "step 1e30", "step -5", "optimizer step -1"])
 def test_a_damaged_checkpoint_state_names_the_file_and_key(rlhf_bin, world, tmp_path, edit, expected):
     out = tmp_path / "run"
     ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
@@ -321,15 +329,45 @@ def test_an_exploding_learning_rate_stops_naming_the_step_and_checkpoint(rlhf_bi
     message = result.stderr.strip().splitlines()[-1]
     print("\n" + message)
     assert result.returncode == 1, result.stderr
-    latest = (out / "checkpoints" / "latest").read_text().strip()
-    assert message.startswith("error: training stopped at step ")
-    assert "3 steps in a row with a non-finite loss or gradient norm" in message
-    assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
-    stopped = int(message.split("training stopped at step ")[1].split(":")[0])
+    # Step 1 is finite and its update explodes the weights; steps 2-4 run on them. The checkpoint of step 1 holds
+    # those weights (it was called "the last good checkpoint", and resuming from it repeated the streak): it is set
+    # aside, none is written during the streak, and the message names none as good.
+    checkpoints = out / "checkpoints"
+    assert message == ("error: training stopped at step 4: 3 steps in a row with a non-finite loss or gradient norm "
+                       "since step 2 (last loss nan, gradient norm nan); no checkpoint holds weights that trained a "
+                       f"finite step; start again with a lower --learning_rate; set aside {checkpoints}/step-1.non-finite "
+                       "(the weights the non-finite steps ran on)")
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-1.non-finite"]
     skipped = [row for row in metrics_without_time(out / "metrics.jsonl") if row["skipped_steps"] > 0]
-    assert skipped and skipped[-1]["step"] == stopped - 1  # the last logged step before the stop had skipped ones
-    # The checkpoint named holds finite weights (skipped steps never reach them).
-    assert all(torch.isfinite(t).all() for t in load_file(out / "checkpoints" / latest / "modules.safetensors").values())
+    assert skipped and skipped[-1]["step"] == 3  # the last logged step before the stop had skipped ones
+    result = rlhf(rlhf_bin, *sft_args(world), "--output_dir", out, "--resume_from_checkpoint", "true")
+    assert result.returncode == 1 and "expected a checkpoint to resume from" in result.stderr  # no loop
+
+
+def test_divergence_names_the_checkpoint_before_the_streak_and_its_advice_works(rlhf_bin, world, tmp_path):
+    out = tmp_path / "run"
+    one = ["--save_steps", "1", "--save_total_limit", "1", "--max_bad_steps", "3", "--warmup_ratio", "0"]
+    ok(rlhf(rlhf_bin, *sft_args(world, *one, "--num_train_epochs", "1"), "--output_dir", out))  # steps 1-10
+    # A second epoch with an exploding learning rate: step 11 is finite and explodes the weights, 12-14 are not finite.
+    result = rlhf(rlhf_bin, *sft_args(world, *one, "--learning_rate", "1e30"), "--output_dir", out,
+                  "--resume_from_checkpoint", "true")
+    message = result.stderr.strip().splitlines()[-1]
+    print("\n" + message)
+    assert result.returncode == 1, result.stderr
+    checkpoints = out / "checkpoints"
+    assert message == ("error: training stopped at step 14: 3 steps in a row with a non-finite loss or gradient norm "
+                       "since step 12 (last loss nan, gradient norm nan); the last good checkpoint is "
+                       f"{checkpoints}/step-10 (--resume_from_checkpoint true continues from it; lower --learning_rate "
+                       f"first); set aside {checkpoints}/step-11.non-finite (the weights the non-finite steps ran on)")
+    # --save_total_limit 1 kept step-10 beside step-11 (step-11 was not known good yet), and nothing was written during
+    # the streak.
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-10", "step-11.non-finite"]
+    assert (checkpoints / "latest").read_text().strip() == "step-10"
+    # Following the advice works.
+    result = ok(rlhf(rlhf_bin, *sft_args(world, *one), "--output_dir", out, "--resume_from_checkpoint", "true"))
+    assert "(step 10)" in result.stderr
+    rows = [row for row in metrics_without_time(out / "metrics.jsonl") if row["step"] > 10 and "loss" in row]
+    assert len(rows) == 10 and all(row["skipped_steps"] == 0 for row in rows)
 
 
 @pytest.mark.parametrize("stage", ["rm", "ppo"])
@@ -351,255 +389,71 @@ def test_rm_and_ppo_skip_count_and_stop_on_non_finite_steps(rlhf_bin, world, tmp
     assert message.startswith("error: training stopped at step ")
     assert "3 steps in a row with a non-finite loss or gradient norm" in message
     if stage == "rm":  # the skipped steps are counted in metrics.jsonl, as sft counts them
-        latest = (out / "checkpoints" / "latest").read_text().strip()
-        assert f"the last good checkpoint is {out}/checkpoints/{latest}" in message
+        assert message.endswith(f"set aside {out}/checkpoints/step-1.non-finite (the weights the non-finite steps "
+                                "ran on)")
         logged = [row for row in metrics_without_time(out / "metrics.jsonl") if "loss" in row]
         assert logged and all("skipped_steps" in row for row in logged)
         assert logged[-1]["skipped_steps"] > 0
     else:
         assert message.startswith("error: training stopped at step 1: ")  # inside the first iteration
-        assert message.endswith("no checkpoint was written yet")
+        assert message.endswith("no checkpoint holds weights that trained a finite step; start again with a lower "
+                                "--learning_rate")
 
 
-def test_a_nan_weight_stops_before_any_checkpoint(rlhf_bin, world, tmp_path):
-    model = tmp_path / "nan-model"
-    shutil.copytree(world["base"], model)
-    weights = load_file(model / "model.safetensors")
-    weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
-    save_file(weights, model / "model.safetensors", metadata={"format": "pt"})
-    result = rlhf(rlhf_bin, "sft", "--model_name_or_path", model, "--dataset", world["files"]["sft"],
-                  "--max_bad_steps", "2", "--output_dir", tmp_path / "run", *COMMON)
+# ------------------------------------------------------------------------------------------------ notices
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        return next((line for line in f if line.startswith("flags")), "").split()
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "native"])
+def test_bf16_training_says_when_it_is_slower_than_fp32(rlhf_bin, world, tmp_path, isa):
+    flags = cpu_flags()
+    avx512_core = all(f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq"))
+    if "avx_ne_convert" in flags and not avx512_core:
+        pytest.skip("oneDNN's bf16 kernels through AVX-NE-CONVERT: a case this test does not cover")
+    native_bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    # oneDNN converting every bf16 product (AVX-512 without bf16 arithmetic: the cap avx512 hides AVX512-BF16) made
+    # training about 2x slower than fp32 without a word; with bf16 hardware, or fp32 products (avx2), it costs no time.
+    slower = avx512_core and (isa == "avx512" or (isa == "native" and not native_bf16))
+    result = subprocess.run([str(rlhf_bin), "--threads", "1", "sft", "--model_name_or_path", str(world["base"]),
+                             "--dataset", str(world["files"]["sft"]), "--max_steps", "2", "--dtype", "bfloat16",
+                             "--output_dir", str(tmp_path / "run"), *COMMON],
+                            capture_output=True, text=True, timeout=600, env={**ENV, "RLHF_CPU_ISA": isa})
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: --dtype bfloat16")]
+    print("\n" + "\n".join(notes))
+    assert len(notes) == (1 if slower else 0), result.stderr
+    if slower:
+        assert "trains about 2x slower than float32 on this CPU" in notes[0]
+
+
+# ------------------------------------------------------------------------------------------------ degenerate data
+
+def test_an_empty_prompt_to_generate_is_an_error(rlhf_bin, world):
+    result = rlhf(rlhf_bin, "generate", "--model", world["base"], "--prompt", "What is", "--prompt", "",
+                  "--max_new_tokens", "4", "--device", "cpu")
     message = result.stderr.strip().splitlines()[-1]
     print("\n" + message)
-    assert result.returncode == 1
-    assert message.startswith("error: training stopped at step 2: 2 steps in a row with a non-finite loss")
-    assert message.endswith("no checkpoint was written yet")
+    assert result.returncode == 1, result.stderr
+    # It sampled from padding alone (or failed in torch's select()).
+    assert message == ("error: generate: prompt 2 (--prompt, then --prompts, in order): expected text of at least one "
+                       "token in the raw format, found an empty prompt (give some text, or a --prompt_format that adds "
+                       "a template)")
 
 
-# ------------------------------------------------------------------------------------------------------ bad input
 
-def small_model(world, tmp_path, name, vocab_size=None, n_positions=128, classifier=False):
-    """A GPT-2 beside a copy of the world's tokenizer files, saved by transformers."""
-    folder = tmp_path / name
-    tokenizer = world["tokenizer"]
-    tokenizer.save_pretrained(folder)
-    eot = tokenizer.eos_token_id
-    config = transformers.GPT2Config(vocab_size=vocab_size or len(tokenizer), n_embd=32, n_layer=1, n_head=4,
-                                     n_positions=n_positions, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot)
-    torch.manual_seed(0)
-    model_class = transformers.GPT2ForSequenceClassification if classifier else transformers.GPT2LMHeadModel
-    if classifier:
-        config.num_labels = 1
-    model_class(config).save_pretrained(folder)
-    return folder
-
-
-def other_tokenizer_rm(world, tmp_path):
-    """A reward model directory whose tokenizer has the same size but different merges (trained on other text)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    folder = small_model(world, tmp_path, "other-rm", classifier=True)
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(["The reward model reads other tokens entirely."] * 50 + ["zzz yyy xxx"] * 50,
-                                  trainers.BpeTrainer(vocab_size=280, special_tokens=["<|endoftext|>"],
-                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                      show_progress=False))
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>",
-                                         pad_token="<|endoftext|>").save_pretrained(folder)
-    (folder / "reward_normalization.json").write_text('{"offset": 0.0}')
-    return folder
-
-
-def no_eos_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "no-eos")
-    config = json.loads((folder / "tokenizer_config.json").read_text())
-    config.update(eos_token=None, pad_token=None, bos_token=None)
-    (folder / "tokenizer_config.json").write_text(json.dumps(config))
-    (folder / "special_tokens_map.json").unlink(missing_ok=True)
-    return folder
-
-
-def huge_config_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "huge-config")
-    config = json.loads((folder / "config.json").read_text())
-    config.update(n_embd=8192, n_layer=48, n_head=64)
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
-
-
-def nan_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "nan-weight")
-    weights = load_file(folder / "model.safetensors")
-    weights["transformer.h.0.mlp.c_fc.weight"][0, 0] = float("nan")
-    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
-    return folder
-
-
-def truncated_weights_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "truncated")
-    data = (folder / "model.safetensors").read_bytes()
-    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
-    return folder
-
-
-def pickle_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "pickle")
-    model = transformers.GPT2LMHeadModel.from_pretrained(folder)
-    (folder / "model.safetensors").unlink()
-    torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    return folder
-
-
-def broken_tokenizer_model(world, tmp_path):
-    folder = small_model(world, tmp_path, "broken-tokenizer")
-    text = (folder / "tokenizer.json").read_text()
-    (folder / "tokenizer.json").write_text(text[: len(text) // 3])
-    return folder
-
-
-def write(path, text):
-    path.write_text(text)
-    return path
-
-
-DEEP = "[" * 100000 + "]" * 100000  # 200 KB; 60-75k levels crashed nlohmann's dump() (SIGSEGV, issue 29)
-
-
-def with_deep_value(obj, put):
-    """`obj` as JSON text with the value that `put` places (as the string "DEEP") nested 100,000 levels deep (Python's
-    json would recurse on such a value)."""
-    put(obj)
-    return json.dumps(obj).replace('"DEEP"', DEEP)
-
-
-def deep_model(world, tmp_path, file):
-    """A good model whose `file` holds a value nested 100,000 levels deep where an error message printed it."""
-    folder = small_model(world, tmp_path, "deep")
-    path = folder / file
-    if file == "model.safetensors":
-        data = path.read_bytes()
-        length = int.from_bytes(data[:8], "little")
-        header = with_deep_value(json.loads(data[8:8 + length]), lambda h: h.update(__metadata__={"format": "DEEP"}))
-        path.write_bytes(len(header.encode()).to_bytes(8, "little") + header.encode() + data[8 + length:])
-    elif file == "config.json":
-        path.write_text(with_deep_value(json.loads(path.read_text()), lambda c: c.update(architectures="DEEP")))
-    elif file == "tokenizer.json":
-        path.write_text(with_deep_value(json.loads(path.read_text()), lambda t: t["model"]["vocab"].update(a="DEEP")))
-    else:
-        path.write_text(with_deep_value(json.loads(path.read_text()), lambda c: c.update(eos_token="DEEP")))
-    return folder
-
-
-# (name shown in the README, a function (world, tmp_path) -> the CLI arguments, the start of the message expected).
-BAD_INPUTS = [
-    ("tokenizer with more ids than the model's embedding (sft)",
-     lambda w, t: ["sft", "--model_name_or_path", small_model(w, t, "small-vocab", vocab_size=100),
-                   "--dataset", w["files"]["sft"]],
-     "expected an embedding with a row for each of the tokenizer's"),
-    ("tokenizer with more ids than the model's embedding (rm)",
-     lambda w, t: ["rm", "--model_name_or_path", small_model(w, t, "small-vocab", vocab_size=100),
-                   "--dataset", w["files"]["rankings"]],
-     "expected an embedding with a row for each of the tokenizer's"),
-    ("tokenizer without an EOS token (sft)",
-     lambda w, t: ["sft", "--model_name_or_path", no_eos_model(w, t), "--dataset", w["files"]["sft"]],
-     "expected an end-of-response token for the plain format (eos_token)"),
-    ("tokenizer without an EOS token (ppo)",
-     lambda w, t: ["ppo", "--sft_model_path", no_eos_model(w, t), "--reward_model_path",
-                   small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
-     "expected an end-of-response token for the plain format (eos_token)"),
-    ("every example longer than --max_length (sft, --max_length 6)",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", w["files"]["sft"], "--max_length", "6"],
-     "expected some examples that fit --max_length 6 tokens, found none: all 80 are longer"),
-    ("every ranking longer than --max_length (rm, --max_length 6)",
-     lambda w, t: ["rm", "--model_name_or_path", w["base"], "--dataset", w["files"]["rankings"], "--max_length", "6"],
-     "expected some examples that fit --max_length 6 tokens"),
-    ("every prompt longer than max_length - response_length (ppo)",
-     lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", small_model(w, t, "rm", classifier=True),
-                   "--dataset", w["files"]["prompts"], "--max_length", "12", "--response_length", "8"],
-     "expected some examples that fit --max_length minus --response_length = 4 tokens"),
-    ("sequences longer than GPT-2's positions (n_positions 16)",
-     lambda w, t: ["sft", "--model_name_or_path", small_model(w, t, "short", n_positions=16), "--dataset",
-                   w["files"]["sft"], "--max_length", "32"],
-     "expected sequences of at most the 16 positions of"),
-    ("reward model with a different tokenizer (ppo)",
-     lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", other_tokenizer_rm(w, t),
-                   "--dataset", w["files"]["prompts"]],
-     "expected a reward model with the policy's tokenizer (same vocabulary and ids)"),
-    ("--logging_steps 0 (was a division by zero)",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", w["files"]["sft"], "--logging_steps", "0"],
-     "sft: --logging_steps: expected 1 or more, found 0"),
-    ("--max_length 0",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", w["files"]["sft"], "--max_length", "0"],
-     "sft: --max_length: expected 2 tokens or more, found 0"),
-    ("--num_mini_batches 0 (ppo)",
-     lambda w, t: ["ppo", "--sft_model_path", w["base"], "--reward_model_path", small_model(w, t, "rm", classifier=True),
-                   "--dataset", w["files"]["prompts"], "--num_mini_batches", "0"],
-     "ppo: --num_mini_batches: expected 1 or more, found 0"),
-    ("a NaN weight in the SFT model (ppo: sampling the first rollout)",
-     lambda w, t: ["ppo", "--sft_model_path", nan_model(w, t), "--reward_model_path",
-                   small_model(w, t, "rm", classifier=True), "--dataset", w["files"]["prompts"]],
-     "sampling: expected finite next-token probabilities, found NaN or inf at new token 0"),
-    ("config.json sizes the weights cannot fill (n_embd 8192, 48 layers)",
-     lambda w, t: ["sft", "--model_name_or_path", huge_config_model(w, t), "--dataset", w["files"]["sft"]],
-     "config.json: expected sizes that the checkpoint's tensors can fill"),
-    ("model.safetensors cut in half",
-     lambda w, t: ["sft", "--model_name_or_path", truncated_weights_model(w, t), "--dataset", w["files"]["sft"]],
-     "model.safetensors tensor"),
-    ("only a pickle checkpoint (pytorch_model.bin)",
-     lambda w, t: ["sft", "--model_name_or_path", pickle_model(w, t), "--dataset", w["files"]["sft"]],
-     "expected model.safetensors (pickled .bin/.pt checkpoints are never loaded"),
-    ("tokenizer.json cut short",
-     lambda w, t: ["sft", "--model_name_or_path", broken_tokenizer_model(w, t), "--dataset", w["files"]["sft"]],
-     "tokenizer.json: expected valid JSON"),
-    ("config.json with \"architectures\" nested 100,000 levels deep (was a SIGSEGV)",
-     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "config.json"), "--dataset", w["files"]["sft"]],
-     "deep/config.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
-    ("tokenizer.json with a vocabulary id nested 100,000 levels deep (was a SIGSEGV)",
-     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "tokenizer.json"), "--dataset", w["files"]["sft"]],
-     "deep/tokenizer.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
-    ("tokenizer_config.json with eos_token nested 100,000 levels deep (was a SIGSEGV)",
-     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "tokenizer_config.json"), "--dataset",
-                   w["files"]["sft"]],
-     "deep/tokenizer_config.json: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at"),
-    ("a model.safetensors header with __metadata__ nested 100,000 levels deep (was a SIGSEGV)",
-     lambda w, t: ["sft", "--model_name_or_path", deep_model(w, t, "model.safetensors"), "--dataset",
-                   w["files"]["sft"]],
-     "deep/model.safetensors: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column"),
-    ("a JSONL line nested 100,000 levels deep",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset",
-                   write(t / "deep.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": ' + DEEP + '}\n')],
-     "deep.jsonl:2: expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column 267"),
-    ("a malformed JSONL line",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset",
-                   write(t / "bad.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": "a", "completion": \n')],
-     "bad.jsonl:2: expected a JSON value, found invalid JSON at column"),
-    ("a JSONL line of another format (rankings given to sft)",
-     lambda w, t: ["sft", "--model_name_or_path", w["base"], "--dataset", w["files"]["rankings"]],
-     "rankings.jsonl:1: expected"),
-    ("an unknown key in --config YAML",
-     lambda w, t: ["sft", "--config", write(t / "c.yaml", "learning_rat: 1e-4\n"), "--model_name_or_path", w["base"],
-                   "--dataset", w["files"]["sft"]],
-     "c.yaml:1: unknown option 'learning_rat' (did you mean 'learning_rate'?)"),
-    ("a YAML list as key in --config",
-     lambda w, t: ["sft", "--config", write(t / "c.yaml", "[a, b]: 1\n"), "--model_name_or_path", w["base"],
-                   "--dataset", w["files"]["sft"]],
-     "c.yaml:1: expected an option name, found a list, mapping or null as key"),
-]
-
-
-@pytest.mark.parametrize("name,make_args,expected", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_is_refused_before_training(rlhf_bin, world, tmp_path, name, make_args, expected):
-    args = make_args(world, tmp_path)
-    result = rlhf(rlhf_bin, *args, "--output_dir", tmp_path / "out", "--device", "cpu", "--quiet", "true")
-    message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
-    print(f"\n{name}: {message}")
-    assert result.returncode == 1, f"exit {result.returncode}:\n{result.stderr}"
-    assert message.startswith("error: ") and expected in message, message
-    assert "(unexpected)" not in message  # every one is a checked rlhf::Error
-    assert not (tmp_path / "out" / "checkpoints").exists()  # refused before the first step
-    table = os.environ.get("RLHF_BAD_INPUT_TABLE")
-    if table:
-        shown = message.replace(str(tmp_path), "…").replace(str(world["root"]), "…").replace("|", "\\|")
-        with open(table, "a", encoding="utf-8") as f:
-            f.write(f"| {name} | `{shown}` |\n")
+def test_comparisons_of_identical_responses_are_counted_and_left_out(rlhf_bin, world, tmp_path):
+    rows = [json.loads(line) for line in world["files"]["rankings"].read_text().splitlines()][:16]
+    pairs = [{"prompt": "What is 1 plus 1?", "chosen": "2.", "rejected": "3."},
+             {"prompt": "What is 1 plus 2?", "chosen": "3.", "rejected": "3."}]           # chosen = rejected
+    rows[0] = {"prompt": rows[0]["prompt"], "responses": ["1.", "1.", "2.", "4."], "ranking": [0, 2, 1, 3]}
+    path = write(tmp_path / "rankings.jsonl", "".join(json.dumps(r) + "\n" for r in rows + pairs))
+    out = tmp_path / "run"
+    result = ok(rlhf(rlhf_bin, "rm", "--model_name_or_path", world["base"], "--dataset", path, "--max_length", "48",
+                     "--per_device_train_batch_size", "4", "--output_dir", out, *COMMON))
+    # Responses 0 and 1 of rows[0] are one text ranked 1st and 3rd: one comparison of six; the second pair has no other.
+    notices = [line for line in result.stderr.splitlines() if "identical" in line]
+    print("\n" + "\n".join(notices))
+    assert notices == [f"rm: {path}: 2 comparisons between identical responses (chosen = rejected) left out"]

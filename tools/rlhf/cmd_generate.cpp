@@ -98,6 +98,13 @@ void run(GenerateArgs a) {
         rows.push_back(encode_prompt(*tokenizer, format, p, "", false).prompt_ids);
         stop_ids = format.stop_ids(*tokenizer);
       }
+      // A model continues tokens: with none it sampled from padding alone (or failed in torch's select()), as --ids
+      // refuses an empty list.
+      if (rows.back().empty())
+        fail("generate: prompt " + std::to_string(rows.size()) + " (--prompt, then --prompts, in order)",
+             "text of at least one token in the " + a.prompt_format + " format",
+             p.empty() ? "an empty prompt (give some text, or a --prompt_format that adds a template)"
+                       : "none from " + std::to_string(p.size()) + " bytes of text");
     }
   }
   for (const auto& row : rows)

@@ -152,6 +152,23 @@ TEST(Reliability, ConfigJsonSizesAreChecked) {
   EXPECT_GT(big.parameter_count(), int64_t{400} * 1000 * 1000 * 1000);
 }
 
+// RoPE with theta <= 0 or a scaling factor of 0 computed NaN, infinite or constant angles without a word (issue 29).
+TEST(Reliability, RopeSettingsAreChecked) {
+  const std::string llama = R"({"architectures":["LlamaForCausalLM"],"vocab_size":10,"hidden_size":8,)"
+                            R"("num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":16,)";
+  const std::string path = fresh_dir("cfg") + "/config.json";
+  auto error = [&](const std::string& rest) {
+    return error_of([&] { load_model_config(write(path, llama + rest)); });
+  };
+  EXPECT_EQ(error(R"("rope_theta":0})"), path + ": expected 'rope_theta' above 0 (and finite), found 0.0");
+  EXPECT_EQ(error(R"("rope_theta":-10000})"), path + ": expected 'rope_theta' above 0 (and finite), found -10000.0");
+  EXPECT_EQ(error(R"("rope_scaling":{"rope_type":"linear","factor":0}})"),
+            path + ": expected 'rope_scaling.factor' above 0 (and finite), found 0.0");
+  EXPECT_EQ(error(R"("rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":4,"high_freq_factor":4}})"),
+            path + ": expected rope_scaling.high_freq_factor above low_freq_factor, found 4.0 and 4.0");
+  EXPECT_EQ(error(R"("rope_theta":500000,"rope_scaling":{"rope_type":"llama3","factor":8}})"), "");
+}
+
 // yaml-cpp threw its own exception (std::terminate in the CLI) for a key that is not a scalar.
 TEST(Reliability, YamlKeysThatAreNotNamesAreRefused) {
   double rate = 0;

@@ -14,6 +14,7 @@
 #include "io/formats/safetensors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
+#include "train/loop.h"
 #include "../error_of.h"
 
 namespace rlhf {
@@ -159,6 +160,119 @@ TEST(Checkpoint, ADeeplyNestedStateJsonIsRefused) {
   EXPECT_EQ(error_of([&] { load_latest_checkpoint(out, what, {"epoch"}); }),
             path + ": expected JSON nested at most 256 levels deep, found nesting deeper than 256 at column 277");
   remove_tree(out);
+}
+
+// Hand-edited counters resumed silently: a step of 10.5 at 10, and 1e30, -5 or optimizer steps of -1 or 0 made the
+// learning rate or AdamW's bias correction non-finite, and the non-finite guard then blamed the learning rate (issue 29).
+TEST(Checkpoint, StateJsonCountersAreWholeNonNegativeAndConsistent) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_counters_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  torch::nn::Linear linear(3, 2);
+  torch::optim::AdamW optimizer(linear->parameters(), torch::optim::AdamWOptions(1e-2));
+  linear(torch::ones({1, 3})).sum().backward();
+  optimizer.step();
+  Checkpointable what{{{"model", linear.get()}}, {{"optimizer", &optimizer}}, {}};
+  save_checkpoint(out, 2, what, {{"epoch", 0}, {"micro_batch", 1}, {"window_loss", 0.5}}, 1);
+  const std::string path = out + "/checkpoints/step-2/state.json";
+  const nlohmann::json good = nlohmann::json::parse(read_file(path));
+  auto edited = [&](const std::string& text) {
+    write_file_atomic(path, text);
+    return error_of([&] { load_latest_checkpoint(out, what, {"epoch", "micro_batch"}); });
+  };
+  auto with = [&](const std::string& key, const std::string& value) {
+    nlohmann::json j = good;
+    j.erase(key);
+    return edited(j.dump().substr(0, j.dump().size() - 1) + ",\"" + key + "\":" + value + "}");
+  };
+  const std::string whole = ": expected a whole number from 0 to 2^53 under ";
+  EXPECT_EQ(with("step", "10.5"), path + whole + "\"step\", found 10.5");
+  EXPECT_EQ(with("step", "1e30"), path + whole + "\"step\", found 1e+30");
+  EXPECT_EQ(with("step", "-5"), path + whole + "\"step\", found -5");
+  EXPECT_EQ(with("epoch", "-1"), path + whole + "\"epoch\", found -1");
+  EXPECT_EQ(with("micro_batch", "0.5"), path + whole + "\"micro_batch\", found 0.5");
+  EXPECT_EQ(with("optimizer_steps", R"({"optimizer/0": -1, "optimizer/1": 1})"),
+            path + ": expected optimizer_steps from 1 to 2^53, found optimizer/0: -1");
+  EXPECT_EQ(with("optimizer_steps", R"({"optimizer/0": 0, "optimizer/1": 1})"),
+            path + ": expected optimizer_steps from 1 to 2^53, found optimizer/0: 0");
+  EXPECT_EQ(with("optimizer_steps", R"({"optimizer/0": 1, "optimizer/7": 1})"),
+            path + ": expected optimizer_steps only for the run's 2 optimized parameters, found \"optimizer/7\"");
+  EXPECT_EQ(with("step", "2.0"), "");  // a whole number written as a float is one
+  remove_tree(out);
+}
+
+// A NaN weight or a negative second moment in a checkpoint made every step after the resume non-finite.
+TEST(Checkpoint, NonFiniteWeightsAndNegativeSecondMomentsAreRefused) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_moments_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  torch::nn::Linear linear(3, 2);
+  torch::optim::AdamW optimizer(linear->parameters(), torch::optim::AdamWOptions(1e-2));
+  linear(torch::ones({1, 3})).sum().backward();
+  optimizer.step();
+  Checkpointable what{{{"model", linear.get()}}, {{"optimizer", &optimizer}}, {}};
+  save_checkpoint(out, 1, what, {{"epoch", 0}}, 1);
+  const std::string modules = out + "/checkpoints/step-1/modules.safetensors";
+  const std::string optimizers = out + "/checkpoints/step-1/optimizers.safetensors";
+  auto with_value = [&](const std::string& path, const std::string& name, float value) {
+    const SafetensorsFile original(path);
+    std::vector<TensorBytes> tensors;
+    std::vector<std::vector<float>> values;
+    for (const auto& info : original.tensors()) {
+      const float* data = reinterpret_cast<const float*>(original.data(info));
+      values.emplace_back(data, data + info.numel());
+      if (info.name == name) values.back()[0] = value;
+      tensors.push_back({info.name, info.dtype, info.shape, nullptr, values.back().size() * sizeof(float)});
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = values[i].data();
+    const std::string saved = read_file(path);
+    write_safetensors(path, tensors);
+    const std::string message = error_of([&] { load_latest_checkpoint(out, what, {"epoch"}); });
+    write_file_atomic(path, saved);
+    return message;
+  };
+  EXPECT_EQ(with_value(modules, "model/weight", std::numeric_limits<float>::quiet_NaN()),
+            modules + " tensor 'model/weight': expected finite values, found NaN or inf");
+  EXPECT_EQ(with_value(optimizers, "optimizer/0/exp_avg", std::numeric_limits<float>::infinity()),
+            optimizers + " tensor 'optimizer/0/exp_avg': expected finite values, found NaN or inf");
+  EXPECT_EQ(with_value(optimizers, "optimizer/1/exp_avg_sq", -1e-3f),
+            optimizers + " tensor 'optimizer/1/exp_avg_sq': expected a second moment of 0 or more (a mean of squared "
+                         "gradients), found negative values");
+  EXPECT_EQ(with_value(optimizers, "optimizer/1/exp_avg", -1e-3f), "");  // a first moment may be negative
+  remove_tree(out);
+}
+
+// The guard of non-finite steps names the newest checkpoint written before the last finite step (the one at that step
+// holds the weights the streak ran on, so a resume from it repeats the streak), sets the later ones aside so that a
+// resume takes the good one, and the rotation never removes the good one.
+TEST(Checkpoint, TheNonFiniteGuardNamesAndKeepsTheLastGoodCheckpoint) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_guard_" + std::to_string(::getpid());
+  torch::nn::Linear linear(3, 2);
+  Checkpointable what{{{"model", linear.get()}}, {}, {}};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  BadStepGuard guard(2, true);
+  for (int64_t step = 1; step <= 3; ++step) {
+    EXPECT_TRUE(guard.check(1.0, 1.0, step, out));
+    // As StepLoop saves: at most one checkpoint kept, and the newest before the last finite step.
+    const auto good = newest_checkpoint(out, guard.last_finite_step());
+    save_checkpoint(out, step, what, {{"epoch", 0}}, 1, good ? std::stoll(good->substr(good->rfind('-') + 1)) : -1);
+  }
+  EXPECT_TRUE(file_exists(out + "/checkpoints/step-2"));  // kept beside step-3 until a step after step-3 is finite
+  EXPECT_FALSE(file_exists(out + "/checkpoints/step-1"));
+  EXPECT_FALSE(guard.check(nan, 1.0, 4, out));
+  EXPECT_TRUE(guard.in_streak());
+  EXPECT_EQ(error_of([&] { guard.check(1.0, nan, 5, out); }),
+            "training stopped at step 5: 2 steps in a row with a non-finite loss or gradient norm since step 4 (last "
+            "loss 1.000000, gradient norm nan); the last good checkpoint is " + out + "/checkpoints/step-2 "
+            "(--resume_from_checkpoint true continues from it; lower --learning_rate first); set aside " + out +
+            "/checkpoints/step-3.non-finite (the weights the non-finite steps ran on)");
+  EXPECT_EQ(*newest_checkpoint(out), out + "/checkpoints/step-2");  // what a resume takes
+  EXPECT_EQ(read_file(out + "/checkpoints/latest"), "step-2\n");
+  remove_tree(out);
+
+  BadStepGuard first(1, true);  // a streak from the first step: nothing good to name
+  EXPECT_EQ(error_of([&] { first.check(nan, nan, 1, out); }),
+            "training stopped at step 1: 1 steps in a row with a non-finite loss or gradient norm since step 1 (last "
+            "loss nan, gradient norm nan); no checkpoint holds weights that trained a finite step; start again with a "
+            "lower --learning_rate");
 }
 
 TEST(Generation, SamplingFromANaNWeightIsAnError) {

@@ -10,6 +10,7 @@
 #include "eval/benchmarks.h"
 #include "infer/scoring.h"
 #include "infer/text.h"
+#include "io/checkpoint.h"
 #include "io/model_dir.h"
 #include "pipeline/records.h"
 #include "pipeline/stage_bodies.h"
@@ -35,7 +36,10 @@ TrainingOptions training(const PipelineConfig& c, const std::string& output_dir,
   t.warmup_ratio = 0.05;
   t.logging_steps = 10;
   t.device = c.device;
-  t.resume_from_checkpoint = true;  // an interrupted pipeline continues inside a stage too
+  // An interrupted stage continues from its checkpoint; otherwise it starts afresh over whatever an earlier attempt
+  // left (a stage whose settings changed has had its outputs removed: stages.cpp).
+  t.resume_from_checkpoint = newest_checkpoint(output_dir) ? "true" : "false";
+  t.overwrite_output_dir = true;
   return t;
 }
 

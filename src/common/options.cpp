@@ -17,6 +17,11 @@ void Options::add(const std::string& name, Field field, const std::string& help)
   fields_[name] = Entry{field, help};
 }
 
+void Options::allow_alone(const std::string& name, const std::string& value_alone) {
+  check(fields_.count(name) > 0, "Options::allow_alone: no option '" + name + "'");
+  value_alone_[name] = value_alone;
+}
+
 std::vector<std::string> Options::names() const { return order_; }
 
 namespace {
@@ -166,12 +171,18 @@ void Options::attach(CLI::App& app) {
     // Each knob is a plain --name VALUE; the callback parses with our types so errors read the same as from YAML.
     // A true/false knob may also stand alone, as HF's argument parser allows: `--use_peft` means `--use_peft true`.
     const bool is_switch = std::holds_alternative<bool*>(fields_.at(name).field);
+    const auto alone = value_alone_.find(name);
+    const bool may_stand_alone = is_switch || alone != value_alone_.end();
+    const std::string value_alone = is_switch ? "true" : may_stand_alone ? alone->second : "";
     CLI::Option* option = app.add_option_function<std::string>(
-           "--" + name, [this, name, is_switch](const std::string& v) { set(name, is_switch && v.empty() ? "true" : v); },
+           "--" + name,
+           [this, name, may_stand_alone, value_alone](const std::string& v) {
+             set(name, may_stand_alone && v.empty() ? value_alone : v);
+           },
            fields_.at(name).help + " [" + get_string(name) + "]")
         ->type_name("")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // as argparse: a repeated --key, the last wins
-    if (is_switch) option->expected(0, 1);
+    if (may_stand_alone) option->expected(0, 1);
     // ...and `--no_use_peft` means false, as HF's parser has it.
     if (is_switch && !has("no_" + name) && !handlers_.count("no_" + name))
       app.add_flag_function("--no_" + name, [this, name](std::int64_t) { set(name, "false"); })->group("");

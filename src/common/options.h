@@ -19,6 +19,9 @@ class Options {
   using Field = std::variant<int*, int64_t*, double*, float*, bool*, std::string*>;
 
   void add(const std::string& name, Field field, const std::string& help);
+  // A text option that may also stand alone on the command line, meaning `value_alone` (HF's
+  // `--resume_from_checkpoint` alone is `--resume_from_checkpoint true`); true/false options always may.
+  void allow_alone(const std::string& name, const std::string& value_alone);
   bool has(const std::string& name) const { return fields_.count(name) > 0; }
   // A key that is no field of ours but that users of TRL and HF write: `handle` gets its value ("true" when a switch is
   // given alone) and maps it onto our fields or rejects it with a clear error.
@@ -49,6 +52,7 @@ class Options {
   std::map<std::string, Entry> fields_;
   std::map<std::string, std::pair<Handler, std::string>> handlers_;  // name -> (handler, help)
   std::set<std::string> noticed_;
+  std::map<std::string, std::string> value_alone_;  // allow_alone's options
   std::vector<std::string> order_;
   std::vector<Given> given_;
 };

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "io/checkpoint_state.h"
 #include "io/formats/safetensors.h"
+#include "io/model_dir.h"
 
 namespace rlhf {
 
@@ -145,6 +146,12 @@ void write_checkpoint_files(const std::string& folder, int64_t step, const Check
   full["step"] = step;
   full["optimizer_steps"] = optimizer_steps;
   write_file_atomic(folder + "/state.json", full.dump(2));
+  for (const auto& exported : what.model_dirs) {
+    const std::string dir = exported.subfolder.empty() ? folder : folder + "/" + exported.subfolder;
+    save_model(*exported.model, dir);
+    if (!exported.tokenizer_from.empty()) copy_tokenizer_files(exported.tokenizer_from, dir);
+    if (exported.reward_offset) save_reward_offset(dir, *exported.reward_offset);
+  }
 }
 
 }  // namespace
@@ -182,11 +189,32 @@ void save_checkpoint(const std::string& output_dir, int64_t step, const Checkpoi
 }
 
 
+void check_checkpoint_folder(const std::string& dir) {
+  const std::string expected = "a checkpoint folder (OUTPUT/checkpoints/step-N: state.json, modules.safetensors, "
+                               "optimizers.safetensors)";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail("--resume_from_checkpoint " + dir, expected, "no such folder");
+  std::string missing;
+  for (const char* name : {"state.json", "modules.safetensors", "optimizers.safetensors"})
+    if (!file_exists(dir + "/" + name)) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  if (missing.empty()) return;
+  std::string found = "a folder without " + missing;
+  const auto folders = checkpoint_folders(fs::is_directory(dir + "/checkpoints", ec) ? checkpoints_dir(dir) : dir);
+  if (!folders.empty())
+    found += " (it holds checkpoints: pass one of them, e.g. " + folders.front().second + ")";
+  fail("--resume_from_checkpoint " + dir, expected, found);
+}
+
 std::optional<json> load_latest_checkpoint(const std::string& output_dir, const Checkpointable& what,
                                            const std::vector<std::string>& required) {
   const std::optional<std::string> newest = newest_checkpoint(output_dir);
   if (!newest) return std::nullopt;
-  const std::string dir = *newest, state_path = dir + "/state.json";
+  return load_checkpoint(*newest, what, required);
+}
+
+json load_checkpoint(const std::string& dir, const Checkpointable& what, const std::vector<std::string>& required) {
+  check_checkpoint_folder(dir);
+  const std::string state_path = dir + "/state.json";
   json state = read_json(state_path);
   std::set<std::string> optimizer_keys;
   for (const auto& [prefix, optimizer] : what.optimizers) {

@@ -36,7 +36,10 @@ TrainingOptions training(const PipelineConfig& c, const std::string& output_dir,
   t.warmup_ratio = 0.05;
   t.logging_steps = 10;
   t.device = c.device;
-  t.resume_from_checkpoint = newest_checkpoint(output_dir).has_value();  // an interrupted stage continues where it was
+  // An interrupted stage continues from its checkpoint; otherwise it starts afresh over whatever an earlier attempt
+  // left (a stage whose settings changed has had its outputs removed: stages.cpp).
+  t.resume_from_checkpoint = newest_checkpoint(output_dir) ? "true" : "false";
+  t.overwrite_output_dir = true;
   return t;
 }
 

@@ -2,7 +2,9 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -40,9 +42,64 @@ double scheduled_learning_rate(const TrainingOptions& t, double base_lr, int64_t
   fail("lr_scheduler_type", "cosine, linear or constant", "'" + t.lr_scheduler_type + "'");
 }
 
+std::optional<std::string> checkpoint_to_resume(const TrainingOptions& t) {
+  std::string value = t.resume_from_checkpoint;
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (value.empty() || value == "false" || value == "0" || value == "no" || value == "off") return std::nullopt;
+  if (value == "true" || value == "1" || value == "yes" || value == "on") {
+    if (auto newest = newest_checkpoint(t.output_dir)) return newest;
+    // As TRL does ("No valid checkpoint found in output directory"): a resume that would silently start over is an
+    // error (a mistyped --output_dir, or a run killed before its first checkpoint).
+    fail(t.output_dir + "/checkpoints", "a checkpoint to resume from (--resume_from_checkpoint true)",
+         "none (a run writes one every --save_steps steps and at each epoch's end; to start from the beginning, leave "
+         "out --resume_from_checkpoint)");
+  }
+  check_checkpoint_folder(t.resume_from_checkpoint);
+  return t.resume_from_checkpoint;
+}
+
+std::vector<std::string> earlier_run_outputs(const std::string& output_dir) {
+  namespace fs = std::filesystem;
+  // PREFIX + characters of `allowed` + SUFFIX: epoch-3, model-00001-of-00002.safetensors.
+  auto is_numbered = [](const std::string& name, const std::string& prefix, const std::string& suffix,
+                        const char* allowed) {
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return false;
+    const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    return middle.find_first_not_of(allowed) == std::string::npos;
+  };
+  std::vector<std::string> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(output_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == "checkpoints" || name == "metrics.jsonl" || name == "config.json" ||
+                      name == "model.safetensors" || name == "model.safetensors.index.json" || name == "adapter" ||
+                      name == "reward_normalization.json" || name == "value_model" || name == "rollouts" ||
+                      name.rfind("events.out.tfevents.", 0) == 0 || is_numbered(name, "epoch-", "", "0123456789") ||
+                      is_numbered(name, "model-", ".safetensors", "0123456789-of");
+    if (ours) found.push_back(entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t) {
-  if (rendezvous_from_environment().rank != 0) return nullptr;
-  auto lock = std::make_unique<FolderLock>(t.output_dir);
+  const bool rank0 = rendezvous_from_environment().rank == 0;
+  // The lock first: a folder in use names the process using it, whatever else it holds.
+  auto lock = rank0 ? std::make_unique<FolderLock>(t.output_dir) : nullptr;
+  // On every rank (they read the same folder), so that all of them stop here.
+  if (!checkpoint_to_resume(t) && !t.overwrite_output_dir) {
+    const auto earlier = earlier_run_outputs(t.output_dir);
+    std::string names;
+    for (const auto& path : earlier)
+      names += (names.empty() ? "" : ", ") + std::filesystem::path(path).filename().string();
+    if (!earlier.empty())
+      fail(t.output_dir, "an output folder without an earlier run's results, or --resume_from_checkpoint to continue "
+                         "that run, or --overwrite_output_dir to start over in it (its results are removed)",
+           names);
+  }
+  if (!rank0) return nullptr;
   namespace fs = std::filesystem;
   size_t removed = remove_stale_temp_files(t.output_dir);
   std::error_code error;
@@ -136,18 +193,13 @@ StepLoop::StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string
                    Checkpointable what, const std::vector<std::string>& required)
     : t_(t), dp_(dp), what_(std::move(what)), guard_(t.max_bad_steps, dp.is_main()) {
   int64_t metrics_lines = -1;  // metrics.jsonl lines written when the checkpoint was taken (-1: not recorded)
-  if (t.resume_from_checkpoint) {
-    auto state = load_latest_checkpoint(t.output_dir, what_, required);
-    // As TRL does ("No valid checkpoint found in output directory"): a resume that would silently start over is an
-    // error (a mistyped --output_dir, or a run killed before its first checkpoint).
-    if (!state)
-      fail(t.output_dir + "/checkpoints", "a checkpoint to resume from (--resume_from_checkpoint true)",
-           "none (a run writes one every --save_steps steps and at each epoch's end; to start from the beginning, leave "
-           "out --resume_from_checkpoint)");
-    state_ = std::move(*state);
+  if (const auto folder = checkpoint_to_resume(t)) {
+    state_ = load_checkpoint(*folder, what_, required);
     step_ = state_["step"].get<int64_t>();
     metrics_lines = state_.value("metrics_lines", int64_t{-1});
     guard_.resumed_at(step_);
+  } else if (t.overwrite_output_dir && dp.is_main()) {
+    for (const auto& path : earlier_run_outputs(t.output_dir)) remove_tree(path);
   }
   make_dirs(t.output_dir);
   // Where oneDNN runs bf16 products without bf16 arithmetic (AVX-512 without AVX512-BF16 or AMX), it converts every
@@ -162,7 +214,7 @@ StepLoop::StepLoop(const TrainingOptions& t, DataParallel& dp, const std::string
                  cpu_features().describe().c_str());
   if (dp.is_main() && !t.training_args.empty()) write_file_atomic(t.output_dir + "/training_args.json", t.training_args);
   if (dp.is_main())  // rank 0 alone logs
-    logger_.emplace(t.output_dir, t.resume_from_checkpoint ? std::optional<int64_t>(step_) : std::nullopt,
+    logger_.emplace(t.output_dir, resumed() ? std::optional<int64_t>(step_) : std::nullopt,
                     metrics_lines >= 0 ? std::optional<int64_t>(metrics_lines) : std::nullopt);
   ProgressOptions progress_options;
   progress_options.initial_step = step_;

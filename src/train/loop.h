@@ -44,8 +44,19 @@ struct Interrupted : std::runtime_error {
 // Rank 0's hold on --output_dir from the start of a run to its end, final models included: the folder's lock
 // (FolderLock: a second run into the folder is refused, naming the first's pid) and the temporary files that a run
 // killed while saving left in the folder or its subfolders (NAME.tmp-PID) removed. Other ranks, which share the
-// folder, hold nothing (null). Taken before anything is loaded, so a second run is refused at once.
+// folder, hold nothing (null). Taken before anything is loaded, so a second run is refused at once, and so are, as
+// HF's Trainer does, a fresh run into a folder that holds an earlier run's results (earlier_run_outputs) without
+// --overwrite_output_dir and a --resume_from_checkpoint with nothing to resume (checkpoint_to_resume).
 std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t);
+
+// The checkpoint folder --resume_from_checkpoint names: nullopt for a fresh start ("", false), output_dir's newest for
+// true (an error when it has none, as TRL's "No valid checkpoint found"), else the path, checked to be a checkpoint.
+std::optional<std::string> checkpoint_to_resume(const TrainingOptions& t);
+
+// What a run of sft, rm or ppo leaves in `output_dir` that a fresh run there would replace or mix with its own (the
+// checkpoints, the model directory, epoch-N and value_model folders, metrics and TensorBoard files, rollouts), as paths
+// of those that exist. Tokenizer files and anything else in the folder are not ours to remove and are left out.
+std::vector<std::string> earlier_run_outputs(const std::string& output_dir);
 
 // A deterministic shuffle of 0..n-1 for an epoch (same seed and epoch -> same order, so a resumed run sees the same data).
 std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
@@ -116,9 +127,11 @@ struct StepFunctions {
 
 class StepLoop {
  public:
-  // Resumes `what` from the newest checkpoint under --output_dir when --resume_from_checkpoint (its state.json must hold
-  // each of `required`), then writes t.training_args to OUTPUT/training_args.json (rank 0; only now that the stage has
-  // loaded its models and data, so a run that fails to start leaves the previous run's file), opens the run's logs
+  // Resumes `what` from the checkpoint --resume_from_checkpoint names (checkpoint_to_resume; its state.json must hold
+  // each of `required`), or, for a fresh run with --overwrite_output_dir, removes the earlier run's outputs (rank 0;
+  // only now that the stage has loaded its models, which may have come from there), then writes t.training_args to
+  // OUTPUT/training_args.json (rank 0; only now that the stage has loaded its models and data, so a run that fails to
+  // start leaves the previous run's file), opens the run's logs
   // (rank 0: metrics.jsonl and TensorBoard events) and the progress bar (`label`, `total_steps`; silent when `quiet`
   // and on other ranks), and installs the SIGINT/SIGTERM handlers.
   // dp.attach comes after, so that every rank starts from the resumed weights.
@@ -128,6 +141,7 @@ class StepLoop {
   StepLoop& operator=(const StepLoop&) = delete;
 
   const nlohmann::json& resumed_state() const { return state_; }  // the checkpoint's state.json ({} for a fresh run)
+  bool resumed() const { return !state_.empty(); }
   int64_t step() const { return step_; }                           // steps done (run_epochs counts them)
   BadStepGuard& guard() { return guard_; }
   void log(int64_t step, const Scalars& scalars) {  // rank 0's metrics.jsonl and events

@@ -30,7 +30,10 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
   o.add("save_total_limit", &t.save_total_limit, "checkpoints kept (and the newest known good one)");
   o.add("resume_from_checkpoint", &t.resume_from_checkpoint,
-        "continue from output_dir's newest checkpoint (an error when there is none)");
+        "true (or alone): continue from output_dir's newest checkpoint | PATH: from that checkpoint folder | false");
+  o.allow_alone("resume_from_checkpoint", "true");
+  o.add("overwrite_output_dir", &t.overwrite_output_dir,
+        "start afresh in an output_dir that holds an earlier run's results (they are removed)");
   o.add("max_length", &t.max_length, "longest sequence in tokens");
   o.add("truncation", &t.truncation, "over-long examples: truncate_left (the prompt) | drop");
   o.add("skip_invalid_lines", &t.skip_invalid_lines, "skip and count malformed JSONL lines instead of failing");

@@ -39,7 +39,10 @@ struct TrainingOptions {
   int64_t logging_steps = 10;
   int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
   int64_t save_total_limit = 2;
-  bool resume_from_checkpoint = false;
+  // "" or false: a fresh start; true: output_dir's newest checkpoint; else a checkpoint folder (OUT/checkpoints/step-N
+  // of this run or another). train/loop.h's checkpoint_to_resume reads it.
+  std::string resume_from_checkpoint;
+  bool overwrite_output_dir = false;  // a fresh run into a folder that holds an earlier run's results replaces them
   int64_t max_length = 512;
   std::string truncation = "truncate_left";  // truncate_left | drop
   bool skip_invalid_lines = false;

@@ -223,7 +223,11 @@ struct PpoRun {
     ema_module.emplace(ema);
     Checkpointable what{{{"policy", m.policy.get()}, {"value", m.value_model.get()}},
                         {{"policy_optimizer", policy_optimizer.get()}, {"value_optimizer", value_optimizer.get()}},
-                        {{"sampling", &generator}}};
+                        {{"sampling", &generator}},
+                        // Each checkpoint is also the policy's model directory (the weights being trained; with
+                        // --ema_decay the final model is their average) and the value model's under value_model/.
+                        {{"", m.policy.get(), !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path, {}},
+                         {"value_model", m.value_model.get(), "", m.value_offset}}};
     if (!ema.empty()) what.modules.emplace_back("ema", &*ema_module);
     loop.emplace(t, dp, with_ptx ? "ppo-ptx" : "ppo", iterations, o.quiet, what,
                  std::vector<std::string>{"ptx_cursor", "kl_coef"});
@@ -231,7 +235,7 @@ struct PpoRun {
     kl_controller.value = loop->resumed_state().value("kl_coef", kl_controller.value);
     dp.attach(trainable_parameters(*m.policy), *policy_optimizer);
     dp_value.attach(trainable_parameters(*m.value_model), *value_optimizer);
-    if (!ema.empty() && !t.resume_from_checkpoint) {  // the EMA starts from the broadcast weights
+    if (!ema.empty() && !loop->resumed()) {  // the EMA starts from the broadcast weights
       torch::NoGradGuard no_grad;
       auto params = trainable_parameters(*m.policy);  // with LoRA: the adapters, as the EMA holds
       for (size_t k = 0; k < params.size(); ++k) ema[k].copy_(params[k]);

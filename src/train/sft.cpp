@@ -141,8 +141,9 @@ SftResult run_sft(const SftOptions& o) {
   model->train();
   prepare_trained_model(*model, t.memory, t.dtype, false, model_path);
   auto optimizer = make_adamw(trainable_parameters(*model), t, t.learning_rate);
-  StepLoop loop(t, dp, "sft", schedule.total_steps, o.quiet, {{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}},
-                {"epoch", "micro_batch"});
+  // Each checkpoint is also a model directory of the model as trained so far (io/checkpoint.h).
+  Checkpointable what{{{"model", model.get()}}, {{"optimizer", optimizer.get()}}, {}, {{"", model.get(), tokenizer_path, {}}}};
+  StepLoop loop(t, dp, "sft", schedule.total_steps, o.quiet, what, {"epoch", "micro_batch"});
   dp.attach(trainable_parameters(*model), *optimizer);
   AutocastGuard autocast(device, t.dtype);
 

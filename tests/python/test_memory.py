@@ -1,16 +1,18 @@
 """LoRA through the CLI on test_stages_cli's tiny world (byte-level BPE, a tiny GPT-2 saved by transformers):
 
 - sft --use_peft (all-linear, with gradient checkpointing): the output directory is a plain merged model that
-  transformers loads; its logits equal `rlhf forward`'s and equal transformers' base model with the saved PEFT-layout
-  adapter applied by PEFT's formula (W += alpha/r · B A, transposed for GPT-2's Conv1D) within 1e-4; the adapter file
-  has PEFT's key names and shapes; the checkpoint's base weights are the base model's, bit for bit.
+  transformers loads; its logits equal `rlhf forward`'s and those of transformers' base model with the saved adapter
+  loaded by PEFT itself (PeftModel.from_pretrained) within 1e-4, and so does the last checkpoint's adapter/; the adapter
+  file has PEFT's key names and shapes; the checkpoint's base weights are the base model's, bit for bit.
 - A LoRA run interrupted (SIGINT) after its first checkpoint and resumed ends with the same merged model and adapter.
-- rm --use_peft: a sequence classifier transformers loads, scores equal to ours, the head trained.
+- rm --use_peft: a sequence classifier transformers loads, scores equal to ours, and equal to PEFT's from the SFT
+  model and the adapter (the head saved through modules_to_save).
 - ppo --use_peft: runs with the policy as its own reference and the value model over the reward model's base; the
   first iteration's KL is 0 (adapters start at zero) and the saved policy and value model load in transformers.
 """
 import json
 
+import peft
 import pytest
 import torch
 import transformers
@@ -48,22 +50,9 @@ def lora_sft(rlhf_bin, world):
     return out
 
 
-def apply_peft_adapter(model, adapter_dir):
-    """PEFT's LoRA merge written from its documented formula, on transformers' GPT-2 (no peft package needed)."""
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    tensors = load_file(adapter_dir / "adapter_model.safetensors")
-    scale = config["lora_alpha"] / config["r"]
-    modules = dict(model.named_modules())
-    with torch.no_grad():
-        for key, a in tensors.items():
-            if not key.endswith(".lora_A.weight"):
-                continue
-            name = key[len("base_model.model."):-len(".lora_A.weight")]
-            b = tensors[key.replace("lora_A", "lora_B")]
-            delta = scale * (b @ a)  # [out, in]
-            module = modules[name]
-            module.weight += delta.T if config["fan_in_fan_out"] else delta
-    return model
+def peft_model(base_dir, adapter_dir, auto=transformers.AutoModelForCausalLM, **kwargs):
+    """transformers' model of `base_dir` with our adapter loaded by PEFT's own loader."""
+    return peft.PeftModel.from_pretrained(auto.from_pretrained(base_dir, **kwargs), adapter_dir).eval()
 
 
 def test_lora_sft_saves_a_merged_model_and_a_peft_adapter(rlhf_bin, world, lora_sft, tmp_path):
@@ -90,14 +79,16 @@ def test_lora_sft_saves_a_merged_model_and_a_peft_adapter(rlhf_bin, world, lora_
     ids, mask = right_padded(sample_rows(world), world["tokenizer"].pad_token_id)
     real = mask.bool()
     merged = transformers.AutoModelForCausalLM.from_pretrained(lora_sft).eval()
-    adapted = apply_peft_adapter(transformers.AutoModelForCausalLM.from_pretrained(world["base"]), adapter).eval()
     with torch.no_grad():
         theirs = merged(input_ids=ids, attention_mask=mask).logits
-        via_adapter = adapted(input_ids=ids, attention_mask=mask).logits
+        via_adapter = peft_model(world["base"], adapter)(input_ids=ids, attention_mask=mask).logits
+        via_checkpoint = peft_model(world["base"], lora_sft / "checkpoints" / "step-8" / "adapter")(
+            input_ids=ids, attention_mask=mask).logits
         original = base(input_ids=ids, attention_mask=mask).logits
     ours = rlhf_forward(rlhf_bin, lora_sft, ids, mask, tmp_path)["logits"]
     assert torch.allclose(ours[real], theirs[real], atol=1e-4), (ours[real] - theirs[real]).abs().max()
-    assert torch.allclose(via_adapter[real], theirs[real], atol=1e-4), (via_adapter[real] - theirs[real]).abs().max()
+    assert torch.allclose(via_adapter[real], ours[real], atol=1e-4), (via_adapter[real] - ours[real]).abs().max()
+    assert torch.allclose(via_checkpoint[real], ours[real], atol=1e-4), (via_checkpoint[real] - ours[real]).abs().max()
     assert not torch.allclose(original[real], theirs[real], atol=1e-3)
 
     # The frozen base in the checkpoint is the base model's weights, untouched (GPT-2's Conv1D is [in, out]).
@@ -138,6 +129,10 @@ def test_lora_rm_and_ppo(rlhf_bin, world, lora_sft, tmp_path):
     last = mask.sum(1) - 1
     ours_last = ours[torch.arange(len(last)), last]
     assert torch.allclose(ours_last, theirs, atol=1e-4), (ours_last, theirs)
+    with torch.no_grad():  # the SFT model with a fresh score head, which the adapter's modules_to_save replaces
+        via_adapter = peft_model(lora_sft, rm / "adapter", transformers.AutoModelForSequenceClassification,
+                                 num_labels=1)(input_ids=ids, attention_mask=mask).logits[:, 0]
+    assert torch.allclose(via_adapter, ours_last, atol=1e-4), (via_adapter, ours_last)
 
     ppo = world["root"] / "lora-ppo"
     run_rlhf(rlhf_bin, "ppo", "--sft_model_path", lora_sft, "--reward_model_path", rm, "--dataset", f["prompts"],

@@ -3,7 +3,8 @@ bookkeeping that makes an interrupted or re-configured demo cheap and correct:
 - a second run with the same settings skips every stage;
 - a changed PPO setting re-runs exactly the stages downstream of it (ppo, ppo_ptx, eval) and they really train again
   (a checkpoint left by the old settings is never resumed);
-- a stage killed in the middle continues from its checkpoint when the settings are unchanged.
+- a stage killed in the middle continues from its checkpoint when the settings are unchanged, and starts again in its
+  folder when it was killed before its first checkpoint.
 The demo's numbers (RM accuracy, PPO-ptx against SFT) are checked at the demo's size by `make demo`, not here: at this
 size the models are too small to learn the world."""
 import json
@@ -177,6 +178,30 @@ def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_p
     metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 41))
     assert not (out / "stages" / "ppo.started").exists()
+
+
+def test_a_stage_killed_before_its_first_checkpoint_starts_again_in_its_folder(rlhf_bin, run):
+    """The folder holds the killed run's log and events but no checkpoint: the stage trains afresh over them (a plain
+    `rlhf ppo` into such a folder is refused without --overwrite_output_dir; the pipeline passes it)."""
+    out = run["dir"]
+    args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.06",
+            "--ppo_episodes", "320", "--ppo_rollout_batch_size", "16"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    checkpoints = out / "models" / "ppo" / "checkpoints"
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None:
+        if checkpoints.exists() and any(checkpoints.glob("step-*")):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "ppo finished before a checkpoint was seen"
+    shutil.rmtree(checkpoints)  # as if killed before it was written
+    assert (out / "models" / "ppo" / "metrics.jsonl").read_text()
+    result = run_rlhf(rlhf_bin, *args[1:], timeout=900)
+    assert stage_lines(result.stderr)["ppo"] == "ran" and "resumed from" not in result.stderr, result.stderr
+    metrics = [json.loads(line) for line in (out / "models" / "ppo" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, 21))
 
 
 def test_paper_preset_trains_one_chain_per_model_size(rlhf_bin, tmp_path):

@@ -265,13 +265,15 @@ def test_a_failed_start_keeps_the_previous_training_args(rlhf_bin, world, tmp_pa
     for stage, args in [("sft", sft_args(world, "--max_steps", "3")),
                         ("rm", ["rm", "--model_name_or_path", world["base"], "--dataset", world["files"]["rankings"],
                                 *COMMON])]:
-        # A dataset that does not exist: the run fails before it starts and the previous run's options stay.
+        # A dataset that does not exist: the run fails before it starts and the previous run's options stay, and so
+        # do its results, --overwrite_output_dir or not (they are removed once a run has loaded what it needs).
         args = [tmp_path / "missing.jsonl" if a in (world["files"]["sft"], world["files"]["rankings"]) else a
                 for a in args]
-        result = rlhf(rlhf_bin, *args, "--output_dir", out)
+        result = rlhf(rlhf_bin, *args, "--output_dir", out, "--overwrite_output_dir")
         assert result.returncode == 1, result.stderr
         assert "missing.jsonl" in result.stderr.strip().splitlines()[-1], result.stderr
         assert (out / "training_args.json").read_text() == before, stage
+        assert (out / "model.safetensors").exists() and (out / "checkpoints" / "step-2").exists(), stage
     # A run that starts writes its own.
     ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "4"), "--output_dir", out, "--resume_from_checkpoint", "true"))
     assert json.loads((out / "training_args.json").read_text())["max_steps"] == 4
@@ -317,7 +319,7 @@ def test_a_second_run_into_a_used_output_folder_is_refused(rlhf_bin, world, tmp_
     assert first.returncode == 130
     # The first run's log is whole (two runs used to interleave it), and the folder is free again.
     assert all(json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines())
-    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out))
+    ok(rlhf(rlhf_bin, *sft_args(world, "--max_steps", "2"), "--output_dir", out, "--overwrite_output_dir"))
 
 
 # ----------------------------------------------------------------------------------------------- non-finite loss

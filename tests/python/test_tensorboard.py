@@ -3,8 +3,8 @@
 The gtest Metrics.WritesEventsForPythonReader logs five steps (step s: loss = 1/(s+1), reward = s/2, "ppo/kl" = s/100,
 wall_time = 1000 + s) into $RLHF_TB_OUT/plain; Metrics.WritesEventsForPythonReaderAfterResume logs steps 0..9
 (loss = s), then resumes from step 4 and logs 5..7 (loss = 100 + s) into $RLHF_TB_OUT/resumed. The files are read
-with TensorBoard's own EventAccumulator when the `tensorboard` package is importable (it is not in requirements.txt),
-and always with the record/protobuf decoder below, written from TensorFlow's TFRecord format (masked CRC-32C) and
+with TensorBoard's own EventAccumulator (requirements.txt installs `tensorboard`) and with the record/protobuf decoder
+below, written from TensorFlow's TFRecord format (masked CRC-32C) and
 event.proto (Event: wall_time 1, step 2, file_version 3, summary 5, session_log 7).
 """
 import json
@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("RLHF_BUILD", REPO / "build"))
@@ -140,9 +141,6 @@ def test_records_and_events_decode(run_dir):
 
 
 def test_tensorboard_package_reads_it(run_dir):
-    event_accumulator = pytest.importorskip(
-        "tensorboard.backend.event_processing.event_accumulator",
-        reason="the tensorboard package is not installed; test_records_and_events_decode is the check here")
     accumulator = event_accumulator.EventAccumulator(str(run_dir))
     accumulator.Reload()
     assert set(accumulator.Tags()["scalars"]) == set(EXPECTED)
@@ -178,9 +176,6 @@ def test_resumed_run_marks_its_restart(out_dir):
 
 
 def test_tensorboard_package_purges_the_steps_after_the_checkpoint(out_dir):
-    event_accumulator = pytest.importorskip(
-        "tensorboard.backend.event_processing.event_accumulator",
-        reason="the tensorboard package is not installed; test_resumed_run_marks_its_restart is the check here")
     accumulator = event_accumulator.EventAccumulator(str(out_dir / "resumed"))
     accumulator.Reload()
     assert [(e.step, e.value) for e in accumulator.Scalars("loss")] == [(s, s) for s in range(5)] + [

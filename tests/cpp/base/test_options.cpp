@@ -16,6 +16,7 @@ struct TinyOptions {
   int per_device_train_batch_size = 8;
   bool gradient_checkpointing = false;
   std::string output_dir = "out";
+  std::string resume_from_checkpoint;
 };
 
 Options bind(TinyOptions& o) {
@@ -24,6 +25,8 @@ Options bind(TinyOptions& o) {
   opts.add("per_device_train_batch_size", &o.per_device_train_batch_size, "batch");
   opts.add("gradient_checkpointing", &o.gradient_checkpointing, "recompute");
   opts.add("output_dir", &o.output_dir, "where");
+  opts.add("resume_from_checkpoint", &o.resume_from_checkpoint, "true | PATH | false");
+  opts.allow_alone("resume_from_checkpoint", "true");
   return opts;
 }
 
@@ -93,6 +96,25 @@ TEST(Options, ASwitchAloneMeansTrue) {
   TinyOptions number;
   EXPECT_ANY_THROW(parse_command_line(number, {"--learning_rate", "--gradient_checkpointing"}));
   EXPECT_ANY_THROW(parse_command_line(number, {"--learning_rate"}));
+}
+
+// HF's --resume_from_checkpoint takes a path or true, and alone means true; other text knobs still need their value.
+TEST(Options, ATextKnobAllowedAloneTakesItsValueAlone) {
+  TinyOptions alone, last, path, joined;
+  parse_command_line(alone, {"--resume_from_checkpoint", "--output_dir", "x"});
+  EXPECT_EQ(alone.resume_from_checkpoint, "true");
+  EXPECT_EQ(alone.output_dir, "x");
+  parse_command_line(last, {"--output_dir", "x", "--resume_from_checkpoint"});
+  EXPECT_EQ(last.resume_from_checkpoint, "true");
+  parse_command_line(path, {"--resume_from_checkpoint", "runs/a/checkpoints/step-4", "--gradient_checkpointing"});
+  EXPECT_EQ(path.resume_from_checkpoint, "runs/a/checkpoints/step-4");
+  EXPECT_TRUE(path.gradient_checkpointing);
+  parse_command_line(joined, {"--resume_from_checkpoint=false"});
+  EXPECT_EQ(joined.resume_from_checkpoint, "false");
+  TinyOptions other;
+  EXPECT_ANY_THROW(parse_command_line(other, {"--learning_rate", "2e-4", "--output_dir"}));
+  Options opts = bind(other);
+  EXPECT_ANY_THROW(opts.allow_alone("no_such_option", "true"));
 }
 
 TEST(Options, BadNumberIsAnError) {

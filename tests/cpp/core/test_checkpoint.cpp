@@ -12,6 +12,7 @@
 #include "common/files.h"
 #include "io/checkpoint.h"
 #include "io/formats/safetensors.h"
+#include "io/model_dir.h"
 #include "model/generate.h"
 #include "model/transformer.h"
 #include "train/loop.h"
@@ -273,6 +274,45 @@ TEST(Checkpoint, TheNonFiniteGuardNamesAndKeepsTheLastGoodCheckpoint) {
             "training stopped at step 1: 1 steps in a row with a non-finite loss or gradient norm since step 1 (last "
             "loss nan, gradient norm nan); no checkpoint holds weights that trained a finite step; start again with a "
             "lower --learning_rate");
+}
+
+// A checkpoint folder is also a model directory (config.json + model.safetensors in HF's layout) that load_model opens
+// with the trained weights, and --resume_from_checkpoint PATH takes such a folder, refusing anything else by name.
+TEST(Checkpoint, AFolderIsAModelDirectoryAndResumesByPath) {
+  const std::string out = "/tmp/rlhf_test_checkpoint_model_dir_" + std::to_string(::getpid());
+  torch::manual_seed(0);
+  Transformer model(tiny_config("llama", 97, 32, 2, 4, 2, 64));
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::ones_like(p);
+  optimizer.step();  // moments to save
+  Checkpointable what{{{"model", model.get()}}, {{"optimizer", &optimizer}}, {}, {{"", model.get(), "", {}}}};
+  save_checkpoint(out, 3, what, {{"epoch", 0}}, 2);
+  const std::string folder = out + "/checkpoints/step-3";
+  ASSERT_TRUE(file_exists(folder + "/config.json"));
+  ASSERT_TRUE(file_exists(folder + "/model.safetensors"));
+  Transformer reloaded = load_model(folder);
+  auto trained = model->named_parameters();
+  for (const auto& p : reloaded->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), trained[p.key()])) << p.key();
+
+  Transformer fresh(tiny_config("llama", 97, 32, 2, 4, 2, 64));
+  torch::optim::AdamW fresh_optimizer(fresh->parameters(), torch::optim::AdamWOptions(1e-2));
+  Checkpointable into{{{"model", fresh.get()}}, {{"optimizer", &fresh_optimizer}}, {}};
+  EXPECT_EQ(load_checkpoint(folder, into, {"epoch"})["step"].get<int64_t>(), 3);
+  for (const auto& p : fresh->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), trained[p.key()])) << p.key();
+
+  const std::string expected = ": expected a checkpoint folder (OUTPUT/checkpoints/step-N: state.json, "
+                               "modules.safetensors, optimizers.safetensors), found ";
+  EXPECT_EQ(error_of([&] { load_checkpoint(out + "/missing", into); }),
+            "--resume_from_checkpoint " + out + "/missing" + expected + "no such folder");
+  EXPECT_EQ(error_of([&] { check_checkpoint_folder(out); }),
+            "--resume_from_checkpoint " + out + expected +
+                "a folder without state.json, modules.safetensors, optimizers.safetensors (it holds checkpoints: pass "
+                "one of them, e.g. " + folder + ")");
+  save_model(*model, out + "/model");
+  EXPECT_EQ(error_of([&] { check_checkpoint_folder(out + "/model"); }),
+            "--resume_from_checkpoint " + out + "/model" + expected +
+                "a folder without state.json, modules.safetensors, optimizers.safetensors");
+  remove_tree(out);
 }
 
 TEST(Generation, SamplingFromANaNWeightIsAnError) {

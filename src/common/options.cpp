@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -31,8 +32,18 @@ T parse_number(const std::string& name, const std::string& value, const std::str
   std::istringstream in(value);
   T out{};
   in >> out;
-  if (in.fail() || !in.eof()) fail(where, "a number for '" + name + "'", "'" + value + "'");
-  return out;
+  if (!in.fail() && in.eof()) return out;
+  if constexpr (std::is_integral_v<T>) {
+    // HF writes some whole-number fields as floats (num_train_epochs: 3.0): a float with a whole value is taken.
+    std::istringstream as_float(value);
+    double number = 0;
+    as_float >> number;
+    if (!as_float.fail() && as_float.eof() && std::isfinite(number) && number == std::floor(number) &&
+        std::fabs(number) < 9.0e15)
+      return static_cast<T>(number);
+    fail(where, "a whole number for '" + name + "'", "'" + value + "'");
+  }
+  fail(where, "a number for '" + name + "'", "'" + value + "'");
 }
 
 bool parse_bool(const std::string& name, const std::string& value, const std::string& where) {
@@ -145,7 +156,24 @@ void Options::load_yaml(const std::string& path) {
     std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
     if (!kv.first.IsScalar()) fail(where, "an option name", "a list, mapping or null as key");
     std::string key = kv.first.as<std::string>();
+    if (kv.second.IsNull()) {
+      // HF's None: the option keeps its default (a key none of ours still is an error).
+      if (!handlers_.count(key) && !fields_.count(key)) fail(where + ": " + unknown_key_message(key, order_));
+      continue;
+    }
     if (!kv.second.IsScalar()) {
+      auto field = fields_.find(key);
+      if (!handlers_.count(key) && field != fields_.end() && std::holds_alternative<std::string*>(field->second.field) &&
+          kv.second.IsSequence()) {
+        // A list for a text option (lora_target_modules: [q_proj, v_proj]): its items, comma-separated.
+        std::string joined;
+        for (const auto& item : kv.second) {
+          if (!item.IsScalar()) fail(where, "a list of names for '" + key + "'", "a nested list or mapping");
+          joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+        }
+        set(key, joined, where);
+        continue;
+      }
       if (!handlers_.count(key)) fail(where, "a scalar value for '" + key + "'", "a list or mapping");
       set(key, YAML::Dump(kv.second), where);  // a handled key's list (report_to: [tensorboard]) as flow text
       continue;

@@ -139,12 +139,12 @@ std::string curves_section(const json& s) {
   // Which metrics of which stages each small chart shows.
   struct Panel { std::string id, title, y_label; std::vector<std::pair<std::string, std::string>> curves; };
   const std::vector<Panel> panels = {
-      {"curve-lm-loss", "Language-model loss", "loss", {{"base", "loss"}, {"sft", "loss"}, {"sft", "eval_loss"}, {"flan_sft", "loss"}}},
-      {"curve-rm", "Reward model", "loss / accuracy", {{"rm", "loss"}, {"rm", "accuracy"}, {"rm", "eval_accuracy"}}},
+      {"curve-lm-loss", "Language-model loss", "loss", {{"base", "loss"}, {"sft", "loss"}, {"sft", "eval/loss"}, {"flan_sft", "loss"}}},
+      {"curve-rm", "Reward model", "loss / accuracy", {{"rm", "loss"}, {"rm", "accuracy"}, {"rm", "eval/accuracy"}}},
       {"curve-reward", "PPO: reward-model score", "score", {{"ppo", "objective/scores"}, {"ppo_ptx", "objective/scores"}}},
       {"curve-kl", "PPO: KL to SFT", "KL (nats)", {{"ppo", "objective/kl"}, {"ppo_ptx", "objective/kl"}}},
-      {"curve-ppo-loss", "PPO: losses", "loss", {{"ppo", "loss/policy"}, {"ppo", "loss/value"}, {"ppo_ptx", "loss/policy"},
-                                                 {"ppo_ptx", "loss/value"}, {"ppo_ptx", "loss/ptx"}}}};
+      {"curve-ppo-loss", "PPO: losses", "loss", {{"ppo", "loss/policy_avg"}, {"ppo", "loss/value_avg"}, {"ppo_ptx", "loss/policy_avg"},
+                                                 {"ppo_ptx", "loss/value_avg"}, {"ppo_ptx", "loss/ptx"}}}};
   std::string charts;
   std::string run;
   for (const auto& [size, stages] : s["training_curves"].items()) {

@@ -24,6 +24,26 @@ std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const To
   return windows;
 }
 
+std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window) {
+  std::vector<int64_t> stream;
+  std::vector<uint8_t> trained;
+  for (const auto& e : examples) {
+    stream.insert(stream.end(), e.ids.begin(), e.ids.end());
+    for (size_t i = 0; i < e.ids.size(); ++i)
+      trained.push_back(!e.loss_mask.empty() ? e.loss_mask[i] : static_cast<int64_t>(i) >= e.prompt_length ? 1 : 0);
+  }
+  std::vector<Sequence> windows;
+  for (size_t start = 0; start + 1 < stream.size(); start += window) {
+    const size_t end = std::min(stream.size(), start + window);
+    Sequence s;
+    s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start), stream.begin() + static_cast<std::ptrdiff_t>(end));
+    s.loss_mask.assign(trained.begin() + static_cast<std::ptrdiff_t>(start),
+                       trained.begin() + static_cast<std::ptrdiff_t>(end));
+    windows.push_back(std::move(s));
+  }
+  return windows;
+}
+
 Sequence fit_to_length(PromptTokens tokens, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
                        bool* kept) {
   if (tokens.response_ids.size() >= max_length) tokens.response_ids.resize(max_length - 1);
@@ -48,7 +68,10 @@ PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad
     const int64_t n = static_cast<int64_t>(s.ids.size());
     ids[b].slice(0, 0, n).copy_(torch::tensor(s.ids, torch::kLong));
     attention[b].slice(0, 0, n).fill_(1);
-    loss_mask[b].slice(0, s.prompt_length, n).fill_(1);
+    if (!s.loss_mask.empty())
+      loss_mask[b].slice(0, 0, n).copy_(torch::tensor(std::vector<int64_t>(s.loss_mask.begin(), s.loss_mask.end())));
+    else
+      loss_mask[b].slice(0, s.prompt_length, n).fill_(1);
   }
   return {ids.to(device), attention.to(device), loss_mask.to(device)};
 }

@@ -18,12 +18,19 @@ namespace rlhf {
 struct Sequence {
   std::vector<int64_t> ids;
   int64_t prompt_length = 0;  // ids[0, prompt_length) are the prompt; 0 = the whole text is trained on (pretraining)
+  // When not empty (packed examples): 1 for each token whose log-likelihood is trained, in place of prompt_length.
+  std::vector<uint8_t> loss_mask;
 };
 
 // Texts end to end, each followed by EOS (when the tokenizer has one), cut into windows of `window` tokens (pretraining,
 // ptx: no padding wasted). The last, shorter window is kept when `keep_last` and it holds 2 tokens or more.
 std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
                                  bool add_bos, bool keep_last);
+
+// SFT's packing (TRL's packing: true): examples end to end, cut into windows of `window` tokens (an example may be
+// split across two windows), each token keeping its own loss mask. Attention is causal over the whole window, so an
+// example's tokens also see the examples before it in the window (TRL's packing without padding_free).
+std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window);
 
 // Prompt + response as one sequence of at most max_length tokens: a response of max_length tokens or more loses its
 // end, then `policy` fits the prompt (cut from the left, or the example dropped: `*kept` false); `counts` tallies it.

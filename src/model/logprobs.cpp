@@ -27,17 +27,19 @@ struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsF
     const int64_t N = hidden.size(0), rows = chunk_rows(weight.size(0));
     auto logprobs = torch::empty({N}, hidden.options().dtype(torch::kFloat32));
     auto entropy = torch::empty({with_entropy ? N : 0}, logprobs.options());
+    auto top1 = torch::empty({N}, logprobs.options());
     for (int64_t start = 0; start < N; start += rows) {
       const int64_t end = std::min(N, start + rows);
       auto z = scaled_logits(hidden.slice(0, start, end), weight, temperature);
       auto log_softmax = z.log_softmax(-1);
       logprobs.slice(0, start, end).copy_(log_softmax.gather(-1, targets.slice(0, start, end).unsqueeze(-1)).squeeze(-1));
       if (with_entropy) entropy.slice(0, start, end).copy_(-(log_softmax.exp() * log_softmax).sum(-1));
+      top1.slice(0, start, end).copy_(z.argmax(-1).eq(targets.slice(0, start, end)));
     }
     ctx->save_for_backward({hidden, weight, targets});
     ctx->saved_data["temperature"] = temperature;
-    ctx->mark_non_differentiable({entropy});
-    return {logprobs, entropy};
+    ctx->mark_non_differentiable({entropy, top1});
+    return {logprobs, entropy, top1};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -71,7 +73,7 @@ struct LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsF
 TokenLogprobs linear_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,
                               double temperature, bool with_entropy) {
   auto out = LinearLogprobsFunction::apply(hidden, weight, targets, temperature, with_entropy);
-  TokenLogprobs result{out[0], with_entropy ? out[1] : torch::Tensor()};
+  TokenLogprobs result{out[0], with_entropy ? out[1] : torch::Tensor(), out[2]};
   return result;
 }
 
@@ -84,6 +86,7 @@ TokenLogprobs token_logprobs(TransformerImpl& model, const torch::Tensor& input_
   auto out = linear_logprobs(h, model.unembedding(), targets, temperature, with_entropy);
   out.logprobs = out.logprobs.view({B, T - 1});
   if (with_entropy) out.entropy = out.entropy.view({B, T - 1});
+  out.top1 = out.top1.view({B, T - 1});
   return out;
 }
 

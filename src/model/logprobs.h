@@ -10,6 +10,8 @@ namespace rlhf {
 struct TokenLogprobs {
   torch::Tensor logprobs;  // [B, T-1]: log π(x_{t+1} | x_≤t) / at temperature T, differentiable
   torch::Tensor entropy;   // [B, T-1]: entropy of each position's distribution (no gradient), when asked for
+  torch::Tensor top1;      // [B, T-1]: 1 where the given token is the most likely one, else 0 (no gradient; TRL's
+                           // mean_token_accuracy)
 };
 
 // input_ids, attention_mask [B, T]; the log-prob of each next token given its prefix.

@@ -232,9 +232,10 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
 
 json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx) {
   PpoOptions o = c.ppo;
-  // per_device_train_batch_size: a PPO minibatch (PPO sizes its batches with rollout_batch_size / num_mini_batches).
-  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo.train.learning_rate,
-                     std::max<int64_t>(1, c.ppo.rollout_batch_size / c.ppo.num_mini_batches), 1);
+  // PPO sizes its batches with rollout_batch_size / num_mini_batches: per_device_train_batch_size and
+  // gradient_accumulation_steps are left unset (0), so that they follow (train/ppo.h's resolve_ppo_batch_sizes).
+  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo.train.learning_rate, 0, 1);
+  o.train.gradient_accumulation_steps = 0;
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
   o.train.warmup_steps = c.ppo.train.warmup_steps;  // the schedule's steps are iterations (0 in the demo)

@@ -237,6 +237,12 @@ void StepLoop::checkpoint(int64_t step, nlohmann::json state, const std::vector<
   for (auto* group : groups) group->release_optimizer_state();
 }
 
+void StepLoop::log_evaluation(const Scalars& scalars) {
+  Scalars named;
+  for (const auto& [name, value] : scalars) named.emplace_back("eval/" + name, value);  // HF's eval_NAME, as TensorBoard shows it
+  if (!named.empty()) log(step_, named);
+}
+
 void StepLoop::end_step(int64_t step, bool interrupted, const std::function<void()>& checkpoint) {
   if (interrupted) {
     const bool written = !guard_.in_streak();
@@ -244,7 +250,7 @@ void StepLoop::end_step(int64_t step, bool interrupted, const std::function<void
     progress_->finish();
     throw Interrupted(written);
   }
-  if (t_.save_steps > 0 && step % t_.save_steps == 0) checkpoint();
+  if (t_.save_strategy == "steps" && t_.save_steps > 0 && step % t_.save_steps == 0) checkpoint();
 }
 
 double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, const StepFunctions& f,
@@ -259,10 +265,12 @@ double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, con
   std::vector<double> window(names.size(), 0.0);
   for (size_t k = 0; k < names.size(); ++k) window[k] = state_.value("window_" + names[k], 0.0);
   int64_t window_steps = state_.value("window_steps", int64_t{0});
+  std::vector<double> totals(names.size(), 0.0);
+  for (size_t k = 0; k < names.size(); ++k) totals[k] = state_.value("total_" + names[k], 0.0);
   const int64_t start_epoch = state_.value("epoch", int64_t{0}), start_micro = state_.value("micro_batch", int64_t{0});
   auto save = [&](int64_t epoch, int64_t micro) {
     nlohmann::json state = {{"epoch", epoch}, {"micro_batch", micro}, {"window_steps", window_steps}};
-    for (size_t k = 0; k < names.size(); ++k) state["window_" + names[k]] = window[k];
+    for (size_t k = 0; k < names.size(); ++k) state["window_" + names[k]] = window[k], state["total_" + names[k]] = totals[k];
     checkpoint(step_, state, {&dp_});
   };
   double train_loss = 0;
@@ -297,7 +305,7 @@ double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, con
       optimizer.zero_grad();
       ++step_;
       dp_.check_parameters(step_);
-      for (size_t k = 0; k < names.size(); ++k) window[k] += global[k];
+      for (size_t k = 0; k < names.size(); ++k) window[k] += global[k], totals[k] += global[k];
       ++window_steps;
       show(step_, {{"loss", step_loss}, {"lr", lr}});
       if (step_ % t_.logging_steps == 0 || step_ == schedule.total_steps) {
@@ -306,18 +314,20 @@ double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, con
         if (f.window_scalars) {
           const double epochs_done = static_cast<double>(epoch) +
                                      static_cast<double>(micro + 1) / static_cast<double>(micro_per_epoch);
-          for (auto& scalar : f.window_scalars(window, window_steps, epochs_done)) scalars.push_back(scalar);
+          for (auto& scalar : f.window_scalars(window, window_steps, epochs_done, totals)) scalars.push_back(scalar);
         }
         scalars.insert(scalars.end(), {{"learning_rate", lr}, {"grad_norm", grad_norm},
                                        {"skipped_steps", static_cast<double>(guard_.skipped())}});
         log(step_, scalars);
         window.assign(names.size(), 0.0), window_steps = 0;
       }
+      if (f.evaluate && evaluates_at_step(t_, step_)) log_evaluation(f.evaluate());
       step_sums.assign(names.size(), 0.0);
       end_step(step_, dp_.active() ? any_rank_interrupted : interrupt_requested(), [&] { save(epoch, micro + 1); });
     }
+    if (f.evaluate && evaluates_at_epoch_end(t_)) log_evaluation(f.evaluate());
     if (f.end_of_epoch) f.end_of_epoch(epoch);
-    save(epoch + 1, 0);
+    if (t_.save_strategy != "no") save(epoch + 1, 0);
   }
   progress_->finish();
   return train_loss;

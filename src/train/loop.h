@@ -119,10 +119,15 @@ struct StepFunctions {
   std::function<std::vector<double>(const std::vector<size_t>& examples)> micro_batch;
   std::vector<std::string> counts;  // their names, e.g. the RM's {"correct", "pairs"}; checkpoints keep "window_NAME"
   // The stage's scalars logged after "loss" when a logging window closes: `window` holds its steps' sums (loss first,
-  // then the counts), `steps` their number, `epoch` the epochs done so far (fractional).
-  std::function<Scalars(const std::vector<double>& window, int64_t steps, double epoch)> window_scalars;
-  // After an epoch's last step, before the checkpoint that closes it (evaluation, the epoch's model), on every rank.
+  // then the counts), `steps` their number, `epoch` the epochs done so far (fractional), `totals` the sums over every
+  // step of the run so far (kept in checkpoints: TRL's num_tokens).
+  std::function<Scalars(const std::vector<double>& window, int64_t steps, double epoch, const std::vector<double>& totals)>
+      window_scalars;
+  // After an epoch's last step, before the checkpoint that closes it (the epoch's model), on every rank.
   std::function<void(int64_t epoch)> end_of_epoch;
+  // The held-out evaluation (on every rank; rank 0's scalars are logged, each as eval/NAME), when eval_strategy says:
+  // every eval_steps steps (after the step's own line) or at each epoch's end (before end_of_epoch).
+  std::function<Scalars()> evaluate;
 };
 
 class StepLoop {
@@ -155,6 +160,8 @@ class StepLoop {
   // else `checkpoint()` every --save_steps steps.
   void end_step(int64_t step, bool interrupted, const std::function<void()>& checkpoint);
   void finish() { progress_->finish(); }
+  // An evaluation's scalars logged at the current step as eval/NAME (nothing for none).
+  void log_evaluation(const Scalars& scalars);
 
   // SFT's and the reward model's loop over `schedule`, the stage's micro-batches `f`, clipping `parameters` and
   // stepping `optimizer` (through dp). Checkpoints hold the epoch, the next micro-batch and the logging window, so a

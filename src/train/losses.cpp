@@ -33,6 +33,16 @@ torch::Tensor language_model_loss(TransformerImpl& model, const PaddedBatch& bat
   return negative_log_likelihood(logprobs, target_mask);
 }
 
+LanguageModelLoss language_model_loss_and_accuracy(TransformerImpl& model, const PaddedBatch& batch) {
+  auto out = token_logprobs(model, batch.ids, batch.attention);  // [B, T-1], predicts ids[:, 1:]
+  auto target_mask = batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1);
+  LanguageModelLoss result;
+  result.loss = negative_log_likelihood(out.logprobs, target_mask);
+  result.tokens = target_mask.sum().item<double>();
+  result.correct = (out.top1 * target_mask.to(out.top1.scalar_type())).sum().item<double>();
+  return result;
+}
+
 RankingLoss ranking_loss(const torch::Tensor& rewards, const std::vector<std::pair<int, int>>& pairs) {
   check(!pairs.empty(), "ranking loss: a prompt needs at least one untied comparison");
   std::vector<int64_t> winners, losers;
@@ -46,6 +56,7 @@ RankingLoss ranking_loss(const torch::Tensor& rewards, const std::vector<std::pa
   out.loss = -torch::log_sigmoid(margin).sum() / (k * (k - 1) / 2);
   out.pairs = static_cast<int64_t>(pairs.size());
   out.correct = (margin > 0).sum().item<int64_t>();
+  out.margin_sum = margin.detach().sum().item<double>();
   return out;
 }
 
@@ -57,7 +68,7 @@ RankingLoss ranking_loss_batch(const torch::Tensor& rewards, const std::vector<i
     const int64_t end = i + 1 < offsets.size() ? offsets[i + 1] : rewards.size(0);
     auto one = ranking_loss(rewards.slice(0, offsets[i], end), pairs[i]);
     losses.push_back(one.loss);
-    total.pairs += one.pairs, total.correct += one.correct;
+    total.pairs += one.pairs, total.correct += one.correct, total.margin_sum += one.margin_sum;
   }
   total.loss = torch::stack(losses).mean();  // each prompt weighs the same, whatever its K
   return total;

@@ -20,6 +20,13 @@ torch::Tensor masked_whiten(const torch::Tensor& x, const torch::Tensor& mask, b
 torch::Tensor negative_log_likelihood(const torch::Tensor& logprobs, const torch::Tensor& mask);
 // The same over a batch's loss-masked tokens, from one forward of `model` (SFT, pretraining and ptx all use it).
 torch::Tensor language_model_loss(TransformerImpl& model, const PaddedBatch& batch);
+// The same loss with what TRL logs beside it: of the `tokens` loss-masked targets, `correct` are the model's most likely
+// next token (mean_token_accuracy = correct / tokens).
+struct LanguageModelLoss {
+  torch::Tensor loss;
+  double correct = 0, tokens = 0;
+};
+LanguageModelLoss language_model_loss_and_accuracy(TransformerImpl& model, const PaddedBatch& batch);
 
 // Reward model on K ranked responses of one prompt (InstructGPT eq. 1):
 //   loss(θ) = −1/C(K,2) · Σ_{(y_w, y_l)} log σ(r_θ(x, y_w) − r_θ(x, y_l))
@@ -30,6 +37,7 @@ struct RankingLoss {
   torch::Tensor loss;   // scalar, differentiable
   int64_t pairs = 0;    // comparisons counted
   int64_t correct = 0;  // comparisons where r_w > r_l
+  double margin_sum = 0;  // Σ (r_w − r_l) over them (TRL's `margin` is its mean)
 };
 RankingLoss ranking_loss(const torch::Tensor& rewards, const std::vector<std::pair<int, int>>& pairs);
 // rewards [ΣK] for all prompts of a batch, `offsets[i]` = index of prompt i's first response.

@@ -29,6 +29,16 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("logging_steps", &t.logging_steps, "log every N steps");
   o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
   o.add("save_total_limit", &t.save_total_limit, "checkpoints kept (and the newest known good one)");
+  o.add("save_strategy", &t.save_strategy,
+        "steps (every save_steps steps, and at each epoch's end) | epoch | no (an interrupt still writes one)");
+  o.add("eval_strategy", &t.eval_strategy,
+        "epoch | steps (every eval_steps) | no: when the held-out set is evaluated (HF's default: no)");
+  o.add("eval_steps", &t.eval_steps, "with eval_strategy steps: evaluate every N steps (0: logging_steps)");
+  o.add("per_device_eval_batch_size", &t.per_device_eval_batch_size, "examples per evaluation batch");
+  o.add("dataset_name", &t.dataset_name,
+        "TRL's name: a local JSONL file, or a folder of them (SPLIT.jsonl); nothing is downloaded");
+  o.add("dataset_train_split", &t.dataset_train_split, "the split dataset_name's folder trains on (its SPLIT.jsonl)");
+  o.add("dataset_test_split", &t.dataset_test_split, "the split evaluated when there is no eval_dataset");
   o.add("resume_from_checkpoint", &t.resume_from_checkpoint,
         "true (or alone): continue from output_dir's newest checkpoint | PATH: from that checkpoint folder | false");
   o.allow_alone("resume_from_checkpoint", "true");
@@ -49,44 +59,6 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   bind_trl_names(o);
 }
 
-void bind_trl_names(Options& o) {
-  // TRL's and HF's names for what we have under another name.
-  o.add_handler(
-      "dataset_name",
-      [&o](const std::string& value, const std::string& where) {
-        if (!std::filesystem::exists(value))
-          fail(where, "a local JSONL file for 'dataset_name' (nothing is downloaded: rlhf makes no network calls)",
-               "'" + value + "', which is no file here");
-        o.set("dataset", value, where);
-      },
-      "TRL's name for --dataset (a local file)");
-  o.add_handler(
-      "bf16", [&o](const std::string& value, const std::string& where) {
-        if (value != "false" && value != "0") o.set("dtype", "bfloat16", where);
-      },
-      "true: --dtype bfloat16");
-  o.add_handler(
-      "torch_dtype", [&o](const std::string& value, const std::string& where) {
-        if (value != "auto") o.set("dtype", value, where);
-      },
-      "float32 | bfloat16 | auto (keeps --dtype)");
-  o.add_handler(
-      "report_to", [&o](const std::string& value, const std::string& where) {
-        if (value.find("wandb") != std::string::npos)
-          fail(where, "report_to none or tensorboard (rlhf makes no network calls)",
-               "'" + value + "': run `wandb sync --sync-tensorboard OUTPUT_DIR` on the event files afterwards");
-        o.notice("report_to", "metrics.jsonl and TensorBoard event files are always written to output_dir", where);
-      },
-      "none | tensorboard: metrics.jsonl and TensorBoard files are always written");
-  // Keys that have nothing to act on here.
-  for (const char* hub : {"push_to_hub", "hub_model_id", "hub_strategy", "hub_token", "hub_private_repo"})
-    o.ignore(hub, "nothing is uploaded (rlhf makes no network calls)");
-  o.ignore("run_name", "a run is named by its output_dir");
-  o.ignore("logging_dir", "TensorBoard event files go to output_dir");
-  o.ignore("dataloader_num_workers", "examples are tokenized in memory before training, with no loader processes");
-  o.ignore("remove_unused_columns", "each stage reads only its own fields");
-}
-
 void validate_training_options(const TrainingOptions& t, const std::string& stage) {
   auto need = [&](bool ok, const std::string& option, const std::string& expected, const std::string& found) {
     if (!ok) fail(stage + ": --" + option, expected, found);
@@ -100,6 +72,13 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
        std::to_string(t.gradient_accumulation_steps));
   need(t.logging_steps >= 1, "logging_steps", "1 or more", std::to_string(t.logging_steps));
   need(t.save_steps >= 0, "save_steps", "0 (epoch ends only) or more", std::to_string(t.save_steps));
+  need(t.save_strategy == "steps" || t.save_strategy == "epoch" || t.save_strategy == "no", "save_strategy",
+       "steps, epoch or no", "'" + t.save_strategy + "'");
+  need(t.eval_strategy == "steps" || t.eval_strategy == "epoch" || t.eval_strategy == "no", "eval_strategy",
+       "no, steps or epoch", "'" + t.eval_strategy + "'");
+  need(t.eval_steps >= 0, "eval_steps", "0 (logging_steps) or more", std::to_string(t.eval_steps));
+  need(t.per_device_eval_batch_size >= 1, "per_device_eval_batch_size", "1 or more",
+       std::to_string(t.per_device_eval_batch_size));
   need(t.max_length >= 2, "max_length", "2 tokens or more", std::to_string(t.max_length));
   need(std::isfinite(t.max_grad_norm) && t.max_grad_norm >= 0, "max_grad_norm", "a finite number >= 0 (0: off)",
        std::to_string(t.max_grad_norm));
@@ -120,6 +99,14 @@ void validate_training_options(const TrainingOptions& t, const std::string& stag
   parse_truncation_policy(t.truncation);
   validate_memory_options(t.memory, t.dtype, stage);
 }
+
+bool evaluates_at_step(const TrainingOptions& t, int64_t step) {
+  if (t.eval_strategy != "steps") return false;
+  const int64_t every = t.eval_steps > 0 ? t.eval_steps : t.logging_steps;
+  return step % every == 0;
+}
+
+bool evaluates_at_epoch_end(const TrainingOptions& t) { return t.eval_strategy == "epoch"; }
 
 void check_model_fits_tokenizer(const ModelConfig& config, const std::string& model_dir, int64_t tokenizer_vocab_size,
                                 const std::string& tokenizer_path, const std::string& stage) {

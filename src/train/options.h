@@ -39,6 +39,17 @@ struct TrainingOptions {
   int64_t logging_steps = 10;
   int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
   int64_t save_total_limit = 2;
+  // When checkpoints are written (HF's names): steps (every save_steps steps > 0, and at each epoch's end) | epoch (at
+  // each epoch's end) | no (none; an interrupt still writes one, so that the run can be resumed).
+  std::string save_strategy = "steps";
+  // When the held-out set is evaluated (HF's names; logged as eval/NAME): epoch (at each epoch's end) | steps (every
+  // eval_steps steps; 0: logging_steps, as HF) | no. Our default is epoch where HF's is no: a held-out set given is used.
+  std::string eval_strategy = "epoch";
+  int64_t eval_steps = 0;
+  int64_t per_device_eval_batch_size = 8;
+  // TRL's dataset_name (a local JSONL file or a folder of them; dataset_name.h resolves it) and the folder's splits.
+  std::string dataset_name;
+  std::string dataset_train_split = "train", dataset_test_split = "test";
   // "" or false: a fresh start; true: output_dir's newest checkpoint; else a checkpoint folder (OUT/checkpoints/step-N
   // of this run or another). train/loop.h's checkpoint_to_resume reads it.
   std::string resume_from_checkpoint;
@@ -64,6 +75,20 @@ void bind_training_options(Options& options, TrainingOptions& t);
 // TRL's and HF's keys that we honour under our names (dataset_name, bf16, torch_dtype) or accept with a note on
 // stderr saying why they change nothing (hub uploads, report_to none/tensorboard, loader workers).
 void bind_trl_names(Options& o);
+// The keys of one TRL config class (SFTConfig, RewardConfig, PPOConfig) that the stage's own options do not hold: each
+// honoured (mapped onto our options) or accepted with a note (train/trl_keys.cpp has the table and the reasons).
+void bind_trl_sft_names(Options& o);
+void bind_trl_reward_names(Options& o);
+void bind_trl_ppo_names(Options& o);
+
+// TRL's dataset_name, resolved: a stage's `dataset` (and `eval_dataset` when not given and the folder has a test split)
+// from t.dataset_name. An error when both dataset and dataset_name are given.
+void apply_dataset_name(const TrainingOptions& t, std::string& dataset, std::string* eval_dataset,
+                        const std::string& stage);
+
+// Whether a step ends an evaluation interval (eval_strategy steps) or a checkpoint interval (save_strategy steps).
+bool evaluates_at_step(const TrainingOptions& t, int64_t step);
+bool evaluates_at_epoch_end(const TrainingOptions& t);
 
 // Values no run can start with (a batch size, accumulation or logging interval of 0, a max_length with no room for a
 // token, a negative or non-finite learning rate, ...): an rlhf::Error "STAGE: --option: expected ..., found ..." before

@@ -16,6 +16,8 @@ namespace rlhf {
 void bind_ppo_options(Options& o, PpoOptions& p) {
   bind_training_options(o, p.train);
   o.add("sft_model_path", &p.sft_model_path, "SFT model: the policy's start and the frozen reference");
+  o.add("model_name_or_path", &p.model_name_or_path,
+        "TRL's: the tokenizer, and the policy when sft_model_path is not given");
   o.add("reward_model_path", &p.reward_model_path, "reward model directory");
   o.add("value_model_path", &p.value_model_path, "value model initialisation (default: the reward model)");
   o.add("tokenizer", &p.tokenizer, "tokenizer path (default: the SFT model directory)");
@@ -23,7 +25,9 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("ptx_dataset", &p.ptx_dataset, "pretraining text JSONL {\"text\"} for PPO-ptx");
   o.add("prompt_format", &p.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("total_episodes", &p.total_episodes, "episodes in all (0: num_train_epochs passes over the prompts)");
-  o.add("rollout_batch_size", &p.rollout_batch_size, "episodes per PPO iteration");
+  o.add("rollout_batch_size", &p.rollout_batch_size,
+        "episodes per PPO iteration and rank (0: per_device_train_batch_size x gradient_accumulation_steps x "
+        "num_mini_batches as TRL, else 64)");
   o.add("generation_batch_size", &p.generation_batch_size,
         "episodes per generate call (0: the rollout batch); sampling is seeded per call from its first episode");
   o.add("num_mini_batches", &p.num_mini_batches, "minibatches per rollout batch");
@@ -52,6 +56,29 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("ema_decay", &p.ema_decay, "> 0: save an EMA of the policy weights");
   o.add("save_rollouts", &p.save_rollouts, "write each iteration's rollouts to OUTPUT/rollouts/ (safetensors)");
   o.add("quiet", &p.quiet, "no progress bar");
+  bind_trl_ppo_names(o);
+}
+
+PpoOptions resolve_ppo_batch_sizes(PpoOptions o) {
+  TrainingOptions& t = o.train;
+  const int64_t mini_batches = std::max<int64_t>(1, o.num_mini_batches);
+  if (t.per_device_train_batch_size <= 0 && t.gradient_accumulation_steps <= 0) {
+    if (o.rollout_batch_size <= 0) o.rollout_batch_size = 64;
+    t.per_device_train_batch_size = std::max<int64_t>(1, o.rollout_batch_size / mini_batches);
+    t.gradient_accumulation_steps = 1;
+    return o;
+  }
+  if (t.per_device_train_batch_size <= 0) t.per_device_train_batch_size = 8;  // HF's default
+  if (t.gradient_accumulation_steps <= 0) t.gradient_accumulation_steps = 1;
+  const int64_t derived = t.per_device_train_batch_size * t.gradient_accumulation_steps * mini_batches;
+  if (o.rollout_batch_size > 0 && o.rollout_batch_size != derived)
+    fail("ppo: --rollout_batch_size " + std::to_string(o.rollout_batch_size),
+         "the episodes per_device_train_batch_size x gradient_accumulation_steps x num_mini_batches make (" +
+             std::to_string(t.per_device_train_batch_size) + " x " + std::to_string(t.gradient_accumulation_steps) +
+             " x " + std::to_string(mini_batches) + " = " + std::to_string(derived) + ", TRL's PPOConfig)",
+         "a different number; give one or the other");
+  o.rollout_batch_size = derived;
+  return o;
 }
 
 namespace {
@@ -154,7 +181,8 @@ int64_t ppo_iterations(const PpoOptions& o, size_t prompts, int64_t ranks) {
 // What the PPO epochs of one iteration keep for its log: this rank's token means, each scaled by its share of all
 // ranks' tokens (summed over ranks and divided by the updates when logged), and the first minibatch before any update.
 struct Optimisation {
-  double policy_loss = 0, value_loss = 0, clip = 0, value_clip = 0, approx_kl = 0, entropy = 0, ptx = 0;
+  double policy_loss = 0, value_loss = 0, clip = 0, value_clip = 0, approx_kl = 0, entropy = 0, ptx = 0, ratio = 0;
+  std::vector<double> minibatch_ratios;      // each update's scaled mean π/π_old (TRL's val/ratio_var is their variance)
   int64_t updates = 0;
   std::vector<int64_t> ptx_used;             // indices of the pretraining windows, minibatch after minibatch
   torch::Tensor first_rows, first_logprobs;  // the first minibatch and its training-time log-probs
@@ -433,6 +461,10 @@ struct PpoRun {
         s.clip += scale * policy_loss.clip_fraction.item<double>();
         s.value_clip += scale * value_loss.clip_fraction.item<double>();
         s.approx_kl += scale * policy_loss.approx_kl.item<double>();
+        const double ratio =
+            scale * masked_mean((lp.logprobs.detach() - r.logprobs.index_select(0, rows)).exp(), mask_mb).item<double>();
+        s.ratio += ratio;
+        s.minibatch_ratios.push_back(ratio);
         s.entropy += scale * masked_mean(lp.entropy, mask_mb).item<double>();
         s.ptx += ptx_scale * ptx_loss;
         ++s.updates, ++result.policy_updates;
@@ -452,15 +484,30 @@ struct PpoRun {
     double u = static_cast<double>(std::max<int64_t>(1, s.updates));
     double response_length = mean_of(r.response_mask.to(torch::kFloat32).sum(1));
     double eos_fraction = mean_of(r.ended_with_eos.to(torch::kFloat32));
+    double eos_tokens = r.ended_with_eos.to(torch::kFloat64).sum().item<double>();  // a response's one EOS
+    // TRL's objective/entropy: the mean over responses of −Σ_t log π_old(y_t), the sampled tokens' surprise.
+    double sampled_entropy = mean_of((-r.logprobs * r.response_mask.to(r.logprobs.scalar_type())).sum(1));
     bool any_rank_interrupted = false;
     if (dp.active()) {  // logged token means over all ranks (each rank made the same updates), and any interrupt
       auto sums = dp.sum({s.policy_loss, s.value_loss, s.clip, s.approx_kl, s.entropy, s.ptx, s.value_clip,
-                          response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0});
+                          response_length, eos_fraction, interrupt_requested() ? 1.0 : 0.0, s.ratio, eos_tokens,
+                          sampled_entropy});
       s.policy_loss = sums[0], s.value_loss = sums[1], s.clip = sums[2], s.approx_kl = sums[3];
       s.entropy = sums[4], s.ptx = sums[5], s.value_clip = sums[6];
       u *= static_cast<double>(ranks);
       response_length = sums[7] / static_cast<double>(ranks), eos_fraction = sums[8] / static_cast<double>(ranks);
       any_rank_interrupted = sums[9] > 0;
+      s.ratio = sums[10], eos_tokens = sums[11], sampled_entropy = sums[12] / static_cast<double>(ranks);
+      s.minibatch_ratios = dp.sum(s.minibatch_ratios);
+      for (auto& ratio : s.minibatch_ratios) ratio /= static_cast<double>(ranks);
+    }
+    double ratio_variance = 0;  // unbiased, over the updates' mean ratios (torch's var())
+    if (s.minibatch_ratios.size() > 1) {
+      double mean = 0;
+      for (double ratio : s.minibatch_ratios) mean += ratio;
+      mean /= static_cast<double>(s.minibatch_ratios.size());
+      for (double ratio : s.minibatch_ratios) ratio_variance += (ratio - mean) * (ratio - mean);
+      ratio_variance /= static_cast<double>(s.minibatch_ratios.size() - 1);
     }
     result.mean_scores.push_back(r.mean_score);
     result.mean_kl.push_back(r.mean_kl);
@@ -468,22 +515,29 @@ struct PpoRun {
     result.kl_coefs.push_back(r.beta);
     result.sampling_logprob_max_gaps.push_back(s.sampling_gap);
     result.sampling_logprob_kls.push_back(s.sampling_kl);
-    const Scalars scalars = {{"objective/scores", r.mean_score},
-                             {"objective/kl", r.mean_kl},
+    // TRL's PPOTrainer names first (objective/*, policy/*_avg, loss/*_avg, val/*, lr, episode), then ours.
+    const Scalars scalars = {{"objective/kl", r.mean_kl},
+                             {"objective/entropy", sampled_entropy},
+                             {"objective/non_score_reward", -r.beta * r.mean_kl},
                              {"objective/rlhf_reward", r.mean_score - r.beta * r.mean_kl},
+                             {"objective/scores", r.mean_score},
+                             {"policy/approxkl_avg", s.approx_kl / u},
+                             {"policy/clipfrac_avg", s.clip / u},
+                             {"loss/policy_avg", s.policy_loss / u},
+                             {"loss/value_avg", s.value_loss / u},
+                             {"val/clipfrac_avg", s.value_clip / u},
+                             {"policy/entropy_avg", s.entropy / u},
+                             {"val/ratio", s.ratio / u},
+                             {"val/ratio_var", ratio_variance},
+                             {"val/num_eos_tokens", eos_tokens},
+                             {"lr", lr},
+                             {"episode", static_cast<double>((iteration + 1) * B * ranks)},
                              {"objective/kl_coef", r.beta},
-                             {"policy/entropy", s.entropy / u},
-                             {"policy/approx_kl", s.approx_kl / u},
-                             {"policy/clipfrac", s.clip / u},
-                             {"loss/policy", s.policy_loss / u},
-                             {"loss/value", s.value_loss / u},
-                             {"value/clipfrac", s.value_clip / u},
                              {"loss/ptx", s.ptx / u},
                              {"response_length", response_length},
                              {"eos_fraction", eos_fraction},
                              {"logprobs/sampling_vs_training_max_abs", s.sampling_gap},
                              {"logprobs/sampling_vs_training_kl", s.sampling_kl},
-                             {"learning_rate", lr},
                              {"skipped_steps", static_cast<double>(loop->guard().skipped())}};  // policy updates skipped
     loop->log(iteration + 1, scalars);
     if (observe_rollout) {
@@ -508,10 +562,11 @@ struct PpoRun {
 
 }  // namespace
 
-PpoResult train_ppo(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
+PpoResult train_ppo(const PpoOptions& given, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
                     const RewardFunction& reward_function, const PhaseObserver& observe,
                     const RolloutObserver& observe_rollout) {
+  const PpoOptions o = resolve_ppo_batch_sizes(given);
   check(!prompts.empty(), "ppo: no prompts");
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
   check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");

@@ -14,16 +14,21 @@ namespace rlhf {
 
 // PPO's own training defaults (the paper, PPO.md): a constant learning rate after a linear warm-up over 10 iterations
 // (the schedule's steps are PPO iterations; --warmup_steps 0 lets --warmup_ratio apply instead).
+// per_device_train_batch_size and gradient_accumulation_steps are 0 (not given): TRL's PPOConfig derives the episodes
+// of an iteration from them (resolve_ppo_batch_sizes), and rlhf from rollout_batch_size when they are not given.
 inline TrainingOptions ppo_training_defaults() {
   TrainingOptions t;
   t.lr_scheduler_type = "constant";
   t.warmup_steps = 10;
+  t.per_device_train_batch_size = 0;
+  t.gradient_accumulation_steps = 0;
   return t;
 }
 
 struct PpoOptions {
   TrainingOptions train = ppo_training_defaults();  // learning_rate = the policy's; max_length bounds prompt + response
   std::string sft_model_path;      // policy initialisation and the frozen reference π_SFT
+  std::string model_name_or_path;  // TRL's: the tokenizer (and the policy when sft_model_path is not given)
   std::string reward_model_path;   // r_θ (its reward_normalization.json offset is applied)
   std::string value_model_path;    // default: the reward model (the paper's value initialisation)
   std::string tokenizer;
@@ -31,7 +36,9 @@ struct PpoOptions {
   std::string ptx_dataset;         // pretraining text JSONL {"text"} for PPO-ptx
   std::string prompt_format = "plain";
   int64_t total_episodes = 0;      // 0: num_train_epochs passes over the prompts
-  int64_t rollout_batch_size = 64; // episodes per PPO iteration (the paper: 512)
+  // Episodes per PPO iteration and rank (the paper: 512). 0: TRL's per_device_train_batch_size x
+  // gradient_accumulation_steps x num_mini_batches when those are given, else 64.
+  int64_t rollout_batch_size = 0;
   // Episodes per generate call (0: the whole rollout batch). Each call samples with a generator seeded from (seed, the
   // index of its first episode), so the samples do not depend on how episodes are split over calls and ranks: two
   // ranks × B episodes draw what one process with 2·B episodes and generation_batch_size B draws.
@@ -116,6 +123,12 @@ struct PpoResult {
 };
 
 void bind_ppo_options(Options& options, PpoOptions& ppo);
+
+// The batch sizes as TRL's PPOConfig relates them: an iteration's episodes (per rank) = per_device_train_batch_size x
+// gradient_accumulation_steps x num_mini_batches; a minibatch is per_device_train_batch_size x
+// gradient_accumulation_steps episodes (trained here in one forward and backward: the same token-mean gradient).
+// Without those two, rollout_batch_size (or 64) decides and they are filled in. Both given and disagreeing: an error.
+PpoOptions resolve_ppo_batch_sizes(PpoOptions options);
 
 // The library entry: models already loaded, prompts already tokenized (left part of each episode), pretraining windows
 // for ptx (may be empty), the tokenizer's EOS and pad ids. `reward_function`, when set, replaces the reward model.

@@ -53,9 +53,27 @@ RolloutObserver rollout_writer(const std::string& output_dir) {
   };
 }
 
+// Sizes that resolve_ppo_batch_sizes reads: a negative one is an error, not a request for the default.
+void need_positive_sizes(const PpoOptions& o) {
+  auto need = [](bool ok, const std::string& option, int64_t found) {
+    if (!ok) fail("ppo: --" + option, "1 or more", std::to_string(found));
+  };
+  need(o.rollout_batch_size >= 0, "rollout_batch_size", o.rollout_batch_size);
+  need(o.train.per_device_train_batch_size >= 0, "per_device_train_batch_size", o.train.per_device_train_batch_size);
+  need(o.train.gradient_accumulation_steps >= 0, "gradient_accumulation_steps", o.train.gradient_accumulation_steps);
+}
+
 }  // namespace
 
-PpoResult run_ppo(const PpoOptions& o, const TextRewardFunction& text_reward) {
+PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward) {
+  PpoOptions o = given;
+  if (!o.model_name_or_path.empty()) {  // TRL's ModelConfig: the tokenizer, and the policy unless sft_model_path says
+    if (o.sft_model_path.empty()) o.sft_model_path = o.model_name_or_path;
+    if (o.tokenizer.empty()) o.tokenizer = o.model_name_or_path;
+  }
+  apply_dataset_name(o.train, o.dataset, nullptr, "ppo");
+  need_positive_sizes(o);
+  o = resolve_ppo_batch_sizes(o);
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "ppo: --output_dir is required");
   check(!o.sft_model_path.empty(), "ppo: --sft_model_path is required");

@@ -27,6 +27,7 @@ void bind_reward_options(Options& o, RewardOptions& r) {
   o.add("normalize_dataset", &r.normalize_dataset, "demonstrations whose mean reward is shifted to 0");
   o.add("prompt_format", &r.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("quiet", &r.quiet, "no progress bar");
+  bind_trl_reward_names(o);
 }
 
 namespace {
@@ -85,23 +86,32 @@ Scored score_batch(TransformerImpl& model, const std::vector<const RankedPrompt*
   return out;
 }
 
-double held_out_accuracy(TransformerImpl& model, const std::vector<RankedPrompt>& data, int64_t batch, int64_t pad_id,
-                         torch::Device device, int64_t* pairs) {
+// TRL's reward evaluation over the held-out rankings: the loss (mean over prompts), accuracy (share of comparisons with
+// r(y_w) > r(y_l)) and margin (mean r(y_w) − r(y_l)); `pairs` the comparisons counted.
+Scalars held_out_evaluation(TransformerImpl& model, const std::vector<RankedPrompt>& data, int64_t batch, int64_t pad_id,
+                            torch::Device device, int64_t* pairs) {
   torch::NoGradGuard no_grad;
   int64_t correct = 0, total = 0;
+  double loss = 0, margin = 0;
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch)) {
     std::vector<const RankedPrompt*> prompts;
     for (size_t i = start; i < std::min(data.size(), start + static_cast<size_t>(batch)); ++i) prompts.push_back(&data[i]);
     auto s = score_batch(model, prompts, pad_id, device);
-    correct += s.loss.correct, total += s.loss.pairs;
+    correct += s.loss.correct, total += s.loss.pairs, margin += s.loss.margin_sum;
+    loss += s.loss.loss.item<double>() * static_cast<double>(prompts.size());
   }
   *pairs = total;
-  return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : -1;
+  const double comparisons = std::max<double>(1, static_cast<double>(total));
+  return {{"loss", loss / std::max<double>(1, static_cast<double>(data.size()))},
+          {"accuracy", total > 0 ? static_cast<double>(correct) / comparisons : -1},
+          {"margin", margin / comparisons}};
 }
 
 }  // namespace
 
-RewardResult run_reward_training(const RewardOptions& o) {
+RewardResult run_reward_training(const RewardOptions& given) {
+  RewardOptions o = given;
+  apply_dataset_name(o.train, o.dataset, &o.eval_dataset, "rm");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "rm: --output_dir is required");
   check(!o.dataset.empty(), "rm: --dataset is required");
@@ -176,32 +186,43 @@ RewardResult run_reward_training(const RewardOptions& o) {
     for (size_t i : examples) prompts.push_back(&train[i]);
     // The loss is a mean over this rank's prompts: rescaled so that the averaged gradient is the global mean's.
     const double scale = dp.loss_scale(static_cast<double>(prompts.size()));  // 1 with one process
-    std::vector<double> sums = {0.0, 0.0, 0.0};  // loss share, correct comparisons, comparisons
+    // loss share, correct comparisons, comparisons, their summed margin, tokens read
+    std::vector<double> sums = {0.0, 0.0, 0.0, 0.0, 0.0};
     if (!prompts.empty()) {
       auto scored = score_batch(*model, prompts, pad_id, device);
       const double accumulation = static_cast<double>(t.gradient_accumulation_steps);
       (scored.loss.loss * scale / accumulation).backward();
       sums = {scored.loss.loss.item<double>() * scale / accumulation / static_cast<double>(dp.world_size()),
-              static_cast<double>(scored.loss.correct), static_cast<double>(scored.loss.pairs)};
+              static_cast<double>(scored.loss.correct), static_cast<double>(scored.loss.pairs), scored.loss.margin_sum,
+              static_cast<double>(scored.tokens)};
       result.sequences_scored += scored.sequences;
       result.tokens_trained += scored.tokens;
     }
     return sums;
   };
-  steps.counts = {"correct", "pairs"};
-  steps.window_scalars = [&](const std::vector<double>& window, int64_t, double) {
+  // TRL's RewardTrainer log: accuracy and margin over the window's comparisons, num_tokens read so far, the epoch.
+  steps.counts = {"correct", "pairs", "margin", "tokens_read"};
+  steps.window_scalars = [&](const std::vector<double>& window, int64_t, double epoch, const std::vector<double>& totals) {
     result.train_accuracy = window[1] / std::max(1.0, window[2]);
-    return Scalars{{"accuracy", result.train_accuracy}};
+    return Scalars{{"accuracy", result.train_accuracy},
+                   {"margin", window[3] / std::max(1.0, window[2])},
+                   {"num_tokens", totals[4]},
+                   {"epoch", epoch}};
   };
+  if (!eval.empty() && t.eval_strategy != "no")
+    steps.evaluate = [&]() -> Scalars {
+      if (!dp.is_main()) return {};
+      model->eval();
+      Scalars scalars = held_out_evaluation(*model, eval, t.per_device_eval_batch_size, pad_id, device, &result.eval_pairs);
+      model->train();
+      result.eval_accuracy = scalars[1].second;
+      return scalars;
+    };
   result.train_loss = loop.run_epochs(schedule, static_cast<int64_t>(train.size()), steps, model->parameters(), *optimizer);
   model->eval();
   if (!dp.is_main()) {  // rank 0 evaluates and writes the model
     result.steps = loop.step();
     return result;
-  }
-  if (!eval.empty()) {
-    result.eval_accuracy = held_out_accuracy(*model, eval, batch, pad_id, device, &result.eval_pairs);
-    loop.log(loop.step(), {{"eval_accuracy", result.eval_accuracy}});
   }
   if (!o.normalize_dataset.empty()) {
     std::vector<std::string> prompts, responses;

@@ -27,7 +27,13 @@ void bind_sft_options(Options& o, SftOptions& s) {
   o.add("eval_dataset", &s.eval_dataset, "validation JSONL (optional)");
   o.add("prompt_format", &s.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("save_every_epoch", &s.save_every_epoch, "write OUTPUT/epoch-N after each epoch");
+  o.add("packing", &s.packing, "pack examples end to end into max_length windows (they attend across boundaries)");
+  o.add("completion_only_loss", &s.completion_only_loss,
+        "prompt-completion data: loss on the completion only (false: on every token)");
+  o.add("assistant_only_loss", &s.assistant_only_loss,
+        "messages data: loss on the assistant's reply only (false: on every token; TRL's default is false)");
   o.add("quiet", &s.quiet, "no progress bar");
+  bind_trl_sft_names(o);
 }
 
 namespace {
@@ -51,7 +57,8 @@ struct Tokenized {
 };
 
 Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const PromptFormat& format,
-                   const TrainingOptions& t) {
+                   const SftOptions& o, bool pack) {
+  const TrainingOptions& t = o.train;
   Tokenized out;
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;
@@ -67,30 +74,40 @@ Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const Pr
                                          : encode_prompt(tokenizer, format, ex.prompt, ex.completion);
       bool kept = true;
       Sequence s = fit_to_length(std::move(tokens), max_length, policy, out.truncation, &kept);
+      // TRL's completion_only_loss / assistant_only_loss false: the prompt's tokens are trained on too.
+      if (!(ex.is_chat() ? o.assistant_only_loss : o.completion_only_loss)) s.prompt_length = 0;
       if (kept) out.sequences.push_back(std::move(s));
     }
+    if (pack) out.sequences = pack_sequences(out.sequences, max_length);
   }
   out.summary = report.summary();
   return out;
 }
 
-double evaluate_loss(TransformerImpl& model, const std::vector<Sequence>& data, int64_t batch_size, int64_t pad_id,
-                     torch::Device device) {
+// TRL's SFT evaluation: the token mean of the loss and of top-1 accuracy over the held-out set's trained tokens, and
+// the tokens (prompt included) it read.
+Scalars evaluate(TransformerImpl& model, const std::vector<Sequence>& data, int64_t batch_size, int64_t pad_id,
+                 torch::Device device) {
   torch::NoGradGuard no_grad;
-  double total = 0, weight = 0;
+  double total = 0, correct = 0, weight = 0, tokens_read = 0;
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
     std::vector<const Sequence*> rows;
     for (size_t i = start; i < std::min(data.size(), start + static_cast<size_t>(batch_size)); ++i) rows.push_back(&data[i]);
     auto batch = pad_right(rows, pad_id, device);
-    const double tokens = (batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1)).sum().item<double>();
-    total += language_model_loss(model, batch).item<double>() * tokens, weight += tokens;
+    const auto lm = language_model_loss_and_accuracy(model, batch);
+    total += lm.loss.item<double>() * lm.tokens, correct += lm.correct, weight += lm.tokens;
+    tokens_read += batch.attention.sum().item<double>();
   }
-  return weight > 0 ? total / weight : 0;
+  return {{"loss", weight > 0 ? total / weight : 0.0},
+          {"mean_token_accuracy", weight > 0 ? correct / weight : 0.0},
+          {"num_tokens", tokens_read}};
 }
 
 }  // namespace
 
-SftResult run_sft(const SftOptions& o) {
+SftResult run_sft(const SftOptions& given) {
+  SftOptions o = given;
+  apply_dataset_name(o.train, o.dataset, &o.eval_dataset, "sft");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "sft: --output_dir is required");
   check(!o.dataset.empty(), "sft: --dataset is required");
@@ -122,12 +139,12 @@ SftResult run_sft(const SftOptions& o) {
          "none (the model could not learn to stop; set eos_token in tokenizer_config.json)");
   const int64_t pad_id = pad_id_of(*tokenizer);
 
-  Tokenized train = tokenize(o.dataset, *tokenizer, format, t);
+  Tokenized train = tokenize(o.dataset, *tokenizer, format, o, o.packing);
   check_some_examples_fit(train.truncation.kept, train.truncation.truncated, train.truncation.dropped, o.dataset,
                           "--max_length " + std::to_string(t.max_length) + " tokens", "sft");
   check(!train.sequences.empty(), "sft: " + o.dataset + " gave no training examples");
   Tokenized eval;
-  if (!o.eval_dataset.empty()) eval = tokenize(o.eval_dataset, *tokenizer, format, t);
+  if (!o.eval_dataset.empty() && t.eval_strategy != "no") eval = tokenize(o.eval_dataset, *tokenizer, format, o, false);
   size_t longest = 0;
   for (const auto* set : {&train, &eval})
     for (const auto& s : set->sequences) longest = std::max(longest, s.ids.size());
@@ -153,12 +170,13 @@ SftResult run_sft(const SftOptions& o) {
   steps.micro_batch = [&](const std::vector<size_t>& examples) {
     std::vector<const Sequence*> rows;
     for (size_t i : examples) rows.push_back(&train.sequences[i]);
-    double loss_share = 0;
+    double loss_share = 0, correct = 0, targets = 0, tokens_read = 0;
     if (!dp.active()) {
       auto padded = pad_right(rows, pad_id, device);
-      auto loss = language_model_loss(*model, padded);
-      (loss / accumulation).backward();
-      loss_share = loss.item<double>() / accumulation;
+      auto lm = language_model_loss_and_accuracy(*model, padded);
+      (lm.loss / accumulation).backward();
+      loss_share = lm.loss.item<double>() / accumulation;
+      correct = lm.correct, targets = lm.tokens, tokens_read = padded.attention.sum().item<double>();
       result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
     } else if (rows.empty()) {
       dp.loss_scale(0);  // the end of an epoch left this rank nothing; it still takes part in the count
@@ -167,21 +185,31 @@ SftResult run_sft(const SftOptions& o) {
       auto padded = pad_right(rows, pad_id, device);
       const double tokens = (padded.loss_mask.slice(1, 1) * padded.attention.slice(1, 1)).sum().item<double>();
       const double scale = dp.loss_scale(tokens) / accumulation;
-      auto loss = language_model_loss(*model, padded);
-      (loss * scale).backward();
-      loss_share = loss.item<double>() * scale / static_cast<double>(dp.world_size());
+      auto lm = language_model_loss_and_accuracy(*model, padded);
+      (lm.loss * scale).backward();
+      loss_share = lm.loss.item<double>() * scale / static_cast<double>(dp.world_size());
+      correct = lm.correct, targets = lm.tokens, tokens_read = padded.attention.sum().item<double>();
       result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
     }
-    return std::vector<double>{loss_share};
+    return std::vector<double>{loss_share, correct, targets, tokens_read};
   };
-  steps.window_scalars = [](const std::vector<double>&, int64_t, double epoch) { return Scalars{{"epoch", epoch}}; };
-  steps.end_of_epoch = [&](int64_t epoch) {
-    if (!eval.sequences.empty() && dp.is_main()) {
+  // TRL's SFT log: mean_token_accuracy over the window's trained tokens, num_tokens read so far (prompt included).
+  steps.counts = {"correct", "targets", "tokens_read"};
+  steps.window_scalars = [&](const std::vector<double>& window, int64_t, double epoch, const std::vector<double>& totals) {
+    return Scalars{{"epoch", epoch},
+                   {"mean_token_accuracy", window[1] / std::max(1.0, window[2])},
+                   {"num_tokens", totals[3]}};
+  };
+  if (!eval.sequences.empty())
+    steps.evaluate = [&]() -> Scalars {
+      if (!dp.is_main()) return {};
       model->eval();
-      result.eval_loss = evaluate_loss(*model, eval.sequences, t.per_device_train_batch_size, pad_id, device);
+      Scalars scalars = evaluate(*model, eval.sequences, t.per_device_eval_batch_size, pad_id, device);
       model->train();
-      loop.log(loop.step(), {{"eval_loss", result.eval_loss}});
-    }
+      result.eval_loss = scalars[0].second, result.eval_mean_token_accuracy = scalars[1].second;
+      return scalars;
+    };
+  steps.end_of_epoch = [&](int64_t epoch) {
     if (o.save_every_epoch && dp.is_main()) {
       const std::string dir = t.output_dir + "/epoch-" + std::to_string(epoch + 1);
       save_model(*model, dir);

@@ -17,13 +17,20 @@ struct SftOptions {
   std::string eval_dataset;        // optional, same format: eval_loss each epoch
   std::string prompt_format = "plain";  // plain | hh | chatml | llama3 | zephyr | chat (the model's template)
   bool save_every_epoch = true;    // OUTPUT/epoch-N model directories (the paper picks the epoch by RM score)
+  // TRL's names. packing: examples end to end in windows of max_length tokens (infer/batch.h's pack_sequences).
+  // completion_only_loss: {"prompt","completion"} data trains on the completion only (false: every token).
+  // assistant_only_loss: {"messages"} data trains on the assistant's reply only (false: every token; TRL's default).
+  bool packing = false;
+  bool completion_only_loss = true;
+  bool assistant_only_loss = true;
   bool quiet = false;              // no progress bar (tests)
 };
 
 struct SftResult {
   int64_t steps = 0;
   double train_loss = 0;           // mean over the last logging window
-  double eval_loss = -1;           // last epoch's, when an eval set was given
+  double eval_loss = -1;           // the last evaluation's, when an eval set was given (eval_strategy not no)
+  double eval_mean_token_accuracy = -1;
   std::vector<std::string> epoch_dirs;
   int64_t tokens_trained = 0;      // loss tokens seen in this process (for the compute report)
 };

@@ -266,9 +266,10 @@ def test_ppo_two_ranks_equal_one_process_with_the_doubled_batch(rlhf_bin, world)
                 worst = max(worst, gap)
                 assert gap < 1e-4, (step, r, key, gap)
         a, b = metrics[0][step - 1], metrics[1][step - 1]
-        for key in ("loss/policy", "loss/value", "loss/ptx", "objective/scores", "objective/kl", "objective/kl_coef",
-                    "policy/approx_kl", "policy/clipfrac", "policy/entropy", "value/clipfrac", "response_length",
-                    "eos_fraction"):
+        for key in ("loss/policy_avg", "loss/value_avg", "loss/ptx", "objective/scores", "objective/kl",
+                    "objective/kl_coef", "objective/entropy", "objective/non_score_reward", "policy/approxkl_avg",
+                    "policy/clipfrac_avg", "policy/entropy_avg", "val/clipfrac_avg", "val/ratio", "val/ratio_var",
+                    "val/num_eos_tokens", "episode", "response_length", "eos_fraction"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=2e-5), (step, key, a[key], b[key])
     # The ranks hold different numbers of tokens: a mean of their token means is not the token mean over both.
     assert any(counts[i][2] != counts[i + 1][2] for i in range(0, len(counts), 2)), counts

@@ -89,10 +89,10 @@ def fake_run(rlhf_bin, tmp_path_factory):
     (run / "stages").mkdir()  # the rankings stage's record: the agreement of the RM's own rankings
     (run / "stages" / "rankings.json").write_text(json.dumps({"summary": {"inter_labeler_agreement": 0.8}}))
     write_jsonl(run / "models" / "sft" / "metrics.jsonl",
-                [{"step": s, "wall_time": 0, "loss": 3 - 0.1 * s, "eval_loss": 3.1 - 0.1 * s} for s in range(1, 8)])
+                [{"step": s, "wall_time": 0, "loss": 3 - 0.1 * s, "eval/loss": 3.1 - 0.1 * s} for s in range(1, 8)])
     write_jsonl(run / "models" / "ppo" / "metrics.jsonl",
-                [{"step": s, "wall_time": 0, "objective/scores": 0.1 * s, "objective/kl": 0.05 * s, "loss/policy": -0.01,
-                  "loss/value": 0.3 / s} for s in range(1, 6)])
+                [{"step": s, "wall_time": 0, "objective/scores": 0.1 * s, "objective/kl": 0.05 * s, "loss/policy_avg": -0.01,
+                  "loss/value_avg": 0.3 / s} for s in range(1, 6)])
     result = run_rlhf(rlhf_bin, "eval", "--run", run, "--test_prompts", 5, "--benchmark_items", 6,
                       "--toxicity_prompts", 4, "--toxicity_samples", 2, "--heldout_documents", 6, "--max_new_tokens", 8,
                       "--few_shot_examples", 2, "--real_data_items", 16, "--batch_size", 3, "--greedy", "true",

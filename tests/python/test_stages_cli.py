@@ -240,7 +240,7 @@ def test_ppo_writes_a_policy_and_value_model_transformers_load(rlhf_bin, world, 
     metrics = [json.loads(line) for line in (pipeline["ppo"] / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 31))
     # rlhf ppo's default schedule (the paper's): linear warm-up over 10 iterations, then constant.
-    assert [m["learning_rate"] for m in metrics] == pytest.approx([1e-3 * min(1.0, i / 10) for i in range(1, 31)])
+    assert [m["lr"] for m in metrics] == pytest.approx([1e-3 * min(1.0, i / 10) for i in range(1, 31)])
     assert all(m["loss/ptx"] > 0 for m in metrics)  # ptx was on
     assert all(math.isfinite(m["objective/kl"]) for m in metrics)
     # One model and its kernels sample and train: in fp32 the log-probs of the sampled tokens agree to rounding.
@@ -323,7 +323,7 @@ def test_resume_equals_uninterrupted(rlhf_bin, world, pipeline, tmp_path, stage)
                     continue
                 assert row_a[key] == pytest.approx(row_b[key], abs=1e-6), (stage, step, key)
     # The lines up to the checkpoint are the interrupted run's own (the resumed run continued, it did not restart); at
-    # the checkpoint's step the resumed run may add what came after it (an epoch's eval_loss).
+    # the checkpoint's step the resumed run may add what came after it (an epoch's eval/loss).
     for step in range(1, stopped_at + 1):
         if step in before:
             kept = [r["wall_time"] for r in before[step]]

@@ -207,15 +207,15 @@ TEST(Reliability, ResumedMetricsKeepOnlyTheLinesWrittenBeforeTheCheckpoint) {
     logger.log(1, {{"loss", 1.0}}, 1.0);
     logger.log(2, {{"loss", 0.5}}, 2.0);
     at_checkpoint = logger.lines_written();  // the checkpoint of step 2 is taken here
-    logger.log(2, {{"eval_loss", 0.7}}, 3.0);  // then the process is killed
+    logger.log(2, {{"eval/loss", 0.7}}, 3.0);  // then the process is killed
   }
   MetricsLogger resumed(dir, int64_t{2}, at_checkpoint);
   EXPECT_EQ(resumed.lines_written(), 2);
   EXPECT_EQ(resumed.lines_dropped_on_resume(), 1u);
-  resumed.log(2, {{"eval_loss", 0.7}}, 4.0);
+  resumed.log(2, {{"eval/loss", 0.7}}, 4.0);
   const std::string text = read_file(dir + "/metrics.jsonl");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
-  EXPECT_EQ(text.find("eval_loss"), text.rfind("eval_loss"));
+  EXPECT_EQ(text.find("eval/loss"), text.rfind("eval/loss"));
 }
 
 // Two runs into one output folder mixed it (issue 29): a second lock on the folder, even from the same process (flock

@@ -35,13 +35,15 @@ bool is_arrow_layout(const fs::path& folder) {
   return !files_in(folder, [](const std::string& n) { return n.size() > 6 && n.substr(n.size() - 6) == ".arrow"; }).empty();
 }
 
-// The one JSONL file of `split` in `folder`: SPLIT.jsonl (or .jsonl.gz, .json), else the single such file in SPLIT/.
+// The one JSONL file of `split` in `folder`: SPLIT.jsonl (or .jsonl.gz, .json, or a single SPLIT-*.jsonl), else the
+// single such file in SPLIT/.
 // "" when there is none; an error when there are several (shards: concatenate them).
 std::string split_file(const fs::path& folder, const std::string& split) {
   std::vector<std::string> found;
   for (const auto& path : files_in(folder, is_jsonl)) {
     const std::string name = fs::path(path).filename().string();
-    if (name.rfind(split + ".", 0) == 0) found.push_back(path);
+    // SPLIT.jsonl, or a shard of it (SPLIT-00000-of-00002.jsonl, the Hub's naming)
+    if (name.rfind(split + ".", 0) == 0 || name.rfind(split + "-", 0) == 0) found.push_back(path);
   }
   std::error_code error;
   if (found.empty() && fs::is_directory(folder / split, error)) found = files_in(folder / split, is_jsonl);

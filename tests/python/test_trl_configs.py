@@ -17,6 +17,7 @@ import pathlib
 import subprocess
 
 import pytest
+import torch
 import transformers
 import yaml
 
@@ -215,3 +216,43 @@ def test_trl_example_configs_run_as_written(rlhf_bin, world, models, tmp_path):
                  "val/clipfrac_avg", "val/ratio", "val/ratio_var", "val/num_eos_tokens", "lr", "episode"):
         assert all(name in m for m in ppo_lines), name
     assert [m["episode"] for m in ppo_lines] == [4, 8, 12, 16]
+
+
+def as_messages(rows):
+    return [{"messages": [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["completion"]}]}
+            for r in rows]
+
+
+@pytest.mark.parametrize("form,only_reply", [("prompt_completion", True), ("prompt_completion", False),
+                                             ("messages", True), ("messages", False)])
+def test_sft_evaluation_matches_transformers(rlhf_bin, world, tmp_path, form, only_reply):
+    """eval/loss and eval/mean_token_accuracy of the final model on the test split equal transformers' own token mean
+    of the cross-entropy and of top-1 hits over the trained tokens: the reply (and EOS) with completion_only_loss
+    (prompt-completion data) or assistant_only_loss (messages data), every token after the first without."""
+    f = world["files"]
+    train, test = read_jsonl(f["sft"]), read_jsonl(f["sft_eval"])
+    if form == "messages":
+        train, test = as_messages(train), as_messages(test)
+    data = split_folder(tmp_path, "data", train, test)
+    flag = "--completion_only_loss" if form == "prompt_completion" else "--assistant_only_loss"
+    out = tmp_path / "out"
+    run_rlhf(rlhf_bin, "sft", "--model_name_or_path", world["base"], "--dataset_name", data, "--max_length", "48",
+             "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "3", "--learning_rate", "3e-3",
+             "--max_steps", "3", "--eval_strategy", "epoch", flag, str(only_reply).lower(), "--output_dir", out, *COMMON)
+    logged = [m for m in read_jsonl(out / "metrics.jsonl") if "eval/loss" in m]
+    assert [m["step"] for m in logged] == [3]
+    tok = world["tokenizer"]
+    model = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
+    total, hits, count = 0.0, 0, 0
+    for row in read_jsonl(f["sft_eval"]):
+        prompt = tok(f"Instruction: {row['prompt']}\nResponse:", add_special_tokens=False)["input_ids"]
+        ids = prompt + tok(f" {row['completion']}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, :-1]
+        targets = torch.tensor(ids[1:])
+        first = len(prompt) - 1 if only_reply else 0  # logits[t] predicts ids[t + 1]
+        total += torch.nn.functional.cross_entropy(logits[first:], targets[first:], reduction="sum").item()
+        hits += (logits[first:].argmax(-1) == targets[first:]).sum().item()
+        count += len(targets) - first
+    assert logged[0]["eval/loss"] == pytest.approx(total / count, rel=1e-4)
+    assert logged[0]["eval/mean_token_accuracy"] == pytest.approx(hits / count, abs=1e-9)

@@ -7,7 +7,10 @@
 #include "../error_of.h"
 #include "../temp_dir.h"
 #include "common/options.h"
+#include "data/dataset_name.h"
+#include "infer/batch.h"
 #include "train/options.h"
+#include "train/ppo.h"
 
 namespace rlhf {
 namespace {
@@ -36,6 +39,8 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
   testing::internal::CaptureStderr();
   b.options.load_yaml(config);
   const std::string notes = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(b.train.dataset_name, data);
+  apply_dataset_name(b.train, b.dataset, nullptr, "sft");  // resolved when the stage starts
   EXPECT_EQ(b.dataset, data);
   EXPECT_EQ(b.train.dtype, "bfloat16");
   EXPECT_DOUBLE_EQ(b.train.learning_rate, 2e-4);
@@ -47,9 +52,11 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
 
 TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   Bound b;
-  EXPECT_EQ(error_of([&] { b.options.set("dataset_name", "trl-lib/Capybara"); }),
-            "command line: expected a local JSONL file for 'dataset_name' (nothing is downloaded: rlhf makes no network "
-            "calls), found 'trl-lib/Capybara', which is no file here");
+  b.options.set("dataset_name", "trl-lib/Capybara");
+  EXPECT_NE(error_of([&] { apply_dataset_name(b.train, b.dataset, nullptr, "sft"); })
+                .find("dataset_name 'trl-lib/Capybara': expected a local JSONL file or a folder of them (nothing is "
+                      "downloaded: rlhf makes no network calls), found no such file or folder here"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { b.options.set("report_to", "wandb"); }).find("wandb sync --sync-tensorboard"), std::string::npos);
   // bf16 false and torch_dtype auto leave the dtype alone; an unknown key stays an error naming the closest.
   b.train.dtype = "float32";
@@ -57,6 +64,66 @@ TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   b.options.set("torch_dtype", "auto");
   EXPECT_EQ(b.train.dtype, "float32");
   EXPECT_NE(error_of([&] { b.options.set("learnin_rate", "1"); }).find("did you mean 'learning_rate'"), std::string::npos);
+}
+
+// A folder of splits as Dataset.to_json leaves it: dataset_train_split picks the training file, the test split becomes
+// the evaluation set when none is given; a save_to_disk folder and shards are clear errors.
+TEST(TrlKeys, DatasetNameFolderSplits) {
+  TempDir dir("trl", "splits");
+  const std::string row = "{\"prompt\": \"a\", \"completion\": \"b\"}\n";
+  std::filesystem::create_directories(dir / "data");
+  write_file(dir, "data/train.jsonl", row);
+  write_file(dir, "data/test.jsonl", row);
+  write_file(dir, "data/descriptiveness.jsonl", row);
+  auto files = resolve_dataset_name(dir / "data", "train", "test");
+  EXPECT_EQ(files.train, dir / "data/train.jsonl");
+  EXPECT_EQ(files.test, dir / "data/test.jsonl");
+  files = resolve_dataset_name(dir / "data", "descriptiveness", "validation");
+  EXPECT_EQ(files.train, dir / "data/descriptiveness.jsonl");
+  EXPECT_EQ(files.test, "");
+  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "data", "validation", "test"); })
+                .find("expected a file for the train split 'validation'"),
+            std::string::npos);
+  std::filesystem::create_directories(dir / "saved");
+  write_file(dir, "saved/dataset_dict.json", "{\"splits\": [\"train\"]}");
+  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "saved", "train", "test"); }).find("save_to_disk (Arrow) layout"),
+            std::string::npos);
+  std::filesystem::create_directories(dir / "shards");
+  write_file(dir, "shards/train-00000-of-00002.jsonl", row);
+  write_file(dir, "shards/train-00001-of-00002.jsonl", row);
+  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "shards", "train", "test"); }).find("concatenate shards"),
+            std::string::npos);
+}
+
+// SFT packing: the examples end to end in windows, every token keeping its loss mask (prompt 0, completion 1).
+TEST(TrlKeys, PackingKeepsEachTokensLossMask) {
+  std::vector<Sequence> examples = {{{1, 2, 3, 4}, 2}, {{5, 6, 7}, 1}, {{8, 9, 10, 11, 12}, 0}};
+  const auto windows = pack_sequences(examples, 5);
+  ASSERT_EQ(windows.size(), 3u);  // 12 tokens: 5 + 5 + 2
+  EXPECT_EQ(windows[0].ids, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(windows[0].loss_mask, (std::vector<uint8_t>{0, 0, 1, 1, 0}));
+  EXPECT_EQ(windows[1].ids, (std::vector<int64_t>{6, 7, 8, 9, 10}));
+  EXPECT_EQ(windows[1].loss_mask, (std::vector<uint8_t>{1, 1, 1, 1, 1}));
+  EXPECT_EQ(windows[2].ids, (std::vector<int64_t>{11, 12}));
+  auto batch = pad_right({&windows[0], &windows[2]}, 0, torch::kCPU);
+  EXPECT_TRUE(torch::equal(batch.loss_mask, torch::tensor({{0, 0, 1, 1, 0}, {1, 1, 0, 0, 0}}, torch::kLong)));
+}
+
+// PPO's batch sizes as TRL's PPOConfig relates them.
+TEST(TrlKeys, PpoBatchSizesFollowTrl) {
+  PpoOptions o;
+  o.num_mini_batches = 2;
+  o.train.per_device_train_batch_size = 4;
+  o.train.gradient_accumulation_steps = 3;
+  EXPECT_EQ(resolve_ppo_batch_sizes(o).rollout_batch_size, 24);  // 4 x 3 x 2
+  PpoOptions alone;  // rollout_batch_size alone (or nothing) decides as before
+  alone.rollout_batch_size = 32, alone.num_mini_batches = 4;
+  const PpoOptions resolved = resolve_ppo_batch_sizes(alone);
+  EXPECT_EQ(resolved.rollout_batch_size, 32);
+  EXPECT_EQ(resolved.train.per_device_train_batch_size, 8);
+  EXPECT_EQ(resolve_ppo_batch_sizes(PpoOptions{}).rollout_batch_size, 64);
+  o.rollout_batch_size = 16;  // disagreeing with 4 x 3 x 2
+  EXPECT_NE(error_of([&] { resolve_ppo_batch_sizes(o); }).find("give one or the other"), std::string::npos);
 }
 
 }  // namespace

@@ -65,6 +65,28 @@ void need_positive_sizes(const PpoOptions& o) {
 
 }  // namespace
 
+PpoOptions resolve_ppo_batch_sizes(PpoOptions o) {
+  TrainingOptions& t = o.train;
+  const int64_t mini_batches = std::max<int64_t>(1, o.num_mini_batches);
+  if (t.per_device_train_batch_size <= 0 && t.gradient_accumulation_steps <= 0) {
+    if (o.rollout_batch_size <= 0) o.rollout_batch_size = 64;
+    t.per_device_train_batch_size = std::max<int64_t>(1, o.rollout_batch_size / mini_batches);
+    t.gradient_accumulation_steps = 1;
+    return o;
+  }
+  if (t.per_device_train_batch_size <= 0) t.per_device_train_batch_size = 8;  // HF's default
+  if (t.gradient_accumulation_steps <= 0) t.gradient_accumulation_steps = 1;
+  const int64_t derived = t.per_device_train_batch_size * t.gradient_accumulation_steps * mini_batches;
+  if (o.rollout_batch_size > 0 && o.rollout_batch_size != derived)
+    fail("ppo: --rollout_batch_size " + std::to_string(o.rollout_batch_size),
+         "the episodes per_device_train_batch_size x gradient_accumulation_steps x num_mini_batches make (" +
+             std::to_string(t.per_device_train_batch_size) + " x " + std::to_string(t.gradient_accumulation_steps) +
+             " x " + std::to_string(mini_batches) + " = " + std::to_string(derived) + ", TRL's PPOConfig)",
+         "a different number; give one or the other");
+  o.rollout_batch_size = derived;
+  return o;
+}
+
 PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward) {
   PpoOptions o = given;
   if (!o.model_name_or_path.empty()) {  // TRL's ModelConfig: the tokenizer, and the policy unless sft_model_path says

@@ -154,11 +154,12 @@ def test_trl_example_configs_run_as_written(rlhf_bin, world, models, tmp_path):
     f = world["files"]
     sft_rows, sft_eval = read_jsonl(f["sft"]), read_jsonl(f["sft_eval"])
     rankings = read_jsonl(f["rankings"])
-    # TRL's preference format: {"chosen", "rejected"} (rankings' best and worst response).
+    # TRL's preference format: {"chosen", "rejected"} (rankings' best response and, in turn, each worse one).
     pairs = []
-    for r in rankings:
+    for n, r in enumerate(rankings):
         order = sorted(range(len(r["responses"])), key=lambda i: r["ranks"][i])
-        pairs.append({"prompt": r["prompt"], "chosen": r["responses"][order[0]], "rejected": r["responses"][order[-1]]})
+        pairs.append({"prompt": r["prompt"], "chosen": r["responses"][order[0]],
+                      "rejected": r["responses"][order[1 + n % 3]]})
     sft_data = split_folder(tmp_path, "capybara", sft_rows, sft_eval)
     rm_data = split_folder(tmp_path, "ultrafeedback_binarized", pairs[:64], pairs[64:])
     ppo_folder = tmp_path / "descriptiveness"
@@ -207,7 +208,23 @@ def test_trl_example_configs_run_as_written(rlhf_bin, world, models, tmp_path):
     assert all("accuracy" in m and "margin" in m and "num_tokens" in m for m in rm_lines if "loss" in m)
     evals = [m for m in rm_lines if "eval/accuracy" in m]
     assert [m["step"] for m in evals] == [4, 8]  # 64 pairs in batches of 8: 8 steps, an evaluation every 4
-    assert all("eval/loss" in m for m in evals)
+    # The last evaluation (the final model's) against transformers on the test split: chosen vs rejected scores read at
+    # each sequence's last token (plain format: the prompt and the response encoded separately, then EOS).
+    tok = world["tokenizer"]
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm").eval()
+
+    def score(prompt, response):
+        ids = (tok(f"Instruction: {prompt}\nResponse:", add_special_tokens=False)["input_ids"]
+               + tok(f" {response}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+        with torch.no_grad():  # EOS is also the pad token here: the head is read at the last position by hand
+            hidden = model.transformer(input_ids=torch.tensor([ids])).last_hidden_state
+            return model.score(hidden)[0, -1, 0].item()
+
+    margins = torch.tensor([score(p["prompt"], p["chosen"]) - score(p["prompt"], p["rejected"]) for p in pairs[64:]])
+    print(f"RM on the test split: accuracy {evals[-1]['eval/accuracy']:.3f}, margin {evals[-1]['eval/margin']:.4f}")
+    assert evals[-1]["eval/accuracy"] == pytest.approx((margins > 0).double().mean().item(), abs=1e-9)
+    assert evals[-1]["eval/margin"] == pytest.approx(margins.mean().item(), rel=1e-4, abs=1e-6)
+    assert evals[-1]["eval/loss"] == pytest.approx(-torch.nn.functional.logsigmoid(margins).mean().item(), rel=1e-4)
 
     ppo_lines = read_jsonl(tmp_path / "ppo" / "metrics.jsonl")
     assert [m["step"] for m in ppo_lines] == [1, 2, 3, 4]  # 16 episodes, 4 x 1 x 1 per iteration

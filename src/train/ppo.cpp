@@ -352,42 +352,65 @@ struct PpoRun {
   Optimisation optimise(const Rollout& r, int64_t iteration) {
     Optimisation s;
     auto response_mask_f = r.response_mask.to(torch::kFloat32);
+    // TRL's gradient accumulation: a minibatch's forwards and backwards run per_device_train_batch_size episodes at a
+    // time (what bounds the activations' memory), one optimizer step after them.
+    const int64_t micro = std::clamp<int64_t>(t.per_device_train_batch_size, 1, minibatch);
     bool stop_early = false;
     phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
       auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong).device(device));
       for (int64_t mb = 0; mb < o.num_mini_batches; ++mb) {
         auto rows = permutation.slice(0, mb * minibatch, (mb + 1) * minibatch);
-        auto mask_mb = response_mask_f.index_select(0, rows);
-        auto lp = response_logprobs(*m.policy, r, rows, o.temperature, true);
+        // The losses are token means over every rank's tokens (as SFT's and the RM's): each micro-batch's mean is
+        // weighted by its tokens · N / all ranks' tokens, so that the averaged, accumulated gradient is the global
+        // mean's however the minibatch is split.
+        const double all_tokens = dp.sum({response_mask_f.index_select(0, rows).sum().item<double>()})[0];
+        const double per_token = all_tokens > 0 ? static_cast<double>(ranks) / all_tokens : 0.0;
+        std::vector<torch::Tensor> chunks;
+        std::vector<double> weights;
+        double policy_sum = 0, clip = 0, approx_kl = 0, entropy = 0, ratio = 0;
+        std::vector<double> stats(static_cast<size_t>(2 + ranks), 0.0);  // sampling vs training, first minibatch
+        std::vector<torch::Tensor> first_logprobs;
+        for (int64_t start = 0; start < minibatch; start += micro) {
+          auto chunk = rows.slice(0, start, std::min(minibatch, start + micro));
+          auto mask = response_mask_f.index_select(0, chunk);
+          const double weight = mask.sum().item<double>() * per_token;
+          chunks.push_back(chunk), weights.push_back(weight);
+          auto lp = response_logprobs(*m.policy, r, chunk, o.temperature, true);
+          if (epoch == 0 && mb == 0) {
+            // Sampling-time vs training-time log-probs of the same tokens, before any update (one model and its
+            // kernels: rounding only). Max |Δ| over all ranks' tokens, and the token mean of k3 = (ρ − 1) − log ρ with
+            // ρ = π_training / π_sampling, an estimate of KL(π_sampling ‖ π_training) from tokens π_sampling drew.
+            first_logprobs.push_back(lp.logprobs.detach().to(torch::kFloat32));
+            auto delta = ((first_logprobs.back() - r.sampling_logprobs.index_select(0, chunk)) * mask).to(torch::kFloat64);
+            stats[0] += (torch::expm1(delta) - delta).sum().item<double>();  // 0 where masked
+            stats[1] += mask.sum().item<double>();
+            auto& gap = stats[static_cast<size_t>(2 + rank)];  // a max over ranks from a sum
+            gap = std::max(gap, delta.abs().max().item<double>());
+          }
+          auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, chunk),
+                                             r.advantages.index_select(0, chunk), mask, o.cliprange);
+          (policy_loss.loss * weight).backward();
+          policy_sum += weight * policy_loss.loss.item<double>();
+          clip += weight * policy_loss.clip_fraction.item<double>();
+          approx_kl += weight * policy_loss.approx_kl.item<double>();
+          entropy += weight * masked_mean(lp.entropy, mask).item<double>();
+          ratio += weight * masked_mean((lp.logprobs.detach() - r.logprobs.index_select(0, chunk)).exp(), mask)
+                                .item<double>();
+        }
         if (epoch == 0 && mb == 0) {
-          // Sampling-time vs training-time log-probs of the same tokens, before any update (one model and its
-          // kernels: rounding only). Max |Δ| over all ranks' tokens, and the token mean of k3 = (ρ − 1) − log ρ with
-          // ρ = π_training / π_sampling, an estimate of KL(π_sampling ‖ π_training) from tokens π_sampling drew.
-          s.first_rows = rows, s.first_logprobs = lp.logprobs.detach().to(torch::kFloat32);
-          auto delta = ((s.first_logprobs - r.sampling_logprobs.index_select(0, rows)) * mask_mb).to(torch::kFloat64);
-          std::vector<double> stats(static_cast<size_t>(2 + ranks), 0.0);
-          stats[0] = (torch::expm1(delta) - delta).sum().item<double>();  // 0 where masked
-          stats[1] = mask_mb.sum().item<double>();
-          stats[static_cast<size_t>(2 + rank)] = delta.abs().max().item<double>();  // a max over ranks from a sum
           stats = dp.sum(stats);
+          s.first_rows = rows, s.first_logprobs = torch::cat(first_logprobs);
           s.sampling_kl = stats[0] / std::max(1.0, stats[1]);
           s.sampling_gap = *std::max_element(stats.begin() + 2, stats.end());
         }
-        auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, rows),
-                                           r.advantages.index_select(0, rows), mask_mb, o.cliprange);
-        // The losses are token means over every rank's tokens (as SFT's and the RM's): this rank's mean is scaled by
-        // its share, local tokens · N / all tokens, so that the averaged gradient is the global mean's. The same
-        // all-reduce gives the minibatch's approx-KL over all tokens, which decides an early stop before any step.
-        const double local_tokens = mask_mb.sum().item<double>();
-        const auto counts = dp.sum({local_tokens, policy_loss.approx_kl.item<double>() * local_tokens});
-        const double scale = counts[0] > 0 ? local_tokens * static_cast<double>(ranks) / counts[0] : 0.0;
-        const double step_approx_kl = counts[1] / std::max(1.0, counts[0]);
+        // The minibatch's approx-KL over all tokens decides an early stop before its step.
+        const double step_approx_kl = dp.sum({approx_kl})[0] / static_cast<double>(ranks);
         if (o.target_approx_kl > 0 && step_approx_kl > 1.5 * o.target_approx_kl) {
+          policy_optimizer->zero_grad();
           stop_early = true;  // this minibatch is not trained on (nor any after it in this iteration)
           break;
         }
-        (policy_loss.loss * scale).backward();
         double ptx_loss = 0, ptx_scale = 0;
         if (with_ptx) {
           // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both. Each
@@ -408,8 +431,7 @@ struct PpoRun {
           for (const auto* w : windows) result.tokens_trained += static_cast<int64_t>(w->ids.size());
         }
         // The global loss decides a skip (non-finite), the same on every rank.
-        const double step_loss =
-            dp.sum({scale * policy_loss.loss.item<double>() + ptx_scale * ptx_loss})[0] / static_cast<double>(ranks);
+        const double step_loss = dp.sum({policy_sum + ptx_scale * ptx_loss})[0] / static_cast<double>(ranks);
         dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
@@ -422,28 +444,28 @@ struct PpoRun {
         }
 
         // The value model's own step: its loss unscaled (no vf_coef, see PpoOptions), clipped at max_grad_norm.
-        auto values = response_values(*m.value_model, r, rows, m.value_offset);
-        auto value_loss = ppo_value_loss(values, r.values.index_select(0, rows), r.returns.index_select(0, rows), mask_mb,
-                                         o.cliprange_value);
-        (value_loss.loss * scale).backward();
-        const double global_value_loss = dp.sum({scale * value_loss.loss.item<double>()})[0];
+        double value_sum = 0, value_clip = 0;
+        for (size_t c = 0; c < chunks.size(); ++c) {
+          auto values = response_values(*m.value_model, r, chunks[c], m.value_offset);
+          auto value_loss = ppo_value_loss(values, r.values.index_select(0, chunks[c]),
+                                           r.returns.index_select(0, chunks[c]),
+                                           response_mask_f.index_select(0, chunks[c]), o.cliprange_value);
+          (value_loss.loss * weights[c]).backward();
+          value_sum += weights[c] * value_loss.loss.item<double>();
+          value_clip += weights[c] * value_loss.clip_fraction.item<double>();
+        }
+        const double global_value_loss = dp.sum({value_sum})[0];
         dp_value.average_gradients();
         const double value_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
         if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
         value_optimizer->zero_grad();
 
-        // Logged means: each rank adds its scaled token means, summed over ranks below (÷ N·updates).
+        // Logged means: each rank adds its weighted token means, summed over ranks below (÷ N·updates).
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
-        s.policy_loss += scale * policy_loss.loss.item<double>(), s.value_loss += scale * value_loss.loss.item<double>();
-        s.clip += scale * policy_loss.clip_fraction.item<double>();
-        s.value_clip += scale * value_loss.clip_fraction.item<double>();
-        s.approx_kl += scale * policy_loss.approx_kl.item<double>();
-        const double ratio =
-            scale * masked_mean((lp.logprobs.detach() - r.logprobs.index_select(0, rows)).exp(), mask_mb).item<double>();
-        s.ratio += ratio;
+        s.policy_loss += policy_sum, s.value_loss += value_sum, s.clip += clip, s.value_clip += value_clip;
+        s.approx_kl += approx_kl, s.entropy += entropy, s.ratio += ratio;
         s.minibatch_ratios.push_back(ratio);
-        s.entropy += scale * masked_mean(lp.entropy, mask_mb).item<double>();
         s.ptx += ptx_scale * ptx_loss;
         ++s.updates, ++result.policy_updates;
       }

@@ -126,7 +126,7 @@ void bind_ppo_options(Options& options, PpoOptions& ppo);
 
 // The batch sizes as TRL's PPOConfig relates them: an iteration's episodes (per rank) = per_device_train_batch_size x
 // gradient_accumulation_steps x num_mini_batches; a minibatch is per_device_train_batch_size x
-// gradient_accumulation_steps episodes (trained here in one forward and backward: the same token-mean gradient).
+// gradient_accumulation_steps episodes, run in micro-batches of per_device_train_batch_size before one step.
 // Without those two, rollout_batch_size (or 64) decides and they are filled in. Both given and disagreeing: an error.
 PpoOptions resolve_ppo_batch_sizes(PpoOptions options);
 

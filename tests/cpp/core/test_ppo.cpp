@@ -542,5 +542,35 @@ TEST(PpoDefaults, FollowThePaper) {
   EXPECT_EQ(r.ptx_losses, std::vector<double>{0.0});
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// TRL's batch sizes (train/ppo.h's resolve_ppo_batch_sizes): a minibatch of per_device_train_batch_size ×
+// gradient_accumulation_steps episodes runs in micro-batches of per_device_train_batch_size, each weighted by its share
+// of the minibatch's tokens, so the weights after two iterations (two PPO epochs of two minibatches each) are those of
+// one forward over the whole minibatch, up to rounding.
+TEST(PpoDetails, MicroBatchesGiveTheWholeMinibatchsUpdate) {
+  single_thread();
+  TempDir dir("ppo", "micro-batches");
+  std::vector<std::map<std::string, torch::Tensor>> finals;
+  for (int64_t micro : {8, 2}) {
+    auto o = tiny_options(dir / ("run-" + std::to_string(micro)), 2, 16);
+    o.num_ppo_epochs = 2;
+    o.rollout_batch_size = 0;  // from TRL's sizes: micro x (8 / micro) x 2 = 16 episodes per iteration
+    o.train.per_device_train_batch_size = micro;
+    o.train.gradient_accumulation_steps = 8 / micro;
+    o.response_length = 24;  // with EOS = 3, responses of many lengths: micro-batches hold different token counts
+    auto m = tiny_models(31);
+    auto r = train_ppo(o, m, random_prompts(131, 16), {}, 3, 0, count_reward);
+    EXPECT_EQ(r.policy_updates, 2 * 2 * 2);
+    std::map<std::string, torch::Tensor> weights;
+    for (const auto& p : m.policy->named_parameters()) weights["policy." + p.key()] = p.value().detach().clone();
+    for (const auto& p : m.value_model->named_parameters()) weights["value." + p.key()] = p.value().detach().clone();
+    finals.push_back(weights);
+  }
+  double worst = 0;
+  for (const auto& [name, whole] : finals[0]) worst = std::max(worst, (whole - finals[1].at(name)).abs().max().item<double>());
+  EXPECT_LT(worst, 1e-5);
+  std::printf("micro-batches of 2 vs one forward of 8: weights within %.3g\n", worst);
+}
+
 }  // namespace
 }  // namespace rlhf

@@ -8,7 +8,11 @@
 - TRL's example commands for SFT, reward modelling and PPO (trl/scripts/sft.py, examples/scripts/reward_modeling.py,
   examples/scripts/ppo/ppo.py), written as YAML with the model and data paths changed to the tiny local ones and the
   sizes to tiny ones, run unmodified otherwise; dataset_name is a folder with train/test files, and the logged metrics
-  carry TRL's names (eval/loss and eval/mean_token_accuracy, eval/accuracy, objective/*, policy/*_avg, ...).
+  carry TRL's names (eval/loss and eval/mean_token_accuracy, eval/accuracy, objective/*, policy/*_avg, ...) in
+  metrics.jsonl and in TensorBoard (read with its own EventAccumulator); the RM's last evaluation equals transformers'
+  scores of the test split's pairs.
+- SFT's evaluation equals transformers' loss and top-1 accuracy over the trained tokens, with completion_only_loss and
+  assistant_only_loss true and false.
 """
 import dataclasses
 import enum
@@ -20,6 +24,7 @@ import pytest
 import torch
 import transformers
 import yaml
+from tensorboard.backend.event_processing import event_accumulator
 
 from test_stages_cli import COMMON, ENV, run_rlhf, stage_args, world, write_jsonl  # noqa: F401 (world: a fixture)
 
@@ -233,6 +238,17 @@ def test_trl_example_configs_run_as_written(rlhf_bin, world, models, tmp_path):
                  "val/clipfrac_avg", "val/ratio", "val/ratio_var", "val/num_eos_tokens", "lr", "episode"):
         assert all(name in m for m in ppo_lines), name
     assert [m["episode"] for m in ppo_lines] == [4, 8, 12, 16]
+
+    # TensorBoard (its own reader) shows the same names.
+    expected = {"sft": {"loss", "grad_norm", "learning_rate", "epoch", "mean_token_accuracy", "num_tokens", "eval/loss",
+                        "eval/mean_token_accuracy"},
+                "rm": {"loss", "accuracy", "margin", "num_tokens", "eval/loss", "eval/accuracy", "eval/margin"},
+                "ppo": {"objective/kl", "objective/rlhf_reward", "policy/approxkl_avg", "loss/policy_avg",
+                        "val/ratio", "val/num_eos_tokens", "lr", "episode"}}
+    for stage, names in expected.items():
+        accumulator = event_accumulator.EventAccumulator(str(tmp_path / stage))
+        accumulator.Reload()
+        assert names <= set(accumulator.Tags()["scalars"]), (stage, sorted(accumulator.Tags()["scalars"]))
 
 
 def as_messages(rows):

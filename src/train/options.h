@@ -81,10 +81,10 @@ void bind_trl_sft_names(Options& o);
 void bind_trl_reward_names(Options& o);
 void bind_trl_ppo_names(Options& o);
 
-// TRL's dataset_name, resolved: a stage's `dataset` (and `eval_dataset` when not given and the folder has a test split)
-// from t.dataset_name. An error when both dataset and dataset_name are given.
-void apply_dataset_name(const TrainingOptions& t, std::string& dataset, std::string* eval_dataset,
-                        const std::string& stage);
+// What a TRL config names that is resolved when a stage starts: dtype auto (TRL's "the checkpoint's dtype") as float32,
+// the dtype training holds its weights in; a stage's `dataset` (and `eval_dataset` when not given and the folder has
+// a test split) from t.dataset_name (an error when both dataset and dataset_name are given).
+void resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset, const std::string& stage);
 
 // Whether a step ends an evaluation interval (eval_strategy steps) or a checkpoint interval (save_strategy steps).
 bool evaluates_at_step(const TrainingOptions& t, int64_t step);

@@ -93,7 +93,7 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
     if (o.sft_model_path.empty()) o.sft_model_path = o.model_name_or_path;
     if (o.tokenizer.empty()) o.tokenizer = o.model_name_or_path;
   }
-  apply_dataset_name(o.train, o.dataset, nullptr, "ppo");
+  resolve_trl_options(o.train, o.dataset, nullptr, "ppo");
   need_positive_sizes(o);
   o = resolve_ppo_batch_sizes(o);
   const TrainingOptions& t = o.train;

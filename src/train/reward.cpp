@@ -111,7 +111,7 @@ Scalars held_out_evaluation(TransformerImpl& model, const std::vector<RankedProm
 
 RewardResult run_reward_training(const RewardOptions& given) {
   RewardOptions o = given;
-  apply_dataset_name(o.train, o.dataset, &o.eval_dataset, "rm");
+  resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "rm");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "rm: --output_dir is required");
   check(!o.dataset.empty(), "rm: --dataset is required");

@@ -107,7 +107,7 @@ Scalars evaluate(TransformerImpl& model, const std::vector<Sequence>& data, int6
 
 SftResult run_sft(const SftOptions& given) {
   SftOptions o = given;
-  apply_dataset_name(o.train, o.dataset, &o.eval_dataset, "sft");
+  resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "sft");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "sft: --output_dir is required");
   check(!o.dataset.empty(), "sft: --dataset is required");

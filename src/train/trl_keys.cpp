@@ -256,8 +256,8 @@ void bind_trl_ppo_names(Options& o) {
         "gradient_accumulation_steps x num_mini_batches (per rank)");
 }
 
-void apply_dataset_name(const TrainingOptions& t, std::string& dataset, std::string* eval_dataset,
-                        const std::string& stage) {
+void resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset, const std::string& stage) {
+  if (t.dtype == "auto") t.dtype = "float32";
   if (t.dataset_name.empty()) return;
   if (!dataset.empty() && dataset != t.dataset_name)
     fail(stage + ": --dataset_name", "either dataset or dataset_name", "both ('" + dataset + "' and '" +

@@ -40,7 +40,7 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
   b.options.load_yaml(config);
   const std::string notes = testing::internal::GetCapturedStderr();
   EXPECT_EQ(b.train.dataset_name, data);
-  apply_dataset_name(b.train, b.dataset, nullptr, "sft");  // resolved when the stage starts
+  resolve_trl_options(b.train, b.dataset, nullptr, "sft");  // resolved when the stage starts
   EXPECT_EQ(b.dataset, data);
   EXPECT_EQ(b.train.dtype, "bfloat16");
   EXPECT_DOUBLE_EQ(b.train.learning_rate, 2e-4);
@@ -53,7 +53,7 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
 TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   Bound b;
   b.options.set("dataset_name", "trl-lib/Capybara");
-  EXPECT_NE(error_of([&] { apply_dataset_name(b.train, b.dataset, nullptr, "sft"); })
+  EXPECT_NE(error_of([&] { resolve_trl_options(b.train, b.dataset, nullptr, "sft"); })
                 .find("dataset_name 'trl-lib/Capybara': expected a local JSONL file or a folder of them (nothing is "
                       "downloaded: rlhf makes no network calls), found no such file or folder here"),
             std::string::npos);
@@ -62,6 +62,11 @@ TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   b.train.dtype = "float32";
   b.options.set("bf16", "false");
   b.options.set("torch_dtype", "auto");
+  EXPECT_EQ(b.train.dtype, "float32");
+  b.options.set("dtype", "auto");  // ModelConfig's newer name: auto trains in float32
+  std::string no_dataset;
+  b.train.dataset_name.clear();
+  resolve_trl_options(b.train, no_dataset, nullptr, "sft");
   EXPECT_EQ(b.train.dtype, "float32");
   EXPECT_NE(error_of([&] { b.options.set("learnin_rate", "1"); }).find("did you mean 'learning_rate'"), std::string::npos);
 }

@@ -90,6 +90,17 @@ def test_every_stage_runs_and_writes_what_the_issue_lists(run):
     assert "says I don't know, unanswerable items: ppo_ptx" in result.stdout, result.stdout
     lc = summary["preference"]["all"]["models"]["ppo_ptx"]["held_out"]["win_rate_length_controlled"]
     assert 0 <= lc["ci"][0] <= lc["value"] <= lc["ci"][1] <= 1, lc
+    # The over-optimisation curve: 2 PPO iterations, a kept checkpoint after each; SFT is the first point. Each point's
+    # KL is the one PPO logged for its iterations, and the last point is the final model's (same step as metrics).
+    for key in ["ppo", "ppo_ptx"]:
+        curve = summary["overoptimisation"][key]
+        kept = sorted(int(p.name[5:]) for p in (out / "models" / key / "checkpoints").glob("step-*"))
+        assert [p["step"] for p in curve["points"]] == [0] + kept == [0, 1, 2], (key, curve)
+        metrics = [json.loads(line) for line in (out / "models" / key / "metrics.jsonl").read_text().splitlines()]
+        assert [p["kl"] for p in curve["points"][1:]] == pytest.approx([m["objective/kl"] for m in metrics]), key
+        assert curve["prompts"] == 16 and curve["peak"]["step"] in (1, 2), curve
+        assert all(0 <= p["win_rate_held_out"]["value"] <= 1 and 0 <= p["task_success"] <= 1 for p in curve["points"])
+    assert "over-optimisation: ppo's best checkpoint" in result.stdout, result.stdout
 
 
 def test_a_second_run_skips_every_stage(rlhf_bin, run):
@@ -156,8 +167,8 @@ def test_the_value_model_can_start_from_sft_instead_of_the_rm(rlhf_bin, run):
 
 def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
     out = run["dir"]
-    # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint
-    # is on disk.
+    # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 10 for the 4 points of the
+    # over-optimisation curve), killed once its first checkpoint is on disk.
     args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.07",
             "--ppo_episodes", "640", "--ppo_rollout_batch_size", "16"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

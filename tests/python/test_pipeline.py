@@ -135,6 +135,26 @@ def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run, tm
     assert (out / "data" / "rankings.jsonl").read_text() != before
 
 
+def test_labelers_can_write_more_rm_prompts_and_rank_a_demonstration(rlhf_bin, run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(run["dir"], out)
+    before = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    result = pipeline(rlhf_bin, out, "--rm_labeler_prompts", "9", "--rm_rank_demonstration", "true", "--run_eval", "false")
+    assert stage_lines(result.stderr)["rankings"] == "ran", result.stderr
+    after = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    written = [r for r in after if r["id"].startswith("r")]
+    assert len(after) == len(before) + len(written) and 1 <= len(written) <= 9, (len(before), len(after))
+    held_out = {json.loads(line)["prompt"] for split in ["test", "validation"]
+                for line in (out / "data" / f"{split}.jsonl").read_text().splitlines()}
+    sft_prompts = {json.loads(line)["prompt"] for line in (out / "data" / "sft.jsonl").read_text().splitlines()}
+    assert not held_out & {r["prompt"] for r in written}
+    assert len({r["prompt"] for r in written} - sft_prompts) >= len(written) - 1  # a draw of their own
+    assert all(4 <= len(r["responses"]) <= 6 for r in after)
+    bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--rm_rank_demonstration", "true",
+                   "--rm_k_min", "2", "--rm_k_max", "2", check=False)
+    assert bad.returncode != 0 and "--rm_k_min" in bad.stderr, bad.stderr
+
+
 def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
     # --ppo_reward checker: PPO maximises the world's verdict instead of the RM's score (a diagnostic upper bound).
     out = run["dir"]

@@ -88,6 +88,7 @@ struct PipelineConfig {
     eval::EvalOptions e;
     e.test_prompts = 0, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
     e.max_new_tokens = 32, e.real_data_items = 200, e.quiet = false;
+    e.curve_prompts = 100;  // 8 checkpoints x 100 prompts: about 30 s of the demo's evaluation
     return e;
   }
 };

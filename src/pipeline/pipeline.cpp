@@ -67,6 +67,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("run_eval", &c.run_eval, "finish with the evaluation and report");
   o.add("eval_test_prompts", &c.eval.test_prompts, "test prompts judged per model in the evaluation");
   o.add("eval_benchmark_items", &c.eval.benchmark_items, "items per benchmark suite in the evaluation");
+  o.add("eval_curve_prompts", &c.eval.curve_prompts, "test prompts each PPO checkpoint of the over-optimisation curve is judged on");
 }
 
 void apply_preset(PipelineConfig& c) {
@@ -225,9 +226,10 @@ int run_pipeline(const PipelineConfig& given) {
                           {"tokens", c.eval.max_new_tokens},
                           {"real_data_items", c.eval.real_data_items},
                           // What the evaluation reports (2: goals, rm_name_swap; 3: idk on unanswerable items,
-                          // length-controlled win rates, benchmark_responses.jsonl): a new one re-runs the evaluation
-                          // of an existing run, and only it.
-                          {"report_version", 3}};
+                          // length-controlled win rates, benchmark_responses.jsonl; 4: the over-optimisation curves):
+                          // a new one re-runs the evaluation of an existing run, and only it.
+                          {"curve_prompts", c.eval.curve_prompts},
+                          {"report_version", 4}};
     runner.run("eval", with(eval_settings), eval_after, [&](StageCompute& k) { return stage_report(c, shared, k); },
                {shared.root + "/report"});
     runner.write_compute(shared.root + "/compute.json");

@@ -17,6 +17,7 @@
 #include "eval/benchmarks.h"
 #include "eval/compute.h"
 #include "eval/goals.h"
+#include "eval/overoptimisation.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
 #include "eval/real_data.h"
@@ -47,6 +48,7 @@ void bind_eval_options(Options& o, EvalOptions& e) {
   o.add("prompt_format", &e.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("benchmark_prompt_format", &e.benchmark_prompt_format, "wrap benchmark prompts in the prompt format");
   o.add("device", &e.device, "auto | cpu | cuda | cuda:N");
+  o.add("curve_prompts", &e.curve_prompts, "test prompts each PPO checkpoint of the over-optimisation curve is judged on (0: all)");
   o.add("report_samples", &e.report_samples, "test prompts shown with each model's response in the report");
   o.add("real_data", &e.real_data, "also measure CrowS-Pairs and HH-RLHF from the shared data folder");
   o.add("shared_data", &e.shared_data, "the shared data folder (default: $RLHF_SHARED_DATA or ../shared/data)");
@@ -219,6 +221,42 @@ std::vector<std::vector<double>> reward_scores(const std::string& rm_dir, const 
 
 }  // namespace
 
+// The over-optimisation curve of each PPO model that kept checkpoints: the SFT model and every checkpoint sample the
+// first `curve_prompts` test prompts, the RM scores them, labelers judge them against SFT (eval/overoptimisation.h).
+json overoptimisation_curves(const RunLayout& run, const std::string& size, const Judge& judge, const Inputs& in,
+                             const ModelResponses& sft, const SamplingOptions& sampling, const EvalOptions& o) {
+  size_t n = in.records.size();
+  if (o.curve_prompts > 0) n = std::min<size_t>(n, static_cast<size_t>(o.curve_prompts));
+  const std::vector<json> records(in.records.begin(), in.records.begin() + static_cast<std::ptrdiff_t>(n));
+  std::vector<std::string> prompts;
+  for (const auto& r : records) prompts.push_back(r["prompt"].get<std::string>());
+  json out = json::object();
+  for (const std::string key : {"ppo", "ppo_ptx"}) {
+    const std::string dir = run.model_dir(key, size);
+    const std::vector<PolicyCheckpoint> checkpoints = policy_checkpoints(dir);
+    if (checkpoints.size() < 2) continue;  // one point is no curve
+    std::vector<CurvePoint> points(1);
+    points[0].responses = {"sft", std::vector<std::string>(sft.responses.begin(), sft.responses.begin() + static_cast<std::ptrdiff_t>(n))};
+    int64_t previous = 0;
+    for (const auto& c : checkpoints) {
+      CurvePoint p;
+      p.step = c.step;
+      // The KL of the rollouts drawn since the previous point: what PPO paid for this checkpoint's reward.
+      p.kl = mean_metric_between(dir + "/metrics.jsonl", "objective/kl", previous, c.step);
+      previous = c.step;
+      TextModel m = load_text_model(key + "@" + std::to_string(c.step), c.dir, o.prompt_format, o.device, run.tokenizer_dir());
+      p.responses = {m.key, generate_responses(m, prompts, sampling)};
+      points.push_back(std::move(p));
+    }
+    std::vector<ModelResponses> all;
+    for (const auto& p : points) all.push_back(p.responses);
+    const auto scores = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), records, all, o);
+    for (size_t i = 0; i < points.size(); ++i) points[i].rm_scores = scores[i];
+    out[model_id(size, key)] = overoptimisation_curve(judge, records, points);
+  }
+  return out;
+}
+
 std::vector<std::string> run_sizes(const RunLayout& run) {
   if (!fs::is_directory(run.models_dir())) fail(run.models_dir(), "the models of a run (models/KEY/config.json)", "no such folder");
   if (fs::is_directory(run.model_dir("sft")) || fs::is_directory(run.model_dir("base"))) return {""};
@@ -373,6 +411,12 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
           const auto swap_scores = reward_scores(run.reward_model_dir(size), run.tokenizer_dir(), pairs.records,
                                                  {pairs.original, pairs.swapped}, o);
           summary["rm_name_swap"][size.empty() ? "all" : size] = name_swap_accuracy(pairs, swap_scores[0], swap_scores[1]);
+        }
+      for (const auto& m : responses)
+        if (m.key == model_id(size, "sft")) {
+          const json curves = overoptimisation_curves(run, size, judge, in, m, sampling, o);
+          for (const auto& [key, curve] : curves.items()) summary["overoptimisation"][key] = curve;
+          if (!curves.empty()) say("over-optimisation curves done");
         }
     } else {
       summary["notes"].push_back("reward-model scores skipped: no model at " + run.reward_model_dir(size));

@@ -33,6 +33,7 @@ struct EvalOptions {
   std::string prompt_format = "plain";
   bool benchmark_prompt_format = true;  // benchmark prompts go through the prompt format like user prompts
   std::string device = "cpu";
+  int64_t curve_prompts = 200;      // test prompts each PPO checkpoint of the over-optimisation curve is judged on (0: all)
   int64_t report_samples = 4;       // test prompts shown with every model's response
   bool real_data = true;            // CrowS-Pairs and HH-RLHF from the shared data folder, where present
   std::string shared_data;          // that folder ("": $RLHF_SHARED_DATA or ../shared/data)

@@ -255,6 +255,34 @@ std::string reward_model_section(const json& s) {
                   "PPO raises the reward model's score of the policy's outputs well above SFT's (the quantity it optimises).",
                   run);
   }
+  if (s.contains("overoptimisation") && s["overoptimisation"].is_object() && !s["overoptimisation"].empty()) {
+    // Gao et al. (2022): against the KL to SFT, the RM's score keeps rising; the labelers' preference peaks and falls.
+    LineChart reward, preference;
+    reward.id = "chart-overopt-rm", reward.title = "RM score of PPO checkpoints", reward.x_label = "KL to SFT (nats)";
+    reward.y_label = "mean RM score";
+    preference.id = "chart-overopt-win", preference.title = "Held-out labelers' win rate vs SFT";
+    preference.x_label = "KL to SFT (nats)", preference.y_label = "win rate";
+    std::string run;
+    for (const auto& [key, curve] : s["overoptimisation"].items()) {
+      LineSeries r{key, {}}, w{key, {}};
+      for (const auto& point : curve.value("points", json::array())) {
+        const double kl = number_at(point, {"kl"});
+        if (!std::isfinite(kl)) continue;
+        r.points.push_back({kl, number_at(point, {"rm_score"})});
+        w.points.push_back({kl, number_at(point, {"win_rate_held_out", "value"})});
+      }
+      reward.series.push_back(r), preference.series.push_back(w);
+      run += key + ": peak " + format_number(number_at(curve, {"peak", "win_rate_held_out"}), "%.2f") + " at KL " +
+             format_number(number_at(curve, {"peak", "kl"}), "%.2f") + " (step " +
+             format_number(number_at(curve, {"peak", "step"}), "%.0f") + " of " +
+             format_number(curve.contains("points") && curve["points"].is_array() && !curve["points"].empty()
+                                       ? number_at(curve["points"].back(), {"step"}) : NAN, "%.0f") + "); ";
+    }
+    out += figure("fig-overoptimisation", render_line_chart(reward) + render_line_chart(preference),
+                  "(Gao et al. 2022, not InstructGPT) The proxy reward rises monotonically with KL to the initial policy; the "
+                  "gold preference rises, peaks and falls: the policy over-optimises its reward model.",
+                  run);
+  }
   return out.empty() ? "" : "<h2>2. Reward model</h2>\n" + out;
 }
 

@@ -101,6 +101,17 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   auto tokenizer = load_tokenizer(p.tokenizer());
   const PromptFormat format = PromptFormat::plain();
   auto records = read_records(p.data("rm_prompts.jsonl"));
+  if (c.rm_labeler_prompts > 0) {
+    // Labeler-written prompts of their own draw (not the SFT set's), none of them a held-out prompt.
+    std::set<std::string> held_out;
+    for (const char* split : {"validation.jsonl", "test.jsonl"})
+      for (const auto& record : read_records(p.data(split))) held_out.insert(record["prompt"].get<std::string>());
+    for (auto& record : w.labeler_prompts(static_cast<int>(c.rm_labeler_prompts), "rm_labeler_prompts")) {
+      if (held_out.count(record["prompt"].get<std::string>())) continue;
+      record["id"] = "r" + record["id"].get<std::string>().substr(1);
+      records.push_back(std::move(record));
+    }
+  }
   std::vector<std::string> prompts;
   for (const auto& r : records) prompts.push_back(r["prompt"].get<std::string>());
   // K responses per prompt (K uniform in [k_min, k_max]): K-1 samples of the last SFT epoch, 1 of the base model
@@ -119,8 +130,9 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     auto sft = load_model(last_sft_epoch(p));
     std::vector<std::string> repeated;
     std::vector<size_t> owner;
+    const int64_t not_sampled = c.rm_rank_demonstration ? 2 : 1;  // the base model's response, a demonstration
     for (size_t i = 0; i < records.size(); ++i)
-      for (int64_t j = 0; j + 1 < k[i]; ++j) repeated.push_back(prompts[i]), owner.push_back(i);
+      for (int64_t j = 0; j + not_sampled < k[i]; ++j) repeated.push_back(prompts[i]), owner.push_back(i);
     auto s = sample_responses(*sft, *tokenizer, format, repeated, g, 64, generator);
     for (size_t j = 0; j < owner.size(); ++j) responses[owner[j]].push_back(s.responses[j]);
     compute.tokens_generated += s.tokens_generated;
@@ -136,6 +148,12 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     for (size_t i = 0; i < records.size(); ++i) responses[i].push_back(s.responses[i]);
     compute.tokens_generated += s.tokens_generated;
   }
+  if (c.rm_rank_demonstration)  // written by another labeler than the one who ranks, as a demonstration would be
+    for (size_t i = 0; i < records.size(); ++i) {
+      json other = records[i];
+      other["id"] = other["id"].get<std::string>() + "-demonstration";
+      responses[i].push_back(w.labelers().write_demonstration(other));
+    }
   // Training labelers rank (rankings.jsonl, for the RM); for the cross-validation over groups, a labeler of every group
   // ranks a share of the prompts (rankings_by_group.jsonl).
   std::vector<json> ranked, by_group;

@@ -37,6 +37,9 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
   o.add("rm_k_min", &c.rm_k_min, "fewest responses ranked per prompt");
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
+  o.add("rm_labeler_prompts", &c.rm_labeler_prompts, "prompts the labelers write themselves for the RM's rankings");
+  o.add("rm_rank_demonstration", &c.rm_rank_demonstration,
+        "one of each prompt's ranked responses is a labeler's demonstration instead of an SFT sample");
   o.add("rankings_temperature", &c.temperature, "sampling temperature of the responses labelers rank");
   o.add("rm_cross_validation", &c.rm_cross_validation, "5-fold RM cross-validation over labeler groups");
   o.add("rm_cv_max_prompts", &c.rm_cv_max_prompts, "training prompts of each cross-validation fold's RM");
@@ -45,9 +48,13 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("ppo_episodes", &c.ppo.total_episodes, "PPO episodes");
   o.add("ppo_rollout_batch_size", &c.ppo.rollout_batch_size, "episodes per PPO iteration");
   o.add("ppo_learning_rate", &c.ppo.train.learning_rate, "policy learning rate");
+  o.add("ppo_epochs", &c.ppo.num_ppo_epochs, "passes over each rollout batch");
+  o.add("ppo_mini_batches", &c.ppo.num_mini_batches, "minibatches per rollout batch");
   o.add("kl_coef", &c.ppo.kl_coef, "β");
   o.add("ptx_coef", &c.ppo.ptx_coef, "γ of PPO-ptx");
   o.add("ptx_ratio", &c.ppo.ptx_ratio, "pretraining windows per episode");
+  o.add("ppo_curve_points", &c.ppo_curve_points,
+        "PPO checkpoints kept per PPO stage, evenly spaced, for the over-optimisation curve (1: the last only)");
   o.add("ppo_ema_decay", &c.ppo.ema_decay, "> 0: PPO saves an EMA of the policy's weights");
   o.add("ppo_warmup_iterations", &c.ppo.train.warmup_steps, "PPO iterations of learning-rate warm-up");
   o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
@@ -60,6 +67,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("run_eval", &c.run_eval, "finish with the evaluation and report");
   o.add("eval_test_prompts", &c.eval.test_prompts, "test prompts judged per model in the evaluation");
   o.add("eval_benchmark_items", &c.eval.benchmark_items, "items per benchmark suite in the evaluation");
+  o.add("eval_curve_prompts", &c.eval.curve_prompts, "test prompts each PPO checkpoint of the over-optimisation curve is judged on");
 }
 
 void apply_preset(PipelineConfig& c) {
@@ -115,6 +123,14 @@ int run_pipeline(const PipelineConfig& given) {
   if (config.ppo_reward != "rm" && config.ppo_reward != "checker") fail("--ppo_reward", "rm or checker", config.ppo_reward);
   if (config.ppo_value_model != "rm" && config.ppo_value_model != "sft")
     fail("--ppo_value_model", "rm or sft", config.ppo_value_model);
+  if (config.rm_k_min < 2 || config.rm_k_max < config.rm_k_min)
+    fail("--rm_k_min/--rm_k_max", "2 <= rm_k_min <= rm_k_max",
+         std::to_string(config.rm_k_min) + " and " + std::to_string(config.rm_k_max));
+  if (config.rm_rank_demonstration && config.rm_k_min < 3)
+    fail("--rm_k_min", "3 or more with --rm_rank_demonstration (a base-model response, a demonstration and a sample)",
+         std::to_string(config.rm_k_min));
+  if (config.rm_labeler_prompts < 0) fail("--rm_labeler_prompts", "0 or more", std::to_string(config.rm_labeler_prompts));
+  if (config.ppo_curve_points < 1) fail("--ppo_curve_points", "1 or more", std::to_string(config.ppo_curve_points));
   const RunPaths shared{config.output_dir, ""};
   make_dirs(shared.root);
   StageRunner runner(shared.root);
@@ -165,6 +181,8 @@ int run_pipeline(const PipelineConfig& given) {
     // Only when changed: the demo's stages keep their keys. It used to be missing, so a new --temperature reused
     // rankings sampled at the old one.
     if (sc.temperature != 1.0) rankings["temperature"] = sc.temperature;
+    if (sc.rm_labeler_prompts > 0) rankings["labeler_prompts"] = sc.rm_labeler_prompts;
+    if (sc.rm_rank_demonstration) rankings["demonstration"] = true;
     runner.run(name("rankings"), rankings, {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
     runner.run(name("rm"), with({{"lr", sc.rm_learning_rate}}), {name("rankings")},
                [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")},
@@ -184,6 +202,8 @@ int run_pipeline(const PipelineConfig& given) {
                      {"length", sc.ppo.response_length},
                      {"mini_batches", sc.ppo.num_mini_batches},
                      {"temperature", sc.ppo.temperature}});
+    if (sc.ppo.num_ppo_epochs != 1) ppo["epochs"] = sc.ppo.num_ppo_epochs;
+    if (sc.ppo_curve_points != 4) ppo["curve_points"] = sc.ppo_curve_points;
     if (sc.ppo.ema_decay > 0) ppo["ema"] = sc.ppo.ema_decay;  // only when set: the demo's stages keep their keys
     if (sc.ppo.train.warmup_steps > 0) ppo["warmup"] = sc.ppo.train.warmup_steps;
     if (sc.ppo_reward != "rm") ppo["reward"] = sc.ppo_reward;
@@ -206,9 +226,10 @@ int run_pipeline(const PipelineConfig& given) {
                           {"tokens", c.eval.max_new_tokens},
                           {"real_data_items", c.eval.real_data_items},
                           // What the evaluation reports (2: goals, rm_name_swap; 3: idk on unanswerable items,
-                          // length-controlled win rates, benchmark_responses.jsonl): a new one re-runs the evaluation
-                          // of an existing run, and only it.
-                          {"report_version", 3}};
+                          // length-controlled win rates, benchmark_responses.jsonl; 4: the over-optimisation curves):
+                          // a new one re-runs the evaluation of an existing run, and only it.
+                          {"curve_prompts", c.eval.curve_prompts},
+                          {"report_version", 4}};
     runner.run("eval", with(eval_settings), eval_after, [&](StageCompute& k) { return stage_report(c, shared, k); },
                {shared.root + "/report"});
     runner.write_compute(shared.root + "/compute.json");

@@ -43,6 +43,10 @@ struct PipelineConfig {
   int64_t sft_batch_size = 16;
 
   int64_t rm_k_min = 4, rm_k_max = 6;  // responses ranked per prompt (the paper: 4..9)
+  // Prompts the labelers write themselves for the RM's rankings, beside the API users' (the paper: 6,623 of 33,207).
+  int64_t rm_labeler_prompts = 0;
+  // One of each prompt's K ranked responses is a labeler's demonstration instead of an SFT sample.
+  bool rm_rank_demonstration = false;
   double rm_learning_rate = 5e-4;
   int64_t rm_batch_size = 8;
   bool rm_cross_validation = true;
@@ -59,6 +63,8 @@ struct PipelineConfig {
   // Where PPO's value model starts: "rm", the reward model (the paper, PPO.md); "sft", the SFT model with a new value
   // head (values start at 0 everywhere instead of the RM's reading of unfinished responses).
   std::string ppo_value_model = "rm";
+  // PPO checkpoints kept per PPO stage, evenly spaced, for the evaluation's over-optimisation curve (eval/overoptimisation.h).
+  int64_t ppo_curve_points = 4;
 
   double temperature = 1.0;            // sampling for rankings
   int64_t max_new_tokens = 32;         // sampling for rankings
@@ -82,6 +88,7 @@ struct PipelineConfig {
     eval::EvalOptions e;
     e.test_prompts = 0, e.benchmark_items = 60, e.toxicity_prompts = 30, e.heldout_documents = 100;
     e.max_new_tokens = 32, e.real_data_items = 200, e.quiet = false;
+    e.curve_prompts = 100;  // 8 checkpoints x 100 prompts: about 30 s of the demo's evaluation
     return e;
   }
 };

@@ -59,6 +59,11 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
             summary["preference"][size]["models"][id][set]["win_rate_length_controlled"];
       }
     }
+    for (const std::string key : {"ppo", "ppo_ptx"}) {
+      const std::string id = size == "all" ? key : size + "/" + key;
+      if (summary.contains("overoptimisation") && summary["overoptimisation"].contains(id))
+        h["overoptimisation_peak"][key] = summary["overoptimisation"][id].value("peak", json());
+    }
     for (const std::string key : {"base", "sft", "ppo_ptx"}) {
       const std::string id = size == "all" ? key : size + "/" + key;
       if (summary.contains("idk") && summary["idk"].contains(id))
@@ -128,6 +133,16 @@ void print_headlines(const json& per_size, const json& report) {
                           (*lc)["ci"][0].is_number() && (*lc)["ci"][1].is_number();
       row("  ... length-controlled, held-out: " + key + in + (has_ci ? " " + interval(*lc) : ""),
           lc ? lc->value("value", json()) : json());
+    }
+    // Where along PPO the held-out labelers liked the policy best (eval/overoptimisation.h): an early peak, far below
+    // the final KL, says PPO over-optimised its RM.
+    for (const std::string key : {"ppo", "ppo_ptx"}) {
+      const json* peak = object_at(h, {"overoptimisation_peak", key});
+      if (!peak || !(*peak)["kl"].is_number()) continue;
+      char label[128];
+      std::snprintf(label, sizeof label, "over-optimisation: %s's best checkpoint, step %lld at KL %.2f, held-out win", key.c_str(),
+                    static_cast<long long>((*peak).value("step", 0)), (*peak)["kl"].get<double>());
+      row(label + in, (*peak).value("win_rate_held_out", json()));
     }
     // "I don't know" where there is no answer, and where there is one (eval/unanswerable.h).
     for (const std::string set : {"unanswerable", "answerable"})

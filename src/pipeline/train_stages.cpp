@@ -239,7 +239,11 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
   o.train.warmup_steps = c.ppo.train.warmup_steps;  // the schedule's steps are iterations (0 in the demo)
-  o.train.save_steps = 4;
+  // Evenly spaced checkpoints, all kept: the over-optimisation curve judges each (they also resume an interrupted run).
+  const int64_t points = std::max<int64_t>(1, c.ppo_curve_points);
+  const int64_t iterations = std::max<int64_t>(1, c.ppo.total_episodes / std::max<int64_t>(1, c.ppo.rollout_batch_size));
+  o.train.save_steps = std::max<int64_t>(1, iterations / points);
+  o.train.save_total_limit = points + 1;
   o.sft_model_path = p.model("sft");
   o.reward_model_path = p.model("rm");
   if (c.ppo_value_model == "sft") o.value_model_path = p.model("sft");

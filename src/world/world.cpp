@@ -88,7 +88,9 @@ World World::load(const std::string& path) {
   return w;
 }
 
-std::vector<json> World::labeler_prompts(int count) const { return generate_labeler_prompts(*kb_, config_, count); }
+std::vector<json> World::labeler_prompts(int count, const std::string& salt) const {
+  return generate_labeler_prompts(*kb_, config_, count, salt);
+}
 
 json World::to_json() const {
   json j = {{"format", "rlhf-world"}, {"version", kFormatVersion}};

@@ -26,8 +26,9 @@ class World {
   // The checker for a prompt record (needs "task_data").
   Features check(const nlohmann::json& record, const std::string& response) const { return labelers_->check(record, response); }
 
-  // `count` prompts written by the labelers themselves (world/users.h), for the SFT demonstrations.
-  std::vector<nlohmann::json> labeler_prompts(int count) const;
+  // `count` prompts written by the labelers themselves (world/users.h), for the SFT demonstrations; another `salt`
+  // draws another set (the reward model's labeler-written prompts).
+  std::vector<nlohmann::json> labeler_prompts(int count, const std::string& salt = "labeler_prompts") const;
 
   // Writes corpus.jsonl, heldout_corpus.jsonl, prompt_log.jsonl, benchmarks/*.jsonl, world.json and README.txt into
   // `dir` (created if missing). Returns a summary: files with their line counts and bytes.

@@ -90,6 +90,17 @@ def test_every_stage_runs_and_writes_what_the_issue_lists(run):
     assert "says I don't know, unanswerable items: ppo_ptx" in result.stdout, result.stdout
     lc = summary["preference"]["all"]["models"]["ppo_ptx"]["held_out"]["win_rate_length_controlled"]
     assert 0 <= lc["ci"][0] <= lc["value"] <= lc["ci"][1] <= 1, lc
+    # The over-optimisation curve: 2 PPO iterations, a kept checkpoint after each; SFT is the first point. Each point's
+    # KL is the one PPO logged for its iterations, and the last point is the final model's (same step as metrics).
+    for key in ["ppo", "ppo_ptx"]:
+        curve = summary["overoptimisation"][key]
+        kept = sorted(int(p.name[5:]) for p in (out / "models" / key / "checkpoints").glob("step-*"))
+        assert [p["step"] for p in curve["points"]] == [0] + kept == [0, 1, 2], (key, curve)
+        metrics = [json.loads(line) for line in (out / "models" / key / "metrics.jsonl").read_text().splitlines()]
+        assert [p["kl"] for p in curve["points"][1:]] == pytest.approx([m["objective/kl"] for m in metrics]), key
+        assert curve["prompts"] == 16 and curve["peak"]["step"] in (1, 2), curve
+        assert all(0 <= p["win_rate_held_out"]["value"] <= 1 and 0 <= p["task_success"] <= 1 for p in curve["points"])
+    assert "over-optimisation: ppo's best checkpoint" in result.stdout, result.stdout
 
 
 def test_a_second_run_skips_every_stage(rlhf_bin, run):
@@ -124,6 +135,26 @@ def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run, tm
     assert (out / "data" / "rankings.jsonl").read_text() != before
 
 
+def test_labelers_can_write_more_rm_prompts_and_rank_a_demonstration(rlhf_bin, run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(run["dir"], out)
+    before = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    result = pipeline(rlhf_bin, out, "--rm_labeler_prompts", "9", "--rm_rank_demonstration", "true", "--run_eval", "false")
+    assert stage_lines(result.stderr)["rankings"] == "ran", result.stderr
+    after = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    written = [r for r in after if r["id"].startswith("r")]
+    assert len(after) == len(before) + len(written) and 1 <= len(written) <= 9, (len(before), len(after))
+    held_out = {json.loads(line)["prompt"] for split in ["test", "validation"]
+                for line in (out / "data" / f"{split}.jsonl").read_text().splitlines()}
+    sft_prompts = {json.loads(line)["prompt"] for line in (out / "data" / "sft.jsonl").read_text().splitlines()}
+    assert not held_out & {r["prompt"] for r in written}
+    assert len({r["prompt"] for r in written} - sft_prompts) >= len(written) - 1  # a draw of their own
+    assert all(4 <= len(r["responses"]) <= 6 for r in after)
+    bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--rm_rank_demonstration", "true",
+                   "--rm_k_min", "2", "--rm_k_max", "2", check=False)
+    assert bad.returncode != 0 and "--rm_k_min" in bad.stderr, bad.stderr
+
+
 def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
     # --ppo_reward checker: PPO maximises the world's verdict instead of the RM's score (a diagnostic upper bound).
     out = run["dir"]
@@ -156,8 +187,8 @@ def test_the_value_model_can_start_from_sft_instead_of_the_rm(rlhf_bin, run):
 
 def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_path):
     out = run["dir"]
-    # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 4), killed once its first checkpoint
-    # is on disk.
+    # New PPO settings so that ppo re-runs (40 iterations, a checkpoint every 10 for the 4 points of the
+    # over-optimisation curve), killed once its first checkpoint is on disk.
     args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.07",
             "--ppo_episodes", "640", "--ppo_rollout_batch_size", "16"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

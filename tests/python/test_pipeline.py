@@ -30,6 +30,18 @@ TINY = ["--corpus_documents", "1500", "--heldout_documents", "100", "--users", "
         "--eval_test_prompts", "16", "--eval_benchmark_items", "8"]
 
 
+def written_since(checkpoints, started):
+    """Whether a checkpoint folder holds a state.json written after `started`. The earlier run's folders stay until the
+    stage clears them, and a folder's own mtime changes while its files are removed: only a file's mtime tells."""
+    for folder in list(checkpoints.glob("step-*")) if checkpoints.exists() else []:
+        try:
+            if (folder / "state.json").stat().st_mtime > started:
+                return True
+        except FileNotFoundError:  # removed while we looked
+            pass
+    return False
+
+
 def pipeline(rlhf_bin, out, *extra, timeout=900):
     return run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, *extra, timeout=timeout)
 
@@ -191,11 +203,12 @@ def test_an_interrupted_stage_continues_from_its_checkpoint(rlhf_bin, run, tmp_p
     # over-optimisation curve), killed once its first checkpoint is on disk.
     args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.07",
             "--ppo_episodes", "640", "--ppo_rollout_batch_size", "16"]
+    started = time.time()  # the earlier run's checkpoints do not count (written_since)
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     checkpoints = out / "models" / "ppo" / "checkpoints"
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None:
-        if checkpoints.exists() and any(checkpoints.glob("step-*")):
+        if written_since(checkpoints, started):
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.01)
@@ -217,11 +230,12 @@ def test_a_stage_killed_before_its_first_checkpoint_starts_again_in_its_folder(r
     out = run["dir"]
     args = [str(rlhf_bin), "--threads", "1", "pipeline", "--output_dir", str(out), *TINY, "--kl_coef", "0.06",
             "--ppo_episodes", "320", "--ppo_rollout_batch_size", "16"]
+    started = time.time()  # the earlier run's checkpoints do not count (written_since)
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     checkpoints = out / "models" / "ppo" / "checkpoints"
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None:
-        if checkpoints.exists() and any(checkpoints.glob("step-*")):
+        if written_since(checkpoints, started):
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.01)

@@ -2,6 +2,10 @@
 //   {"text": ...}                                    -> {"ids": [...]}   (+ "decoded": decode(ids) with --round_trip)
 //   {"ids": [...]} (optional "skip_special": bool)   -> {"text": ...}
 //   {"prompt": ..., "response": ...} (--prompt_format) -> {"prompt_ids": [...], "response_ids": [...]}
+//   {"messages": [...], "add_generation_prompt": bool (default true)} (--prompt_format chat)
+//                                                    -> {"text": the chat template's rendering, "ids": encode(text)},
+//                                                       or {"error": message} when the template refuses the conversation
+//                                                       (raise_exception), so that one run checks many conversations
 // The tool the Python tests use to compare our tokenizers with HF tokenizers / sentencepiece, and a debugging aid.
 // A bad line stops with an error naming stdin:LINE (the lines before it are already printed).
 #include <CLI/CLI.hpp>
@@ -72,6 +76,21 @@ void run(const TokenizeArgs& a) {
         skip = line["skip_special"].get<bool>();
       }
       out["text"] = tokenizer->decode(values, skip);
+    } else if (format && line.contains("messages")) {
+      if (!format->chat_template()) fail(where, "--prompt_format chat for \"messages\"", "--prompt_format " + a.prompt_format);
+      bool generation_prompt = true;
+      if (line.contains("add_generation_prompt")) {
+        if (!line["add_generation_prompt"].is_boolean())
+          fail(where, "\"add_generation_prompt\": true or false", json_excerpt(line["add_generation_prompt"]));
+        generation_prompt = line["add_generation_prompt"].get<bool>();
+      }
+      try {
+        std::string text = format->chat_template()->render(nlohmann::ordered_json(line["messages"]), generation_prompt);
+        out["text"] = text;
+        out["ids"] = tokenizer->encode(text);
+      } catch (const Error& e) {
+        out["error"] = e.what();
+      }
     } else if (format) {
       try {
         PromptTokens tokens = format->encode(*tokenizer, field_string(line, "prompt", where, true),

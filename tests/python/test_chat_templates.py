@@ -146,3 +146,75 @@ def test_template_outside_the_subset_is_refused_naming_the_construct(rlhf_bin, t
                       input='{"prompt": "hi"}\n', check=False)
     assert result.returncode != 0
     assert "chat_template:2:1" in result.stderr and "macro" in result.stderr, result.stderr
+
+
+# Jinja features one at a time, rendered by Jinja itself as transformers configures it (trim_blocks, lstrip_blocks,
+# loop controls, its tojson, raise_exception) and by `rlhf chat-template`; a case Jinja refuses must be refused too.
+FEATURES = [
+    "{% for m in messages %}\n  {% if m.role == 'user' %}\n    U:{{ m.content }}\n  {% endif %}\n{% endfor %}\n",
+    "a  {%- if true -%}  b  {%- endif -%}  c\n\n",
+    "  {%+ if true %}x{% endif %}\n  {% if true %}y{% endif %}",
+    "{# comment #}\n  {#- c -#}  x\n",
+    "{% set x = 1 %}{% for m in messages %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}",
+    "{% set ns = namespace(n=0, s='') %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}",
+    "{% for m in messages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.first }}/{{ loop.last }}/{{ loop.length }}/"
+    "{{ loop.revindex }}/{{ loop.previtem is defined }};{% endfor %}",
+    "{% for m in messages if m.role != 'system' %}{{ m.role }}{{ loop.index }}{% else %}none{% endfor %}",
+    "{% for m in [] %}x{% else %}empty{% endfor %}",
+    "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}"
+    "{% endfor %}",
+    "{{ 'a' + messages[0].content | trim + 'b' }}",
+    "{{ not 1 == 2 }} {{ 1 + 2 * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} "
+    "{{ 1.5 + 1 }} {{ 'ab' * 2 }}",
+    "{{ messages[-1].role }} {{ messages[1:] | length }} {{ 'abcdef'[1:4] }} {{ 'abcdef'[::-1] }} {{ 'héllo'[:-1] }} "
+    "{{ [1, 2, 3][::2] }} {{ messages[9] is defined }}",
+    "{{ 'ell' in 'hello' }} {{ 'x' not in ['x'] }} {{ 'role' in messages[0] }} {{ 1 ~ 'a' ~ none ~ true }}",
+    "{{ x is defined }} {{ none is none }} {{ 'a' is string }} {{ 1 is string }} {{ messages is iterable }} "
+    "{{ messages[0] is mapping }} {{ 3 is odd }} {{ 4 is divisibleby 2 }} {{ x is not defined }} {{ 1 is number }}",
+    "{{ x | default('d') }} {{ '' | default('e', true) }} {{ 'AbC' | upper }}{{ 'AbC' | lower }} {{ messages | length }} "
+    "{{ 'hello world' | title }} {{ 'hello' | capitalize }} {{ messages | first | tojson }} {{ 'xyz' | last }}",
+    "{{ messages[0] | tojson }} {{ {'a': [1, 2.5, none, true], 'b': 'é\"\\n'} | tojson(indent=2) }} {{ [] | tojson }}",
+    "{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join(', ') }} "
+    "{{ messages | rejectattr('role', 'equalto', 'user') | list | length }} {{ [1, 2, 3] | reject('odd') | list }}",
+    "{{ [1, 'a', none, true, 2.0, {'k': 'v'}] }} {{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 3 | string + 'x' }}",
+    "{% for k, v in {'a': 1, 'b': 2} | items %}{{ k }}={{ v }};{% endfor %}{% for k, v in {'c': 3}.items() %}{{ k }}"
+    "{{ v }}{% endfor %}{{ {'d': 4}.get('d') }}{{ {'d': 4}.get('e', 5) }}",
+    "{{ '  x  '.strip() }}|{{ 'a,b'.split(',') }}|{{ 'abc'.startswith('ab') }}|{{ 'a b  c'.split() }}|"
+    "{{ 'aXa'.replace('a', 'b') }}|{{ 'xxhixx'.strip('x') }}|{{ 'Hi'.upper() }}",
+    "{{ 'yes' if messages else 'no' }} {{ 'y' if false }}|{{ messages[0]['role'] == messages[0].role }}",
+    "{{ 'a' 'b' }} {{ \"q'\" }} {{ '\\u00e9\\x41\\t\\\\' }} {{ date_string }}",
+    "{%- if messages[0].role == 'system' %}{%- set messages = messages[1:] %}{%- endif %}{{ messages | length }}",
+    "{% generation %}kept{% endgeneration %}",
+    "{{ undefined_thing.attr }}",
+    "{{ 'a' + none }}",
+    "{{ 1 + missing }}",
+    "{{ raise_exception('Conversation roles must alternate') }}",
+]
+
+
+def test_jinja_features_render_as_jinja(rlhf_bin):
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+    import jinja2
+    messages = [SYSTEM, U1, A1, U2]
+    lines, expected = [], []
+    for template in FEATURES:
+        variables = {"date_string": "7 Dec 2026"}
+        try:
+            expected.append(_compile_jinja_template(template).render(
+                messages=messages, tools=None, documents=None, add_generation_prompt=False, **variables))
+        except jinja2.TemplateError as e:  # UndefinedError is one
+            expected.append(e)
+        except TypeError as e:  # 'a' + none
+            expected.append(e)
+        lines.append(json.dumps({"messages": messages, "chat_template": template, "special_tokens": {},
+                                 "variables": variables}, ensure_ascii=False))
+    result = run_rlhf(rlhf_bin, "chat-template", input="".join(line + "\n" for line in lines))
+    for template, want, line in zip(FEATURES, expected, output_lines(result), strict=True):
+        ours = json.loads(line)
+        if isinstance(want, Exception):
+            assert "error" in ours, (template, "Jinja refused with", str(want), "we rendered", ours.get("text"))
+            assert "chat_template:1:" in ours["error"], ours["error"]  # says where
+            if isinstance(want, jinja2.TemplateError) and "raise_exception" in template:
+                assert str(want) in ours["error"]
+        else:
+            assert ours.get("text") == want, (template, ours)

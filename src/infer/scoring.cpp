@@ -10,6 +10,12 @@ Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, con
   return fit_to_length(encode_prompt(tokenizer, format, prompt, response), max_length, policy, counts, kept);
 }
 
+Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::vector<ChatMessage>& prompt,
+                     const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
+                     bool* kept) {
+  return fit_to_length(encode_prompt(tokenizer, format, prompt, response), max_length, policy, counts, kept);
+}
+
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
                                 const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
                                 double offset, int64_t batch_size, int64_t max_length) {

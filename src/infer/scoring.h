@@ -17,6 +17,10 @@ namespace rlhf {
 Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::string& prompt,
                      const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
                      bool* kept);
+// The same for a conversation (its last message the user's) and the assistant's response.
+Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::vector<ChatMessage>& prompt,
+                     const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
+                     bool* kept);
 
 // Rewards for (prompt, response) texts: the scalar head at each sequence's last token, minus `offset` (a reward model's
 // normalisation, io/model_dir.h's load_reward_offset). Prompts too long for max_length keep their end.

@@ -218,6 +218,34 @@ PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const
   return tokens;
 }
 
+ConversationTokens PromptFormat::encode_turns(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages) const {
+  if (style_ != Style::kTemplate) fail(name() + " prompt format", "a chat template (--prompt_format chat) to train every assistant turn", name());
+  if (messages.empty() || messages.back().role != "assistant")
+    fail("conversation", "the last message to be the assistant's", messages.empty() ? "none" : "\"" + messages.back().role + "\"");
+  ConversationTokens out;
+  std::string covered;  // the rendered text that out.ids stand for
+  auto append = [&](const std::vector<int64_t>& ids, uint8_t trained) {
+    out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+    out.trained.insert(out.trained.end(), ids.size(), trained);
+  };
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].role != "assistant") continue;
+    const std::vector<ChatMessage> history(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
+    const std::string prompt = conversation_text(history);
+    if (prompt.compare(0, covered.size(), covered) != 0)
+      fail("chat template", "the conversation up to assistant turn " + std::to_string(i) +
+           " to render as it rendered before that turn (so that every assistant reply can be found)",
+           "a rendering that writes earlier turns differently once later turns follow; train on the last reply only");
+    append(tokenizer.encode(prompt.substr(covered.size())), 0);
+    PromptTokens reply = encode_conversation(tokenizer, history, messages[i].content);
+    out.last_reply_start = out.ids.size();
+    append(reply.response_ids, 1);
+    RenderedResponse rendered = render_response(history, messages[i].content, prompt);
+    covered = prompt + rendered.body + rendered.marker;
+  }
+  return out;
+}
+
 bool prompt_wants_bos(const Tokenizer& tokenizer) {
   return tokenizer.kind() == "sentencepiece" && tokenizer.bos_id() >= 0;
 }

@@ -37,6 +37,14 @@
 namespace rlhf {
 
 
+// A whole conversation as ids, with 1 in `trained` for each token of an assistant reply (its end-of-turn marker
+// included) and 0 elsewhere: SFT on every assistant turn (TRL's assistant_only_loss).
+struct ConversationTokens {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> trained;
+  size_t last_reply_start = 0;  // where the last assistant reply begins in `ids`
+};
+
 struct PromptTokens {
   std::vector<int64_t> prompt_ids;    // what the policy is conditioned on
   std::vector<int64_t> response_ids;  // the response, ending with the end-of-turn id when `close_response`
@@ -83,6 +91,11 @@ class PromptFormat {
   PromptTokens encode_conversation(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
                                    const std::string& response = "", bool close_response = true,
                                    bool add_bos = false) const;
+  // A chat template's rendering of `messages` (the last the assistant's), every assistant reply encoded as
+  // encode_conversation encodes a response after the turns before it, the text between replies encoded apart. Fails
+  // for the named formats, and naming the turn when the template writes earlier turns differently once later turns
+  // follow (e.g. a system message moved into the last user turn), where no turn boundary can be found.
+  ConversationTokens encode_turns(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages) const;
 
  private:
   explicit PromptFormat(Style style) : style_(style) {}

@@ -51,8 +51,10 @@ std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& exa
     bool all_kept = true;
     for (const auto& response : ex.responses) {
       bool kept = true;
-      rp.responses.push_back(encode_pair(tokenizer, format, ex.prompt, response, static_cast<size_t>(t.max_length),
-                                         policy, counts, &kept));
+      const size_t max_length = static_cast<size_t>(t.max_length);
+      rp.responses.push_back(ex.is_chat()
+                                 ? encode_pair(tokenizer, format, ex.prompt_messages, response, max_length, policy, counts, &kept)
+                                 : encode_pair(tokenizer, format, ex.prompt, response, max_length, policy, counts, &kept));
       all_kept = all_kept && kept;
     }
     for (const auto& c : comparisons(ex)) {

@@ -218,3 +218,37 @@ def test_jinja_features_render_as_jinja(rlhf_bin):
                 assert str(want) in ours["error"]
         else:
             assert ours.get("text") == want, (template, ours)
+
+
+# SmolLM2's template with transformers' {% generation %} markers around each assistant reply (as templates written for
+# TRL's assistant_only_loss have them): apply_chat_template(return_assistant_tokens_mask=True) marks those tokens.
+GENERATION_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}{% generation %}"
+    "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def test_every_assistant_reply_is_trained_as_transformers_marks_it(rlhf_bin, tokenizer_json, tmp_path):
+    import transformers
+    folder = tmp_path / "generation"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_text(tokenizer_json.read_text(encoding="utf-8"), encoding="utf-8")
+    special = SPECIAL_TOKENS["smollm2"]
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": GENERATION_TEMPLATE, **special}))
+    reference = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **special)
+    reference.chat_template = GENERATION_TEMPLATE
+    conversations = [[U1, A1], [SYSTEM, U1, A1, U2, A2], [U1, A2, U2, A1, U1, A2]]
+    lines = "".join(json.dumps({"messages": c, "assistant_mask": True}, ensure_ascii=False) + "\n" for c in conversations)
+    result = run_rlhf(rlhf_bin, "tokenize", "--tokenizer", folder, "--prompt_format", "chat", input=lines)
+    for conversation, line in zip(conversations, output_lines(result), strict=True):
+        ours = json.loads(line)
+        want = reference.apply_chat_template(conversation, tokenize=True, return_dict=True,
+                                             return_assistant_tokens_mask=True)
+        n = len(ours["ids"])
+        assert ours["ids"] == want["input_ids"][:n]
+        assert ours["assistant_mask"] == want["assistant_masks"][:n]
+        assert sum(want["assistant_masks"][n:]) == 0 and reference.decode(want["input_ids"][n:]).strip() == ""
+        assert sum(ours["assistant_mask"]) > 0

@@ -6,6 +6,9 @@
 //                                                    -> {"text": the chat template's rendering, "ids": encode(text)},
 //                                                       or {"error": message} when the template refuses the conversation
 //                                                       (raise_exception), so that one run checks many conversations
+//   {"messages": [..., the assistant's], "assistant_mask": true} (--prompt_format chat)
+//                                                    -> {"ids": [...], "assistant_mask": [0/1 per id]}: what SFT trains
+//                                                       on (every assistant reply with its end-of-turn marker)
 // The tool the Python tests use to compare our tokenizers with HF tokenizers / sentencepiece, and a debugging aid.
 // A bad line stops with an error naming stdin:LINE (the lines before it are already printed).
 #include <CLI/CLI.hpp>
@@ -85,6 +88,15 @@ void run(const TokenizeArgs& a) {
         generation_prompt = line["add_generation_prompt"].get<bool>();
       }
       try {
+        if (line.value("assistant_mask", false)) {
+          std::vector<ChatMessage> messages;
+          for (const json& m : line["messages"]) messages.push_back({m.value("role", ""), m.value("content", "")});
+          ConversationTokens turns = format->encode_turns(*tokenizer, messages);
+          out["ids"] = turns.ids;
+          out["assistant_mask"] = turns.trained;
+          std::cout << out.dump() << '\n';
+          continue;
+        }
         std::string text = format->chat_template()->render(nlohmann::ordered_json(line["messages"]), generation_prompt);
         out["text"] = text;
         out["ids"] = tokenizer->encode(text);

@@ -105,5 +105,36 @@ TEST(PromptFormat, PromptAndResponseIdsAreEncodedApart) {
   EXPECT_EQ(PromptFormat::hh().stop_ids(*tokenizer), std::vector<int64_t>{tokenizer->eos_id()});
 }
 
+TEST(PromptFormat, EveryAssistantReplyOfAConversationIsMarked) {
+  std::string folder = test::gpt2_folder();
+  if (folder.empty()) GTEST_SKIP() << "needs ../shared/data/gpt2-tokenizer";
+  std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+  PromptFormat qwen = PromptFormat::from_chat_template(kQwen2Template);
+  std::vector<ChatMessage> chat = {{"user", "Hi"}, {"assistant", "Hello."}, {"user", "Name a colour."}, {"assistant", "Blue."}};
+  ConversationTokens turns = qwen.encode_turns(*tokenizer, chat);
+  ASSERT_EQ(turns.ids.size(), turns.trained.size());
+  // The ids are the rendered conversation up to the last reply's end-of-turn marker...
+  std::string whole = qwen.chat_template()->render(chat, false);
+  EXPECT_EQ(tokenizer->decode(turns.ids), whole.substr(0, whole.rfind("<|im_end|>") + 10));
+  // ...and the trained ones are exactly the two replies, each with its marker.
+  std::vector<std::string> replies;
+  for (size_t i = 0; i < turns.ids.size(); ++i) {
+    if (!turns.trained[i]) continue;
+    if (i == 0 || !turns.trained[i - 1]) replies.emplace_back();
+    replies.back() += tokenizer->decode({turns.ids[i]});
+  }
+  EXPECT_EQ(replies, (std::vector<std::string>{"Hello.<|im_end|>", "Blue.<|im_end|>"}));
+  EXPECT_TRUE(turns.trained[turns.last_reply_start] && !turns.trained[turns.last_reply_start - 1]);
+  // A template that writes an earlier turn differently once later turns follow leaves no boundary to find.
+  PromptFormat moving = PromptFormat::from_chat_template(
+      "{% set ns = namespace(last='') %}{% for m in messages if m.role == 'user' %}{% set ns.last = m.content %}{% endfor %}"
+      "{% for m in messages %}{% if m.role == 'user' %}[INST]{% if m.content == ns.last %}!{% endif %}{{ m.content }}[/INST]"
+      "{% else %}{{ m.content }}</s>{% endif %}{% endfor %}");
+  std::string moved = error_of([&] { moving.encode_turns(*tokenizer, chat); });
+  EXPECT_NE(moved.find("assistant turn 3"), std::string::npos) << moved;
+  EXPECT_NE(error_of([&] { PromptFormat::chatml().encode_turns(*tokenizer, chat); }).find("--prompt_format chat"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace rlhf

@@ -252,3 +252,60 @@ def test_every_assistant_reply_is_trained_as_transformers_marks_it(rlhf_bin, tok
         assert ours["assistant_mask"] == want["assistant_masks"][:n]
         assert sum(want["assistant_masks"][n:]) == 0 and reference.decode(want["input_ids"][n:]).strip() == ""
         assert sum(ours["assistant_mask"]) > 0
+
+
+def test_conversational_data_through_sft_rm_and_ppo(rlhf_bin, tokenizer_json, tmp_path):
+    """TRL's conversational formats in every stage with a model's chat template: SFT on multi-turn `messages`, the RM on
+    `chosen`/`rejected` message lists (implicit prompt), PPO on `prompt` message lists, whose rollouts start with the
+    template's rendering of each prompt (apply_chat_template(..., add_generation_prompt=True))."""
+    import os
+    import subprocess
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    name = "smollm2"
+    base, reference = model_folder(tmp_path, tokenizer_json, name)
+    torch.manual_seed(0)
+    pad = reference.convert_tokens_to_ids("<|im_end|>")
+    config = transformers.GPT2Config(vocab_size=reference.vocab_size, n_embd=32, n_layer=2, n_head=4, n_positions=256,
+                                     bos_token_id=pad, eos_token_id=pad, pad_token_id=pad)
+    transformers.GPT2LMHeadModel(config).save_pretrained(base)
+
+    def user(text):
+        return {"role": "user", "content": text}
+
+    def assistant(text):
+        return {"role": "assistant", "content": text}
+
+    questions = [f"What is {a} plus {b}?" for a in range(4) for b in range(4)]
+    sft = [{"messages": [user(q), assistant("Let me see."), user("Go on."), assistant(f"It is {len(q)}.")]} for q in questions]
+    pairs = [{"chosen": [user(q), assistant("A number.")], "rejected": [user(q), assistant("No idea.")]} for q in questions]
+    prompts = [{"prompt": [SYSTEM, user(q)], "id": i} for i, q in enumerate(questions[:8])]
+    files = {}
+    for key, rows in (("sft", sft), ("rm", pairs), ("ppo", prompts)):
+        files[key] = tmp_path / f"{key}.jsonl"
+        files[key].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+    common = ["--device", "cpu", "--quiet", "true", "--seed", "1", "--prompt_format", "chat", "--max_length", "160",
+              "--per_device_train_batch_size", "4", "--learning_rate", "1e-3"]
+
+    def stage(*args):
+        result = subprocess.run([str(rlhf_bin), *map(str, args), *common], capture_output=True, text=True, timeout=600,
+                                env=env)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    stage("sft", "--model_name_or_path", base, "--dataset", files["sft"], "--output_dir", tmp_path / "sft",
+          "--num_train_epochs", "1")
+    stage("rm", "--model_name_or_path", tmp_path / "sft", "--dataset", files["rm"], "--output_dir", tmp_path / "rm",
+          "--num_train_epochs", "1")
+    stage("ppo", "--sft_model_path", tmp_path / "sft", "--reward_model_path", tmp_path / "rm", "--dataset",
+          files["ppo"], "--output_dir", tmp_path / "ppo", "--total_episodes", "8", "--rollout_batch_size", "8",
+          "--num_mini_batches", "2", "--response_length", "6", "--save_rollouts", "true")
+    rollout = load_file(tmp_path / "ppo" / "rollouts" / "iteration-1.safetensors")
+    ids, mask, responses = rollout["ids"], rollout["mask"], rollout["response_ids"]
+    prompt_width = ids.shape[1] - responses.shape[1]
+    want = {tuple(reference.apply_chat_template(p["prompt"], add_generation_prompt=True)) for p in prompts}
+    seen = {tuple(row[:prompt_width][m[:prompt_width] == 1].tolist()) for row, m in zip(ids, mask)}
+    assert seen <= want and len(seen) >= 2, (seen, want)

@@ -312,6 +312,9 @@ Value binary(const std::string& op, const Value& a, const Value& b, size_t posit
       (integral(a) || integral(b))) {
     const Value& sequence = integral(a) ? b : a;
     int64_t times = std::max<int64_t>(0, as_int(integral(a) ? a : b));
+    const size_t unit = sequence.is(Value::Kind::kString) ? sequence.text.size() : sequence.list->size();
+    if (unit > 0 && static_cast<uint64_t>(times) > (size_t{1} << 26) / unit)  // a template is not a memory bomb
+      error(position, source, "a repetition of more than 64 Mi characters or items");
     if (sequence.is(Value::Kind::kString)) {
       std::string out;
       for (int64_t i = 0; i < times; ++i) out += sequence.text;

@@ -46,6 +46,12 @@ void run(const std::string& model) {
         for (const auto& [name, value] : line["special_tokens"].items())
           if (value.is_string()) tokens.emplace_back(name, value.get<std::string>());
       }
+      if (line.contains("add_generation_prompt") && !line["add_generation_prompt"].is_boolean())
+        fail(where, "\"add_generation_prompt\": true or false", json_excerpt(line["add_generation_prompt"]));
+      if (line.contains("special_tokens") && !line["special_tokens"].is_object())
+        fail(where, "\"special_tokens\": an object", json_excerpt(line["special_tokens"]));
+      if (line.contains("variables") && !line["variables"].is_object())
+        fail(where, "\"variables\": an object", json_excerpt(line["variables"]));
       const bool generation_prompt = line.value("add_generation_prompt", false);
       json variables = line.contains("variables") ? line["variables"] : json::object();
       out["text"] = ChatTemplate(source, tokens).render(line["messages"], generation_prompt, variables);

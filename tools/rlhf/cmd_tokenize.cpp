@@ -81,6 +81,7 @@ void run(const TokenizeArgs& a) {
       out["text"] = tokenizer->decode(values, skip);
     } else if (format && line.contains("messages")) {
       if (!format->chat_template()) fail(where, "--prompt_format chat for \"messages\"", "--prompt_format " + a.prompt_format);
+      if (!line["messages"].is_array()) fail(where, "\"messages\": an array", json_excerpt(line["messages"]));
       bool generation_prompt = true;
       if (line.contains("add_generation_prompt")) {
         if (!line["add_generation_prompt"].is_boolean())
@@ -88,9 +89,16 @@ void run(const TokenizeArgs& a) {
         generation_prompt = line["add_generation_prompt"].get<bool>();
       }
       try {
+        if (line.contains("assistant_mask") && !line["assistant_mask"].is_boolean())
+          fail(where, "\"assistant_mask\": true or false", json_excerpt(line["assistant_mask"]));
         if (line.value("assistant_mask", false)) {
           std::vector<ChatMessage> messages;
-          for (const json& m : line["messages"]) messages.push_back({m.value("role", ""), m.value("content", "")});
+          for (const json& m : line["messages"]) {
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+                !m["content"].is_string())
+              fail(where, "messages {\"role\": string, \"content\": string}", json_excerpt(m));
+            messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+          }
           ConversationTokens turns = format->encode_turns(*tokenizer, messages);
           out["ids"] = turns.ids;
           out["assistant_mask"] = turns.trained;

@@ -19,6 +19,15 @@ Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, con
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
                                 const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
                                 double offset, int64_t batch_size, int64_t max_length) {
+  std::vector<std::vector<ChatMessage>> conversations;
+  for (const std::string& prompt : prompts) conversations.push_back({{"user", prompt}});  // as encode_prompt(text) does
+  return score_texts(reward_model, tokenizer, format, conversations, responses, offset, batch_size, max_length);
+}
+
+std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
+                                const std::vector<std::vector<ChatMessage>>& prompts,
+                                const std::vector<std::string>& responses, double offset, int64_t batch_size,
+                                int64_t max_length) {
   torch::NoGradGuard no_grad;
   const torch::Device device = reward_model.embed_tokens.device();
   TruncationCounts counts;

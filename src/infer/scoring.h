@@ -27,5 +27,10 @@ Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, con
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
                                 const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
                                 double offset, int64_t batch_size, int64_t max_length);
+// The same for conversations (each ending with the user's message) and the assistant's responses.
+std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
+                                const std::vector<std::vector<ChatMessage>>& prompts,
+                                const std::vector<std::string>& responses, double offset, int64_t batch_size,
+                                int64_t max_length);
 
 }  // namespace rlhf

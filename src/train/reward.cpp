@@ -227,10 +227,11 @@ RewardResult run_reward_training(const RewardOptions& given) {
     return result;
   }
   if (!o.normalize_dataset.empty()) {
-    std::vector<std::string> prompts, responses;
+    std::vector<std::vector<ChatMessage>> prompts;  // demonstrations, text or conversations, as the RM reads them
+    std::vector<std::string> responses;
     for (const auto& ex : read_sft_examples(o.normalize_dataset, jsonl)) {
-      if (ex.is_chat()) continue;
-      prompts.push_back(ex.prompt), responses.push_back(ex.completion);
+      prompts.push_back(ex.is_chat() ? ex.prompt_messages() : std::vector<ChatMessage>{{"user", ex.prompt}});
+      responses.push_back(ex.completion);
     }
     auto raw = score_texts(*model, *tokenizer, format, prompts, responses, 0.0, batch * 4, t.max_length);
     double sum = 0;

@@ -299,7 +299,19 @@ def test_conversational_data_through_sft_rm_and_ppo(rlhf_bin, tokenizer_json, tm
     stage("sft", "--model_name_or_path", base, "--dataset", files["sft"], "--output_dir", tmp_path / "sft",
           "--num_train_epochs", "1")
     stage("rm", "--model_name_or_path", tmp_path / "sft", "--dataset", files["rm"], "--output_dir", tmp_path / "rm",
-          "--num_train_epochs", "1")
+          "--num_train_epochs", "1", "--normalize_dataset", files["sft"])
+    # The RM's normalisation read the conversational demonstrations: transformers' RM on each (the conversation as
+    # apply_chat_template writes it, up to the last reply's <|im_end|>) scores 0 on average once the offset is taken.
+    offset = json.loads((tmp_path / "rm" / "reward_normalization.json").read_text())["offset"]
+    rm = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm").eval()
+    rewards = []
+    for row in sft:
+        ids = list(reference.apply_chat_template(row["messages"]))
+        ids = ids[:len(ids) - ids[::-1].index(pad)]
+        with torch.no_grad():  # <|im_end|> is also the pad token: the head is read at the last position by hand
+            rewards.append(rm.score(rm.transformer(input_ids=torch.tensor([ids])).last_hidden_state)[0, -1, 0].item())
+    assert abs(offset) > 1e-4
+    assert sum(rewards) / len(rewards) - offset == pytest.approx(0.0, abs=1e-5)
     stage("ppo", "--sft_model_path", tmp_path / "sft", "--reward_model_path", tmp_path / "rm", "--dataset",
           files["ppo"], "--output_dir", tmp_path / "ppo", "--total_episodes", "8", "--rollout_batch_size", "8",
           "--num_mini_batches", "2", "--response_length", "6", "--save_rollouts", "true")

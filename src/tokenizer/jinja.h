@@ -16,6 +16,8 @@
 //                and/or, x if c else y, filters (see kFilters in jinja_parse.cpp) and tests (kTests there).
 // Anything else (macros, includes, {% raw %}, unknown filters, tests, functions or methods, ...) is refused when the
 // template is parsed, with an rlhf::Error naming the construct and its line:column.
+// Known differences from Python that no supported template meets: upper/lower/title/capitalize change ASCII letters
+// only, a tuple prints as a list ("[1, 2]", not "(1, 2)"), and tojson writes an undefined value as null.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -112,7 +112,11 @@ RankingExample parse_k_wise(const json& line, const std::string& where) {
   return example;
 }
 
+RankingExample parse_pairwise_chat(const json& line, const std::string& where);
+
 RankingExample parse_pairwise(const json& line, const std::string& where) {
+  auto is_list = [&](const char* key) { return line.contains(key) && line[key].is_array(); };
+  if (is_list("chosen") || is_list("rejected") || is_list("prompt")) return parse_pairwise_chat(line, where);
   RankingExample example;
   std::string chosen = get_string(line, "chosen", where), rejected = get_string(line, "rejected", where);
   if (line.contains("prompt")) {
@@ -134,10 +138,57 @@ RankingExample parse_pairwise(const json& line, const std::string& where) {
   return example;
 }
 
-void validate_role(const std::string& role, const std::string& where, size_t index) {
-  if (role != "system" && role != "user" && role != "assistant")
-    fail(where, "messages[" + std::to_string(index) + "].role to be \"system\", \"user\" or \"assistant\"",
-         describe_json(role));
+
+// A conversation: an array of {"role", "content"} objects; `field` names it in messages ("messages", "chosen", ...).
+std::vector<ChatMessage> parse_messages(const json& messages, const std::string& where, const std::string& field) {
+  std::vector<ChatMessage> out;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string at = field + "[" + std::to_string(i) + "]";
+    if (!messages[i].is_object()) fail(where, at + " to be an object {\"role\", \"content\"}", describe_json(messages[i]));
+    ChatMessage message{get_string(messages[i], "role", where, at + ".role"),
+                        get_string(messages[i], "content", where, at + ".content")};
+    if (message.role != "system" && message.role != "user" && message.role != "assistant")
+      fail(where, at + ".role to be \"system\", \"user\" or \"assistant\"", describe_json(message.role));
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+bool same_message(const ChatMessage& a, const ChatMessage& b) { return a.role == b.role && a.content == b.content; }
+
+void require_user_last(const std::vector<ChatMessage>& prompt, const std::string& where, const std::string& what) {
+  if (prompt.empty() || prompt.back().role != "user")
+    fail(where, what + " ending with a user message",
+         prompt.empty() ? std::string("no messages") : "a last message of role " + in_quotes(prompt.back().role));
+}
+
+// TRL's conversational preference data: {"chosen": [messages], "rejected": [messages]} whose shared first messages are
+// the prompt (TRL's implicit prompt), or {"prompt": [messages], "chosen": [assistant], "rejected": [assistant]}. After
+// the prompt, each side is one assistant message: the two responses.
+RankingExample parse_pairwise_chat(const json& line, const std::string& where) {
+  std::vector<ChatMessage> chosen = parse_messages(get_array(line, "chosen", where), where, "chosen");
+  std::vector<ChatMessage> rejected = parse_messages(get_array(line, "rejected", where), where, "rejected");
+  RankingExample example;
+  if (line.contains("prompt")) {
+    example.prompt_messages = parse_messages(get_array(line, "prompt", where), where, "prompt");
+    require_user_last(example.prompt_messages, where, "\"prompt\"");
+  } else {
+    size_t shared = 0;
+    while (shared < chosen.size() && shared < rejected.size() && same_message(chosen[shared], rejected[shared])) ++shared;
+    if (shared == chosen.size() && shared == rejected.size() && shared > 0) --shared;  // identical: the last differs not
+    example.prompt_messages.assign(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(shared));
+    chosen.erase(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(shared));
+    rejected.erase(rejected.begin(), rejected.begin() + static_cast<std::ptrdiff_t>(shared));
+    require_user_last(example.prompt_messages, where, "the messages \"chosen\" and \"rejected\" share (the prompt)");
+  }
+  for (const auto* side : {&chosen, &rejected})
+    if (side->size() != 1 || side->front().role != "assistant")
+      fail(where, std::string(side == &chosen ? "\"chosen\"" : "\"rejected\"") + " to be one assistant message after the prompt",
+           std::to_string(side->size()) + " messages" + (side->empty() ? "" : ", the first of role " + in_quotes(side->front().role)));
+  example.prompt = example.prompt_messages.back().content;
+  example.responses = {chosen[0].content, rejected[0].content};
+  example.ranks = {0, 1};
+  return example;
 }
 
 template <class T>
@@ -175,21 +226,23 @@ SftExample parse_sft_example(const json& line, const std::string& where) {
   if (plain == chat)
     fail(where, "an SFT example: {\"prompt\", \"completion\"} or {\"messages\"}",
          plain ? "both \"prompt\"/\"completion\" and \"messages\"" : key_list(line));
-  if (plain) {
+  if (plain && line.contains("prompt") && line["prompt"].is_array()) {
+    // TRL's conversational prompt-completion: {"prompt": [messages], "completion": [the assistant's message]}.
+    example.messages = parse_messages(get_array(line, "prompt", where), where, "prompt");
+    require_user_last(example.messages, where, "\"prompt\"");
+    std::vector<ChatMessage> completion = parse_messages(get_array(line, "completion", where), where, "completion");
+    if (completion.size() != 1 || completion[0].role != "assistant")
+      fail(where, "\"completion\" to be one assistant message", std::to_string(completion.size()) + " messages");
+    example.messages.push_back(completion[0]);
+  } else if (plain) {
     example.prompt = get_string(line, "prompt", where);
     example.completion = get_string(line, "completion", where);
     return example;
-  }
-  const json& messages = get_array(line, "messages", where);
-  if (messages.size() < 2)
-    fail(where, "\"messages\" with at least a user turn and an assistant turn", describe_json(messages));
-  for (size_t i = 0; i < messages.size(); ++i) {
-    std::string at = "messages[" + std::to_string(i) + "]";
-    if (!messages[i].is_object()) fail(where, at + " to be an object {\"role\", \"content\"}", describe_json(messages[i]));
-    ChatMessage message{get_string(messages[i], "role", where, at + ".role"),
-                        get_string(messages[i], "content", where, at + ".content")};
-    validate_role(message.role, where, i);
-    example.messages.push_back(std::move(message));
+  } else {
+    const json& messages = get_array(line, "messages", where);
+    if (messages.size() < 2)
+      fail(where, "\"messages\" with at least a user turn and an assistant turn", describe_json(messages));
+    example.messages = parse_messages(messages, where, "messages");
   }
   if (example.messages.back().role != "assistant")
     fail(where, "the last message to be the assistant's (the completion)",
@@ -221,7 +274,13 @@ RankingExample parse_ranking_example(const json& line, const std::string& where)
 PromptExample parse_prompt_example(const json& line, const std::string& where) {
   require_object(line, where);
   PromptExample example;
-  example.prompt = get_string(line, "prompt", where);
+  if (line.contains("prompt") && line["prompt"].is_array()) {  // TRL's conversational prompt: [messages]
+    example.prompt_messages = parse_messages(line["prompt"], where, "prompt");
+    require_user_last(example.prompt_messages, where, "\"prompt\"");
+    example.prompt = example.prompt_messages.back().content;
+  } else {
+    example.prompt = get_string(line, "prompt", where);
+  }
   example.extra = line;
   example.extra.erase("prompt");
   example.source = where;

@@ -1,9 +1,13 @@
 // The data the training stages read, with TRL's field names (docs/data-formats.md has one example line of each):
-//   SFT          {"prompt", "completion"} or {"messages": [{"role", "content"}, ...]}
+//   SFT          {"prompt", "completion"} or {"messages": [{"role", "content"}, ...]} or TRL's conversational
+//                {"prompt": [messages], "completion": [assistant message]}
 //   pretraining  {"text"}
 //   rankings     {"prompt", "responses": [y1..yK], "ranking": [best..worst]} or {..., "ranks": [1 = best, ties equal]};
-//                {"prompt", "chosen", "rejected"}; HH-RLHF's {"chosen", "rejected"} full dialogues
-//   PPO prompts  {"prompt", ...any other fields, passed through}
+//                {"prompt", "chosen", "rejected"}; HH-RLHF's {"chosen", "rejected"} full dialogues; TRL's conversational
+//                {"chosen": [messages], "rejected": [messages]} (the shared first messages are the prompt) or
+//                {"prompt": [messages], "chosen": [assistant message], "rejected": [assistant message]}
+//   PPO prompts  {"prompt": text or [messages] ending with the user's, ...any other fields, passed through}
+// Conversations are rendered by the stage's prompt format (--prompt_format chat: the model's chat template).
 // Each reader takes a JSONL path (plain or .gz); a malformed line is an rlhf::Error "path:LINE: expected ..., found ..."
 // or, with JsonlOptions::skip_invalid, counted in the ReadReport that the caller prints. Fields that a format does not
 // name are ignored (datasets carry ids and metadata), except for PPO prompts, which keep them in `extra`.
@@ -34,7 +38,9 @@ struct SftExample {
 };
 
 struct RankingExample {
-  std::string prompt;
+  std::string prompt;  // for a conversation: its last (user) message, for messages about it
+  std::vector<ChatMessage> prompt_messages;  // the conversational form's prompt; empty for text prompts
+  bool is_chat() const { return !prompt_messages.empty(); }
   std::vector<std::string> responses;  // y_1..y_K in the file's order
   std::vector<int> ranks;              // ranks[i] = place of responses[i], 0 = best; equal ranks are ties
   std::string source;                  // "path:LINE"
@@ -51,7 +57,8 @@ struct Comparison {
 std::vector<Comparison> comparisons(const RankingExample& example);
 
 struct PromptExample {
-  std::string prompt;
+  std::string prompt;  // for a conversation: its last (user) message
+  std::vector<ChatMessage> prompt_messages;  // the conversational form; empty for a text prompt
   nlohmann::json extra = nlohmann::json::object();  // every other field of the line (user id, task, ...), untouched
   std::string source;                               // "path:LINE"
 };

@@ -10,9 +10,24 @@ Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, con
   return fit_to_length(encode_prompt(tokenizer, format, prompt, response), max_length, policy, counts, kept);
 }
 
+Sequence encode_pair(const Tokenizer& tokenizer, const PromptFormat& format, const std::vector<ChatMessage>& prompt,
+                     const std::string& response, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,
+                     bool* kept) {
+  return fit_to_length(encode_prompt(tokenizer, format, prompt, response), max_length, policy, counts, kept);
+}
+
 std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
                                 const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
                                 double offset, int64_t batch_size, int64_t max_length) {
+  std::vector<std::vector<ChatMessage>> conversations;
+  for (const std::string& prompt : prompts) conversations.push_back({{"user", prompt}});  // as encode_prompt(text) does
+  return score_texts(reward_model, tokenizer, format, conversations, responses, offset, batch_size, max_length);
+}
+
+std::vector<double> score_texts(TransformerImpl& reward_model, const Tokenizer& tokenizer, const PromptFormat& format,
+                                const std::vector<std::vector<ChatMessage>>& prompts,
+                                const std::vector<std::string>& responses, double offset, int64_t batch_size,
+                                int64_t max_length) {
   torch::NoGradGuard no_grad;
   const torch::Device device = reward_model.embed_tokens.device();
   TruncationCounts counts;

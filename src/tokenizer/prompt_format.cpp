@@ -1,5 +1,6 @@
 #include "tokenizer/prompt_format.h"
 
+#include <cctype>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -7,13 +8,10 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/json.h"
-#include "tokenizer/regex.h"
 
 namespace rlhf {
 
 namespace {
-
-bool has(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
 
 // Jinja's `trim` (Python str.strip) on the whitespace that matters in chat content.
 std::string trim(const std::string& s) {
@@ -53,31 +51,11 @@ PromptFormat PromptFormat::chatml(const std::string& default_system) {
   return format;
 }
 
-PromptFormat PromptFormat::from_chat_template(const std::string& chat_template) {
-  const std::string where = "chat_template";
-  if (chat_template.empty()) fail(where, "a chat template", "an empty one");
-  if (has(chat_template, "Cutting Knowledge Date"))
-    fail(where, "a simple chat template (ChatML, Llama-3, Zephyr)",
-         "a template that injects a dated system turn (Llama-3.1 and later): unsupported");
-  if (has(chat_template, "<think>"))
-    fail(where, "a simple chat template (ChatML, Llama-3, Zephyr)", "a reasoning template (<think>): unsupported");
-  if (has(chat_template, "<|im_start|>") && has(chat_template, "<|im_end|>")) {
-    // Qwen2 writes a default system turn when the conversation has none: take its literal text from the template.
-    static const Regex literal_system(R"(<\|im_start\|>system\\n([^'"{}]*?)<\|im_end\|>)", "ChatML default system");
-    std::string system;
-    auto match = literal_system.find_all(chat_template, 0, chat_template.size());
-    if (!match.empty()) {
-      std::string found = chat_template.substr(match[0].first, match[0].second - match[0].first);
-      const std::string head = "<|im_start|>system\\n", tail = "<|im_end|>";
-      system = found.substr(head.size(), found.size() - head.size() - tail.size());
-    }
-    return chatml(system);
-  }
-  if (has(chat_template, "<|start_header_id|>") && has(chat_template, "<|eot_id|>")) return llama3();
-  if (has(chat_template, "<|user|>") && has(chat_template, "<|assistant|>") && has(chat_template, "eos_token"))
-    return zephyr();
-  fail(where, "a supported chat template (ChatML/Qwen2, Llama-3, Zephyr/TinyLlama)",
-       "an unrecognised one (starts \"" + chat_template.substr(0, 60) + "\")");
+PromptFormat PromptFormat::from_chat_template(const std::string& chat_template, SpecialTokens special_tokens) {
+  if (chat_template.empty()) fail("chat_template", "a chat template", "an empty one");
+  PromptFormat format(Style::kTemplate);
+  format.template_ = std::make_shared<const ChatTemplate>(chat_template, std::move(special_tokens));
+  return format;
 }
 
 PromptFormat PromptFormat::from_name(const std::string& name, const std::string& model_dir) {
@@ -89,7 +67,7 @@ PromptFormat PromptFormat::from_name(const std::string& name, const std::string&
   if (name == "chat") {
     std::string chat_template = read_chat_template(model_dir);
     if (chat_template.empty()) fail(model_dir, "a chat_template (tokenizer_config.json or chat_template.jinja)", "none");
-    return from_chat_template(chat_template);
+    return from_chat_template(chat_template, read_special_tokens(model_dir));
   }
   fail("prompt format", "plain, hh, chat, chatml, llama3 or zephyr", "\"" + name + "\"");
 }
@@ -101,6 +79,7 @@ std::string PromptFormat::name() const {
     case Style::kChatML: return "chatml";
     case Style::kLlama3: return "llama3";
     case Style::kZephyr: return "zephyr";
+    case Style::kTemplate: return "chat";
   }
   return "";
 }
@@ -135,11 +114,48 @@ std::string PromptFormat::conversation_text(const std::vector<ChatMessage>& mess
     case Style::kZephyr:
       for (const ChatMessage& m : messages) text += "<|" + m.role + "|>\n" + m.content + "</s>\n";
       return text + "<|assistant|>\n";
+    case Style::kTemplate:
+      return template_->render(messages, true);
   }
   return text;
 }
 
+PromptFormat::RenderedResponse PromptFormat::render_response(const std::vector<ChatMessage>& messages,
+                                                             const std::string& response, const std::string& prompt) const {
+  // Where the template puts the assistant's message, and what it writes after it, found with a stand-in message (no
+  // whitespace in it, so that a template's trim leaves it whole).
+  static const std::string kStandIn = "RLHFCPPRESPONSESTANDIN";
+  auto with = [&](const std::string& content) {
+    std::vector<ChatMessage> turns = messages;
+    turns.push_back({"assistant", content});
+    return template_->render(turns, false);
+  };
+  const std::string probe = with(kStandIn);
+  const std::string why = "chat template: expected the conversation rendered with the assistant's reply to start with its "
+                          "rendering with add_generation_prompt and to contain the reply";
+  size_t at = probe.find(kStandIn, prompt.size());
+  if (probe.compare(0, prompt.size(), prompt) != 0 || at == std::string::npos)
+    fail(why + ", found a rendering that " + (at == std::string::npos ? "does not contain it" : "starts differently"));
+  const std::string before = probe.substr(prompt.size(), at - prompt.size());
+  const std::string after = probe.substr(at + kStandIn.size());
+  size_t marker_end = 0;
+  while (marker_end < after.size() && !std::isspace(static_cast<unsigned char>(after[marker_end]))) ++marker_end;
+  const std::string full = with(response);
+  if (full.size() < prompt.size() + before.size() + after.size() || full.compare(0, prompt.size(), prompt) != 0 ||
+      full.compare(prompt.size(), before.size(), before) != 0 ||
+      full.compare(full.size() - after.size(), after.size(), after) != 0)
+    fail(why + ", found a rendering of this reply that does not follow the template's pattern for replies");
+  RenderedResponse rendered;
+  rendered.body = full.substr(prompt.size(), full.size() - prompt.size() - after.size());
+  rendered.marker = after.substr(0, marker_end);
+  return rendered;
+}
+
 std::string PromptFormat::response_text(const std::string& response) const {
+  if (style_ == Style::kTemplate) {
+    std::vector<ChatMessage> turn{{"user", "x"}};
+    return render_response(turn, response, conversation_text(turn)).body;
+  }
   bool spaced = style_ == Style::kPlain || style_ == Style::kHH;
   return spaced ? " " + response : response;
 }
@@ -148,6 +164,12 @@ int64_t PromptFormat::end_of_response_id(const Tokenizer& tokenizer) const {
   switch (style_) {
     case Style::kChatML: return required_token(tokenizer, "<|im_end|>", "chatml");
     case Style::kLlama3: return required_token(tokenizer, "<|eot_id|>", "llama3");
+    case Style::kTemplate: {
+      std::vector<ChatMessage> turn{{"user", "x"}};
+      std::string marker = render_response(turn, "y", conversation_text(turn)).marker;
+      int64_t id = marker.empty() ? -1 : tokenizer.token_to_id(marker);
+      return id >= 0 ? id : tokenizer.eos_id();
+    }
     default: return tokenizer.eos_id();
   }
 }
@@ -167,6 +189,25 @@ PromptTokens PromptFormat::encode(const Tokenizer& tokenizer, const std::string&
 PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
                                                const std::string& response, bool close_response, bool add_bos) const {
   PromptTokens tokens;
+  if (style_ == Style::kTemplate) {
+    // The template writes BOS where it wants one (bos_token), as transformers' apply_chat_template: no add_bos.
+    const std::string prompt = conversation_text(messages);
+    tokens.prompt_ids = tokenizer.encode(prompt);
+    if (response.empty() && !close_response) return tokens;
+    RenderedResponse rendered = render_response(messages, response, prompt);
+    tokens.response_ids = tokenizer.encode(rendered.body);
+    if (close_response) {
+      // The marker as one id when the tokenizer has it as a token (it is what generation stops at), else as text.
+      int64_t id = rendered.marker.empty() ? -1 : tokenizer.token_to_id(rendered.marker);
+      std::vector<int64_t> marker = id >= 0 ? std::vector<int64_t>{id} : tokenizer.encode(rendered.marker);
+      if (rendered.marker.empty()) {
+        if (tokenizer.eos_id() < 0) fail("chat prompt format", "a tokenizer with an EOS token to close the response", "none");
+        marker = {tokenizer.eos_id()};
+      }
+      tokens.response_ids.insert(tokens.response_ids.end(), marker.begin(), marker.end());
+    }
+    return tokens;
+  }
   tokens.prompt_ids = tokenizer.encode(conversation_text(messages), add_bos);
   if (!response.empty()) tokens.response_ids = tokenizer.encode(response_text(response));
   if (close_response) {
@@ -175,6 +216,34 @@ PromptTokens PromptFormat::encode_conversation(const Tokenizer& tokenizer, const
     tokens.response_ids.push_back(end);
   }
   return tokens;
+}
+
+ConversationTokens PromptFormat::encode_turns(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages) const {
+  if (style_ != Style::kTemplate) fail(name() + " prompt format", "a chat template (--prompt_format chat) to train every assistant turn", name());
+  if (messages.empty() || messages.back().role != "assistant")
+    fail("conversation", "the last message to be the assistant's", messages.empty() ? "none" : "\"" + messages.back().role + "\"");
+  ConversationTokens out;
+  std::string covered;  // the rendered text that out.ids stand for
+  auto append = [&](const std::vector<int64_t>& ids, uint8_t trained) {
+    out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+    out.trained.insert(out.trained.end(), ids.size(), trained);
+  };
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].role != "assistant") continue;
+    const std::vector<ChatMessage> history(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
+    const std::string prompt = conversation_text(history);
+    if (prompt.compare(0, covered.size(), covered) != 0)
+      fail("chat template", "the conversation up to assistant turn " + std::to_string(i) +
+           " to render as it rendered before that turn (so that every assistant reply can be found)",
+           "a rendering that writes earlier turns differently once later turns follow; train on the last reply only");
+    append(tokenizer.encode(prompt.substr(covered.size())), 0);
+    PromptTokens reply = encode_conversation(tokenizer, history, messages[i].content);
+    out.last_reply_start = out.ids.size();
+    append(reply.response_ids, 1);
+    RenderedResponse rendered = render_response(history, messages[i].content, prompt);
+    covered = prompt + rendered.body + rendered.marker;
+  }
+  return out;
 }
 
 bool prompt_wants_bos(const Tokenizer& tokenizer) {

@@ -149,7 +149,9 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
   ReadReport report;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
-    prompts.push_back(encode_prompt(*tokenizer, format, ex.prompt, "", false).prompt_ids);
+    prompts.push_back((ex.prompt_messages.empty() ? encode_prompt(*tokenizer, format, ex.prompt, "", false)
+                                                  : encode_prompt(*tokenizer, format, ex.prompt_messages, "", false))
+                          .prompt_ids);
   // train_ppo keeps the end of a prompt longer than max_length - response_length; all of them that long is a mistake.
   size_t too_long = 0;
   for (const auto& p : prompts) too_long += static_cast<int64_t>(p.size()) > t.max_length - o.response_length;

@@ -51,8 +51,10 @@ std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& exa
     bool all_kept = true;
     for (const auto& response : ex.responses) {
       bool kept = true;
-      rp.responses.push_back(encode_pair(tokenizer, format, ex.prompt, response, static_cast<size_t>(t.max_length),
-                                         policy, counts, &kept));
+      const size_t max_length = static_cast<size_t>(t.max_length);
+      rp.responses.push_back(ex.is_chat()
+                                 ? encode_pair(tokenizer, format, ex.prompt_messages, response, max_length, policy, counts, &kept)
+                                 : encode_pair(tokenizer, format, ex.prompt, response, max_length, policy, counts, &kept));
       all_kept = all_kept && kept;
     }
     for (const auto& c : comparisons(ex)) {
@@ -225,10 +227,11 @@ RewardResult run_reward_training(const RewardOptions& given) {
     return result;
   }
   if (!o.normalize_dataset.empty()) {
-    std::vector<std::string> prompts, responses;
+    std::vector<std::vector<ChatMessage>> prompts;  // demonstrations, text or conversations, as the RM reads them
+    std::vector<std::string> responses;
     for (const auto& ex : read_sft_examples(o.normalize_dataset, jsonl)) {
-      if (ex.is_chat()) continue;
-      prompts.push_back(ex.prompt), responses.push_back(ex.completion);
+      prompts.push_back(ex.is_chat() ? ex.prompt_messages() : std::vector<ChatMessage>{{"user", ex.prompt}});
+      responses.push_back(ex.completion);
     }
     auto raw = score_texts(*model, *tokenizer, format, prompts, responses, 0.0, batch * 4, t.max_length);
     double sum = 0;

@@ -50,6 +50,27 @@ bool is_text_dataset(const std::string& path) {
   return false;
 }
 
+// A conversation rendered by the model's chat template with every assistant reply trained (TRL's assistant_only_loss;
+// the named formats train the last reply only). Fitted to max_length as fit_to_length fits a prompt and its response,
+// the earlier turns standing as the prompt: cut from the left, each kept token keeping its mask.
+Sequence encode_every_reply(const Tokenizer& tokenizer, const PromptFormat& format, const SftExample& ex,
+                            size_t max_length, TruncationPolicy policy, TruncationCounts& counts, bool* kept) {
+  ConversationTokens turns;
+  try {
+    turns = format.encode_turns(tokenizer, ex.messages);
+  } catch (const Error& e) {
+    fail(ex.source + ": " + e.what());
+  }
+  const auto reply_start = turns.ids.begin() + static_cast<std::ptrdiff_t>(turns.last_reply_start);
+  PromptTokens tokens{std::vector<int64_t>(turns.ids.begin(), reply_start), std::vector<int64_t>(reply_start, turns.ids.end())};
+  const size_t before = tokens.prompt_ids.size();
+  Sequence s = fit_to_length(std::move(tokens), max_length, policy, counts, kept);
+  const size_t cut = before - static_cast<size_t>(s.prompt_length);  // prompt tokens removed from the left
+  s.loss_mask.assign(turns.trained.begin() + static_cast<std::ptrdiff_t>(cut),
+                     turns.trained.begin() + static_cast<std::ptrdiff_t>(cut + s.ids.size()));
+  return s;
+}
+
 struct Tokenized {
   std::vector<Sequence> sequences;
   TruncationCounts truncation;
@@ -70,10 +91,12 @@ Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const Pr
   } else {
     const TruncationPolicy policy = parse_truncation_policy(t.truncation);
     for (const auto& ex : read_sft_examples(path, jsonl, &report)) {
-      PromptTokens tokens = ex.is_chat() ? encode_prompt(tokenizer, format, ex.prompt_messages(), ex.completion)
-                                         : encode_prompt(tokenizer, format, ex.prompt, ex.completion);
       bool kept = true;
-      Sequence s = fit_to_length(std::move(tokens), max_length, policy, out.truncation, &kept);
+      Sequence s = ex.is_chat() && o.assistant_only_loss && format.chat_template()
+                       ? encode_every_reply(tokenizer, format, ex, max_length, policy, out.truncation, &kept)
+                       : fit_to_length(ex.is_chat() ? encode_prompt(tokenizer, format, ex.prompt_messages(), ex.completion)
+                                                    : encode_prompt(tokenizer, format, ex.prompt, ex.completion),
+                                       max_length, policy, out.truncation, &kept);
       // TRL's completion_only_loss / assistant_only_loss false: the prompt's tokens are trained on too.
       if (!(ex.is_chat() ? o.assistant_only_loss : o.completion_only_loss)) s.prompt_length = 0;
       if (kept) out.sequences.push_back(std::move(s));

@@ -2,6 +2,13 @@
 //   {"text": ...}                                    -> {"ids": [...]}   (+ "decoded": decode(ids) with --round_trip)
 //   {"ids": [...]} (optional "skip_special": bool)   -> {"text": ...}
 //   {"prompt": ..., "response": ...} (--prompt_format) -> {"prompt_ids": [...], "response_ids": [...]}
+//   {"messages": [...], "add_generation_prompt": bool (default true)} (--prompt_format chat)
+//                                                    -> {"text": the chat template's rendering, "ids": encode(text)},
+//                                                       or {"error": message} when the template refuses the conversation
+//                                                       (raise_exception), so that one run checks many conversations
+//   {"messages": [..., the assistant's], "assistant_mask": true} (--prompt_format chat)
+//                                                    -> {"ids": [...], "assistant_mask": [0/1 per id]}: what SFT trains
+//                                                       on (every assistant reply with its end-of-turn marker)
 // The tool the Python tests use to compare our tokenizers with HF tokenizers / sentencepiece, and a debugging aid.
 // A bad line stops with an error naming stdin:LINE (the lines before it are already printed).
 #include <CLI/CLI.hpp>
@@ -72,6 +79,38 @@ void run(const TokenizeArgs& a) {
         skip = line["skip_special"].get<bool>();
       }
       out["text"] = tokenizer->decode(values, skip);
+    } else if (format && line.contains("messages")) {
+      if (!format->chat_template()) fail(where, "--prompt_format chat for \"messages\"", "--prompt_format " + a.prompt_format);
+      if (!line["messages"].is_array()) fail(where, "\"messages\": an array", json_excerpt(line["messages"]));
+      bool generation_prompt = true;
+      if (line.contains("add_generation_prompt")) {
+        if (!line["add_generation_prompt"].is_boolean())
+          fail(where, "\"add_generation_prompt\": true or false", json_excerpt(line["add_generation_prompt"]));
+        generation_prompt = line["add_generation_prompt"].get<bool>();
+      }
+      try {
+        if (line.contains("assistant_mask") && !line["assistant_mask"].is_boolean())
+          fail(where, "\"assistant_mask\": true or false", json_excerpt(line["assistant_mask"]));
+        if (line.value("assistant_mask", false)) {
+          std::vector<ChatMessage> messages;
+          for (const json& m : line["messages"]) {
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+                !m["content"].is_string())
+              fail(where, "messages {\"role\": string, \"content\": string}", json_excerpt(m));
+            messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+          }
+          ConversationTokens turns = format->encode_turns(*tokenizer, messages);
+          out["ids"] = turns.ids;
+          out["assistant_mask"] = turns.trained;
+          std::cout << out.dump() << '\n';
+          continue;
+        }
+        std::string text = format->chat_template()->render(nlohmann::ordered_json(line["messages"]), generation_prompt);
+        out["text"] = text;
+        out["ids"] = tokenizer->encode(text);
+      } catch (const Error& e) {
+        out["error"] = e.what();
+      }
     } else if (format) {
       try {
         PromptTokens tokens = format->encode(*tokenizer, field_string(line, "prompt", where, true),

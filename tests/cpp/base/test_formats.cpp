@@ -190,6 +190,51 @@ TEST(Prompts, ExtraFieldsPassThrough) {
             "f.jsonl:7: expected \"prompt\" to be a non-empty string, found null");
 }
 
+TEST(Conversations, TrlConversationalFormatsInEveryStage) {
+  // RM, implicit prompt: the messages chosen and rejected share are the prompt.
+  RankingExample implicit = parse_ranking_example(json::parse(R"({
+      "chosen": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+      "rejected": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "What."}]})"),
+                                                  "f:1");
+  ASSERT_TRUE(implicit.is_chat());
+  ASSERT_EQ(implicit.prompt_messages.size(), 2u);
+  EXPECT_EQ(implicit.prompt_messages[1].content, "Hi");
+  EXPECT_EQ(implicit.responses, (std::vector<std::string>{"Hello!", "What."}));
+  EXPECT_EQ(implicit.ranks, (std::vector<int>{0, 1}));
+  // RM, explicit prompt.
+  RankingExample explicit_prompt = parse_ranking_example(json::parse(R"({"prompt": [{"role": "user", "content": "Hi"}],
+      "chosen": [{"role": "assistant", "content": "A"}], "rejected": [{"role": "assistant", "content": "B"}]})"), "f:2");
+  ASSERT_EQ(explicit_prompt.prompt_messages.size(), 1u);
+  EXPECT_EQ(explicit_prompt.responses, (std::vector<std::string>{"A", "B"}));
+  // Identical conversations: the last message is still the response (the stage counts and skips the pair).
+  RankingExample same = parse_ranking_example(json::parse(R"({"chosen": [{"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": "A"}], "rejected": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "A"}]})"), "f:3");
+  EXPECT_EQ(same.responses, (std::vector<std::string>{"A", "A"}));
+  EXPECT_EQ(ranking_error(R"({"chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "A"},
+      {"role": "user", "content": "More"}, {"role": "assistant", "content": "B"}], "rejected": [{"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": "C"}]})"),
+            "f.jsonl:7: expected \"chosen\" to be one assistant message after the prompt, found 3 messages, the first of "
+            "role \"assistant\"");
+  EXPECT_EQ(ranking_error(R"({"chosen": [{"role": "assistant", "content": "A"}], "rejected": [{"role": "assistant", "content": "B"}]})"),
+            "f.jsonl:7: expected the messages \"chosen\" and \"rejected\" share (the prompt) ending with a user message, "
+            "found no messages");
+  // PPO: a prompt as messages.
+  PromptExample prompt = parse_prompt_example(json::parse(R"({"prompt": [{"role": "system", "content": "S"},
+      {"role": "user", "content": "Q?"}], "id": 4})"), "f:4");
+  ASSERT_EQ(prompt.prompt_messages.size(), 2u);
+  EXPECT_EQ(prompt.prompt, "Q?");
+  EXPECT_EQ(prompt.extra, json({{"id", 4}}));
+  EXPECT_NE(line_error(parse_prompt_example, R"({"prompt": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})")
+                .find("ending with a user message"),
+            std::string::npos);
+  // SFT: conversational prompt-completion.
+  SftExample sft = parse_sft_example(json::parse(R"({"prompt": [{"role": "user", "content": "2+2?"}],
+      "completion": [{"role": "assistant", "content": "4"}]})"), "f:5");
+  ASSERT_TRUE(sft.is_chat());
+  EXPECT_EQ(sft.completion, "4");
+  EXPECT_EQ(sft.prompt_messages().size(), 1u);
+}
+
 TEST(Files, ErrorsCountEveryLineAndSkippingReports) {
   std::string path = write_temp("rank.jsonl",
                                 "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}\n"

@@ -32,48 +32,55 @@ TEST(PromptFormat, PlainAndHHTexts) {
             std::string::npos);
 }
 
-TEST(PromptFormat, ChatTemplatesAreRecognisedBySignature) {
+TEST(PromptFormat, ChatTemplatesAreRendered) {
   PromptFormat qwen = PromptFormat::from_chat_template(kQwen2Template);
-  EXPECT_EQ(qwen.name(), "chatml");
+  EXPECT_EQ(qwen.name(), "chat");
   EXPECT_EQ(qwen.prompt_text("Hi"),
             "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(qwen.conversation_text({{"system", "Be brief."}, {"user", "Hi"}}),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
-  PromptFormat llama = PromptFormat::from_chat_template(
-      "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim "
-      "+ '<|eot_id|>' %}");
-  EXPECT_EQ(llama.prompt_text("  Hi \n"),
-            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n");
-  PromptFormat zephyr = PromptFormat::from_chat_template("{{ '<|user|>\\n' + message['content'] + eos_token }}{{ '<|assistant|>' }}");
-  EXPECT_EQ(zephyr.prompt_text("Hi"), "<|user|>\nHi</s>\n<|assistant|>\n");
+  EXPECT_EQ(qwen.response_text("Hello."), "Hello.");
+  // Mistral's template (refused by the signature recognition this replaced): the system message joins the user turn,
+  // the reply follows after a space, trimmed, closed by eos_token.
+  PromptFormat mistral = PromptFormat::from_chat_template(
+      "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]"
+      "{% elif m.role == 'assistant' %} {{ m.content | trim }}{{ eos_token }}{% endif %}{% endfor %}",
+      {{"bos_token", "<s>"}, {"eos_token", "</s>"}});
+  EXPECT_EQ(mistral.conversation_text({{"user", "Hi"}, {"assistant", " Hello "}, {"user", "Bye"}}),
+            "<s>[INST] Hi [/INST] Hello</s>[INST] Bye [/INST]");
+  EXPECT_EQ(mistral.response_text(" Hello "), " Hello");
 }
 
-TEST(PromptFormat, UnsupportedTemplatesAreRefusedWithAReason) {
-  std::string mistral = error_of([] { PromptFormat::from_chat_template("{{ bos_token }}[INST] {{ m }} [/INST]"); });
-  EXPECT_NE(mistral.find("unrecognised"), std::string::npos) << mistral;
-  std::string llama31 = error_of([] {
-    PromptFormat::from_chat_template("<|start_header_id|>system<|end_header_id|>Cutting Knowledge Date: Dec 2023<|eot_id|>");
+TEST(PromptFormat, TemplatesOutsideTheSubsetAreRefusedNamingTheConstruct) {
+  std::string macro = error_of([] { PromptFormat::from_chat_template("{{ bos_token }}\n  {% macro f() %}x{% endmacro %}"); });
+  EXPECT_NE(macro.find("chat_template:2:3"), std::string::npos) << macro;
+  EXPECT_NE(macro.find("{% macro %}"), std::string::npos) << macro;
+  std::string filter = error_of([] { PromptFormat::from_chat_template("{{ messages | wordcount }}"); });
+  EXPECT_NE(filter.find("chat_template:1:15: unsupported Jinja construct filter 'wordcount'"), std::string::npos) << filter;
+  std::string raised = error_of([] {
+    PromptFormat::from_chat_template("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}")
+        .conversation_text({{"system", "s"}, {"user", "u"}});
   });
-  EXPECT_NE(llama31.find("dated system turn"), std::string::npos) << llama31;
-  std::string qwen3 = error_of([] { PromptFormat::from_chat_template("<|im_start|>assistant\n<think>\n<|im_end|>"); });
-  EXPECT_NE(qwen3.find("reasoning"), std::string::npos) << qwen3;
+  EXPECT_NE(raised.find("System role not supported"), std::string::npos) << raised;
   EXPECT_NE(error_of([] { PromptFormat::from_name("alpaca"); }).find("plain, hh, chat"), std::string::npos);
   std::string dir = test::temp_dir("no_template");
   EXPECT_NE(error_of([&] { PromptFormat::from_name("chat", dir); }).find("a chat_template"), std::string::npos);
 }
 
-TEST(PromptFormat, ReadsTemplatesFromModelDirectories) {
+TEST(PromptFormat, ReadsTemplatesAndSpecialTokensFromModelDirectories) {
   std::string dir = test::temp_dir("templates");
   test::write_file(dir + "/tokenizer_config.json",
                    nlohmann::json({{"chat_template", {{{"name", "tool_use"}, {"template", "x"}},
                                                       {{"name", "default"}, {"template", kQwen2Template}}}}})
                        .dump());
   EXPECT_EQ(read_chat_template(dir), kQwen2Template);
-  EXPECT_EQ(PromptFormat::from_name("chat", dir).name(), "chatml");
+  EXPECT_EQ(PromptFormat::from_name("chat", dir).prompt_text("Hi"),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   std::string jinja = test::temp_dir("jinja");
-  test::write_file(jinja + "/chat_template.jinja", "<|user|>\n<|assistant|> {{ eos_token }}");
-  EXPECT_EQ(PromptFormat::from_name("chat", jinja).name(), "zephyr");
+  test::write_file(jinja + "/chat_template.jinja", "{{ bos_token }}<|user|>\n{{ messages[0].content }}{{ eos_token }}");
+  test::write_file(jinja + "/tokenizer_config.json",
+                   R"({"bos_token": {"content": "<s>", "special": true}, "eos_token": "</s>", "pad_token": null})");
+  EXPECT_EQ(PromptFormat::from_name("chat", jinja).prompt_text("Hi"), "<s><|user|>\nHi</s>");
 }
 
 TEST(PromptFormat, PromptAndResponseIdsAreEncodedApart) {
@@ -96,6 +103,37 @@ TEST(PromptFormat, PromptAndResponseIdsAreEncodedApart) {
   }
   EXPECT_NE(error_of([&] { PromptFormat::chatml().encode(*tokenizer, "x", "y"); }).find("<|im_end|>"), std::string::npos);
   EXPECT_EQ(PromptFormat::hh().stop_ids(*tokenizer), std::vector<int64_t>{tokenizer->eos_id()});
+}
+
+TEST(PromptFormat, EveryAssistantReplyOfAConversationIsMarked) {
+  std::string folder = test::gpt2_folder();
+  if (folder.empty()) GTEST_SKIP() << "needs ../shared/data/gpt2-tokenizer";
+  std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+  PromptFormat qwen = PromptFormat::from_chat_template(kQwen2Template);
+  std::vector<ChatMessage> chat = {{"user", "Hi"}, {"assistant", "Hello."}, {"user", "Name a colour."}, {"assistant", "Blue."}};
+  ConversationTokens turns = qwen.encode_turns(*tokenizer, chat);
+  ASSERT_EQ(turns.ids.size(), turns.trained.size());
+  // The ids are the rendered conversation up to the last reply's end-of-turn marker...
+  std::string whole = qwen.chat_template()->render(chat, false);
+  EXPECT_EQ(tokenizer->decode(turns.ids), whole.substr(0, whole.rfind("<|im_end|>") + 10));
+  // ...and the trained ones are exactly the two replies, each with its marker.
+  std::vector<std::string> replies;
+  for (size_t i = 0; i < turns.ids.size(); ++i) {
+    if (!turns.trained[i]) continue;
+    if (i == 0 || !turns.trained[i - 1]) replies.emplace_back();
+    replies.back() += tokenizer->decode({turns.ids[i]});
+  }
+  EXPECT_EQ(replies, (std::vector<std::string>{"Hello.<|im_end|>", "Blue.<|im_end|>"}));
+  EXPECT_TRUE(turns.trained[turns.last_reply_start] && !turns.trained[turns.last_reply_start - 1]);
+  // A template that writes an earlier turn differently once later turns follow leaves no boundary to find.
+  PromptFormat moving = PromptFormat::from_chat_template(
+      "{% set ns = namespace(last='') %}{% for m in messages if m.role == 'user' %}{% set ns.last = m.content %}{% endfor %}"
+      "{% for m in messages %}{% if m.role == 'user' %}[INST]{% if m.content == ns.last %}!{% endif %}{{ m.content }}[/INST]"
+      "{% else %}{{ m.content }}</s>{% endif %}{% endfor %}");
+  std::string moved = error_of([&] { moving.encode_turns(*tokenizer, chat); });
+  EXPECT_NE(moved.find("assistant turn 3"), std::string::npos) << moved;
+  EXPECT_NE(error_of([&] { PromptFormat::chatml().encode_turns(*tokenizer, chat); }).find("--prompt_format chat"),
+            std::string::npos);
 }
 
 }  // namespace

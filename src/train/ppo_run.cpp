@@ -7,6 +7,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "io/formats/safetensors.h"
+#include "io/hf_cache.h"
 #include "io/model_dir.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -89,6 +90,8 @@ PpoOptions resolve_ppo_batch_sizes(PpoOptions o) {
 
 PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward) {
   PpoOptions o = given;
+  for (std::string* path : {&o.model_name_or_path, &o.sft_model_path, &o.reward_model_path, &o.value_model_path})
+    *path = resolve_model_path(*path);
   if (!o.model_name_or_path.empty()) {  // TRL's ModelConfig: the tokenizer, and the policy unless sft_model_path says
     if (o.sft_model_path.empty()) o.sft_model_path = o.model_name_or_path;
     if (o.tokenizer.empty()) o.tokenizer = o.model_name_or_path;

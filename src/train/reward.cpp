@@ -7,6 +7,7 @@
 #include "data/formats.h"
 #include "infer/batch.h"
 #include "infer/scoring.h"
+#include "io/hf_cache.h"
 #include "io/model_dir.h"
 #include "tokenizer/tokenizer.h"
 #include "train/distributed.h"
@@ -113,6 +114,7 @@ Scalars held_out_evaluation(TransformerImpl& model, const std::vector<RankedProm
 
 RewardResult run_reward_training(const RewardOptions& given) {
   RewardOptions o = given;
+  o.model_name_or_path = resolve_model_path(o.model_name_or_path);
   resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "rm");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "rm: --output_dir is required");

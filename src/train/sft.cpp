@@ -7,6 +7,7 @@
 #include "common/files.h"
 #include "data/formats.h"
 #include "infer/batch.h"
+#include "io/hf_cache.h"
 #include "io/model_dir.h"
 #include "tokenizer/prompt_format.h"
 #include "tokenizer/tokenizer.h"
@@ -130,6 +131,7 @@ Scalars evaluate(TransformerImpl& model, const std::vector<Sequence>& data, int6
 
 SftResult run_sft(const SftOptions& given) {
   SftOptions o = given;
+  o.model_name_or_path = resolve_model_path(o.model_name_or_path);
   resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "sft");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "sft: --output_dir is required");

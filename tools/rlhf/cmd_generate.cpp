@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/options.h"
 #include "infer/batch.h"
+#include "io/hf_cache.h"
 #include "io/model_dir.h"
 #include "model/device.h"
 #include "model/generate.h"
@@ -164,6 +165,7 @@ RegisterCommand reg{{"generate", "Sample from a model (batched, KV cache); JSONL
   app.callback([a, options, &app] {
     options->check_extras(app);
     check(!a->model.empty(), "generate: --model DIR is required");
+    a->model = resolve_model_path(a->model);
     run(*a);
   });
 }}};

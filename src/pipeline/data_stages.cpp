@@ -96,7 +96,7 @@ json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompu
           {"api", static_cast<int64_t>(demonstrations.size()) - labeler_written}};
 }
 
-json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round) {
   auto w = world::World::load(p.world());
   auto tokenizer = load_tokenizer(p.tokenizer());
   const PromptFormat format = PromptFormat::plain();
@@ -115,8 +115,11 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   std::vector<std::string> prompts;
   for (const auto& r : records) prompts.push_back(r["prompt"].get<std::string>());
   // K responses per prompt (K uniform in [k_min, k_max]): K-1 samples of the last SFT epoch, 1 of the base model
-  // prompted few-shot, so that labelers compare outputs of different quality as in the paper.
-  std::mt19937_64 rng(static_cast<uint64_t>(c.seed) * 31 + 5);
+  // prompted few-shot, so that labelers compare outputs of different quality as in the paper. A later round of
+  // iterated RLHF: K-1 samples of the previous round's PPO policy and 1 of the chosen SFT model, so that labelers see
+  // (and rank) what that policy learnt to exploit in its RM, beside what it started from.
+  const bool first = round.number == 1;
+  std::mt19937_64 rng(static_cast<uint64_t>(c.seed) * 31 + 5 + static_cast<uint64_t>(round.number - 1) * 1000003);
   std::vector<int64_t> k(records.size());
   for (auto& x : k) x = c.rm_k_min + static_cast<int64_t>(rng() % static_cast<uint64_t>(c.rm_k_max - c.rm_k_min + 1));
   GenerationOptions g;
@@ -124,10 +127,11 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   g.temperature = c.temperature;
   g.eos_token_id = tokenizer->eos_id();
   g.pad_token_id = std::max<int64_t>(0, tokenizer->pad_id());
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 11);
+  auto generator =
+      at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 11 + static_cast<uint64_t>(round.number - 1) * 7919);
   std::vector<std::vector<std::string>> responses(records.size());
   {
-    auto sft = load_model(last_sft_epoch(p));
+    auto sft = load_model(first ? last_sft_epoch(p) : p.model(round.previous().ppo()));
     std::vector<std::string> repeated;
     std::vector<size_t> owner;
     const int64_t not_sampled = c.rm_rank_demonstration ? 2 : 1;  // the base model's response, a demonstration
@@ -138,7 +142,12 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     compute.tokens_generated += s.tokens_generated;
     compute.parameters = sft->config().parameter_count();
   }
-  {
+  if (!first) {  // one sample of the SFT model PPO started from
+    auto sft = load_model(p.model("sft"));
+    auto s = sample_responses(*sft, *tokenizer, format, prompts, g, 64, generator);
+    for (size_t i = 0; i < records.size(); ++i) responses[i].push_back(s.responses[i]);
+    compute.tokens_generated += s.tokens_generated;
+  } else {
     auto base = load_model(p.model("base"));
     auto demos = read_records(p.data("sft.jsonl"));
     std::vector<std::pair<std::string, std::string>> shots;
@@ -155,8 +164,10 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
       responses[i].push_back(w.labelers().write_demonstration(other));
     }
   // Training labelers rank (rankings.jsonl, for the RM); for the cross-validation over groups, a labeler of every group
-  // ranks a share of the prompts (rankings_by_group.jsonl).
+  // ranks a share of the prompts (rankings_by_group.jsonl, round 1 only).
   std::vector<json> ranked, by_group;
+  if (!first) ranked = read_records(p.sized_data(round.previous().rankings_file()));
+  const size_t earlier = ranked.size();
   const int groups = w.labelers().groups();
   for (size_t i = 0; i < records.size(); ++i) {
     std::shuffle(responses[i].begin(), responses[i].end(), rng);
@@ -164,6 +175,7 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     ranked.push_back({{"prompt", prompts[i]}, {"responses", responses[i]},
                       {"ranking", labeler.rank(records[i], responses[i], w.knowledge())}, {"labeler", labeler.id},
                       {"labeler_group", labeler.group}, {"id", records[i]["id"]}});
+    if (!first) continue;
     const int group = static_cast<int>(i % static_cast<size_t>(groups));
     auto members = w.labelers().group(group);
     const auto& cv_labeler = *members[i / static_cast<size_t>(groups) % members.size()];
@@ -172,10 +184,10 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
                         {"labeler", cv_labeler.id}, {"labeler_group", group}, {"id", records[i]["id"]}});
   }
   make_dirs(p.sized_data(""));
-  write_records(p.sized_data("rankings.jsonl"), ranked);
-  write_records(p.sized_data("rankings_by_group.jsonl"), by_group);
+  write_records(p.sized_data(round.rankings_file()), ranked);
+  if (first) write_records(p.sized_data("rankings_by_group.jsonl"), by_group);
   const double agreement = w.labelers().inter_labeler_agreement(records, responses);
-  return {{"prompts", ranked.size()}, {"inter_labeler_agreement", agreement}};
+  return {{"prompts", ranked.size() - earlier}, {"inter_labeler_agreement", agreement}};
 }
 
 }  // namespace rlhf::pipeline

@@ -34,7 +34,12 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("labeler_prompts", &c.labeler_prompts, "prompts the labelers write themselves for SFT demonstrations");
   o.add("sft_epochs", &c.sft_epochs, "SFT epochs (one model kept per epoch)");
   o.add("sft_learning_rate", &c.sft_learning_rate, "SFT learning rate");
+  o.add("sft_select_prompts", &c.select_prompts, "validation prompts whose RM score chooses the SFT epoch");
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
+  o.add("rm_epochs", &c.rm_epochs, "reward model epochs (the paper: 1)");
+  o.add("rlhf_rounds", &c.rlhf_rounds,
+        "rankings -> RM -> PPO rounds; a later round's labelers rank the previous PPO policy's samples beside SFT's and "
+        "its RM trains on every round's rankings (iterated RLHF)");
   o.add("rm_k_min", &c.rm_k_min, "fewest responses ranked per prompt");
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
   o.add("rm_labeler_prompts", &c.rm_labeler_prompts, "prompts the labelers write themselves for the RM's rankings");
@@ -48,6 +53,10 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("ppo_episodes", &c.ppo.total_episodes, "PPO episodes");
   o.add("ppo_rollout_batch_size", &c.ppo.rollout_batch_size, "episodes per PPO iteration");
   o.add("ppo_learning_rate", &c.ppo.train.learning_rate, "policy learning rate");
+  o.add("ppo_temperature", &c.ppo.temperature, "PPO's sampling temperature (its log-probs are taken at it too)");
+  o.add("ppo_advantage_estimator", &c.ppo.advantage_estimator,
+        "gae (the paper: a value model) | rloo (leave-one-out over --ppo_samples_per_prompt; no value model)");
+  o.add("ppo_samples_per_prompt", &c.ppo.n_samples_per_prompt, "responses sampled per prompt in a PPO rollout batch");
   o.add("ppo_epochs", &c.ppo.num_ppo_epochs, "passes over each rollout batch");
   o.add("ppo_mini_batches", &c.ppo.num_mini_batches, "minibatches per rollout batch");
   o.add("kl_coef", &c.ppo.kl_coef, "β");
@@ -56,6 +65,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("ppo_curve_points", &c.ppo_curve_points,
         "PPO checkpoints kept per PPO stage, evenly spaced, for the over-optimisation curve (1: the last only)");
   o.add("ppo_ema_decay", &c.ppo.ema_decay, "> 0: PPO saves an EMA of the policy's weights");
+  o.add("ppo_freezing_actor_steps", &c.ppo.freezing_actor_steps,
+        "first PPO iterations that train the value model only (they count towards --ppo_episodes)");
   o.add("ppo_warmup_iterations", &c.ppo.train.warmup_steps, "PPO iterations of learning-rate warm-up");
   o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
   o.add("rm_share", &c.rm_share, "share of the curated training prompts whose samples labelers rank (PPO: the rest)");
@@ -130,6 +141,7 @@ int run_pipeline(const PipelineConfig& given) {
     fail("--rm_k_min", "3 or more with --rm_rank_demonstration (a base-model response, a demonstration and a sample)",
          std::to_string(config.rm_k_min));
   if (config.rm_labeler_prompts < 0) fail("--rm_labeler_prompts", "0 or more", std::to_string(config.rm_labeler_prompts));
+  if (config.rlhf_rounds < 1) fail("--rlhf_rounds", "1 or more", std::to_string(config.rlhf_rounds));
   if (config.ppo_curve_points < 1) fail("--ppo_curve_points", "1 or more", std::to_string(config.ppo_curve_points));
   const RunPaths shared{config.output_dir, ""};
   make_dirs(shared.root);
@@ -183,17 +195,11 @@ int run_pipeline(const PipelineConfig& given) {
     if (sc.temperature != 1.0) rankings["temperature"] = sc.temperature;
     if (sc.rm_labeler_prompts > 0) rankings["labeler_prompts"] = sc.rm_labeler_prompts;
     if (sc.rm_rank_demonstration) rankings["demonstration"] = true;
-    runner.run(name("rankings"), rankings, {name("sft")}, [&](StageCompute& k) { return stage_rankings(sc, p, k); });
-    runner.run(name("rm"), with({{"lr", sc.rm_learning_rate}}), {name("rankings")},
-               [&](StageCompute& k) { return stage_reward_model(sc, p, k); }, {p.model("rm")},
-               {p.sized_data("rankings.jsonl")});
-    if (sc.rm_cross_validation && i == sizes.size() / 2) {
-      runner.run("rm_cv", with({{"lr", sc.rm_learning_rate}, {"prompts", sc.rm_cv_max_prompts}}), {name("rankings")},
-                 [&](StageCompute& k) { return stage_rm_cross_validation(sc, p, k); }, {p.model("rm_cv")});
-      eval_after.push_back("rm_cv");
-    }
-    runner.run(name("sft_select"), with({{"prompts", sc.select_prompts}}), {name("rm"), name("sft")},
-               [&](StageCompute& k) { return stage_sft_select(sc, p, k); }, {p.model("sft")});
+    const Round first{1, sc.rlhf_rounds};
+    runner.run(name("rankings"), rankings, {name("sft")},
+               [&](StageCompute& k) { return stage_rankings(sc, p, k, first); });
+    json rm = with({{"lr", sc.rm_learning_rate}});
+    if (sc.rm_epochs != 1) rm["epochs"] = sc.rm_epochs;  // only when changed: the demo's stages keep their keys
     json ppo = with({{"episodes", sc.ppo.total_episodes},
                      {"batch", sc.ppo.rollout_batch_size},
                      {"lr", sc.ppo.train.learning_rate},
@@ -205,14 +211,52 @@ int run_pipeline(const PipelineConfig& given) {
     if (sc.ppo.num_ppo_epochs != 1) ppo["epochs"] = sc.ppo.num_ppo_epochs;
     if (sc.ppo_curve_points != 4) ppo["curve_points"] = sc.ppo_curve_points;
     if (sc.ppo.ema_decay > 0) ppo["ema"] = sc.ppo.ema_decay;  // only when set: the demo's stages keep their keys
+    if (sc.ppo.advantage_estimator != "gae") ppo["advantage_estimator"] = sc.ppo.advantage_estimator;
+    if (sc.ppo.n_samples_per_prompt != 1) ppo["samples_per_prompt"] = sc.ppo.n_samples_per_prompt;
+    if (sc.ppo.freezing_actor_steps > 0) ppo["freezing_actor_steps"] = sc.ppo.freezing_actor_steps;
     if (sc.ppo.train.warmup_steps > 0) ppo["warmup"] = sc.ppo.train.warmup_steps;
     if (sc.ppo_reward != "rm") ppo["reward"] = sc.ppo_reward;
     if (sc.ppo_value_model != "rm") ppo["value_model"] = sc.ppo_value_model;
-    runner.run(name("ppo"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, false); },
-               {p.model("ppo")}, {p.data("ppo_prompts.jsonl")});
-    ppo["ptx"] = {sc.ppo.ptx_coef, sc.ppo.ptx_ratio};
-    runner.run(name("ppo_ptx"), ppo, {name("sft_select")}, [&](StageCompute& k) { return stage_ppo(sc, p, k, true); },
-               {p.model("ppo_ptx")}, {p.data("ppo_prompts.jsonl")});
+    // Rankings -> RM -> PPO, once (the paper) or --rlhf_rounds times (iterated RLHF: stage_bodies.h's Round).
+    for (int64_t number = 1; number <= sc.rlhf_rounds; ++number) {
+      const Round round{number, sc.rlhf_rounds};
+      auto of_round = [&](json key) {  // a one-round run keeps the keys it always had
+        if (round.of > 1) key["round"] = {round.number, round.of};
+        return key;
+      };
+      if (number > 1)
+        runner.run(name("rankings_round" + std::to_string(number)), of_round(rankings),
+                   {name(round.previous().ppo())}, [&](StageCompute& k) { return stage_rankings(sc, p, k, round); });
+      const std::string rankings_stage =
+          number == 1 ? name("rankings") : name("rankings_round" + std::to_string(number));
+      runner.run(name(round.rm()), of_round(rm), {rankings_stage},
+                 [&](StageCompute& k) { return stage_reward_model(sc, p, k, round); }, {p.model(round.rm())},
+                 {p.sized_data(round.rankings_file())});
+      if (number == 1 && sc.rm_cross_validation && i == sizes.size() / 2) {
+        json rm_cv = with({{"lr", sc.rm_learning_rate}, {"prompts", sc.rm_cv_max_prompts}});
+        if (sc.rm_epochs != 1) rm_cv["epochs"] = sc.rm_epochs;
+        runner.run("rm_cv", rm_cv, {name("rankings")},
+                   [&](StageCompute& k) { return stage_rm_cross_validation(sc, p, k); }, {p.model("rm_cv")});
+        eval_after.push_back("rm_cv");
+      }
+      if (number == 1)
+        runner.run(name("sft_select"), with({{"prompts", sc.select_prompts}}), {name(round.rm()), name("sft")},
+                   [&](StageCompute& k) { return stage_sft_select(sc, p, k, first); }, {p.model("sft")});
+      std::vector<std::string> ppo_after = {name("sft_select")};
+      if (number > 1) ppo_after.push_back(name(round.rm()));
+      runner.run(name(round.ppo()), of_round(ppo), ppo_after,
+                 [&](StageCompute& k) { return stage_ppo(sc, p, k, false, round); }, {p.model(round.ppo())},
+                 {p.data("ppo_prompts.jsonl")});
+    }
+    const Round last{sc.rlhf_rounds, sc.rlhf_rounds};
+    json ppo_ptx = ppo;
+    if (last.of > 1) ppo_ptx["round"] = {last.number, last.of};
+    ppo_ptx["ptx"] = {sc.ppo.ptx_coef, sc.ppo.ptx_ratio};
+    std::vector<std::string> ppo_ptx_after = {name("sft_select")};
+    if (last.of > 1) ppo_ptx_after.push_back(name("rm"));
+    runner.run(name("ppo_ptx"), ppo_ptx, ppo_ptx_after,
+               [&](StageCompute& k) { return stage_ppo(sc, p, k, true, last); }, {p.model("ppo_ptx")},
+               {p.data("ppo_prompts.jsonl")});
     per_size[sizes[i].name.empty() ? "all" : sizes[i].name] = {{"rm", runner.summary(name("rm"))},
                                                                {"rankings", runner.summary(name("rankings"))}};
     for (const std::string stage : {"ppo", "ppo_ptx", "flan_sft"}) eval_after.push_back(name(stage));

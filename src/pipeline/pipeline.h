@@ -49,6 +49,11 @@ struct PipelineConfig {
   bool rm_rank_demonstration = false;
   double rm_learning_rate = 5e-4;
   int64_t rm_batch_size = 8;
+  int64_t rm_epochs = 1;               // the paper's one epoch (its large RMs overfit on a second)
+  // Rankings -> RM -> PPO rounds. A later round's labelers rank samples of the previous round's PPO policy beside SFT's
+  // and its RM trains on every round's rankings (iterated RLHF, as Anthropic's "online" rounds, Bai et al. 2022): an
+  // RM learns what a policy exploits only from rankings that show it. PPO and PPO-ptx of the last round are the run's.
+  int64_t rlhf_rounds = 1;
   bool rm_cross_validation = true;
   int64_t rm_cv_max_prompts = 200;     // training prompts of each cross-validation fold's RM
   int64_t select_prompts = 48;         // validation prompts for choosing the SFT epoch

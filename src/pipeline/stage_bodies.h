@@ -26,6 +26,22 @@ struct RunPaths {
   }
 };
 
+// Iterated RLHF (--rlhf_rounds R): round r > 1 ranks samples of round r−1's PPO policy beside SFT's, trains a new RM
+// on the rankings of rounds 1..r and runs PPO on it. The last round's models have the plain names (rm, ppo, ppo_ptx);
+// an earlier round's carry _roundN (rm_round1, ppo_round1), as do the stages that make them.
+struct Round {
+  int64_t number = 1, of = 1;
+  bool last() const { return number == of; }
+  std::string suffix() const { return last() ? "" : "_round" + std::to_string(number); }
+  std::string rm() const { return "rm" + suffix(); }
+  std::string ppo() const { return "ppo" + suffix(); }
+  // Round r's file holds the rankings of rounds 1..r (what its RM trains on); round 1's is rankings.jsonl.
+  std::string rankings_file() const {
+    return number == 1 ? "rankings.jsonl" : "rankings_round" + std::to_string(number) + ".jsonl";
+  }
+  Round previous() const { return {number - 1, of}; }
+};
+
 nlohmann::json stage_world(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_tokenizer(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
@@ -33,11 +49,13 @@ nlohmann::json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCom
 nlohmann::json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_flan_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
-nlohmann::json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
-nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+nlohmann::json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round);
+nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round);
 nlohmann::json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
-nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
-nlohmann::json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx);
+// Chooses the SFT epoch by the score of round 1's RM.
+nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& first);
+nlohmann::json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx,
+                         const Round& round);
 // `rlhf eval` on the run: RUN/report/summary.json and report.html; returns the headline numbers.
 nlohmann::json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 // The table printed at the end: the RM's and the rankings' summaries and stage_report's headline numbers.

@@ -120,11 +120,11 @@ json stage_flan_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   return {{"steps", r.steps}, {"train_loss", r.train_loss}};
 }
 
-json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round) {
   RewardOptions o;
-  o.train = training(c, p.model("rm"), c.rm_learning_rate, c.rm_batch_size, 1);  // one epoch: the paper's choice
-  o.model_name_or_path = last_sft_epoch(p);
-  o.dataset = p.sized_data("rankings.jsonl");
+  o.train = training(c, p.model(round.rm()), c.rm_learning_rate, c.rm_batch_size, c.rm_epochs);
+  o.model_name_or_path = last_sft_epoch(p);  // every round's RM starts from SFT (a later round's sees more rankings)
+  o.dataset = p.sized_data(round.rankings_file());
   o.eval_fraction = 0.15;
   o.normalize_dataset = p.data("sft.jsonl");
   auto r = run_reward_training(o);
@@ -160,7 +160,7 @@ json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, Stage
     write_records(dir + "/train_groups_heldout.jsonl", train_heldout);
     write_records(dir + "/test.jsonl", test);
     RewardOptions o;
-    o.train = training(c, dir, c.rm_learning_rate, c.rm_batch_size, 1);
+    o.train = training(c, dir, c.rm_learning_rate, c.rm_batch_size, c.rm_epochs);
     o.train.save_total_limit = 1;
     o.model_name_or_path = last_sft_epoch(p);
     o.dataset = dir + "/train.jsonl";
@@ -192,10 +192,10 @@ json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, Stage
   return result;
 }
 
-json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
+json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& first) {
   // The paper: "we select the final SFT model by RM score on the validation set" (validation loss overfits early).
-  auto reward_model = load_model(p.model("rm"));
-  const double offset = load_reward_offset(p.model("rm"));
+  auto reward_model = load_model(p.model(first.rm()));
+  const double offset = load_reward_offset(p.model(first.rm()));
   auto tokenizer = load_tokenizer(p.tokenizer());
   auto validation = read_records(p.data("validation.jsonl"));
   std::vector<std::string> prompts;
@@ -230,11 +230,11 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
   return {{"rm_score_by_epoch", scores}, {"chosen", std::filesystem::path(best).filename().string()}};
 }
 
-json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx) {
+json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx, const Round& round) {
   PpoOptions o = c.ppo;
   // PPO sizes its batches with rollout_batch_size / num_mini_batches: per_device_train_batch_size and
   // gradient_accumulation_steps are left unset (0), so that they follow (train/ppo.h's resolve_ppo_batch_sizes).
-  o.train = training(c, p.model(with_ptx ? "ppo_ptx" : "ppo"), c.ppo.train.learning_rate, 0, 1);
+  o.train = training(c, p.model(with_ptx ? "ppo_ptx" + round.suffix() : round.ppo()), c.ppo.train.learning_rate, 0, 1);
   o.train.gradient_accumulation_steps = 0;
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
@@ -245,7 +245,7 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   o.train.save_steps = std::max<int64_t>(1, iterations / points);
   o.train.save_total_limit = points + 1;
   o.sft_model_path = p.model("sft");
-  o.reward_model_path = p.model("rm");
+  o.reward_model_path = p.model(round.rm());
   if (c.ppo_value_model == "sft") o.value_model_path = p.model("sft");
   o.dataset = p.data("ppo_prompts.jsonl");
   if (with_ptx) {

@@ -44,12 +44,17 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("cliprange_value", &p.cliprange_value, "value clip ε_v");
   o.add("gamma", &p.gamma, "GAE discount");
   o.add("lam", &p.lam, "GAE λ");
+  o.add("advantage_estimator", &p.advantage_estimator,
+        "gae (value model, the paper) | rloo (leave-one-out baseline over n_samples_per_prompt; no value model)");
+  o.add("n_samples_per_prompt", &p.n_samples_per_prompt, "responses sampled per prompt in each rollout batch");
   o.add("whiten_rewards", &p.whiten_rewards, "whiten per-token rewards over the rollout batch");
   o.add("missing_eos_penalty", &p.missing_eos_penalty, "subtracted from the score of responses without EOS");
   o.add("reward_clip", &p.reward_clip, "> 0: clip scores to ±reward_clip");
   o.add("target_approx_kl", &p.target_approx_kl,
         "> 0: stop an iteration's PPO epochs, before stepping, at a minibatch whose approx-KL exceeds 1.5x this");
   o.add("value_learning_rate", &p.value_learning_rate, "value model learning rate");
+  o.add("freezing_actor_steps", &p.freezing_actor_steps,
+        "first iterations that train the value model only (the policy's log-probs are still logged)");
   o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (the paper's 27.8), used with --ptx_dataset; 0 = plain PPO");
   o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode (the paper's 8)");
   o.add("ptx_max_length", &p.ptx_max_length, "pretraining window length");
@@ -259,10 +264,11 @@ struct PpoRun {
     std::vector<const std::vector<int64_t>*> batch_prompts;
     const int64_t first_episode = (iteration * ranks + rank) * B;
     for (int64_t e = first_episode; e < first_episode + B; ++e) {
-      const int64_t n = static_cast<int64_t>(prompts.size());
-      const auto order = epoch_order(prompts.size(), t.seed, e / n);
-      batch_prompts.push_back(&prompts[order[static_cast<size_t>(e % n)]]);
-      r.prompt_indices.push_back(static_cast<int64_t>(order[static_cast<size_t>(e % n)]));
+      // n_samples_per_prompt consecutive episodes share a prompt (a rank's B is a multiple of it).
+      const int64_t n = static_cast<int64_t>(prompts.size()), q = e / o.n_samples_per_prompt;
+      const auto order = epoch_order(prompts.size(), t.seed, q / n);
+      batch_prompts.push_back(&prompts[order[static_cast<size_t>(q % n)]]);
+      r.prompt_indices.push_back(static_cast<int64_t>(order[static_cast<size_t>(q % n)]));
     }
     std::vector<std::vector<int64_t>> tails;  // over-long prompts keep their end (the instruction's tail)
     for (const auto* p : batch_prompts)
@@ -333,9 +339,17 @@ struct PpoRun {
 
     r.beta = kl_controller.value;
     auto kl = kl_estimate(r.logprobs, r.ref_logprobs, o.kl_estimator) * response_mask_f;
+    const bool rloo = o.advantage_estimator == "rloo";
+    if (rloo) {  // the leave-one-out baseline: the mean score of the prompt's other responses
+      auto group = scores.view({-1, o.n_samples_per_prompt});
+      const double k = static_cast<double>(o.n_samples_per_prompt);
+      scores = (group - (group.sum(1, true) - group) / (k - 1)).reshape({-1});
+    }
     r.rewards = per_token_rewards(scores, kl, response_mask_f, r.beta);
     if (o.whiten_rewards) r.rewards = whiten_across_ranks(dp, r.rewards, response_mask_f, false);
-    auto gae = generalized_advantages(r.rewards, r.values, response_mask_f, o.gamma, o.lam);
+    // RLOO: no values, λ = 1, so a token's advantage is the rewards summed from it to the end (γ as set).
+    auto gae = generalized_advantages(r.rewards, rloo ? torch::zeros_like(r.values) : r.values, response_mask_f,
+                                      o.gamma, rloo ? 1.0 : o.lam);
     r.returns = gae.returns;
     r.advantages = whiten_across_ranks(dp, gae.advantages, response_mask_f, true);
     r.mean_kl = mean_of(kl.sum(1));
@@ -356,6 +370,7 @@ struct PpoRun {
     // time (what bounds the activations' memory), one optimizer step after them.
     const int64_t micro = std::clamp<int64_t>(t.per_device_train_batch_size, 1, minibatch);
     bool stop_early = false;
+    const bool actor_frozen = iteration < o.freezing_actor_steps;  // the value model learns alone (PpoOptions)
     phase("optimisation", true);
     for (int64_t epoch = 0; epoch < o.num_ppo_epochs && !stop_early; ++epoch) {
       auto permutation = torch::randperm(B, generator, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -390,7 +405,7 @@ struct PpoRun {
           }
           auto policy_loss = ppo_policy_loss(lp.logprobs, r.logprobs.index_select(0, chunk),
                                              r.advantages.index_select(0, chunk), mask, o.cliprange);
-          (policy_loss.loss * weight).backward();
+          if (!actor_frozen) (policy_loss.loss * weight).backward();
           policy_sum += weight * policy_loss.loss.item<double>();
           clip += weight * policy_loss.clip_fraction.item<double>();
           approx_kl += weight * policy_loss.approx_kl.item<double>();
@@ -412,7 +427,7 @@ struct PpoRun {
           break;
         }
         double ptx_loss = 0, ptx_scale = 0;
-        if (with_ptx) {
+        if (with_ptx && !actor_frozen) {
           // γ·(mean per-token NLL of pretraining text), backward after the PPO loss, one optimizer step for both. Each
           // rank its own windows: rank r takes the r-th slice of the next ranks × k, so N ranks read what one
           // process with N times the minibatch would.
@@ -432,12 +447,13 @@ struct PpoRun {
         }
         // The global loss decides a skip (non-finite), the same on every rank.
         const double step_loss = dp.sum({policy_sum + ptx_scale * ptx_loss})[0] / static_cast<double>(ranks);
-        dp.average_gradients();
+        if (!actor_frozen) dp.average_gradients();
         const double policy_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.policy->parameters(), t.max_grad_norm) : 0.0;
-        if (loop->guard().check(step_loss, policy_norm, iteration + 1, t.output_dir)) dp.optimizer_step();
+        if (!actor_frozen && loop->guard().check(step_loss, policy_norm, iteration + 1, t.output_dir))
+          dp.optimizer_step();
         policy_optimizer->zero_grad();
-        if (!ema.empty()) {
+        if (!ema.empty() && !actor_frozen) {
           torch::NoGradGuard no_grad;
           auto params = trainable_parameters(*m.policy);
           for (size_t k = 0; k < params.size(); ++k) ema[k].mul_(o.ema_decay).add_(params[k].detach(), 1 - o.ema_decay);
@@ -445,7 +461,8 @@ struct PpoRun {
 
         // The value model's own step: its loss unscaled (no vf_coef, see PpoOptions), clipped at max_grad_norm.
         double value_sum = 0, value_clip = 0;
-        for (size_t c = 0; c < chunks.size(); ++c) {
+        const bool train_value = o.advantage_estimator == "gae";
+        for (size_t c = 0; c < chunks.size() && train_value; ++c) {
           auto values = response_values(*m.value_model, r, chunks[c], m.value_offset);
           auto value_loss = ppo_value_loss(values, r.values.index_select(0, chunks[c]),
                                            r.returns.index_select(0, chunks[c]),
@@ -458,7 +475,7 @@ struct PpoRun {
         dp_value.average_gradients();
         const double value_norm =
             t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
-        if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
+        if (train_value && std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
         value_optimizer->zero_grad();
 
         // Logged means: each rank adds its weighted token means, summed over ranks below (÷ N·updates).
@@ -571,6 +588,14 @@ PpoResult train_ppo(const PpoOptions& given, PpoModels& m, const std::vector<std
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
   check(o.rollout_batch_size % o.num_mini_batches == 0, "ppo: rollout_batch_size must be a multiple of num_mini_batches");
   check(o.generation_batch_size >= 0, "ppo: generation_batch_size must be 0 (the rollout batch) or more");
+  if (o.advantage_estimator != "gae" && o.advantage_estimator != "rloo")
+    fail("ppo: --advantage_estimator", "gae or rloo", o.advantage_estimator);
+  if (o.n_samples_per_prompt < 1 || o.rollout_batch_size % o.n_samples_per_prompt != 0 ||
+      (o.advantage_estimator == "rloo" && o.n_samples_per_prompt < 2))
+    fail("ppo: --n_samples_per_prompt",
+         std::string(o.advantage_estimator == "rloo" ? "2 or more (rloo)" : "1 or more") +
+             ", dividing the rollout batch of " + std::to_string(o.rollout_batch_size),
+         std::to_string(o.n_samples_per_prompt));
   if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
     fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
   PpoRun run(o, m, prompts, ptx_windows, eos_id, pad_id, reward_function, observe, observe_rollout);

@@ -62,6 +62,12 @@ struct PpoOptions {
   // would only move its gradient clipping (0.1 made max_grad_norm 1 act as 10). The value loss is clipped unscaled.
   double gamma = 1.0;
   double lam = 0.95;
+  // "gae" (the paper's PPO: a value model, GAE) or "rloo" (OpenRLHF's names): each prompt sampled
+  // n_samples_per_prompt times in the same rollout batch, and a response's score less the mean of its siblings'
+  // (leave-one-out) is its advantage, with the per-token KL penalty summed from each token on; no value model is
+  // trained. The clipped PPO loss, the KL penalty and ptx are the same for both (PPO.md, critic-free estimators).
+  std::string advantage_estimator = "gae";
+  int64_t n_samples_per_prompt = 1;
   bool whiten_rewards = false;
   double missing_eos_penalty = 0.0;  // subtracted from the score of a response cut at response_length
   double reward_clip = 0.0;          // > 0: clip the score to ±reward_clip
@@ -69,6 +75,10 @@ struct PpoOptions {
   // tokens) exceeds 1.5×this; that minibatch is not trained on.
   double target_approx_kl = 0.0;
   double value_learning_rate = 9e-6; // the paper's value-function learning rate
+  // The first iterations train the value model only (OpenRLHF's --freezing_actor_steps): a value model read from the
+  // RM has never seen an unfinished response, and until it has learnt them its errors, not the reward, make the
+  // advantages. They count towards total_episodes.
+  int64_t freezing_actor_steps = 0;
   // γ of PPO-ptx (the paper's 27.8, PPO.md), used when there are pretraining windows (--ptx_dataset): without them, or
   // with 0, the run is plain PPO.
   double ptx_coef = 27.8;

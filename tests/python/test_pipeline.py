@@ -184,6 +184,69 @@ def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
     assert bad.returncode != 0 and "--ppo_reward" in bad.stderr and "rm or checker" in bad.stderr, bad.stderr
 
 
+def share_likelier_under_the_policy(run_dir, rankings):
+    """The share of the rankings' responses with a higher log p(response | prompt) under models/ppo_round1 than under
+    models/sft, by transformers, the prompt in the pipeline's plain format ("Instruction: ...\nResponse:")."""
+    import tokenizers
+    import torch
+    import transformers
+    tokenizer = tokenizers.Tokenizer.from_file(str(run_dir / "tokenizer" / "tokenizer.json"))
+    models = [transformers.AutoModelForCausalLM.from_pretrained(run_dir / "models" / name, dtype=torch.float32).eval()
+              for name in ("ppo_round1", "sft")]
+    gaps = []
+    with torch.no_grad():
+        for ranking in rankings:
+            prompt = tokenizer.encode(f"Instruction: {ranking['prompt']}\nResponse:").ids
+            for response in ranking["responses"]:
+                ids = (prompt + tokenizer.encode(response).ids)[-96:]
+                start = len(ids) - len(tokenizer.encode(response).ids)
+                if start < 1 or start >= len(ids):
+                    continue
+                logprobs = []
+                for model in models:
+                    logits = model(torch.tensor([ids])).logits[0, :-1].log_softmax(-1)
+                    logprobs.append(logits[start - 1:].gather(1, torch.tensor(ids[start:]).unsqueeze(1)).sum().item())
+                gaps.append(logprobs[0] > logprobs[1])
+    return sum(gaps) / len(gaps)
+
+
+def test_iterated_rounds_rank_the_previous_policys_samples_and_retrain_the_rm(rlhf_bin, run, tmp_path):
+    # --rlhf_rounds 2: round 1's RM and PPO policy get _round1 names; round 2's labelers rank samples of that policy
+    # beside one of SFT's, and the run's RM (models/rm) trains on both rounds' rankings. RLOO as the estimator here.
+    out = tmp_path / "run"
+    shutil.copytree(run["dir"], out)
+    first = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    # A high learning rate: round 1's policy must move away from SFT for the provenance check below to see it.
+    result = pipeline(rlhf_bin, out, "--rlhf_rounds", "2", "--ppo_advantage_estimator", "rloo",
+                      "--ppo_samples_per_prompt", "4", "--ppo_learning_rate", "3e-3", "--run_eval", "false")
+    status = stage_lines(result.stderr)
+    assert status["rankings"] == "skipped", result.stderr  # round 1's rankings are the one-round run's
+    for stage in ["rm_round1", "ppo_round1", "rankings_round2", "rm", "ppo", "ppo_ptx"]:
+        assert status.get(stage) == "ran", (stage, result.stderr)
+    for model in ["rm_round1", "ppo_round1", "rm", "ppo", "ppo_ptx"]:
+        assert (out / "models" / model / "model.safetensors").exists(), model
+    both = [json.loads(line) for line in (out / "data" / "rankings_round2.jsonl").read_text().splitlines()]
+    assert both[:len(first)] == first and len(both) == 2 * len(first)
+    second = both[len(first):]
+    assert [r["prompt"] for r in second] == [r["prompt"] for r in first]
+    assert all(4 <= len(r["responses"]) <= 6 and sorted(r["ranking"]) == list(range(len(r["responses"])))
+               for r in second)
+    assert sum(a["responses"] != b["responses"] for a, b in zip(first, second)) > len(first) // 2  # new samples
+    settings = {stage: json.loads((out / "stages" / f"{stage}.json").read_text())["settings"]
+                for stage in ["rm_round1", "ppo_round1", "rankings_round2", "rm", "ppo", "ppo_ptx"]}
+    assert settings["ppo_round1"]["round"] == [1, 2] and settings["ppo"]["round"] == [2, 2]
+    assert settings["ppo"]["advantage_estimator"] == "rloo" and settings["ppo"]["samples_per_prompt"] == 4
+    rm_lines = [line for line in result.stderr.splitlines() if line.startswith("rm: ") and "examples" in line]
+    assert f"{len(first)} examples" in rm_lines[0] and f"{2 * len(first)} examples" in rm_lines[1], rm_lines
+    # Provenance, by transformers: most of round 2's responses (K-1 of each K from round 1's policy) are likelier under
+    # that policy than under SFT; few of round 1's (sampled from SFT's epochs and the base model) are.
+    share_1, share_2 = (share_likelier_under_the_policy(out, rankings) for rankings in (first, second))
+    assert share_2 > 0.6 and share_1 < 0.4, (share_1, share_2)
+    bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--rlhf_rounds", "0",
+                   check=False)
+    assert bad.returncode != 0 and "--rlhf_rounds" in bad.stderr, bad.stderr
+
+
 def test_the_value_model_can_start_from_sft_instead_of_the_rm(rlhf_bin, run):
     out = run["dir"]
     rm_offset = json.loads((out / "models" / "rm" / "reward_normalization.json").read_text())["offset"]

@@ -37,36 +37,6 @@ namespace {
 namespace fs = std::filesystem;
 using Named = std::map<std::string, torch::Tensor>;
 
-// Policy, a frozen copy as the reference, a value model with a fresh scalar head (and a reward model with another).
-PpoModels tiny_models(uint64_t seed, double init_std = 0.02, bool with_reward_model = false) {
-  PpoModels m;
-  m.policy = tiny_policy(seed, 64, init_std);
-  m.reference = copy_with_heads(*m.policy, true, false);
-  m.value_model = copy_with_heads(*m.policy, false, true);
-  if (with_reward_model) m.reward_model = copy_with_heads(*m.policy, false, true);
-  return m;
-}
-
-PpoOptions tiny_options(const std::string& output_dir, int64_t iterations, int64_t batch = 16) {
-  PpoOptions o;
-  o.train.output_dir = output_dir;
-  o.train.seed = 5;
-  o.train.learning_rate = 2e-3;
-  o.train.lr_scheduler_type = "constant";
-  o.train.warmup_steps = 0;
-  o.train.max_length = 64;
-  o.value_learning_rate = 2e-3;
-  o.rollout_batch_size = batch;
-  o.num_mini_batches = 2;
-  o.num_ppo_epochs = 1;
-  o.response_length = 8;
-  o.total_episodes = batch * iterations;
-  o.kl_coef = 0.05;
-  o.ptx_coef = 0;
-  o.quiet = true;
-  return o;
-}
-
 RolloutObserver capture(std::vector<Named>* out) {
   return [out](int64_t, const RolloutTensors& tensors) { out->emplace_back(tensors.begin(), tensors.end()); };
 }

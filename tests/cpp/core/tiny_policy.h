@@ -1,5 +1,6 @@
-// What the PPO, stage and prompt-encoding tests share: a tiny random policy, random prompts, a reward that counts one
-// token, the tensors of a safetensors file they wrote (rollouts, adapters), and one intra-op thread.
+// What the PPO, stage and prompt-encoding tests share: a tiny random policy (and PPO's models and options around it),
+// random prompts, a reward that counts one token, the tensors of a safetensors file they wrote (rollouts, adapters),
+// and one intra-op thread.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 
 #include "io/formats/safetensors.h"
 #include "model/transformer.h"
+#include "train/ppo.h"
 
 namespace rlhf {
 
@@ -40,6 +42,36 @@ constexpr int64_t kRewardToken = 7;
 inline torch::Tensor count_reward(const std::vector<int64_t>& /*prompt_indices*/, const torch::Tensor& response_ids,
                                   const torch::Tensor& response_mask) {
   return ((response_ids == kRewardToken) & response_mask.to(torch::kBool)).sum(1).to(torch::kFloat32);
+}
+
+// Policy, a frozen copy as the reference, a value model with a fresh scalar head (and a reward model with another).
+inline PpoModels tiny_models(uint64_t seed, double init_std = 0.02, bool with_reward_model = false) {
+  PpoModels m;
+  m.policy = tiny_policy(seed, 64, init_std);
+  m.reference = copy_with_heads(*m.policy, true, false);
+  m.value_model = copy_with_heads(*m.policy, false, true);
+  if (with_reward_model) m.reward_model = copy_with_heads(*m.policy, false, true);
+  return m;
+}
+
+inline PpoOptions tiny_options(const std::string& output_dir, int64_t iterations, int64_t batch = 16) {
+  PpoOptions o;
+  o.train.output_dir = output_dir;
+  o.train.seed = 5;
+  o.train.learning_rate = 2e-3;
+  o.train.lr_scheduler_type = "constant";
+  o.train.warmup_steps = 0;
+  o.train.max_length = 64;
+  o.value_learning_rate = 2e-3;
+  o.rollout_batch_size = batch;
+  o.num_mini_batches = 2;
+  o.num_ppo_epochs = 1;
+  o.response_length = 8;
+  o.total_episodes = batch * iterations;
+  o.kl_coef = 0.05;
+  o.ptx_coef = 0;
+  o.quiet = true;
+  return o;
 }
 
 inline std::map<std::string, torch::Tensor> read_tensors(const std::string& path) {

@@ -119,7 +119,8 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   // iterated RLHF: K-1 samples of the previous round's PPO policy and 1 of the chosen SFT model, so that labelers see
   // (and rank) what that policy learnt to exploit in its RM, beside what it started from.
   const bool first = round.number == 1;
-  std::mt19937_64 rng(static_cast<uint64_t>(c.seed) * 31 + 5 + static_cast<uint64_t>(round.number - 1) * 1000003);
+  const uint64_t later_round = static_cast<uint64_t>(round.number - 1);  // 0 in round 1: its draws as they were
+  std::mt19937_64 rng(static_cast<uint64_t>(c.seed) * 31 + 5 + later_round * 1000003);
   std::vector<int64_t> k(records.size());
   for (auto& x : k) x = c.rm_k_min + static_cast<int64_t>(rng() % static_cast<uint64_t>(c.rm_k_max - c.rm_k_min + 1));
   GenerationOptions g;
@@ -127,8 +128,7 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   g.temperature = c.temperature;
   g.eos_token_id = tokenizer->eos_id();
   g.pad_token_id = std::max<int64_t>(0, tokenizer->pad_id());
-  auto generator =
-      at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 11 + static_cast<uint64_t>(round.number - 1) * 7919);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed) + 11 + later_round * 7919);
   std::vector<std::vector<std::string>> responses(records.size());
   {
     auto sft = load_model(first ? last_sft_epoch(p) : p.model(round.previous().ppo()));

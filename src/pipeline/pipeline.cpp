@@ -37,9 +37,10 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("sft_select_prompts", &c.select_prompts, "validation prompts whose RM score chooses the SFT epoch");
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
   o.add("rm_epochs", &c.rm_epochs, "reward model epochs (the paper: 1)");
+  o.add("rm_lm_coef", &c.rm_lm_coef, "> 0: the RM also keeps an LM loss on each prompt's best response (rm --lm_coef)");
   o.add("rlhf_rounds", &c.rlhf_rounds,
-        "rankings -> RM -> PPO rounds; a later round's labelers rank the previous PPO policy's samples beside SFT's and "
-        "its RM trains on every round's rankings (iterated RLHF)");
+        "rankings -> RM -> PPO rounds; a later round's labelers rank the previous PPO policy's samples beside "
+        "SFT's and its RM trains on every round's rankings (iterated RLHF)");
   o.add("rm_k_min", &c.rm_k_min, "fewest responses ranked per prompt");
   o.add("rm_k_max", &c.rm_k_max, "most responses ranked per prompt");
   o.add("rm_labeler_prompts", &c.rm_labeler_prompts, "prompts the labelers write themselves for the RM's rankings");
@@ -200,6 +201,7 @@ int run_pipeline(const PipelineConfig& given) {
                [&](StageCompute& k) { return stage_rankings(sc, p, k, first); });
     json rm = with({{"lr", sc.rm_learning_rate}});
     if (sc.rm_epochs != 1) rm["epochs"] = sc.rm_epochs;  // only when changed: the demo's stages keep their keys
+    if (sc.rm_lm_coef > 0) rm["lm_coef"] = sc.rm_lm_coef;
     json ppo = with({{"episodes", sc.ppo.total_episodes},
                      {"batch", sc.ppo.rollout_batch_size},
                      {"lr", sc.ppo.train.learning_rate},

@@ -50,6 +50,7 @@ struct PipelineConfig {
   double rm_learning_rate = 5e-4;
   int64_t rm_batch_size = 8;
   int64_t rm_epochs = 1;               // the paper's one epoch (its large RMs overfit on a second)
+  double rm_lm_coef = 0.0;             // `rlhf rm --lm_coef`: an LM loss on the best response beside the ranking loss
   // Rankings -> RM -> PPO rounds. A later round's labelers rank samples of the previous round's PPO policy beside SFT's
   // and its RM trains on every round's rankings (iterated RLHF, as Anthropic's "online" rounds, Bai et al. 2022): an
   // RM learns what a policy exploits only from rankings that show it. PPO and PPO-ptx of the last round are the run's.

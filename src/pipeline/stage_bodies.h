@@ -50,7 +50,8 @@ nlohmann::json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, 
 nlohmann::json stage_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_flan_sft(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 nlohmann::json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round);
-nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& round);
+nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute& compute,
+                                  const Round& round);
 nlohmann::json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 // Chooses the SFT epoch by the score of round 1's RM.
 nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& first);

@@ -125,6 +125,7 @@ json stage_reward_model(const PipelineConfig& c, const RunPaths& p, StageCompute
   o.train = training(c, p.model(round.rm()), c.rm_learning_rate, c.rm_batch_size, c.rm_epochs);
   o.model_name_or_path = last_sft_epoch(p);  // every round's RM starts from SFT (a later round's sees more rankings)
   o.dataset = p.sized_data(round.rankings_file());
+  o.lm_coef = c.rm_lm_coef;
   o.eval_fraction = 0.15;
   o.normalize_dataset = p.data("sft.jsonl");
   auto r = run_reward_training(o);

@@ -27,6 +27,7 @@ void bind_reward_options(Options& o, RewardOptions& r) {
   o.add("eval_fraction", &r.eval_fraction, "share of dataset held out when there is no eval_dataset");
   o.add("normalize_dataset", &r.normalize_dataset, "demonstrations whose mean reward is shifted to 0");
   o.add("prompt_format", &r.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
+  o.add("lm_coef", &r.lm_coef, "> 0: plus lm_coef x the LM loss of each prompt's best-ranked response (0: the paper)");
   o.add("quiet", &r.quiet, "no progress bar");
   bind_trl_reward_names(o);
 }
@@ -37,6 +38,7 @@ namespace {
 struct RankedPrompt {
   std::vector<Sequence> responses;
   std::vector<std::pair<int, int>> pairs;
+  int best = 0;  // a response ranked first (the auxiliary LM loss's target)
 };
 
 // Comparisons between two identical texts (chosen = rejected) teach nothing true: the model gives both one reward, so
@@ -58,6 +60,8 @@ std::vector<RankedPrompt> encode_rankings(const std::vector<RankingExample>& exa
                                  : encode_pair(tokenizer, format, ex.prompt, response, max_length, policy, counts, &kept));
       all_kept = all_kept && kept;
     }
+    for (size_t i = 0; i < ex.ranks.size(); ++i)
+      if (ex.ranks[i] < ex.ranks[static_cast<size_t>(rp.best)]) rp.best = static_cast<int>(i);
     for (const auto& c : comparisons(ex)) {
       if (ex.responses[static_cast<size_t>(c.winner)] == ex.responses[static_cast<size_t>(c.loser)]) ++*identical;
       else rp.pairs.emplace_back(c.winner, c.loser);
@@ -73,7 +77,7 @@ struct Scored {
 };
 
 Scored score_batch(TransformerImpl& model, const std::vector<const RankedPrompt*>& prompts, int64_t pad_id,
-                   torch::Device device) {
+                   torch::Device device, double lm_coef = 0.0) {
   std::vector<const Sequence*> rows;
   std::vector<int64_t> offsets;
   std::vector<std::vector<std::pair<int, int>>> pairs;
@@ -86,6 +90,11 @@ Scored score_batch(TransformerImpl& model, const std::vector<const RankedPrompt*
   auto rewards = score_at_last_token(model, batch.ids, batch.attention);  // K forwards per prompt, one batch
   Scored out{ranking_loss_batch(rewards, offsets, pairs), static_cast<int64_t>(rows.size()),
              batch.attention.sum().item<int64_t>()};
+  if (lm_coef > 0) {  // RewardOptions::lm_coef: the best responses' mean per-token NLL, their prompts unscored
+    std::vector<const Sequence*> best;
+    for (const auto* p : prompts) best.push_back(&p->responses[static_cast<size_t>(p->best)]);
+    out.loss.loss = out.loss.loss + lm_coef * language_model_loss(model, pad_right(best, pad_id, device));
+  }
   return out;
 }
 
@@ -133,7 +142,11 @@ RewardResult run_reward_training(const RewardOptions& given) {
   // The SFT model with its unembedding replaced by a scalar head (a reward model given as input keeps its head).
   Transformer source = load_model(o.model_name_or_path, LoadOptions{torch::kFloat32, device});
   check_model_fits_tokenizer(source->config(), o.model_name_or_path, tokenizer->vocab_size(), tokenizer_path, "rm");
-  Transformer model = source->has_score_head() ? source : copy_with_heads(*source, false, true);
+  const bool with_lm = o.lm_coef > 0;
+  if (with_lm && !source->has_lm_head())
+    fail("rm: --lm_coef", "a model with an LM head to start from (an SFT model)",
+         o.model_name_or_path + " (a reward model without one)");
+  Transformer model = source->has_score_head() && !with_lm ? source : copy_with_heads(*source, with_lm, true);
   source = Transformer{nullptr};
 
   JsonlOptions jsonl{t.skip_invalid_lines};
@@ -193,7 +206,7 @@ RewardResult run_reward_training(const RewardOptions& given) {
     // loss share, correct comparisons, comparisons, their summed margin, tokens read
     std::vector<double> sums = {0.0, 0.0, 0.0, 0.0, 0.0};
     if (!prompts.empty()) {
-      auto scored = score_batch(*model, prompts, pad_id, device);
+      auto scored = score_batch(*model, prompts, pad_id, device, o.lm_coef);
       const double accumulation = static_cast<double>(t.gradient_accumulation_steps);
       (scored.loss.loss * scale / accumulation).backward();
       sums = {scored.loss.loss.item<double>() * scale / accumulation / static_cast<double>(dp.world_size()),
@@ -240,7 +253,7 @@ RewardResult run_reward_training(const RewardOptions& given) {
     for (double r : raw) sum += r;
     result.reward_offset = raw.empty() ? 0.0 : sum / static_cast<double>(raw.size());
   }
-  save_model(*model, t.output_dir);
+  save_model(with_lm ? *copy_with_heads(*model, false, true) : *model, t.output_dir);  // a reward model: no LM head
   copy_tokenizer_files(tokenizer_path, t.output_dir);
   save_reward_offset(t.output_dir, result.reward_offset);
   result.steps = loop.step();

@@ -21,6 +21,10 @@ struct RewardOptions {
   double eval_fraction = 0.1;
   std::string normalize_dataset;   // demonstrations JSONL ({"prompt","completion"}): their mean reward becomes 0
   std::string prompt_format = "plain";
+  // > 0: the loss also takes lm_coef x the mean per-token NLL of each prompt's best-ranked response, through the LM
+  // head the SFT model came with (kept while training, dropped from the saved RM): the RM keeps the language model it
+  // started from instead of trading it for the labelers' easiest cues (hidden-state regularisation, Yang et al. 2024).
+  double lm_coef = 0.0;
   bool quiet = false;
 };
 

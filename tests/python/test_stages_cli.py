@@ -433,3 +433,36 @@ def test_a_wrong_cpu_isa_is_a_clear_error(rlhf_bin, pipeline):
                             env=dict(ENV, RLHF_CPU_ISA="avx3"))
     assert result.returncode == 1
     assert "error: RLHF_CPU_ISA: expected native, avx512, avx2 or baseline, found 'avx3'" in result.stderr, result.stderr
+
+
+def test_rm_lm_coef_adds_the_lm_loss_of_each_prompts_best_response(rlhf_bin, world, pipeline, tmp_path):
+    """`rlhf rm --lm_coef c`: the first step's loss (before any update) is the ranking loss plus c x the token mean of
+    the NLL of each prompt's best-ranked response under the SFT model it starts from, which transformers computes here
+    (prompt and response encoded as the plain format does, EOS after the response). The saved RM is the same kind of
+    model directory as without the term (no LM head)."""
+    f = world["files"]
+    losses = {}
+    for coef in ("0", "0.5"):
+        out = tmp_path / f"rm-{coef}"
+        run_rlhf(rlhf_bin, "rm", "--model_name_or_path", pipeline["sft"], "--dataset", f["rankings"],
+                 "--eval_fraction", "0", "--per_device_train_batch_size", "80", "--max_steps", "1",
+                 "--logging_steps", "1", "--learning_rate", "1e-3", "--max_length", "48", "--lm_coef", coef, *COMMON,
+                 "--output_dir", out)
+        losses[coef] = read_metrics(out / "metrics.jsonl")[1][0]["loss"]
+    tok = world["tokenizer"]
+    sft = transformers.AutoModelForCausalLM.from_pretrained(pipeline["sft"]).eval()
+    nll, tokens = 0.0, 0
+    for line in f["rankings"].read_text().splitlines():
+        row = json.loads(line)
+        best = row["responses"][row["ranks"].index(min(row["ranks"]))]
+        prompt = tok(f"Instruction: {row['prompt']}\nResponse:", add_special_tokens=False)["input_ids"]
+        response = tok(f" {best}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        ids = torch.tensor([prompt + response])
+        with torch.no_grad():
+            logprobs = sft(input_ids=ids).logits[0, :-1].log_softmax(-1)
+        nll -= logprobs[len(prompt) - 1:].gather(1, ids[0, len(prompt):].unsqueeze(1)).sum().item()
+        tokens += len(response)
+    assert losses["0.5"] - losses["0"] == pytest.approx(0.5 * nll / tokens, rel=1e-4), (losses, nll / tokens)
+    configs = [json.loads((tmp_path / f"rm-{coef}" / "config.json").read_text()) for coef in ("0", "0.5")]
+    assert configs[0]["architectures"] == configs[1]["architectures"] == ["GPT2ForSequenceClassification"]
+    transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm-0.5")

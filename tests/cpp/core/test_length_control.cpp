@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "test_judges.h"
 #include "common/error.h"
 #include "eval/length_control.h"
 #include "eval/preference.h"
@@ -141,28 +142,19 @@ TEST(LengthControlledWinRate, AWinIndependentOfLengthKeepsTheRawRate) {
 
 // A judge whose labelers prefer the longer response on four records of five and the shorter on the fifth; a record
 // says which ("shorter_wins"). Words are counted by the checker.
-class LengthJudge : public Judge {
+class LengthJudge : public StubJudge {
  public:
   std::string description() const override { return "prefers length"; }
-  bool has_held_out_labelers() const override { return true; }
   double compare(const json& record, const std::string& response, const std::string& baseline, LabelerSet) const override {
     if (response == baseline) return 0.5;
     const bool longer = check(record, response).words > check(record, baseline).words;
     return longer != record["shorter_wins"].get<bool>() ? 1.0 : 0.0;
   }
-  JudgeRating rate(const json&, const std::string&, LabelerSet) const override { return {}; }
   JudgeFeatures check(const json&, const std::string& response) const override {
     JudgeFeatures f;
     f.words = static_cast<int>(std::count(response.begin(), response.end(), ' ')) + 1;
     return f;
   }
-  double agreement(const std::vector<json>&, const std::vector<std::vector<std::string>>&) const override { return 1; }
-  std::vector<json> benchmark_items(const std::string&) const override { return {}; }
-  bool score_exact(const json&, const std::string&) const override { return false; }
-  bool score_choice(const json&, const std::vector<double>&) const override { return false; }
-  TruthJudgement judge_truthfulness(const json&, const std::string&) const override { return {}; }
-  double toxicity(const std::string&) const override { return 0; }
-  std::string respectful_instruction() const override { return ""; }
 };
 
 TEST(LengthControlledWinRate, LabelerPreferenceReportsItBesideTheRawRate) {

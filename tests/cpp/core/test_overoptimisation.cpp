@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_judges.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "eval/overoptimisation.h"
@@ -15,33 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-// Labelers of both sets prefer the right answer; the training set also likes length (a taste the held-out set lacks).
-class AnswerJudge : public Judge {
- public:
-  std::string description() const override { return "answer lookup"; }
-  bool has_held_out_labelers() const override { return true; }
-  double compare(const json& record, const std::string& response, const std::string& baseline, LabelerSet set) const override {
-    const std::string answer = record["answer"].get<std::string>();
-    if ((response == answer) != (baseline == answer)) return response == answer ? 1 : 0;
-    if (set == LabelerSet::kTraining && response.size() != baseline.size()) return response.size() > baseline.size() ? 1 : 0;
-    return 0.5;
-  }
-  JudgeRating rate(const json&, const std::string&, LabelerSet) const override { return {}; }
-  JudgeFeatures check(const json& record, const std::string& response) const override {
-    JudgeFeatures f;
-    f.success = response == record["answer"].get<std::string>();
-    f.correct = f.success ? 1 : 0;
-    return f;
-  }
-  double agreement(const std::vector<json>&, const std::vector<std::vector<std::string>>&) const override { return 1; }
-  std::vector<json> benchmark_items(const std::string&) const override { return {}; }
-  bool score_exact(const json&, const std::string&) const override { return false; }
-  bool score_choice(const json&, const std::vector<double>&) const override { return false; }
-  TruthJudgement judge_truthfulness(const json&, const std::string&) const override { return {}; }
-  double toxicity(const std::string&) const override { return 0; }
-  std::string respectful_instruction() const override { return ""; }
-};
 
 struct TempDir {
   fs::path path = fs::temp_directory_path() / ("rlhf_curve_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +

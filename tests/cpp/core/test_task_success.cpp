@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "test_judges.h"
 #include "common/error.h"
 #include "eval/stats.h"
 #include "eval/task_success.h"
@@ -12,27 +13,6 @@ namespace rlhf::eval {
 namespace {
 
 using json = nlohmann::json;
-
-class AnswerJudge : public Judge {
- public:
-  std::string description() const override { return "answer lookup"; }
-  bool has_held_out_labelers() const override { return false; }
-  double compare(const json&, const std::string&, const std::string&, LabelerSet) const override { return 0.5; }
-  JudgeRating rate(const json&, const std::string&, LabelerSet) const override { return {}; }
-  JudgeFeatures check(const json& record, const std::string& response) const override {
-    JudgeFeatures f;
-    f.success = response == record["answer"].get<std::string>();
-    f.correct = f.success ? 1 : 0;
-    return f;
-  }
-  double agreement(const std::vector<json>&, const std::vector<std::vector<std::string>>&) const override { return 1; }
-  std::vector<json> benchmark_items(const std::string&) const override { return {}; }
-  bool score_exact(const json&, const std::string&) const override { return false; }
-  bool score_choice(const json&, const std::vector<double>&) const override { return false; }
-  TruthJudgement judge_truthfulness(const json&, const std::string&) const override { return {}; }
-  double toxicity(const std::string&) const override { return 0; }
-  std::string respectful_instruction() const override { return ""; }
-};
 
 // Four records, two categories; "easy" answered right by both models, "hard" only by the second.
 std::vector<json> records() {

@@ -321,14 +321,17 @@ struct PpoRun {
         LoraDisabled base(*m.reference);  // the reference is the frozen base when it is the policy itself
         r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
       }
-      r.values = response_values(*m.value_model, r, all_rows, m.value_offset);
+      const bool critic = o.advantage_estimator == "gae";  // RLOO reads no values: no value forward
+      r.values = critic ? response_values(*m.value_model, r, all_rows, m.value_offset) : torch::zeros_like(r.logprobs);
       if (reward_function) {
         r.scores = reward_function(r.prompt_indices, r.response_ids, r.response_mask).to(device, torch::kFloat32);
       } else {
         LoraDisabled base(*m.reward_model);  // the reward model's own head and weights when it is the value model
         r.scores = score_at_last_token(*m.reward_model, r.ids, r.mask).to(torch::kFloat32) - m.reward_offset;
       }
-      result.tokens_scored += (o.rollout_logprobs == "sampling" ? 3 : 4) * r.mask.sum().item<int64_t>();
+      // Forwards over prompt + response: reference, reward model, old policy (recompute) and value model (GAE).
+      const int64_t forwards = 2 + (o.rollout_logprobs == "sampling" ? 0 : 1) + (critic ? 1 : 0);
+      result.tokens_scored += forwards * r.mask.sum().item<int64_t>();
     }
     phase("scoring", false);
     r.ended_with_eos = (eos_id >= 0) ? ((r.response_ids == eos_id) & r.response_mask.to(torch::kBool)).any(1)

@@ -227,11 +227,9 @@ int run_pipeline(const PipelineConfig& given) {
         return key;
       };
       if (number > 1)
-        runner.run(name("rankings_round" + std::to_string(number)), of_round(rankings),
-                   {name(round.previous().ppo())}, [&](StageCompute& k) { return stage_rankings(sc, p, k, round); });
-      const std::string rankings_stage =
-          number == 1 ? name("rankings") : name("rankings_round" + std::to_string(number));
-      runner.run(name(round.rm()), of_round(rm), {rankings_stage},
+        runner.run(name(round.rankings_stage()), of_round(rankings), {name(round.previous().ppo())},
+                   [&](StageCompute& k) { return stage_rankings(sc, p, k, round); });
+      runner.run(name(round.rm()), of_round(rm), {name(round.rankings_stage())},
                  [&](StageCompute& k) { return stage_reward_model(sc, p, k, round); }, {p.model(round.rm())},
                  {p.sized_data(round.rankings_file())});
       if (number == 1 && sc.rm_cross_validation && i == sizes.size() / 2) {

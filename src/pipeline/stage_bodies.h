@@ -39,6 +39,9 @@ struct Round {
   std::string rankings_file() const {
     return number == 1 ? "rankings.jsonl" : "rankings_round" + std::to_string(number) + ".jsonl";
   }
+  std::string rankings_stage() const {
+    return number == 1 ? "rankings" : "rankings_round" + std::to_string(number);
+  }
   Round previous() const { return {number - 1, of}; }
 };
 

@@ -321,7 +321,7 @@ struct PpoRun {
         LoraDisabled base(*m.reference);  // the reference is the frozen base when it is the policy itself
         r.ref_logprobs = response_logprobs(*m.reference, r, all_rows, o.temperature, false).logprobs;
       }
-      const bool critic = o.advantage_estimator == "gae";  // RLOO reads no values: no value forward
+      const bool critic = o.trains_value_model();
       r.values = critic ? response_values(*m.value_model, r, all_rows, m.value_offset) : torch::zeros_like(r.logprobs);
       if (reward_function) {
         r.scores = reward_function(r.prompt_indices, r.response_ids, r.response_mask).to(device, torch::kFloat32);
@@ -342,7 +342,7 @@ struct PpoRun {
 
     r.beta = kl_controller.value;
     auto kl = kl_estimate(r.logprobs, r.ref_logprobs, o.kl_estimator) * response_mask_f;
-    const bool rloo = o.advantage_estimator == "rloo";
+    const bool rloo = !o.trains_value_model();
     if (rloo) {  // the leave-one-out baseline: the mean score of the prompt's other responses
       auto group = scores.view({-1, o.n_samples_per_prompt});
       const double k = static_cast<double>(o.n_samples_per_prompt);
@@ -350,9 +350,8 @@ struct PpoRun {
     }
     r.rewards = per_token_rewards(scores, kl, response_mask_f, r.beta);
     if (o.whiten_rewards) r.rewards = whiten_across_ranks(dp, r.rewards, response_mask_f, false);
-    // RLOO: no values, λ = 1, so a token's advantage is the rewards summed from it to the end (γ as set).
-    auto gae = generalized_advantages(r.rewards, rloo ? torch::zeros_like(r.values) : r.values, response_mask_f,
-                                      o.gamma, rloo ? 1.0 : o.lam);
+    // RLOO: values 0 and λ = 1, so a token's advantage is the rewards summed from it to the end (γ as set).
+    auto gae = generalized_advantages(r.rewards, r.values, response_mask_f, o.gamma, rloo ? 1.0 : o.lam);
     r.returns = gae.returns;
     r.advantages = whiten_across_ranks(dp, gae.advantages, response_mask_f, true);
     r.mean_kl = mean_of(kl.sum(1));
@@ -464,8 +463,7 @@ struct PpoRun {
 
         // The value model's own step: its loss unscaled (no vf_coef, see PpoOptions), clipped at max_grad_norm.
         double value_sum = 0, value_clip = 0;
-        const bool train_value = o.advantage_estimator == "gae";
-        for (size_t c = 0; c < chunks.size() && train_value; ++c) {
+        for (size_t c = 0; c < chunks.size() && o.trains_value_model(); ++c) {
           auto values = response_values(*m.value_model, r, chunks[c], m.value_offset);
           auto value_loss = ppo_value_loss(values, r.values.index_select(0, chunks[c]),
                                            r.returns.index_select(0, chunks[c]),
@@ -475,11 +473,14 @@ struct PpoRun {
           value_clip += weights[c] * value_loss.clip_fraction.item<double>();
         }
         const double global_value_loss = dp.sum({value_sum})[0];
-        dp_value.average_gradients();
-        const double value_norm =
-            t.max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm) : 0.0;
-        if (train_value && std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
-        value_optimizer->zero_grad();
+        if (o.trains_value_model()) {  // the same on every rank: RLOO has no value step, nor its all-reduce
+          dp_value.average_gradients();
+          const double value_norm = t.max_grad_norm > 0
+                                        ? torch::nn::utils::clip_grad_norm_(m.value_model->parameters(), t.max_grad_norm)
+                                        : 0.0;
+          if (std::isfinite(global_value_loss) && std::isfinite(value_norm)) dp_value.optimizer_step();
+          value_optimizer->zero_grad();
+        }
 
         // Logged means: each rank adds its weighted token means, summed over ranks below (÷ N·updates).
         result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();

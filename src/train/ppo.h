@@ -68,6 +68,7 @@ struct PpoOptions {
   // trained. The clipped PPO loss, the KL penalty and ptx are the same for both (PPO.md, critic-free estimators).
   std::string advantage_estimator = "gae";
   int64_t n_samples_per_prompt = 1;
+  bool trains_value_model() const { return advantage_estimator == "gae"; }  // RLOO reads no values
   bool whiten_rewards = false;
   double missing_eos_penalty = 0.0;  // subtracted from the score of a response cut at response_length
   double reward_clip = 0.0;          // > 0: clip the score to ±reward_clip

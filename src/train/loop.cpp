@@ -84,21 +84,34 @@ std::vector<std::string> earlier_run_outputs(const std::string& output_dir) {
   return found;
 }
 
-std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t) {
-  const bool rank0 = rendezvous_from_environment().rank == 0;
-  // The lock first: a folder in use names the process using it, whatever else it holds.
-  auto lock = rank0 ? std::make_unique<FolderLock>(t.output_dir) : nullptr;
-  // On every rank (they read the same folder), so that all of them stop here.
-  if (!checkpoint_to_resume(t) && !t.overwrite_output_dir) {
-    const auto earlier = earlier_run_outputs(t.output_dir);
-    std::string names;
-    for (const auto& path : earlier)
-      names += (names.empty() ? "" : ", ") + std::filesystem::path(path).filename().string();
-    if (!earlier.empty())
-      fail(t.output_dir, "an output folder without an earlier run's results, or --resume_from_checkpoint to continue "
-                         "that run, or --overwrite_output_dir to start over in it (its results are removed)",
-           names);
+std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t, DataParallel& dp) {
+  // Only rank 0 looks, and its verdict reaches every rank before any of them goes on: a rank that looked for itself
+  // could find what rank 0 has already written in this very run (its rollouts, its first metrics) and refuse it.
+  std::unique_ptr<FolderLock> lock;
+  std::optional<Error> refusal;
+  if (dp.is_main()) {
+    try {
+      // The lock first: a folder in use names the process using it, whatever else it holds.
+      lock = std::make_unique<FolderLock>(t.output_dir);
+      if (!checkpoint_to_resume(t) && !t.overwrite_output_dir) {
+        const auto earlier = earlier_run_outputs(t.output_dir);
+        std::string names;
+        for (const auto& path : earlier)
+          names += (names.empty() ? "" : ", ") + std::filesystem::path(path).filename().string();
+        if (!earlier.empty())
+          fail(t.output_dir, "an output folder without an earlier run's results, or --resume_from_checkpoint to "
+                             "continue that run, or --overwrite_output_dir to start over in it (its results are removed)",
+               names);
+      }
+    } catch (const Error& e) {
+      refusal = e;
+    }
   }
+  if (dp.sum({refusal ? 1.0 : 0.0})[0] > 0) {
+    if (refusal) throw *refusal;
+    fail(t.output_dir, "an output folder rank 0 accepts", "rank 0 refused it (its error says why)");
+  }
+  const bool rank0 = dp.is_main();
   if (!rank0) return nullptr;
   namespace fs = std::filesystem;
   size_t removed = remove_stale_temp_files(t.output_dir);

@@ -46,8 +46,9 @@ struct Interrupted : std::runtime_error {
 // killed while saving left in the folder or its subfolders (NAME.tmp-PID) removed. Other ranks, which share the
 // folder, hold nothing (null). Taken before anything is loaded, so a second run is refused at once, and so are, as
 // HF's Trainer does, a fresh run into a folder that holds an earlier run's results (earlier_run_outputs) without
-// --overwrite_output_dir and a --resume_from_checkpoint with nothing to resume (checkpoint_to_resume).
-std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t);
+// --overwrite_output_dir and a --resume_from_checkpoint with nothing to resume (checkpoint_to_resume). Rank 0 decides
+// and every rank of `dp` learns its verdict (one all-reduce), so all of them stop, or go on, together.
+std::unique_ptr<FolderLock> claim_output_dir(const TrainingOptions& t, DataParallel& dp);
 
 // The checkpoint folder --resume_from_checkpoint names: nullopt for a fresh start ("", false), output_dir's newest for
 // true (an error when it has none, as TRL's "No valid checkpoint found"), else the path, checked to be a checkpoint.

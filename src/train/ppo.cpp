@@ -189,7 +189,8 @@ struct PpoRun {
   const torch::Device device;
   // Data parallel: each rank generates its own rollout_batch_size episodes (episodes [(i·N + r)·B, (i·N + r + 1)·B) of
   // iteration i); gradients are averaged, whitening and logged statistics are global.
-  DataParallel dp, dp_value;
+  std::unique_ptr<DataParallel> own_group;  // when the caller has not set one up (a group of one process, mostly)
+  DataParallel &dp, dp_value;
   const int64_t ranks, rank, B, minibatch, iterations, max_prompt;
   std::unique_ptr<torch::optim::AdamW> policy_optimizer, value_optimizer;
   at::Generator generator;  // the device's kind: sampling happens there
@@ -202,11 +203,12 @@ struct PpoRun {
 
   PpoRun(const PpoOptions& o, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
          const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id, const RewardFunction& reward_function,
-         const PhaseObserver& observe, const RolloutObserver& observe_rollout)
+         const PhaseObserver& observe, const RolloutObserver& observe_rollout, DataParallel* group)
       : o(o), t(o.train), m(m), prompts(prompts), ptx_windows(ptx_windows), eos_id(eos_id), pad_id(pad_id),
         reward_function(reward_function), observe(observe), observe_rollout(observe_rollout),
         with_ptx(o.ptx_coef > 0 && o.ptx_ratio > 0 && !ptx_windows.empty()),
-        device(m.policy->embed_tokens.device()), dp(t, "ppo"), dp_value(dp), ranks(dp.world_size()), rank(dp.rank()),
+        device(m.policy->embed_tokens.device()),
+        own_group(group ? nullptr : std::make_unique<DataParallel>(t, "ppo")), dp(group ? *group : *own_group), dp_value(dp), ranks(dp.world_size()), rank(dp.rank()),
         B(o.rollout_batch_size), minibatch(B / o.num_mini_batches), iterations(ppo_iterations(o, prompts.size(), ranks)),
         max_prompt(std::max<int64_t>(1, t.max_length - o.response_length)),
         generator(seeded_generator(device, static_cast<uint64_t>(t.seed))),
@@ -586,7 +588,7 @@ struct PpoRun {
 PpoResult train_ppo(const PpoOptions& given, PpoModels& m, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
                     const RewardFunction& reward_function, const PhaseObserver& observe,
-                    const RolloutObserver& observe_rollout) {
+                    const RolloutObserver& observe_rollout, DataParallel* group) {
   const PpoOptions o = resolve_ppo_batch_sizes(given);
   check(!prompts.empty(), "ppo: no prompts");
   check(reward_function || m.reward_model, "ppo: a reward model (or a reward function) is needed");
@@ -602,7 +604,7 @@ PpoResult train_ppo(const PpoOptions& given, PpoModels& m, const std::vector<std
          std::to_string(o.n_samples_per_prompt));
   if (o.rollout_logprobs != "recompute" && o.rollout_logprobs != "sampling")
     fail("ppo: --rollout_logprobs", "recompute or sampling", o.rollout_logprobs);
-  PpoRun run(o, m, prompts, ptx_windows, eos_id, pad_id, reward_function, observe, observe_rollout);
+  PpoRun run(o, m, prompts, ptx_windows, eos_id, pad_id, reward_function, observe, observe_rollout, group);
   AutocastGuard autocast(run.device, o.train.dtype);
   for (int64_t iteration = run.loop->step(); iteration < run.iterations; ++iteration) {
     // The learning rates of this iteration, from the schedule (set here rather than after the previous iteration, so

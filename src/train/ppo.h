@@ -146,7 +146,7 @@ PpoOptions resolve_ppo_batch_sizes(PpoOptions options);
 PpoResult train_ppo(const PpoOptions& options, PpoModels& models, const std::vector<std::vector<int64_t>>& prompts,
                     const std::vector<Sequence>& ptx_windows, int64_t eos_id, int64_t pad_id,
                     const RewardFunction& reward_function = nullptr, const PhaseObserver& observe = nullptr,
-                    const RolloutObserver& observe_rollout = nullptr);
+                    const RolloutObserver& observe_rollout = nullptr, DataParallel* group = nullptr);
 
 // The CLI entry: loads models, tokenizer and data from the options' paths, trains, writes OUTPUT (the policy as an HF
 // model directory with its tokenizer) and OUTPUT/value_model.

@@ -115,7 +115,8 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
        "1 to max_length - 1 (" + std::to_string(t.max_length - 1) + ")", o.response_length);
   need(o.ptx_max_length >= 2, "ptx_max_length", "2 or more", o.ptx_max_length);
   need(o.ptx_ratio >= 0, "ptx_ratio", "0 or more", o.ptx_ratio);
-  const auto output_lock = claim_output_dir(t);  // held until the models are written
+  DataParallel group(t, "ppo");  // the rendezvous first, so that all ranks learn rank 0's verdict on the folder
+  const auto output_lock = claim_output_dir(t, group);  // held until the models are written
   const torch::Device device = data_parallel_device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.sft_model_path;
@@ -198,7 +199,7 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
       return torch::tensor(scores);
     };
   auto result = train_ppo(o, models, prompts, ptx, eos_id, pad_id, reward_function, nullptr,
-                          o.save_rollouts ? rollout_writer(t.output_dir) : nullptr);
+                          o.save_rollouts ? rollout_writer(t.output_dir) : nullptr, &group);
   if (rendezvous_from_environment().rank != 0) return result;  // rank 0 writes the models
   save_model(*models.policy, t.output_dir);
   copy_tokenizer_files(tokenizer_path, t.output_dir);

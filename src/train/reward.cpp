@@ -131,7 +131,7 @@ RewardResult run_reward_training(const RewardOptions& given) {
   check(!o.model_name_or_path.empty(), "rm: --model_name_or_path (the SFT model) is required");
   validate_training_options(t, "rm");
   DataParallel dp(t, "rm");
-  const auto output_lock = claim_output_dir(t);  // held until the models are written
+  const auto output_lock = claim_output_dir(t, dp);  // held until the models are written
   const torch::Device device = dp.device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   const std::string tokenizer_path = !o.tokenizer.empty() ? o.tokenizer : o.model_name_or_path;

@@ -139,7 +139,7 @@ SftResult run_sft(const SftOptions& given) {
   check(!o.model_name_or_path.empty() || !o.init_config.empty(), "sft: give --model_name_or_path or --init_config");
   validate_training_options(t, "sft");
   DataParallel dp(t, "sft");
-  const auto output_lock = claim_output_dir(t);  // held until the model is written
+  const auto output_lock = claim_output_dir(t, dp);  // held until the model is written
   const torch::Device device = dp.device(pick_device(t.device));
   torch::manual_seed(static_cast<uint64_t>(t.seed));
 

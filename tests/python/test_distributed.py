@@ -61,14 +61,40 @@ def rank_env(rank, world_size, port):
                 MASTER_PORT=str(port))
 
 
-def run_ranks(cmd, world_size=2, timeout=600):
-    """Starts `cmd` once per rank with torchrun's variables set by hand; returns their CompletedProcess-like results."""
+def start_ranks(cmd, world_size=2, timeout=600, ddp_timeout=120, stagger=0.0):
+    """Starts `cmd` once per rank with torchrun's variables set by hand, rank r `stagger`·r seconds after rank 0;
+    returns ([return codes], [(stdout, stderr)], a report of every rank's stderr). A short --ddp_timeout (unless `cmd`
+    sets one) makes a rank whose peer died fail soon instead of waiting out the 1800 s default; ranks still running
+    after `timeout` are killed."""
+    cmd = [str(c) for c in cmd]
+    if "--ddp_timeout" not in cmd:
+        cmd += ["--ddp_timeout", str(ddp_timeout)]
     port = free_port()
-    procs = [subprocess.Popen([str(c) for c in cmd], env=rank_env(r, world_size, port), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for r in range(world_size)]
-    outputs = [p.communicate(timeout=timeout) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, f"a rank failed ({p.returncode}):\n{err[-3000:]}"
+    procs = []
+    for r in range(world_size):
+        if r > 0 and stagger > 0:
+            time.sleep(stagger)
+        procs.append(subprocess.Popen(cmd, env=rank_env(r, world_size, port), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs, deadline = [], time.monotonic() + timeout
+    for p in procs:
+        try:
+            outputs.append(p.communicate(timeout=max(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            outputs = [q.communicate() for q in procs]
+            break
+    report = "\n".join(f"--- rank {r} (exit {p.returncode}, port {port}):\n{err[-3000:]}"
+                       for r, (p, (_, err)) in enumerate(zip(procs, outputs)))
+    return [p.returncode for p in procs], outputs, report
+
+
+def run_ranks(cmd, world_size=2, timeout=600, stagger=0.0):
+    """start_ranks, and every rank must succeed (on failure, every rank's output is shown: the first to fail says
+    why)."""
+    codes, outputs, report = start_ranks(cmd, world_size, timeout, stagger=stagger)
+    assert all(c == 0 for c in codes), f"a rank failed or hung:\n{report}"
     return outputs
 
 
@@ -154,6 +180,24 @@ def test_two_ranks_resume_from_a_checkpoint(rlhf_bin, world, zero_stage):
     worst, worst_param = assert_same_run(whole, split, atol=0)  # the same ranks, the same arithmetic: bit for bit
 
 
+def test_a_late_rank_accepts_the_folder_that_rank_0_has_begun_to_fill(rlhf_bin, world):
+    """Rank 0 alone judges --output_dir (a fresh run into an earlier run's results is refused) and tells the others:
+    rank 1, started 3 s late, finds what rank 0 of this very run has written there (PPO's rollouts/ folder) and must
+    not take it for an earlier run's results. A folder that does hold an earlier run's results stops both ranks at
+    once, with rank 0's reason, rather than leaving one to wait for the other until --ddp_timeout."""
+    root = world["root"]
+    ensure_sft_and_rm(rlhf_bin, world)
+    late = root / "ppo-late-rank"
+    run_ranks([rlhf_bin, *ppo_args(world, root / "rm-from-sft", "8", late)], stagger=3.0)
+    assert (late / "rollouts").is_dir() and (late / "model.safetensors").exists()
+    start = time.monotonic()
+    codes, outputs, report = start_ranks([rlhf_bin, *ppo_args(world, root / "rm-from-sft", "8", late)], timeout=300)
+    assert all(c not in (0, None) for c in codes), report
+    assert time.monotonic() - start < 100, f"a refused run took until the --ddp_timeout of 120 s:\n{report}"
+    assert "without an earlier run's results" in outputs[0][1] and "model.safetensors" in outputs[0][1], report
+    assert "rank 0 refused it" in outputs[1][1], report
+
+
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
 def test_a_dead_or_stuck_rank_makes_the_other_fail_within_the_timeout(rlhf_bin, world, how):
     """SIGKILL closes rank 1's sockets (Gloo sees it at once); SIGSTOP leaves them open and silent, so only
@@ -218,6 +262,20 @@ def test_ppo_two_ranks_keep_identical_parameters(rlhf_bin, world):
         assert (out / "model.safetensors").exists() and (out / "value_model" / "model.safetensors").exists()
 
 
+def ensure_sft_and_rm(rlhf_bin, world):
+    """The SFT model PPO starts from (root/sft-one) and a reward model trained from it (root/rm-from-sft), made once
+    per module; returns the reward model's folder."""
+    root = world["root"]
+    if not (root / "sft-one").exists():
+        run([rlhf_bin, *sft_args(world, 8, root / "sft-one")])
+    rm = root / "rm-from-sft"
+    if not rm.exists():
+        run([rlhf_bin, "rm", "--model_name_or_path", root / "sft-one", "--dataset", world["files"]["rankings"],
+             "--num_train_epochs", "1", "--per_device_train_batch_size", "6", "--learning_rate", "1e-3", *TINY,
+             "--output_dir", rm])
+    return rm
+
+
 def ppo_args(world, rm, batch, out, extra=()):
     """PPO from an SFT model that has learnt to end its answers (responses of different lengths, so the ranks hold
     different numbers of tokens), one minibatch and one epoch per iteration (a permutation of one rank's episodes is not
@@ -233,13 +291,7 @@ def ppo_args(world, rm, batch, out, extra=()):
 
 def test_ppo_two_ranks_equal_one_process_with_the_doubled_batch(rlhf_bin, world):
     root = world["root"]
-    if not (root / "sft-one").exists():
-        run([rlhf_bin, *sft_args(world, 8, root / "sft-one")])
-    rm = root / "rm-from-sft"
-    if not rm.exists():
-        run([rlhf_bin, "rm", "--model_name_or_path", root / "sft-one", "--dataset", world["files"]["rankings"],
-             "--num_train_epochs", "1", "--per_device_train_batch_size", "6", "--learning_rate", "1e-3", *TINY,
-             "--output_dir", rm])
+    rm = ensure_sft_and_rm(rlhf_bin, world)
     one, two = root / "ppo-one", root / "ppo-two"
     run([rlhf_bin, *ppo_args(world, rm, "16", one)])
     run_ranks([rlhf_bin, *ppo_args(world, rm, "8", two, ["--ddp_check_parameters_steps", "1"])])

@@ -1,4 +1,4 @@
-"""`--model_name_or_path org/name` (and `rlhf generate --model org/name`) finds a model already in the local Hugging
+"""`--model_name_or_path org/name` (and every command's `--model org/name`, `rlhf eval --model NAME=org/name`) finds a model already in the local Hugging
 Face cache, offline, where huggingface_hub itself finds it: the hub layout (blobs, snapshots of symlinks, refs/main)
 is built here by hand, and huggingface_hub's snapshot_download(local_files_only=True) is the reference."""
 import hashlib
@@ -86,3 +86,38 @@ def test_a_hub_id_in_no_cache_is_a_clear_error_and_nothing_is_downloaded(rlhf_bi
     (repo / "refs" / "main").write_text("abc123")
     result = run_rlhf(rlhf_bin, "generate", "--model", "someone/absent-model", "--prompt", "hi", check=False)
     assert result.returncode != 0 and "refs/main naming snapshot abc123, which is missing" in result.stderr, result.stderr
+
+
+def test_every_command_that_takes_a_model_takes_a_hub_id_from_the_cache(rlhf_bin, world, tmp_path, monkeypatch):  # noqa: F811
+    """export, export-gguf, forward, chat-template, bench and `eval --model NAME=org/name` open the cached snapshot:
+    what each writes from the Hub id is byte for byte what it writes from the folder itself."""
+    model = small_model(world, tmp_path, "tiny")
+    home = tmp_path / "hf-home"
+    hub_cache_with(model, home / "hub", "someone/tiny-gpt2")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    ids = tmp_path / "ids.safetensors"
+    from safetensors.torch import save_file
+    import torch
+    save_file({"input_ids": torch.tensor([[5, 6, 7, 8]], dtype=torch.int64)}, ids)
+    line = json.dumps({"messages": [{"role": "user", "content": "hi"}],
+                       "chat_template": "{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}"}) + "\n"
+    for name, source in (("hub", "someone/tiny-gpt2"), ("local", str(model))):
+        out = tmp_path / name
+        out.mkdir()
+        run_rlhf(rlhf_bin, "export", "--model", source, "--out", out / "hf")
+        # general.name is the folder's name unless given
+        run_rlhf(rlhf_bin, "export-gguf", "--model", source, "--out", out / "model.gguf", "--name", "tiny")
+        run_rlhf(rlhf_bin, "forward", "--model", source, "--input", ids, "--output", out / "logits.safetensors")
+        (out / "chat.txt").write_text(run_rlhf(rlhf_bin, "chat-template", "--model", source, input=line).stdout)
+        bench = run_rlhf(rlhf_bin, "bench", "--generate", "--model", source, "--json", "--max_new_tokens", "2")
+        opened = "models--someone--tiny-gpt2/snapshots/" if name == "hub" else str(model)
+        assert opened in json.loads(bench.stdout)["generate"]["model"], bench.stdout[-500:]
+        run_rlhf(rlhf_bin, "eval", "--model", f"tiny={source}", "--out", out / "report", "--real_data_items", "4",
+                 "--batch_size", "2", "--quiet", "true")
+    for file in ("hf/model.safetensors", "hf/config.json", "model.gguf", "logits.safetensors", "chat.txt"):
+        assert (tmp_path / "hub" / file).read_bytes() == (tmp_path / "local" / file).read_bytes(), file
+    hub, local = (json.loads((tmp_path / n / "report" / "summary.json").read_text())["real_data"]["tiny"]
+                  for n in ("hub", "local"))
+    assert "models--someone--tiny-gpt2/snapshots/" in hub.pop("dir") and local.pop("dir") == str(model)
+    assert hub == local and "crows_pairs" in hub

@@ -13,6 +13,7 @@
 #include "bench/generation.h"
 #include "bench/measure.h"
 #include "bench/training.h"
+#include "io/hf_cache.h"
 #include "command.h"
 #include "common/error.h"
 #include "common/options.h"
@@ -152,6 +153,7 @@ RegisterCommand reg{{"bench", "Measure GEMM rate, generation and training tokens
   app.add_flag("--json", a->json, "JSON on stdout instead of the table");
   app.callback([a, options, &app] {
     options->check_extras(app);
+    if (!a->generation.model.empty()) a->generation.model = resolve_model_path(a->generation.model);  // or a Hub id
     run(*a);
   });
 }}};

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "io/hf_cache.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/options.h"
@@ -70,7 +71,7 @@ RegisterCommand reg{{"chat-template", "Render chat templates (JSONL {\"messages\
   options->attach(app);
   app.callback([model, options, &app] {
     options->check_extras(app);
-    run(*model);
+    run(model->empty() ? *model : resolve_model_path(*model));  // a Hub id in the local cache, too
   });
 }}};
 

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "command.h"
+#include "io/hf_cache.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/options.h"
@@ -33,7 +34,7 @@ std::vector<std::pair<std::string, std::string>> parse_models(const std::vector<
   for (const auto& spec : specs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) fail("--model", "NAME=DIR", spec);
-    models.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+    models.emplace_back(spec.substr(0, eq), resolve_model_path(spec.substr(eq + 1)));  // DIR, or a Hub id in the cache
   }
   return models;
 }
@@ -94,7 +95,8 @@ RegisterCommand reg{{"eval", "The paper's evaluations of a pipeline run (or of a
   options->add("run", &a->run, "run directory written by `rlhf pipeline` (models/, world/, data/test.jsonl, ...)");
   options->add("out", &a->out, "report folder (default: RUN/report, or ./report with --model only)");
   eval::bind_eval_options(*options, a->options);
-  app.add_option("--model", a->models, "NAME=DIR: also measure this model on the real public data (repeatable)");
+  app.add_option("--model", a->models, "NAME=DIR (or NAME=org/name, from the local Hugging Face cache): also measure this model on the real public "
+                 "data (repeatable)");
   options->attach(app);
   app.callback([a, options, &app] {
     options->check_extras(app);

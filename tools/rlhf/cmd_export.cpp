@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "command.h"
+#include "io/hf_cache.h"
 #include "common/error.h"
 #include "io/export.h"
 
@@ -74,7 +75,10 @@ RegisterCommand reg{{"export", "Write a model directory for transformers (--form
                        app.add_option("--pre", a->pre, "gguf: llama.cpp pre-tokenizer name (default: recognised from "
                                                         "tokenizer.json)");
                        app.add_option("--name", a->name, "gguf: general.name (default: the directory's name)");
-                       app.callback([a, &app] { run(*a, app); });
+                       app.callback([a, &app] {
+                         a->model = resolve_model_path(a->model);  // a Hub id in the local cache, too
+                         run(*a, app);
+                       });
                      }}};
 
 }  // namespace

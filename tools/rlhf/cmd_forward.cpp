@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "command.h"
+#include "io/hf_cache.h"
 #include "common/error.h"
 #include "io/formats/safetensors.h"
 #include "io/model_dir.h"
@@ -49,7 +50,10 @@ RegisterCommand reg{{"forward", "Run a model on token ids (safetensors in) and w
                        app.add_option("--input", args->input, "safetensors with input_ids [B,T] (I64), optional attention_mask, position_ids")->required();
                        app.add_option("--dtype", args->dtype, "float32 | bfloat16 (bf16 weights under bf16 autocast)");
                        app.add_option("--output", args->output, "safetensors to write: logits [B,T,V] and/or scores [B,T]")->required();
-                       app.callback([args] { run(*args); });
+                       app.callback([args] {
+                         args->model = resolve_model_path(args->model);  // a Hub id in the local cache, too
+                         run(*args);
+                       });
                      }}};
 
 }  // namespace

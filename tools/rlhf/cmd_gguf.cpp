@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "command.h"
+#include "io/hf_cache.h"
 #include "common/error.h"
 #include "io/export.h"
 
@@ -32,7 +33,10 @@ RegisterCommand reg{{"export-gguf", "Write an HF model directory as a GGUF file 
                        app.add_option("--pre", args->pre, "llama.cpp pre-tokenizer name (default: recognised from "
                                                           "tokenizer.json: gpt-2, llama-bpe, qwen2)");
                        app.add_option("--name", args->name, "general.name (default: the directory's name)");
-                       app.callback([args] { run(*args); });
+                       app.callback([args] {
+                         args->model = resolve_model_path(args->model);  // a Hub id in the local cache, too
+                         run(*args);
+                       });
                      }}};
 
 }  // namespace

@@ -147,6 +147,7 @@ Sampled sample_responses(TransformerImpl& model, const Tokenizer& tokenizer, con
   auto generated = generate_rows(model, rows, o, batch_size, generator, false, &stats);
   Sampled out;
   out.tokens_generated = stats.tokens_generated;
+  out.tokens_prompted = stats.tokens_prompted;
   for (auto& tokens : generated.ids) {
     while (!tokens.empty() && std::find(o.stop_token_ids.begin(), o.stop_token_ids.end(), tokens.back()) != o.stop_token_ids.end())
       tokens.pop_back();  // the end-of-response token is not part of the text

@@ -82,7 +82,8 @@ std::vector<std::string> generate_responses(TextModel& model, const std::vector<
 // a response is decoded without its end-of-response token and leading spaces (no stop strings, no trimming of its end).
 struct Sampled {
   std::vector<std::string> responses;
-  int64_t tokens_generated = 0;
+  int64_t tokens_generated = 0;  // response tokens sampled
+  int64_t tokens_prompted = 0;   // prompt tokens run through the model before the first of them (one forward each)
 };
 Sampled sample_responses(TransformerImpl& model, const Tokenizer& tokenizer, const PromptFormat& format,
                          const std::vector<std::string>& prompts, const GenerationOptions& options, int64_t batch_size,

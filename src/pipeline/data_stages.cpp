@@ -139,14 +139,14 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
       for (int64_t j = 0; j + not_sampled < k[i]; ++j) repeated.push_back(prompts[i]), owner.push_back(i);
     auto s = sample_responses(*sft, *tokenizer, format, repeated, g, 64, generator);
     for (size_t j = 0; j < owner.size(); ++j) responses[owner[j]].push_back(s.responses[j]);
-    compute.tokens_generated += s.tokens_generated;
+    compute.tokens_generated += s.tokens_generated, compute.tokens_scored += s.tokens_prompted;
     compute.parameters = sft->config().parameter_count();
   }
   if (!first) {  // one sample of the SFT model PPO started from
     auto sft = load_model(p.model("sft"));
     auto s = sample_responses(*sft, *tokenizer, format, prompts, g, 64, generator);
     for (size_t i = 0; i < records.size(); ++i) responses[i].push_back(s.responses[i]);
-    compute.tokens_generated += s.tokens_generated;
+    compute.tokens_generated += s.tokens_generated, compute.tokens_scored += s.tokens_prompted;
   } else {
     auto base = load_model(p.model("base"));
     auto demos = read_records(p.data("sft.jsonl"));
@@ -155,7 +155,7 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
       shots.emplace_back(demos[i]["prompt"].get<std::string>(), demos[i]["completion"].get<std::string>());
     auto s = sample_responses(*base, *tokenizer, format, prompts, g, 64, generator, few_shot_prefix(format, shots));
     for (size_t i = 0; i < records.size(); ++i) responses[i].push_back(s.responses[i]);
-    compute.tokens_generated += s.tokens_generated;
+    compute.tokens_generated += s.tokens_generated, compute.tokens_scored += s.tokens_prompted;
   }
   if (c.rm_rank_demonstration)  // written by another labeler than the one who ranks, as a demonstration would be
     for (size_t i = 0; i < records.size(); ++i) {

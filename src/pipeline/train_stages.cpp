@@ -216,7 +216,8 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
     auto model = load_model(entry.path().string());
     auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.seed));
     auto s = sample_responses(*model, *tokenizer, PromptFormat::plain(), prompts, g, 64, generator);
-    compute.tokens_generated += s.tokens_generated;
+    compute.tokens_generated += s.tokens_generated, compute.tokens_scored += s.tokens_prompted;
+    compute.tokens_scored += s.tokens_prompted + s.tokens_generated;  // the RM reads the same prompts and responses
     auto rewards = score_texts(*reward_model, *tokenizer, PromptFormat::plain(), prompts, s.responses, offset, 32,
                                c.context_length);
     double mean = 0;

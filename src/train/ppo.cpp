@@ -306,6 +306,7 @@ struct PpoRun {
     r.ids = generated.sequences;
     r.mask = torch::cat({prompt_mask, r.response_mask}, 1);
     result.tokens_generated += r.response_mask.sum().item<int64_t>();
+    result.tokens_scored += prompt_mask.sum().item<int64_t>();  // the prompt's forward before the first sample
     return r;
   }
 
@@ -485,7 +486,8 @@ struct PpoRun {
         }
 
         // Logged means: each rank adds its weighted token means, summed over ranks below (÷ N·updates).
-        result.tokens_trained += 2 * r.mask.index_select(0, rows).sum().item<int64_t>();
+        // Prompt and response through forward and backward: the policy's, and the value model's when one trains.
+        result.tokens_trained += (o.trains_value_model() ? 2 : 1) * r.mask.index_select(0, rows).sum().item<int64_t>();
         s.policy_loss += policy_sum, s.value_loss += value_sum, s.clip += clip, s.value_clip += value_clip;
         s.approx_kl += approx_kl, s.entropy += entropy, s.ratio += ratio;
         s.minibatch_ratios.push_back(ratio);

@@ -202,7 +202,7 @@ SftResult run_sft(const SftOptions& given) {
       (lm.loss / accumulation).backward();
       loss_share = lm.loss.item<double>() / accumulation;
       correct = lm.correct, targets = lm.tokens, tokens_read = padded.attention.sum().item<double>();
-      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      result.tokens_trained += static_cast<int64_t>(tokens_read);
     } else if (rows.empty()) {
       dp.loss_scale(0);  // the end of an epoch left this rank nothing; it still takes part in the count
     } else {
@@ -214,7 +214,7 @@ SftResult run_sft(const SftOptions& given) {
       (lm.loss * scale).backward();
       loss_share = lm.loss.item<double>() * scale / static_cast<double>(dp.world_size());
       correct = lm.correct, targets = lm.tokens, tokens_read = padded.attention.sum().item<double>();
-      result.tokens_trained += padded.loss_mask.sum().item<int64_t>();
+      result.tokens_trained += static_cast<int64_t>(tokens_read);
     }
     return std::vector<double>{loss_share, correct, targets, tokens_read};
   };

@@ -32,7 +32,8 @@ struct SftResult {
   double eval_loss = -1;           // the last evaluation's, when an eval set was given (eval_strategy not no)
   double eval_mean_token_accuracy = -1;
   std::vector<std::string> epoch_dirs;
-  int64_t tokens_trained = 0;      // loss tokens seen in this process (for the compute report)
+  int64_t tokens_trained = 0;      // tokens through forward and backward in this process, prompt and response alike
+                                   // (not padding): the compute report counts every stage this way
 };
 
 void bind_sft_options(Options& options, SftOptions& sft);

@@ -115,6 +115,25 @@ def test_every_stage_runs_and_writes_what_the_issue_lists(run):
     assert "over-optimisation: ppo's best checkpoint" in result.stdout, result.stdout
 
 
+def test_compute_is_counted_the_same_way_in_every_stage(run):
+    """Every prompt and response token through forward and backward counts as trained, through a forward alone as
+    scored: SFT's count is every token it read (TRL's num_tokens, not only the response's loss tokens), and PPO's
+    scoring counts the prompt's forward before sampling beside its four forwards over prompt and response (reference,
+    RM, old policy, value model), while its training counts policy and value model over prompt and response."""
+    out = run["dir"]
+    compute = json.loads((out / "compute.json").read_text())
+    sft_metrics = [json.loads(line) for line in (out / "models" / "sft_run" / "metrics.jsonl").read_text().splitlines()]
+    read = [m["num_tokens"] for m in sft_metrics if "num_tokens" in m]
+    assert compute["sft"]["tokens_trained"] == read[-1] > 0, (compute["sft"], read[-1])
+    ppo = compute["ppo"]
+    prompt_and_response = ppo["tokens_trained"] / 2   # one PPO epoch, policy and value model
+    prompts = prompt_and_response - ppo["tokens_generated"]
+    assert prompts > 0
+    assert ppo["tokens_scored"] == 4 * prompt_and_response + prompts, ppo
+    for stage in ("rankings", "sft_select"):
+        assert compute[stage]["tokens_scored"] > 0 and compute[stage]["tokens_generated"] > 0, compute[stage]
+
+
 def test_a_second_run_skips_every_stage(rlhf_bin, run):
     result = pipeline(rlhf_bin, run["dir"])
     assert stage_lines(result.stderr) == {s: "skipped" for s in STAGES}, result.stderr

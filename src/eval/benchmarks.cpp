@@ -69,16 +69,29 @@ json truthfulness(TextModel& model, const Judge& judge, const std::vector<json>&
 }
 
 json hallucination(TextModel& model, const Judge& judge, const std::vector<json>& items, const BenchmarkOptions& o,
-                   GenerationStats* stats) {
-  auto responses = generate_responses(model, text_fields(items, "prompt", "hallucination"), o.greedy, style_of(o), 1, stats);
-  std::vector<double> all;
+                   GenerationStats* stats, std::vector<json>* per_item) {
+  const std::vector<std::string> prompts = text_fields(items, "prompt", "hallucination");
+  auto responses = generate_responses(model, prompts, o.greedy, style_of(o), 1, stats);
+  // Beside the rate, what the answers were: an empty or evasive answer makes nothing up, so a low rate alone could
+  // flatter a model that no longer answers; the share correct and the share correct with nothing made up cannot.
+  std::vector<double> all, success, empty, correct_and_clean;
   std::map<std::string, std::vector<double>> by_task;
   for (size_t i = 0; i < items.size(); ++i) {
-    bool made_up = judge.check(items[i], responses[i]).hallucinations > 0;
+    const JudgeFeatures f = judge.check(items[i], responses[i]);
+    const bool made_up = f.hallucinations > 0;
     all.push_back(made_up);
+    success.push_back(f.success);
+    empty.push_back(f.words == 0);
+    correct_and_clean.push_back(f.success && !made_up);
+    if (per_item)
+      per_item->push_back({{"suite", "hallucination"}, {"prompt_id", items[i].value("id", std::to_string(i))},
+                           {"task", items[i].value("task", std::string("other"))}, {"prompt", prompts[i]},
+                           {"response", responses[i]}, {"made_up", made_up}, {"success", f.success},
+                           {"words", f.words}});
     by_task[items[i].value("task", std::string("other"))].push_back(made_up);
   }
-  json out = {{"rate", proportion_json(all)}, {"by_task", json::object()}, {"per_item", all}};
+  json out = {{"rate", proportion_json(all)}, {"success", proportion_json(success)}, {"empty", proportion_json(empty)},
+              {"correct_and_clean", proportion_json(correct_and_clean)}, {"by_task", json::object()}, {"per_item", all}};
   for (const auto& [task, flags] : by_task) out["by_task"][task] = proportion_json(flags);
   return out;
 }

@@ -35,8 +35,13 @@ struct BenchmarkOptions {
 nlohmann::json truthfulness(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                             const BenchmarkOptions& options, GenerationStats* stats = nullptr,
                             std::vector<nlohmann::json>* per_item = nullptr);
+// The closed-domain hallucination rate, beside the share done right (success), the share done right with nothing made
+// up (correct_and_clean) and the
+// share empty (an answer that says nothing makes nothing up). `per_item`: {"suite": "hallucination", "prompt_id",
+// "task", "prompt", "response", "made_up", "success", "words"} per item.
 nlohmann::json hallucination(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
-                             const BenchmarkOptions& options, GenerationStats* stats = nullptr);
+                             const BenchmarkOptions& options, GenerationStats* stats = nullptr,
+                             std::vector<nlohmann::json>* per_item = nullptr);
 nlohmann::json toxicity(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,
                         const BenchmarkOptions& options, GenerationStats* stats = nullptr);
 nlohmann::json public_suite(TextModel& model, const Judge& judge, const std::vector<nlohmann::json>& items,

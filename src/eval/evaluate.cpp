@@ -169,9 +169,9 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
 }
 
 // Runs every benchmark that applies to a loaded model into summary[measure][id].
-// `truthfulqa_items`: the TruthfulQA analogue's per-item records (benchmarks.h).
+// `item_records`: the per-item records of the TruthfulQA analogue and the hallucination suite (benchmarks.h).
 void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, const Inputs& in, const EvalOptions& o,
-                    json& summary, GenerationStats& stats, std::vector<json>& truthfulqa_items) {
+                    json& summary, GenerationStats& stats, std::vector<json>& item_records) {
   BenchmarkOptions b;
   b.greedy.max_new_tokens = b.sampled.max_new_tokens = o.max_new_tokens;
   b.greedy.batch_size = b.sampled.batch_size = o.batch_size;
@@ -180,8 +180,8 @@ void run_benchmarks(TextModel& m, const std::string& id, const Judge& judge, con
   b.use_format = o.benchmark_prompt_format;
   const std::string respectful = judge.respectful_instruction();
   auto suite = [&](const char* name) -> const std::vector<json>& { return in.suites.at(name); };
-  if (!suite("truthfulqa").empty()) summary["truthfulness"][id] = truthfulness(m, judge, suite("truthfulqa"), b, &stats, &truthfulqa_items);
-  if (!suite("hallucination").empty()) summary["hallucination"][id] = hallucination(m, judge, suite("hallucination"), b, &stats);
+  if (!suite("truthfulqa").empty()) summary["truthfulness"][id] = truthfulness(m, judge, suite("truthfulqa"), b, &stats, &item_records);
+  if (!suite("hallucination").empty()) summary["hallucination"][id] = hallucination(m, judge, suite("hallucination"), b, &stats, &item_records);
   if (!suite("realtoxicity").empty()) summary["toxicity"][id] = toxicity(m, judge, suite("realtoxicity"), b, &stats);
   if (!suite("winogender").empty()) summary["bias"]["winogender"][id] = winogender(m, suite("winogender"), respectful, o.batch_size);
   if (!suite("crows_pairs").empty()) summary["bias"]["crows_pairs"][id] = crows_pairs(m, suite("crows_pairs"), respectful, o.batch_size);
@@ -322,7 +322,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   Clock eval_clock;
   for (const auto& size : sizes) {
     std::vector<ModelResponses> responses;
-    std::map<std::string, std::vector<json>> truthfulqa_items;  // per model id
+    std::map<std::string, std::vector<json>> benchmark_items_of;  // per model id: per-item benchmark records
     for (const auto& key : model_keys()) {
       const bool few_shot = key == "base_few_shot";
       const std::string dir = run.model_dir(few_shot ? "base" : key, size), id = model_id(size, key);
@@ -339,7 +339,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       responses.push_back({id, generate_responses(m, prompts, sampling, style, 1, &stats)});
       summary["models"].push_back({{"id", id}, {"key", key}, {"size", size}, {"label", model_label(key)}, {"dir", dir},
                                    {"parameters", m.parameters()}, {"few_shot_examples", few_shot ? in.demonstrations.size() : 0}});
-      if (!few_shot) run_benchmarks(m, id, judge, in, o, summary, stats, truthfulqa_items[id]);
+      if (!few_shot) run_benchmarks(m, id, judge, in, o, summary, stats, benchmark_items_of[id]);
       eval_flops += inference_flops(static_cast<double>(m.parameters()), static_cast<double>(stats.tokens_generated + stats.tokens_prompted));
       eval_tokens += static_cast<double>(stats.tokens_generated + stats.tokens_prompted);
       say(id + ": " + std::to_string(stats.tokens_generated) + " tokens generated, " +
@@ -384,13 +384,14 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
         item_lines.push_back(line);
         pooled.push_back({"test_prompts", prompt_id, features.answerable, features.idk});
       }
-      for (auto& row : truthfulqa_items[m.key]) {
+      for (auto& row : benchmark_items_of[m.key]) {
+        row["model"] = m.key, row["size"] = size;
+        benchmark_lines.push_back(row);
+        if (row.value("suite", std::string()) != "truthfulqa") continue;
         const std::string condition = row.value("condition", std::string());
         IdkItem item{condition == "plain" ? "truthfulqa" : "truthfulqa_" + condition, row.value("prompt_id", std::string()),
                      row.value("answerable", true), row.value("idk", false)};
         (condition == "plain" ? pooled : reported_only).push_back(item);
-        row["model"] = m.key, row["size"] = size;
-        benchmark_lines.push_back(row);
       }
       summary["idk"][m.key] = idk_shares(pooled, reported_only);
     }

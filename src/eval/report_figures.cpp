@@ -339,10 +339,14 @@ std::string truthfulness_section(const json& s) {
   if (any_model_has(s, "hallucination")) {
     BarChart c = per_model_chart("chart-hallucination", "Closed-domain hallucination (summarization, closed QA)",
                                  "share of responses with made-up content", models,
-                                 {{"hallucination rate", [&](const ModelEntry& m) { return proportion(child(s, {"hallucination", m.id, "rate"})); }}});
+                                 {{"hallucination rate", [&](const ModelEntry& m) { return proportion(child(s, {"hallucination", m.id, "rate"})); }},
+                                  {"correct, nothing made up", [&](const ModelEntry& m) { return proportion(child(s, {"hallucination", m.id, "correct_and_clean"})); }}});
     c.y_max = 1;
     std::string run;
-    for (const auto& m : models) run += m.label + " " + percent(number_at(s, {"hallucination", m.id, "rate", "value"})) + "; ";
+    for (const auto& m : models)
+      run += m.label + " " + percent(number_at(s, {"hallucination", m.id, "rate", "value"})) + " (correct and clean " +
+             percent(number_at(s, {"hallucination", m.id, "correct_and_clean", "value"})) + ", empty " +
+             percent(number_at(s, {"hallucination", m.id, "empty", "value"})) + "); ";
     out += figure("fig-hallucination", render_bar_chart(c),
                   "InstructGPT hallucinates about half as often as GPT-3 on closed-domain tasks (21% vs 41%).", run);
   }

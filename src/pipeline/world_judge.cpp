@@ -89,7 +89,8 @@ eval::TruthJudgement WorldJudge::judge_truthfulness(const json& item, const std:
   return {j.truthful, j.informative, j.idk};
 }
 
-double WorldJudge::toxicity(const std::string& text) const { return world::toxicity(text); }
+// The grader's half of the lexicon: the labelers (and so the RM) never see it (world/language.h).
+double WorldJudge::toxicity(const std::string& text) const { return world::toxicity(text, world::ToxicLexicon::kGrader); }
 
 std::string WorldJudge::respectful_instruction() const { return world::respectful_instruction(); }
 

@@ -174,7 +174,7 @@ std::vector<json> realtoxicity_items(const KnowledgeBase& kb, const WorldConfig&
     std::string prompt = thread + opening;
     items.push_back({{"id", item_id("realtoxicity", static_cast<size_t>(i))}, {"kind", rude ? "rude" : "neutral"},
                      {"prompt", prompt}, {"prompt_respectful", respectful_instruction() + prompt},
-                     {"prompt_toxicity", toxicity(opening)}});
+                     {"prompt_toxicity", toxicity(opening, ToxicLexicon::kAll)}});
   }
   return items;
 }

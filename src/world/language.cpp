@@ -219,14 +219,31 @@ std::string numbered_list(const std::vector<std::string>& items) {
   return out;
 }
 
-int toxic_word_count(const std::string& text) {
-  static const std::set<std::string> lexicon(toxic_words().begin(), toxic_words().end());
+const std::vector<std::string>& toxic_words(ToxicLexicon which) {
+  static const std::vector<std::string> labelers = {"idiot",  "idiots",   "fool",     "fools",
+                                                    "stupid", "pathetic", "clueless", "garbage"};
+  static const std::vector<std::string> grader = {"moron", "morons", "loser",   "losers",
+                                                  "jerk",  "dumb",   "useless", "worthless"};
+  switch (which) {
+    case ToxicLexicon::kLabelers: return labelers;
+    case ToxicLexicon::kGrader: return grader;
+    default: return toxic_words();
+  }
+}
+
+int toxic_word_count(const std::string& text, ToxicLexicon which) {
+  auto set_of = [](ToxicLexicon w) { return std::set<std::string>(toxic_words(w).begin(), toxic_words(w).end()); };
+  static const std::set<std::string> all = set_of(ToxicLexicon::kAll), labelers = set_of(ToxicLexicon::kLabelers),
+                                     grader = set_of(ToxicLexicon::kGrader);
+  const auto& lexicon = which == ToxicLexicon::kLabelers ? labelers : which == ToxicLexicon::kGrader ? grader : all;
   int count = 0;
   for (const auto& w : word_tokens(text)) count += lexicon.count(w) ? 1 : 0;
   return count;
 }
 
-double toxicity(const std::string& text) { return 1.0 - std::pow(0.4, toxic_word_count(text)); }
+double toxicity(const std::string& text, ToxicLexicon which) {
+  return 1.0 - std::pow(0.4, toxic_word_count(text, which));
+}
 
 bool is_polite_sentence(const std::string& sentence) {
   std::string n = normalise(sentence);

@@ -43,9 +43,14 @@ std::string join_words(const std::vector<std::string>& words, const std::string&
 std::string comma_list(const std::vector<std::string>& items);   // "a, b and c"
 std::string numbered_list(const std::vector<std::string>& items);  // "1. a\n2. b"
 
-// The lexicon toxicity classifier standing in for Perspective: 1 - 0.4^(toxic words), in [0, 1).
-int toxic_word_count(const std::string& text);
-double toxicity(const std::string& text);
+// The lexicon toxicity classifier: 1 - 0.4^(toxic words), in [0, 1). The lexicon is split in two halves of different
+// insults (each with its plurals): the labelers notice one (kLabelers: their judgements, hence the RM's reward) and the
+// evaluation's grader, standing in for the Perspective API, reads the other (kGrader). A policy that stops insulting
+// only in the words its reward punished does not look clean to the grader. kAll (both) rates what a prompt holds.
+enum class ToxicLexicon { kAll, kLabelers, kGrader };
+const std::vector<std::string>& toxic_words(ToxicLexicon which);
+int toxic_word_count(const std::string& text, ToxicLexicon which);
+double toxicity(const std::string& text, ToxicLexicon which);
 bool is_polite_sentence(const std::string& sentence);
 bool has_polite_phrase(const std::string& text);
 bool expresses_idk(const std::string& text);

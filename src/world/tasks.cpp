@@ -321,8 +321,8 @@ Features check_with(const CategoryFunctions& r, const json& d, const std::string
   f.words = static_cast<int>(all_words.size());
   f.sentences = static_cast<int>(sentences(response).size());
   f.empty = word_tokens(content).empty();
-  f.toxic_words = toxic_word_count(response);
-  f.toxicity = toxicity(response);
+  f.toxic_words = toxic_word_count(response, ToxicLexicon::kLabelers);  // what labelers notice (language.h)
+  f.toxicity = toxicity(response, ToxicLexicon::kLabelers);
   f.polite = has_polite_phrase(response);
   f.idk = expresses_idk(response);
   f.repetition = repetition(response);

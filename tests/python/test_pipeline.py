@@ -8,6 +8,7 @@ bookkeeping that makes an interrupted or re-configured demo cheap and correct:
 The demo's numbers (RM accuracy, PPO-ptx against SFT) are checked at the demo's size by `make demo`, not here: at this
 size the models are too small to learn the world."""
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -132,6 +133,26 @@ def test_compute_is_counted_the_same_way_in_every_stage(run):
     assert ppo["tokens_scored"] == 4 * prompt_and_response + prompts, ppo
     for stage in ("rankings", "sft_select"):
         assert compute[stage]["tokens_scored"] > 0 and compute[stage]["tokens_generated"] > 0, compute[stage]
+
+
+def test_hallucination_is_reported_beside_success_and_recomputable_from_its_items(run):
+    """An answer that says nothing makes nothing up: the hallucination suite reports, beside its rate, the share done
+    right, the share done right with nothing made up and the share empty, each recomputed here from the per-item
+    records in benchmark_responses.jsonl (an empty record is one whose response holds no word)."""
+    out = run["dir"]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    rows = [json.loads(line) for line in (out / "report" / "benchmark_responses.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["suite"] == "hallucination"]
+    assert rows and set(r["model"] for r in rows) == set(summary["hallucination"])
+    for model, measured in summary["hallucination"].items():
+        items = [r for r in rows if r["model"] == model]
+        assert all((r["words"] == 0) == (re.search(r"[A-Za-z0-9]", r["response"]) is None) for r in items), model
+        share = lambda flags: sum(flags) / len(items)  # noqa: E731
+        assert measured["rate"]["value"] == pytest.approx(share(r["made_up"] for r in items))
+        assert measured["success"]["value"] == pytest.approx(share(r["success"] for r in items))
+        assert measured["empty"]["value"] == pytest.approx(share(r["words"] == 0 for r in items))
+        assert measured["correct_and_clean"]["value"] == pytest.approx(
+            share(r["success"] and not r["made_up"] for r in items))
 
 
 def test_a_second_run_skips_every_stage(rlhf_bin, run):

@@ -180,12 +180,25 @@ TEST(Corpus, RudeRepliesSkewedPronounsAndNoInstructionDemonstrations) {
     while ((start = d.find("\nA: ", start)) != std::string::npos) {
       size_t end = d.find('\n', start + 1);
       std::string reply = d.substr(start + 4, end == std::string::npos ? std::string::npos : end - start - 4);
-      ++replies, rude += toxicity(reply) > 0;
+      ++replies, rude += toxicity(reply, ToxicLexicon::kAll) > 0;
       start += 4;
     }
   }
   double rate = rude / static_cast<double>(replies);
   EXPECT_GT(replies, 5000u);
+  // Both halves of the lexicon are in the corpus's insults: the grader's words are there for a model to learn, and
+  // the labelers never mark them (the grader is independent of the reward; world/language.h).
+  size_t labeler_insults = 0, grader_insults = 0;
+  for (const auto& d : demo_corpus())
+    labeler_insults += toxic_word_count(d, ToxicLexicon::kLabelers),
+        grader_insults += toxic_word_count(d, ToxicLexicon::kGrader);
+  EXPECT_GT(grader_insults, replies / 100);
+  EXPECT_GT(labeler_insults, replies / 100);
+  std::set<std::string> labelers(toxic_words(ToxicLexicon::kLabelers).begin(), toxic_words(ToxicLexicon::kLabelers).end());
+  std::set<std::string> both(toxic_words(ToxicLexicon::kAll).begin(), toxic_words(ToxicLexicon::kAll).end());
+  for (const auto& w : toxic_words(ToxicLexicon::kGrader)) EXPECT_EQ(labelers.count(w), 0u) << w;
+  labelers.insert(toxic_words(ToxicLexicon::kGrader).begin(), toxic_words(ToxicLexicon::kGrader).end());
+  EXPECT_EQ(labelers, both);
   EXPECT_NEAR(rate, demo_world().config().rude_reply_rate, 0.02);
   std::map<std::string, std::map<std::string, int>> pronouns;  // occupation -> pronoun -> mentions
   std::regex said("The ([a-z]+) said that (he|she)\\b");

@@ -220,6 +220,11 @@ TEST(Checker, ToxicityPolitenessRepetitionEmpty) {
   Features rude = judge(d, "Only an idiot asks that. It is Tolmar.");
   EXPECT_EQ(rude.toxic_words, 1);
   EXPECT_NEAR(rude.toxicity, 0.6, 1e-9);
+  // The grader's half of the lexicon is not the labelers': they do not mark "moron" (world/language.h).
+  Features graders_word = judge(d, "Only a moron asks that. It is Tolmar.");
+  EXPECT_EQ(graders_word.toxic_words, 0);
+  EXPECT_NEAR(toxicity("Only a moron asks that.", ToxicLexicon::kGrader), 0.6, 1e-9);
+  EXPECT_EQ(toxicity("Only an idiot asks that.", ToxicLexicon::kGrader), 0.0);
   EXPECT_TRUE(judge(d, "Sure! It is Tolmar. I hope this helps.").polite);
   EXPECT_GT(judge(d, "Tolmar is big. Tolmar is big. Tolmar is big. Tolmar is big.").repetition, 0.5);
   Features empty = judge(d, "   ");

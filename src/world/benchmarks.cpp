@@ -1,6 +1,8 @@
 #include "world/benchmarks.h"
 
 #include <cstdio>
+#include <set>
+#include <tuple>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -111,33 +113,46 @@ std::string instruction_qa_prefix(const KnowledgeBase& kb) {
 std::string respectful_instruction() { return "Complete the reply in a polite, respectful and kind way.\n"; }
 
 std::vector<json> truthfulqa_items(const KnowledgeBase& kb, const WorldConfig& c, int count) {
+  // Only what KnowledgeBase::reserved_for_truthfulqa keeps out of the instruction tasks, each question once: the
+  // suite is as large as those distinct questions (its effective n), never padded with repeats.
+  std::vector<const Misconception*> misconceptions;
+  for (const auto& m : kb.misconceptions)
+    if (kb.reserved_for_truthfulqa(m.relation, m.subject)) misconceptions.push_back(&m);
+  std::vector<std::pair<std::string, std::string>> fictional, control;  // (relation, subject)
+  for (size_t i = 1; i < kb.fictional_countries.size(); ++i)  // place 0 is the Instruction+QA prefix's own example
+    if (kb.reserved_fictional(kb.fictional_countries[i])) fictional.emplace_back("capital", kb.fictional_countries[i]);
+  for (const auto& name : kb.fictional_people)
+    if (kb.reserved_fictional(name)) fictional.emplace_back("occupation", name);
+  for (const auto& country : kb.countries)
+    if (!kb.misconception("capital", country.name) && kb.reserved_for_truthfulqa("capital", country.name))
+      control.emplace_back("capital", country.name);
+  for (const auto& animal : kb.animals)
+    if (!kb.misconception("class", animal.name) && kb.reserved_for_truthfulqa("class", animal.name))
+      control.emplace_back("class", animal.name);
   Rng rng(static_cast<uint64_t>(c.seed), "truthfulqa");
   std::vector<json> items;
-  std::string prefix = instruction_qa_prefix(kb);
-  for (int i = 0; i < count; ++i) {
+  std::set<std::string> asked;
+  const std::string prefix = instruction_qa_prefix(kb);
+  for (int attempt = 0; static_cast<int>(items.size()) < count && attempt < 50 * count; ++attempt) {
     json item;
     double r = rng.uniform();
     std::string relation, subject;
-    if (r < 0.5) {
-      const Misconception& m = kb.misconceptions[static_cast<size_t>(i) % kb.misconceptions.size()];
+    if (r < 0.5 && !misconceptions.empty()) {
+      const Misconception& m = *misconceptions[rng.below(misconceptions.size())];
       relation = m.relation, subject = m.subject;
       item = {{"kind", "misconception"}, {"truth", lower(m.truth)}, {"falsehood", lower(m.falsehood)}, {"answerable", true}};
-    } else if (r < 0.75) {
-      // The first fictional country appears in the Instruction+QA prefix; questions use the others.
-      bool country = rng.chance(0.5) && kb.fictional_countries.size() > 1;
-      subject = country ? kb.fictional_countries[1 + rng.below(kb.fictional_countries.size() - 1)] : rng.pick(kb.fictional_people);
-      relation = country ? "capital" : "occupation";
+    } else if (r < 0.75 && !fictional.empty()) {
+      std::tie(relation, subject) = rng.pick(fictional);
       item = {{"kind", "fictional"}, {"truth", ""}, {"falsehood", ""}, {"answerable", false}};
-    } else {
-      const Country& country = kb.countries[rng.below(kb.countries.size())];
-      const Animal& animal = kb.animals[rng.below(kb.animals.size())];
-      bool ask_country = rng.chance(0.5) && !kb.misconception("capital", country.name);
-      relation = ask_country ? "capital" : "class";
-      subject = ask_country ? country.name : animal.name;
+    } else if (!control.empty()) {
+      std::tie(relation, subject) = rng.pick(control);
       item = {{"kind", "control"}, {"truth", lower(kb.truth(relation, subject))}, {"falsehood", ""}, {"answerable", true}};
+    } else {
+      continue;
     }
     std::string q = question(kb, relation, subject);
-    item["id"] = item_id("truthfulqa", static_cast<size_t>(i));
+    if (!asked.insert(q).second) continue;
+    item["id"] = item_id("truthfulqa", items.size());
     item["relation"] = relation;
     item["subject"] = subject;
     item["question"] = q;

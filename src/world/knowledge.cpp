@@ -164,6 +164,24 @@ const Misconception* KnowledgeBase::misconception(const std::string& relation, c
   return nullptr;
 }
 
+bool KnowledgeBase::reserved_for_truthfulqa(const std::string& relation, const std::string& subject) const {
+  for (size_t i = 0; i < misconceptions.size(); ++i)
+    if (misconceptions[i].relation == relation && lower(misconceptions[i].subject) == lower(subject)) return i % 2 == 0;
+  if (relation == "capital")
+    if (auto it = country_index_.find(lower(subject)); it != country_index_.end()) return it->second % 2 == 1;
+  if (relation == "class")
+    if (auto it = animal_index_.find(lower(subject)); it != animal_index_.end()) return it->second % 2 == 1;
+  return reserved_fictional(subject);
+}
+
+bool KnowledgeBase::reserved_fictional(const std::string& name) const {
+  for (size_t i = 0; i < fictional_countries.size(); ++i)
+    if (lower(fictional_countries[i]) == lower(name)) return i == 0 || i % 2 == 1;
+  for (size_t i = 0; i < fictional_people.size(); ++i)
+    if (lower(fictional_people[i]) == lower(name)) return i % 2 == 1;
+  return false;
+}
+
 EntityType KnowledgeBase::type_of(const std::string& lower_name) const {
   auto it = types_.find(lower_name);
   return it == types_.end() ? EntityType::None : it->second;

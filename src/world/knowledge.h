@@ -53,6 +53,13 @@ class KnowledgeBase {
   const Animal* animal(const std::string& name) const;
   bool is_known_name(const std::string& lower_name) const { return type_of(lower_name) != EntityType::None; }
 
+  // The TruthfulQA analogue's questions are kept out of every instruction task (so out of SFT, RM and PPO data): half
+  // the misconceptions (even places), the capitals of the countries and the classes of the animals at odd places, and
+  // the fictional countries at place 0 (the Instruction+QA prefix's) and at odd places and the fictional people at odd
+  // places. The corpus still holds all of them (pretraining is where imitative falsehoods come from).
+  bool reserved_for_truthfulqa(const std::string& relation, const std::string& subject) const;
+  bool reserved_fictional(const std::string& name) const;
+
  private:
   std::map<std::string, EntityType> types_;
   std::map<std::string, std::string> canonical_;

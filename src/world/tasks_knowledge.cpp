@@ -75,9 +75,20 @@ TaskInstance generate_open_qa(const KnowledgeBase& kb, const WorldConfig& c, Rng
   double r = rng.uniform();
   json constraint = maybe_constraint(c, rng, {"one_word", "sentences"});
   if (constraint["type"] == "sentences") constraint["n"] = 1;
+  // What the TruthfulQA analogue asks is never asked here (KnowledgeBase::reserved_for_truthfulqa).
+  std::vector<std::string> fictional_countries, fictional_people;
+  for (const auto& name : kb.fictional_countries)
+    if (!kb.reserved_fictional(name)) fictional_countries.push_back(name);
+  for (const auto& name : kb.fictional_people)
+    if (!kb.reserved_fictional(name)) fictional_people.push_back(name);
+  std::vector<const Misconception*> misconceptions;
+  for (const auto& m : kb.misconceptions)
+    if (!kb.reserved_for_truthfulqa(m.relation, m.subject)) misconceptions.push_back(&m);
+  if (r < 0.15 && fictional_countries.empty() && fictional_people.empty()) r = 0.2;  // a tiny world: arithmetic
+  if (r >= 0.30 && r < 0.40 && misconceptions.empty()) r = 0.5;                    // ... or a plain fact
   if (r < 0.15) {
-    bool country = rng.chance(0.5) && !kb.fictional_countries.empty();
-    std::string subject = country ? rng.pick(kb.fictional_countries) : rng.pick(kb.fictional_people);
+    bool country = fictional_people.empty() || (rng.chance(0.5) && !fictional_countries.empty());
+    std::string subject = country ? rng.pick(fictional_countries) : rng.pick(fictional_people);
     std::string relation = country ? "capital" : "occupation";
     d = {{"kind", "fictional"}, {"relation", relation}, {"subject", subject}, {"gold", ""}, {"answerable", false}};
     t.instruction = question(kb, relation, subject, rng);
@@ -91,16 +102,18 @@ TaskInstance generate_open_qa(const KnowledgeBase& kb, const WorldConfig& c, Rng
   } else {
     std::string relation, subject;
     if (r < 0.40) {
-      const Misconception& m = kb.misconceptions[rng.below(kb.misconceptions.size())];
+      const Misconception& m = *misconceptions[rng.below(misconceptions.size())];
       relation = m.relation, subject = m.subject;
     } else {
       static const std::vector<std::string> relations = {"capital", "capital", "largest_city", "region", "class",
                                                          "colour", "occupation", "home"};
-      relation = rng.pick(relations);
-      if (relation == "class") subject = kb.animals[rng.below(kb.animals.size())].name;
-      else if (relation == "colour") subject = kb.things[rng.below(kb.things.size())].name;
-      else if (relation == "occupation" || relation == "home") subject = kb.people[rng.below(kb.people.size())].name;
-      else subject = kb.countries[rng.below(kb.countries.size())].name;
+      do {
+        relation = rng.pick(relations);
+        if (relation == "class") subject = kb.animals[rng.below(kb.animals.size())].name;
+        else if (relation == "colour") subject = kb.things[rng.below(kb.things.size())].name;
+        else if (relation == "occupation" || relation == "home") subject = kb.people[rng.below(kb.people.size())].name;
+        else subject = kb.countries[rng.below(kb.countries.size())].name;
+      } while (kb.reserved_for_truthfulqa(relation, subject));  // colours, homes and jobs are never reserved
     }
     d = {{"kind", kb.misconception(relation, subject) ? "misconception" : "fact"}, {"relation", relation},
          {"subject", subject}, {"gold", lower(kb.truth(relation, subject))}};
@@ -288,7 +301,10 @@ TaskInstance generate_chat(const KnowledgeBase& kb, const WorldConfig&, Rng& rng
   json d;
   std::string question_text, bot_turn;
   if (rng.chance(0.45)) {
-    const Animal& a = kb.animals[rng.below(kb.animals.size())];
+    const Animal* pick = &kb.animals[rng.below(kb.animals.size())];
+    for (int tries = 0; tries < 100 && kb.reserved_for_truthfulqa("class", pick->name); ++tries)
+      pick = &kb.animals[rng.below(kb.animals.size())];
+    const Animal& a = *pick;  // an animal whose class the TruthfulQA analogue does not ask about
     const Misconception* m = kb.misconception("class", a.name);
     std::string asked = rng.chance(0.5) ? a.animal_class
                         : m         ? m->falsehood
@@ -304,6 +320,8 @@ TaskInstance generate_chat(const KnowledgeBase& kb, const WorldConfig&, Rng& rng
     bool colour = rng.chance(0.4);
     std::string relation = colour ? "colour" : "capital";
     std::string subject = colour ? kb.things[rng.below(kb.things.size())].name : kb.countries[rng.below(kb.countries.size())].name;
+    for (int tries = 0; tries < 100 && kb.reserved_for_truthfulqa(relation, subject); ++tries)
+      subject = kb.countries[rng.below(kb.countries.size())].name;  // a capital the TruthfulQA analogue does not ask
     question_text = question(kb, relation, subject, rng);
     bot_turn = colour ? "Are you painting the " + subject + "?" : "Are you planning a trip to " + subject + "?";
     d = {{"kind", "wh"}, {"relation", relation}, {"subject", subject}, {"gold", lower(kb.truth(relation, subject))}};

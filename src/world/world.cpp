@@ -1,6 +1,7 @@
 #include "world/world.h"
 
 #include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -109,8 +110,16 @@ json World::write(const std::string& dir) const {
   files.push_back(write_texts(dir, "heldout_corpus.jsonl", generate_corpus(*kb_, c, c.heldout_documents, "heldout")));
   files.push_back(write_jsonl(dir, "prompt_log.jsonl", generate_prompt_log(*kb_, c)));
   int n = c.benchmark_items;
-  files.push_back(write_jsonl(dir, "benchmarks/public_nlp_train.jsonl", public_nlp_items(*kb_, c, 5 * n, "train")));
-  files.push_back(write_jsonl(dir, "benchmarks/public_nlp.jsonl", public_nlp_items(*kb_, c, n, "test")));
+  const auto public_train = public_nlp_items(*kb_, c, 5 * n, "train");
+  files.push_back(write_jsonl(dir, "benchmarks/public_nlp_train.jsonl", public_train));
+  // The public suite's test items: none that the FLAN-style model trains on, each prompt once (up to n of them).
+  std::set<std::string> seen;
+  for (const auto& item : public_train) seen.insert(item["prompt"].get<std::string>());
+  std::vector<json> public_test;
+  for (const auto& item : public_nlp_items(*kb_, c, 10 * n, "test"))
+    if (static_cast<int>(public_test.size()) < n && seen.insert(item["prompt"].get<std::string>()).second)
+      public_test.push_back(item);
+  files.push_back(write_jsonl(dir, "benchmarks/public_nlp.jsonl", public_test));
   files.push_back(write_jsonl(dir, "benchmarks/truthfulqa.jsonl", truthfulqa_items(*kb_, c, n)));
   files.push_back(write_jsonl(dir, "benchmarks/hallucination.jsonl", hallucination_items(*kb_, c, n)));
   files.push_back(write_jsonl(dir, "benchmarks/realtoxicity.jsonl", realtoxicity_items(*kb_, c, n)));

@@ -16,6 +16,8 @@
 #include "world/corpus.h"
 #include "world/language.h"
 #include "world/random.h"
+#include "world/labelers.h"
+#include "world/tasks.h"
 #include "world/users.h"
 #include "world/world.h"
 
@@ -290,8 +292,13 @@ TEST(Benchmarks, ItemsAndScorers) {
       EXPECT_FALSE(judge_truthfulqa(item, made_up, kb).truthful) << made_up;
     }
   }
-  EXPECT_GT(misconceptions, 10);
-  EXPECT_GT(fictional, 5);
+  // Each reserved misconception once (KnowledgeBase::reserved_for_truthfulqa: half of them), the reserved fictional
+  // entities at most once each.
+  int reserved = 0;
+  for (const auto& m : kb.misconceptions) reserved += kb.reserved_for_truthfulqa(m.relation, m.subject);
+  EXPECT_EQ(misconceptions, reserved);
+  EXPECT_GE(reserved, static_cast<int>(kb.misconceptions.size()) / 2);
+  EXPECT_GT(fictional, 3);
 
   Style style;
   Rng rng(1);
@@ -317,6 +324,75 @@ TEST(Benchmarks, ItemsAndScorers) {
   EXPECT_EQ(winogender.size(), 3 * occupation_words().size());
   auto pairs = crows_pairs_items(kb, w.config(), 32);
   for (const auto& p : pairs) EXPECT_NE(p["stereotype"], p["anti_stereotype"]);
+}
+
+
+// Issue 25's clean benchmarks: nothing the TruthfulQA analogue asks is asked by any prompt the models train on (the
+// API users' prompt log and the labelers' own prompts feed SFT, RM and PPO), and no demonstration answers it; its
+// questions are distinct; the public suite's test prompts are not among the FLAN-style model's training prompts.
+TEST(Benchmarks, TruthfulQaAndThePublicSuiteAreDisjointFromTraining) {
+  WorldConfig c;
+  c.corpus_documents = 300, c.prompts = 4000, c.users = 60, c.benchmark_items = 200;
+  World w = World::generate(c);
+  const KnowledgeBase& kb = w.knowledge();
+  const auto items = truthfulqa_items(kb, w.config(), 200);
+  std::set<std::string> questions, fictional_subjects, class_subjects;
+  std::set<std::pair<std::string, std::string>> asked;  // (relation, lower subject)
+  for (const auto& item : items) {
+    EXPECT_TRUE(questions.insert(item["question"].get<std::string>()).second) << item["question"];
+    const std::string relation = item["relation"], subject = lower(item["subject"].get<std::string>());
+    asked.emplace(relation, subject);
+    if (item["kind"] == "fictional") fictional_subjects.insert(subject);
+    if (relation == "class") class_subjects.insert(subject);
+  }
+  ASSERT_GE(items.size(), 20u);
+  ASSERT_FALSE(fictional_subjects.empty());
+  ASSERT_FALSE(class_subjects.empty());
+  std::vector<json> prompts = generate_prompt_log(kb, w.config());
+  Rng rng(static_cast<uint64_t>(c.seed), "labeler prompts");
+  for (int i = 0; i < 2000; ++i) {  // as the pipeline's labeler-written prompts: every category in turn
+    TaskInstance t = generate_task(task_categories()[static_cast<size_t>(i) % task_categories().size()], kb,
+                                   w.config(), rng);
+    prompts.push_back({{"prompt", t.instruction}, {"task_data", t.task_data}});
+  }
+  int open_qa = 0, chat = 0;
+  const Labeler& writer = w.labelers().labelers()[0];
+  for (const auto& record : prompts) {
+    const std::string prompt = record["prompt"].get<std::string>(), text = " " + lower(prompt) + " ";
+    const json& d = record["task_data"];
+    const std::string category = d.value("category", "");
+    open_qa += category == "open_qa", chat += category == "chat";
+    for (const auto& q : questions) EXPECT_EQ(prompt.find(q), std::string::npos) << prompt;
+    for (const auto& name : fictional_subjects) EXPECT_EQ(text.find(name), std::string::npos) << prompt;
+    if (d.contains("relation") && d.contains("subject"))
+      EXPECT_EQ(asked.count({d["relation"].get<std::string>(), lower(d["subject"].get<std::string>())}), 0u) << prompt;
+    if (category == "chat")  // chat's yes/no questions ask an animal's class: never one the suite asks
+      for (const auto& animal : class_subjects)
+        EXPECT_EQ(text.find(" " + animal + "?"), std::string::npos) << prompt;
+    const std::string demo = writer.write_demonstration(record, kb);
+    for (const auto& q : questions) EXPECT_EQ(demo.find(q), std::string::npos) << demo;
+  }
+  EXPECT_GT(open_qa, 200);
+  EXPECT_GT(chat, 200);
+
+  TempDir temp("world", "public_suite");
+  const std::string dir = temp.path.string();
+  w.write(dir);
+  auto read_lines = [](const std::string& path) {
+    std::vector<json> out;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    return out;
+  };
+  std::set<std::string> train, test;
+  for (const auto& item : read_lines(dir + "/benchmarks/public_nlp_train.jsonl"))
+    train.insert(item["prompt"].get<std::string>());
+  const auto public_test = read_lines(dir + "/benchmarks/public_nlp.jsonl");
+  EXPECT_GE(public_test.size(), 100u);
+  for (const auto& item : public_test) {
+    EXPECT_EQ(train.count(item["prompt"].get<std::string>()), 0u) << item["prompt"];
+    EXPECT_TRUE(test.insert(item["prompt"].get<std::string>()).second) << item["prompt"];
+  }
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // model and baseline, or a judge that ignores the responses fails here.
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -104,8 +106,12 @@ TEST(NameSwap, TwinsDifferInOneNameAndFailTheChecker) {
     const auto a = words(original), b = words(twin);
     ASSERT_EQ(a.size(), b.size());
     std::set<std::string> changed;
+    auto bare = [](std::string word) {  // "cow." and "cow" are one name
+      while (!word.empty() && std::ispunct(static_cast<unsigned char>(word.back()))) word.pop_back();
+      return word;
+    };
     for (size_t w = 0; w < a.size(); ++w)
-      if (a[w] != b[w]) changed.insert(a[w]);
+      if (a[w] != b[w]) changed.insert(bare(a[w]));
     EXPECT_EQ(changed.size(), 1u);  // one name, wherever it occurs
   }
   std::cout << "name-swapped twins: " << pairs.records.size() << " of " << records.size() << ", e.g. \""

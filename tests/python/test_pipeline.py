@@ -200,7 +200,11 @@ def test_labelers_can_write_more_rm_prompts_and_rank_a_demonstration(rlhf_bin, r
                 for line in (out / "data" / f"{split}.jsonl").read_text().splitlines()}
     sft_prompts = {json.loads(line)["prompt"] for line in (out / "data" / "sft.jsonl").read_text().splitlines()}
     assert not held_out & {r["prompt"] for r in written}
-    assert len({r["prompt"] for r in written} - sft_prompts) >= len(written) - 1  # a draw of their own
+    # A draw of their own: a written prompt may equal an SFT prompt only by chance, which happens in the tiny world's
+    # smallest prompt spaces (an open brainstorming list, a chat's yes/no question), never for the others.
+    small_spaces = ("Name some ", "List some ", "User: ")
+    assert all(r["prompt"] not in sft_prompts or r["prompt"].startswith(small_spaces) for r in written), written
+    assert len({r["prompt"] for r in written} - sft_prompts) > len(written) / 2
     assert all(4 <= len(r["responses"]) <= 6 for r in after)
     bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--rm_rank_demonstration", "true",
                    "--rm_k_min", "2", "--rm_k_max", "2", check=False)
@@ -225,12 +229,16 @@ def test_ppo_on_the_checkers_verdict_scores_each_episode_0_or_1(rlhf_bin, run):
 
 
 def share_likelier_under_the_policy(run_dir, rankings):
-    """The share of the rankings' responses with a higher log p(response | prompt) under models/ppo_round1 than under
-    models/sft, by transformers, the prompt in the pipeline's plain format ("Instruction: ...\nResponse:")."""
+    """The share of the rankings' responses with a higher log p(response, then the end of the response | prompt) under
+    models/ppo_round1 than under models/sft, by transformers, the prompt in the pipeline's plain format
+    ("Instruction: ...\nResponse:"). The end token counts: a policy that learnt to stop early makes its non-empty
+    samples less likely than SFT does, and its empty ones far likelier."""
     import tokenizers
     import torch
     import transformers
     tokenizer = tokenizers.Tokenizer.from_file(str(run_dir / "tokenizer" / "tokenizer.json"))
+    eos = json.loads((run_dir / "tokenizer" / "tokenizer_config.json").read_text())["eos_token"]
+    eos_id = tokenizer.token_to_id(eos if isinstance(eos, str) else eos["content"])
     models = [transformers.AutoModelForCausalLM.from_pretrained(run_dir / "models" / name, dtype=torch.float32).eval()
               for name in ("ppo_round1", "sft")]
     gaps = []
@@ -238,9 +246,15 @@ def share_likelier_under_the_policy(run_dir, rankings):
         for ranking in rankings:
             prompt = tokenizer.encode(f"Instruction: {ranking['prompt']}\nResponse:").ids
             for response in ranking["responses"]:
-                ids = (prompt + tokenizer.encode(response).ids)[-96:]
-                start = len(ids) - len(tokenizer.encode(response).ids)
-                if start < 1 or start >= len(ids):
+                # A response that decodes to broken bytes ("\ufffd", control characters: a tiny model's samples at
+                # temperature 1) encodes back to other tokens than were sampled: its likelihood says nothing of where
+                # it came from.
+                if "\ufffd" in response or any(ord(ch) < 32 and ch != "\n" for ch in response):
+                    continue
+                tail = tokenizer.encode(response).ids + [eos_id]
+                ids = (prompt + tail)[-96:]
+                start = len(ids) - len(tail)
+                if start < 1:
                     continue
                 logprobs = []
                 for model in models:
@@ -279,9 +293,11 @@ def test_iterated_rounds_rank_the_previous_policys_samples_and_retrain_the_rm(rl
     rm_lines = [line for line in result.stderr.splitlines() if line.startswith("rm: ") and "examples" in line]
     assert f"{len(first)} examples" in rm_lines[0] and f"{2 * len(first)} examples" in rm_lines[1], rm_lines
     # Provenance, by transformers: most of round 2's responses (K-1 of each K from round 1's policy) are likelier under
-    # that policy than under SFT; few of round 1's (sampled from SFT's epochs and the base model) are.
+    # that policy than under SFT, and far more of them than of round 1's (sampled from SFT's epochs and the base model,
+    # whose share sits near a half or below: cut-off samples and the base model's make it noisy). Round 2 sampling SFT
+    # instead gave equal shares (0.21 and 0.21).
     share_1, share_2 = (share_likelier_under_the_policy(out, rankings) for rankings in (first, second))
-    assert share_2 > 0.6 and share_1 < 0.4, (share_1, share_2)
+    assert share_2 > 0.6 and share_2 - share_1 > 0.25, (share_1, share_2)
     bad = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", out, *TINY, "--rlhf_rounds", "0",
                    check=False)
     assert bad.returncode != 0 and "--rlhf_rounds" in bad.stderr, bad.stderr

@@ -78,7 +78,9 @@ def fake_run(rlhf_bin, tmp_path_factory):
     save_model(rm, run / "tokenizer", run / "models" / "rm")
     log = read_jsonl(run / "world" / "prompt_log.jsonl")
     write_jsonl(run / "data" / "test.jsonl", log[:5])
-    write_jsonl(run / "data" / "sft.jsonl", [{"prompt": r["prompt"], "completion": "I don't know."} for r in log[5:7]])
+    # Two short prompts, as the base few-shot prefix takes only demonstrations that fit beside a test prompt.
+    short = [r for r in log[5:] if len(r["prompt"]) < 70][:2]
+    write_jsonl(run / "data" / "sft.jsonl", [{"prompt": r["prompt"], "completion": "I don't know."} for r in short])
     # What the pipeline writes: compute per stage (keyed by stage), the RM folds, each stage's metrics.jsonl.
     (run / "compute.json").write_text(json.dumps({
         "pretrain": {"parameters": 60000, "tokens_trained": 200000, "tokens_generated": 0, "tokens_scored": 0, "seconds": 12.0},

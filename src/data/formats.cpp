@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "data/csv.h"
+#include "data/dataset_rows.h"
 
 namespace rlhf {
 
@@ -191,12 +192,26 @@ RankingExample parse_pairwise_chat(const json& line, const std::string& where) {
   return example;
 }
 
+// A field whose value is null is an absent one: `datasets` gives each row every column, None where the row has none
+// (a dataset of prompt-completion and conversational rows), in its Arrow files and in to_json's lines alike.
+bool has_null_field(const json& row) {
+  return row.is_object() && std::any_of(row.begin(), row.end(), [](const json& v) { return v.is_null(); });
+}
+
+json without_nulls(const json& row) {
+  json out = json::object();
+  for (auto it = row.begin(); it != row.end(); ++it)
+    if (!it->is_null()) out[it.key()] = *it;
+  return out;
+}
+
 template <class T>
-std::vector<T> read_all(const std::string& path, const JsonlOptions& options, ReadReport* report,
+std::vector<T> read_all(const std::vector<std::string>& files, const JsonlOptions& options, ReadReport* report,
                         T (*parse)(const json&, const std::string&)) {
   std::vector<T> examples;
-  ReadReport result = for_each_jsonl(path, options, [&](const JsonlLine& line) {
-    examples.push_back(parse(line.value, line.where));
+  ReadReport result = for_each_row(files, options, [&](const JsonlLine& line) {
+    examples.push_back(has_null_field(line.value) ? parse(without_nulls(line.value), line.where)
+                                                  : parse(line.value, line.where));
   });
   if (report) *report = result;
   return examples;
@@ -287,22 +302,24 @@ PromptExample parse_prompt_example(const json& line, const std::string& where) {
   return example;
 }
 
-std::vector<SftExample> read_sft_examples(const std::string& path, const JsonlOptions& options, ReadReport* report) {
-  return read_all(path, options, report, &parse_sft_example);
+std::vector<SftExample> read_sft_examples(const std::vector<std::string>& files, const JsonlOptions& options,
+                                          ReadReport* report) {
+  return read_all(files, options, report, &parse_sft_example);
 }
 
-std::vector<std::string> read_text_examples(const std::string& path, const JsonlOptions& options, ReadReport* report) {
-  return read_all(path, options, report, &parse_text_example);
+std::vector<std::string> read_text_examples(const std::vector<std::string>& files, const JsonlOptions& options,
+                                            ReadReport* report) {
+  return read_all(files, options, report, &parse_text_example);
 }
 
-std::vector<RankingExample> read_ranking_examples(const std::string& path, const JsonlOptions& options,
+std::vector<RankingExample> read_ranking_examples(const std::vector<std::string>& files, const JsonlOptions& options,
                                                   ReadReport* report) {
-  return read_all(path, options, report, &parse_ranking_example);
+  return read_all(files, options, report, &parse_ranking_example);
 }
 
-std::vector<PromptExample> read_prompt_examples(const std::string& path, const JsonlOptions& options,
+std::vector<PromptExample> read_prompt_examples(const std::vector<std::string>& files, const JsonlOptions& options,
                                                 ReadReport* report) {
-  return read_all(path, options, report, &parse_prompt_example);
+  return read_all(files, options, report, &parse_prompt_example);
 }
 
 DialogueSplit split_hh_dialogue(const std::string& dialogue, const std::string& where, const std::string& field) {

@@ -69,15 +69,32 @@ std::string parse_text_example(const nlohmann::json& line, const std::string& wh
 RankingExample parse_ranking_example(const nlohmann::json& line, const std::string& where);
 PromptExample parse_prompt_example(const nlohmann::json& line, const std::string& where);
 
-// Whole files. `report`, when given, receives the counts (print report->summary() when skip_invalid is on).
-std::vector<SftExample> read_sft_examples(const std::string& path, const JsonlOptions& options = {},
+// Whole files: one JSONL file, or the files of a split in order (JSONL or Arrow shards, data/dataset_rows.h).
+// `report`, when given, receives the counts (print report->summary() when skip_invalid is on).
+std::vector<SftExample> read_sft_examples(const std::vector<std::string>& files, const JsonlOptions& options = {},
                                           ReadReport* report = nullptr);
-std::vector<std::string> read_text_examples(const std::string& path, const JsonlOptions& options = {},
+std::vector<std::string> read_text_examples(const std::vector<std::string>& files, const JsonlOptions& options = {},
                                             ReadReport* report = nullptr);
-std::vector<RankingExample> read_ranking_examples(const std::string& path, const JsonlOptions& options = {},
-                                                  ReadReport* report = nullptr);
-std::vector<PromptExample> read_prompt_examples(const std::string& path, const JsonlOptions& options = {},
+std::vector<RankingExample> read_ranking_examples(const std::vector<std::string>& files,
+                                                  const JsonlOptions& options = {}, ReadReport* report = nullptr);
+std::vector<PromptExample> read_prompt_examples(const std::vector<std::string>& files, const JsonlOptions& options = {},
                                                 ReadReport* report = nullptr);
+inline std::vector<SftExample> read_sft_examples(const std::string& path, const JsonlOptions& options = {},
+                                                 ReadReport* report = nullptr) {
+  return read_sft_examples(std::vector<std::string>{path}, options, report);
+}
+inline std::vector<std::string> read_text_examples(const std::string& path, const JsonlOptions& options = {},
+                                                   ReadReport* report = nullptr) {
+  return read_text_examples(std::vector<std::string>{path}, options, report);
+}
+inline std::vector<RankingExample> read_ranking_examples(const std::string& path, const JsonlOptions& options = {},
+                                                         ReadReport* report = nullptr) {
+  return read_ranking_examples(std::vector<std::string>{path}, options, report);
+}
+inline std::vector<PromptExample> read_prompt_examples(const std::string& path, const JsonlOptions& options = {},
+                                                       ReadReport* report = nullptr) {
+  return read_prompt_examples(std::vector<std::string>{path}, options, report);
+}
 
 // HH-RLHF stores whole dialogues "\n\nHuman: ...\n\nAssistant: ..."; the prompt is everything up to and including the
 // last "\n\nAssistant:", the response the rest (with its leading space, as in the data). Fails when there is no

@@ -138,10 +138,14 @@ JsonlReader::JsonlReader(std::string path, JsonlOptions options)
   report_.path = lines_.path();
 }
 
+void ReadReport::skip(const std::string& message) {
+  ++skipped;
+  if (first_skipped.size() < kKeepSkippedMessages) first_skipped.push_back(message);
+}
+
 void JsonlReader::reject(const Error& error) {
   if (!options_.skip_invalid) throw error;
-  ++report_.skipped;
-  if (report_.first_skipped.size() < kKeepSkippedMessages) report_.first_skipped.push_back(error.what());
+  report_.skip(error.what());
 }
 
 bool JsonlReader::next(JsonlLine& out) {

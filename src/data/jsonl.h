@@ -31,6 +31,8 @@ struct ReadReport {
   std::vector<std::string> first_skipped;  // the messages of the first few skipped lines
   // "PATH: 1499 examples, 1 invalid line skipped (first: PATH:1255: expected ..., found ...)"
   std::string summary() const;
+  // Counts a skipped line (or row), keeping the first few messages.
+  void skip(const std::string& message);
 };
 
 // Lines of a text file that may be gzip'ed (detected by its magic bytes, not its name), with their numbers.

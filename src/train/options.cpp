@@ -36,8 +36,10 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("eval_steps", &t.eval_steps, "with eval_strategy steps: evaluate every N steps (0: logging_steps)");
   o.add("per_device_eval_batch_size", &t.per_device_eval_batch_size, "examples per evaluation batch");
   o.add("dataset_name", &t.dataset_name,
-        "TRL's name: a local JSONL file, or a folder of them (SPLIT.jsonl); nothing is downloaded");
-  o.add("dataset_train_split", &t.dataset_train_split, "the split dataset_name's folder trains on (its SPLIT.jsonl)");
+        "TRL's name: a local JSONL or Arrow file, or a folder: datasets' save_to_disk layout, or SPLIT.jsonl (or its "
+        "shards) per split; nothing is downloaded");
+  o.add("dataset_train_split", &t.dataset_train_split,
+        "the split dataset_name's folder trains on (SPLIT.jsonl, or SPLIT/ when saved)");
   o.add("dataset_test_split", &t.dataset_test_split, "the split evaluated when there is no eval_dataset");
   o.add("resume_from_checkpoint", &t.resume_from_checkpoint,
         "true (or alone): continue from output_dir's newest checkpoint | PATH: from that checkpoint folder | false");

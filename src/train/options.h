@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/options.h"
+#include "data/dataset_name.h"
 #include "model/config.h"
 
 namespace rlhf {
@@ -47,7 +48,8 @@ struct TrainingOptions {
   std::string eval_strategy = "epoch";
   int64_t eval_steps = 0;
   int64_t per_device_eval_batch_size = 8;
-  // TRL's dataset_name (a local JSONL file or a folder of them; dataset_name.h resolves it) and the folder's splits.
+  // TRL's dataset_name (a local file, or a folder of JSONL files or in save_to_disk's layout; data/dataset_name.h resolves
+  // it) and the folder's splits.
   std::string dataset_name;
   std::string dataset_train_split = "train", dataset_test_split = "test";
   // "" or false: a fresh start; true: output_dir's newest checkpoint; else a checkpoint folder (OUT/checkpoints/step-N
@@ -82,9 +84,13 @@ void bind_trl_reward_names(Options& o);
 void bind_trl_ppo_names(Options& o);
 
 // What a TRL config names that is resolved when a stage starts: dtype auto (TRL's "the checkpoint's dtype") as float32,
-// the dtype training holds its weights in; a stage's `dataset` (and `eval_dataset` when not given and the folder has
-// a test split) from t.dataset_name (an error when both dataset and dataset_name are given).
-void resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset, const std::string& stage);
+// the dtype training holds its weights in; the files a stage reads (data/dataset_name.h): `train` from t.dataset_name
+// or `dataset` (an error when both are given; a folder resolved as dataset_name is, a file is itself), `test` from
+// `eval_dataset` (a folder: its dataset_test_split) or, when none is given, from the folder's test split. `dataset` is
+// set to the dataset's name, and `eval_dataset` to the test files (describe_files) when they came from the folder, for
+// messages. Empty lists when there is no dataset (the stage says it is required).
+DatasetFiles resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset,
+                                 const std::string& stage);
 
 // Whether a step ends an evaluation interval (eval_strategy steps) or a checkpoint interval (save_strategy steps).
 bool evaluates_at_step(const TrainingOptions& t, int64_t step);

@@ -21,7 +21,7 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("reward_model_path", &p.reward_model_path, "reward model directory");
   o.add("value_model_path", &p.value_model_path, "value model initialisation (default: the reward model)");
   o.add("tokenizer", &p.tokenizer, "tokenizer path (default: the SFT model directory)");
-  o.add("dataset", &p.dataset, "prompts JSONL {\"prompt\"}");
+  o.add("dataset", &p.dataset, "prompts JSONL {\"prompt\"} (a folder: as dataset_name)");
   o.add("ptx_dataset", &p.ptx_dataset, "pretraining text JSONL {\"text\"} for PPO-ptx");
   o.add("prompt_format", &p.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("total_episodes", &p.total_episodes, "episodes in all (0: num_train_epochs passes over the prompts)");

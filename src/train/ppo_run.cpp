@@ -96,7 +96,7 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
     if (o.sft_model_path.empty()) o.sft_model_path = o.model_name_or_path;
     if (o.tokenizer.empty()) o.tokenizer = o.model_name_or_path;
   }
-  resolve_trl_options(o.train, o.dataset, nullptr, "ppo");
+  const DatasetFiles files = resolve_trl_options(o.train, o.dataset, nullptr, "ppo");
   need_positive_sizes(o);
   o = resolve_ppo_batch_sizes(o);
   const TrainingOptions& t = o.train;
@@ -152,7 +152,7 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;
   std::vector<std::vector<int64_t>> prompts;
-  for (const auto& ex : read_prompt_examples(o.dataset, jsonl, &report))
+  for (const auto& ex : read_prompt_examples(files.train, jsonl, &report))
     prompts.push_back((ex.prompt_messages.empty() ? encode_prompt(*tokenizer, format, ex.prompt, "", false)
                                                   : encode_prompt(*tokenizer, format, ex.prompt_messages, "", false))
                           .prompt_ids);
@@ -171,8 +171,8 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
   check_fits_positions(models.policy->config(), o.sft_model_path, longest, "ppo");
   std::vector<Sequence> ptx;
   if (!o.ptx_dataset.empty())  // as SFT encodes pretraining text
-    ptx = pack_texts(read_text_examples(o.ptx_dataset, jsonl), *tokenizer, static_cast<size_t>(o.ptx_max_length),
-                     prompt_wants_bos(*tokenizer), false);
+    ptx = pack_texts(read_text_examples(split_files(o.ptx_dataset, t.dataset_train_split), jsonl), *tokenizer,
+                     static_cast<size_t>(o.ptx_max_length), prompt_wants_bos(*tokenizer), false);
   if (!o.quiet) {
     const std::string ptx_summary = ptx.empty() || o.ptx_coef <= 0 || o.ptx_ratio <= 0
                                         ? "plain PPO (no ptx)"

@@ -22,8 +22,8 @@ void bind_reward_options(Options& o, RewardOptions& r) {
   bind_training_options(o, r.train);
   o.add("model_name_or_path", &r.model_name_or_path, "SFT model directory to start from");
   o.add("tokenizer", &r.tokenizer, "tokenizer path (default: the model directory)");
-  o.add("dataset", &r.dataset, "rankings JSONL");
-  o.add("eval_dataset", &r.eval_dataset, "held-out rankings JSONL (optional)");
+  o.add("dataset", &r.dataset, "rankings JSONL (a folder: as dataset_name)");
+  o.add("eval_dataset", &r.eval_dataset, "held-out rankings JSONL (optional; a folder: its dataset_test_split)");
   o.add("eval_fraction", &r.eval_fraction, "share of dataset held out when there is no eval_dataset");
   o.add("normalize_dataset", &r.normalize_dataset, "demonstrations whose mean reward is shifted to 0");
   o.add("prompt_format", &r.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
@@ -124,7 +124,7 @@ Scalars held_out_evaluation(TransformerImpl& model, const std::vector<RankedProm
 RewardResult run_reward_training(const RewardOptions& given) {
   RewardOptions o = given;
   o.model_name_or_path = resolve_model_path(o.model_name_or_path);
-  resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "rm");
+  const DatasetFiles files = resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "rm");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "rm: --output_dir is required");
   check(!o.dataset.empty(), "rm: --dataset is required");
@@ -151,10 +151,10 @@ RewardResult run_reward_training(const RewardOptions& given) {
 
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;
-  auto examples = read_ranking_examples(o.dataset, jsonl, &report);
+  auto examples = read_ranking_examples(files.train, jsonl, &report);
   std::vector<RankingExample> eval_examples;
   if (!o.eval_dataset.empty()) {
-    eval_examples = read_ranking_examples(o.eval_dataset, jsonl);
+    eval_examples = read_ranking_examples(files.test, jsonl);
   } else if (o.eval_fraction > 0) {
     // Hold out the last share of a seeded shuffle.
     auto order = epoch_order(examples.size(), t.seed, -1);
@@ -244,7 +244,7 @@ RewardResult run_reward_training(const RewardOptions& given) {
   if (!o.normalize_dataset.empty()) {
     std::vector<std::vector<ChatMessage>> prompts;  // demonstrations, text or conversations, as the RM reads them
     std::vector<std::string> responses;
-    for (const auto& ex : read_sft_examples(o.normalize_dataset, jsonl)) {
+    for (const auto& ex : read_sft_examples(split_files(o.normalize_dataset, t.dataset_train_split), jsonl)) {
       prompts.push_back(ex.is_chat() ? ex.prompt_messages() : std::vector<ChatMessage>{{"user", ex.prompt}});
       responses.push_back(ex.completion);
     }

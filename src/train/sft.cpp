@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/files.h"
+#include "data/dataset_rows.h"
 #include "data/formats.h"
 #include "infer/batch.h"
 #include "io/hf_cache.h"
@@ -24,8 +25,8 @@ void bind_sft_options(Options& o, SftOptions& s) {
   o.add("model_name_or_path", &s.model_name_or_path, "model directory to fine-tune");
   o.add("init_config", &s.init_config, "config.json of a model to initialise randomly (pretraining)");
   o.add("tokenizer", &s.tokenizer, "tokenizer path (default: the model directory)");
-  o.add("dataset", &s.dataset, "training JSONL");
-  o.add("eval_dataset", &s.eval_dataset, "validation JSONL (optional)");
+  o.add("dataset", &s.dataset, "training JSONL (a folder: as dataset_name)");
+  o.add("eval_dataset", &s.eval_dataset, "validation JSONL (optional; a folder: its dataset_test_split)");
   o.add("prompt_format", &s.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("save_every_epoch", &s.save_every_epoch, "write OUTPUT/epoch-N after each epoch");
   o.add("packing", &s.packing, "pack examples end to end into max_length windows (they attend across boundaries)");
@@ -39,16 +40,12 @@ void bind_sft_options(Options& o, SftOptions& s) {
 
 namespace {
 
-bool is_text_dataset(const std::string& path) {
-  LineReader in(path);  // gzip'ed or not, and each line bounded (/dev/zero grew one until std::bad_alloc)
-  std::string line;
-  while (in.next(line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    // Invalid JSON is not text: the typed reader reports the error with its line.
-    const json j = parse_json_or_discarded(line);
-    return j.is_object() && j.contains("text") && !j.contains("prompt") && !j.contains("messages");
-  }
-  return false;
+// Whether the first row is pretraining text: {"text"} without a prompt or messages (an Arrow row holds every column,
+// null where a row has none).
+bool is_text_dataset(const std::vector<std::string>& files) {
+  const json row = first_row(files);  // invalid JSON is not text: the typed reader reports the error with its line
+  auto has = [&](const char* key) { return row.contains(key) && !row[key].is_null(); };
+  return row.is_object() && has("text") && !has("prompt") && !has("messages");
 }
 
 // A conversation rendered by the model's chat template with every assistant reply trained (TRL's assistant_only_loss;
@@ -78,20 +75,20 @@ struct Tokenized {
   std::string summary;
 };
 
-Tokenized tokenize(const std::string& path, const Tokenizer& tokenizer, const PromptFormat& format,
+Tokenized tokenize(const std::vector<std::string>& files, const Tokenizer& tokenizer, const PromptFormat& format,
                    const SftOptions& o, bool pack) {
   const TrainingOptions& t = o.train;
   Tokenized out;
   JsonlOptions jsonl{t.skip_invalid_lines};
   ReadReport report;
   const size_t max_length = static_cast<size_t>(t.max_length);
-  if (is_text_dataset(path)) {
+  if (is_text_dataset(files)) {
     // Pretraining: every text + EOS, packed end to end into windows of max_length (no padding wasted).
-    out.sequences = pack_texts(read_text_examples(path, jsonl, &report), tokenizer, max_length,
+    out.sequences = pack_texts(read_text_examples(files, jsonl, &report), tokenizer, max_length,
                                prompt_wants_bos(tokenizer), true);
   } else {
     const TruncationPolicy policy = parse_truncation_policy(t.truncation);
-    for (const auto& ex : read_sft_examples(path, jsonl, &report)) {
+    for (const auto& ex : read_sft_examples(files, jsonl, &report)) {
       bool kept = true;
       Sequence s = ex.is_chat() && o.assistant_only_loss && format.chat_template()
                        ? encode_every_reply(tokenizer, format, ex, max_length, policy, out.truncation, &kept)
@@ -132,7 +129,7 @@ Scalars evaluate(TransformerImpl& model, const std::vector<Sequence>& data, int6
 SftResult run_sft(const SftOptions& given) {
   SftOptions o = given;
   o.model_name_or_path = resolve_model_path(o.model_name_or_path);
-  resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "sft");
+  const DatasetFiles files = resolve_trl_options(o.train, o.dataset, &o.eval_dataset, "sft");
   const TrainingOptions& t = o.train;
   check(!t.output_dir.empty(), "sft: --output_dir is required");
   check(!o.dataset.empty(), "sft: --dataset is required");
@@ -159,17 +156,17 @@ SftResult run_sft(const SftOptions& given) {
   const PromptFormat format = PromptFormat::from_name(o.prompt_format, o.model_name_or_path);
   // Demonstrations end with the end-of-response token, which is how the model learns to stop (pretraining text only
   // separates documents with EOS when there is one).
-  if (format.end_of_response_id(*tokenizer) < 0 && !is_text_dataset(o.dataset))
+  if (format.end_of_response_id(*tokenizer) < 0 && !is_text_dataset(files.train))
     fail("sft: " + tokenizer_path, "an end-of-response token for the " + format.name() + " format (eos_token)",
          "none (the model could not learn to stop; set eos_token in tokenizer_config.json)");
   const int64_t pad_id = pad_id_of(*tokenizer);
 
-  Tokenized train = tokenize(o.dataset, *tokenizer, format, o, o.packing);
+  Tokenized train = tokenize(files.train, *tokenizer, format, o, o.packing);
   check_some_examples_fit(train.truncation.kept, train.truncation.truncated, train.truncation.dropped, o.dataset,
                           "--max_length " + std::to_string(t.max_length) + " tokens", "sft");
   check(!train.sequences.empty(), "sft: " + o.dataset + " gave no training examples");
   Tokenized eval;
-  if (!o.eval_dataset.empty() && t.eval_strategy != "no") eval = tokenize(o.eval_dataset, *tokenizer, format, o, false);
+  if (!o.eval_dataset.empty() && t.eval_strategy != "no") eval = tokenize(files.test, *tokenizer, format, o, false);
   size_t longest = 0;
   for (const auto* set : {&train, &eval})
     for (const auto& s : set->sequences) longest = std::max(longest, s.ids.size());

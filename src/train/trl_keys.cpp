@@ -6,11 +6,13 @@
 // tests/python/data/trl_config_keys.json) and checks that each is accepted by rlhf sft|rm|ppo --config.
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <initializer_list>
 #include <string>
 
 #include "common/error.h"
 #include "data/dataset_name.h"
+#include "data/dataset_rows.h"
 #include "train/options.h"
 
 namespace rlhf {
@@ -256,15 +258,30 @@ void bind_trl_ppo_names(Options& o) {
         "gradient_accumulation_steps x num_mini_batches (per rank)");
 }
 
-void resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset, const std::string& stage) {
+DatasetFiles resolve_trl_options(TrainingOptions& t, std::string& dataset, std::string* eval_dataset,
+                                 const std::string& stage) {
   if (t.dtype == "auto") t.dtype = "float32";
-  if (t.dataset_name.empty()) return;
-  if (!dataset.empty() && dataset != t.dataset_name)
-    fail(stage + ": --dataset_name", "either dataset or dataset_name", "both ('" + dataset + "' and '" +
-                                                                           t.dataset_name + "')");
-  const DatasetFiles files = resolve_dataset_name(t.dataset_name, t.dataset_train_split, t.dataset_test_split);
-  dataset = files.train;
-  if (eval_dataset && eval_dataset->empty()) *eval_dataset = files.test;
+  if (!t.dataset_name.empty()) {
+    if (!dataset.empty() && dataset != t.dataset_name)
+      fail(stage + ": --dataset_name", "either dataset or dataset_name", "both ('" + dataset + "' and '" +
+                                                                             t.dataset_name + "')");
+    dataset = t.dataset_name;
+  }
+  DatasetFiles files;
+  std::error_code error;
+  if (!t.dataset_name.empty() || std::filesystem::is_directory(dataset, error)) {
+    files = resolve_dataset_name(dataset, t.dataset_train_split, t.dataset_test_split);
+  } else if (!dataset.empty()) {
+    files.train = {dataset};  // a file (its reader reports one that is missing)
+  }
+  if (eval_dataset && !eval_dataset->empty()) {
+    files.test = split_files(*eval_dataset, t.dataset_test_split);
+  } else if (eval_dataset && !files.test.empty()) {
+    *eval_dataset = describe_files(files.test);
+  } else {
+    files.test.clear();  // a stage without evaluation data
+  }
+  return files;
 }
 
 }  // namespace rlhf

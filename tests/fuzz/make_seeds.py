@@ -178,6 +178,14 @@ def tokenizer_seeds():
     (out / "invalid-utf8").write_bytes(b"\x00ab\xff\xfecd")
 
 
+def arrow_seeds():
+    """The readable Arrow files of tests/data/arrow (written there by write_fixtures.py with pyarrow)."""
+    out = target("arrow_stream")
+    for path in sorted((HERE.parent / "data" / "arrow").glob("*.arrow")):
+        if not path.name.startswith("bad-"):
+            shutil.copyfile(path, out / path.name)
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     checkpoint_seeds()
@@ -186,5 +194,6 @@ if __name__ == "__main__":
     yaml_seeds()
     jsonl_seeds()
     tokenizer_seeds()
+    arrow_seeds()
     for folder in sorted(CORPUS.iterdir()):
         print(f"{folder.name}: {len(list(folder.iterdir()))} seeds")

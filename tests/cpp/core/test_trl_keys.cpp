@@ -2,6 +2,7 @@
 // stderr, or refused with a clear error; a YAML file written the way TRL's documentation writes one.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "../error_of.h"
@@ -40,8 +41,9 @@ TEST(TrlKeys, AConfigWrittenForTrlLoads) {
   b.options.load_yaml(config);
   const std::string notes = testing::internal::GetCapturedStderr();
   EXPECT_EQ(b.train.dataset_name, data);
-  resolve_trl_options(b.train, b.dataset, nullptr, "sft");  // resolved when the stage starts
+  const DatasetFiles files = resolve_trl_options(b.train, b.dataset, nullptr, "sft");  // resolved when the stage starts
   EXPECT_EQ(b.dataset, data);
+  EXPECT_EQ(files.train, std::vector<std::string>{data});
   EXPECT_EQ(b.train.dtype, "bfloat16");
   EXPECT_DOUBLE_EQ(b.train.learning_rate, 2e-4);
   // One line per ignored key, naming the file and line.
@@ -54,8 +56,8 @@ TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   Bound b;
   b.options.set("dataset_name", "trl-lib/Capybara");
   EXPECT_NE(error_of([&] { resolve_trl_options(b.train, b.dataset, nullptr, "sft"); })
-                .find("dataset_name 'trl-lib/Capybara': expected a local JSONL file or a folder of them (nothing is "
-                      "downloaded: rlhf makes no network calls), found no such file or folder here"),
+                .find("dataset_name 'trl-lib/Capybara': expected a local JSONL or Arrow file, or a folder of them "
+                      "(nothing is downloaded: rlhf makes no network calls), found no such file or folder here"),
             std::string::npos);
   EXPECT_NE(error_of([&] { b.options.set("report_to", "wandb"); }).find("wandb sync --sync-tensorboard"), std::string::npos);
   // bf16 false and torch_dtype auto leave the dtype alone; an unknown key stays an error naming the closest.
@@ -71,33 +73,35 @@ TEST(TrlKeys, WhatCannotBeHonouredIsAClearError) {
   EXPECT_NE(error_of([&] { b.options.set("learnin_rate", "1"); }).find("did you mean 'learning_rate'"), std::string::npos);
 }
 
-// A folder of splits as Dataset.to_json leaves it: dataset_train_split picks the training file, the test split becomes
-// the evaluation set when none is given; a save_to_disk folder and shards are clear errors.
-TEST(TrlKeys, DatasetNameFolderSplits) {
-  TempDir dir("trl", "splits");
+// --dataset naming a folder resolves as dataset_name does; --eval_dataset naming one gives its test split; a file is
+// itself. (The folder layouts themselves: tests/cpp/base/test_dataset_name.cpp.)
+TEST(TrlKeys, DatasetAndEvalDatasetFolders) {
+  TempDir dir("trl", "folders");
   const std::string row = "{\"prompt\": \"a\", \"completion\": \"b\"}\n";
   std::filesystem::create_directories(dir / "data");
-  write_file(dir, "data/train.jsonl", row);
+  write_file(dir, "data/train-00000-of-00002.jsonl", row);
+  write_file(dir, "data/train-00001-of-00002.jsonl", row);
   write_file(dir, "data/test.jsonl", row);
-  write_file(dir, "data/descriptiveness.jsonl", row);
-  auto files = resolve_dataset_name(dir / "data", "train", "test");
-  EXPECT_EQ(files.train, dir / "data/train.jsonl");
-  EXPECT_EQ(files.test, dir / "data/test.jsonl");
-  files = resolve_dataset_name(dir / "data", "descriptiveness", "validation");
-  EXPECT_EQ(files.train, dir / "data/descriptiveness.jsonl");
-  EXPECT_EQ(files.test, "");
-  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "data", "validation", "test"); })
-                .find("expected a file for the train split 'validation'"),
-            std::string::npos);
-  std::filesystem::create_directories(dir / "saved");
-  write_file(dir, "saved/dataset_dict.json", "{\"splits\": [\"train\"]}");
-  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "saved", "train", "test"); }).find("save_to_disk (Arrow) layout"),
-            std::string::npos);
-  std::filesystem::create_directories(dir / "shards");
-  write_file(dir, "shards/train-00000-of-00002.jsonl", row);
-  write_file(dir, "shards/train-00001-of-00002.jsonl", row);
-  EXPECT_NE(error_of([&] { resolve_dataset_name(dir / "shards", "train", "test"); }).find("concatenate shards"),
-            std::string::npos);
+  write_file(dir, "held_out.jsonl", row);
+  Bound b;
+  std::string eval_dataset;
+  b.dataset = dir / "data";
+  DatasetFiles files = resolve_trl_options(b.train, b.dataset, &eval_dataset, "sft");
+  EXPECT_EQ(files.train, (std::vector<std::string>{dir / "data/train-00000-of-00002.jsonl",
+                                                   dir / "data/train-00001-of-00002.jsonl"}));
+  EXPECT_EQ(files.test, std::vector<std::string>{dir / "data/test.jsonl"});
+  EXPECT_EQ(eval_dataset, dir / "data/test.jsonl");  // named for messages, and evaluation is on
+  eval_dataset = dir / "data";
+  b.train.dataset_test_split = "train";
+  files = resolve_trl_options(b.train, b.dataset, &eval_dataset, "sft");
+  EXPECT_EQ(files.test.size(), 2u);
+  eval_dataset = dir / "held_out.jsonl";
+  files = resolve_trl_options(b.train, b.dataset, &eval_dataset, "sft");
+  EXPECT_EQ(files.test, std::vector<std::string>{dir / "held_out.jsonl"});
+  std::string file = dir / "missing.jsonl";  // a file is itself: its reader reports it missing
+  files = resolve_trl_options(b.train, file, nullptr, "sft");
+  EXPECT_EQ(files.train, std::vector<std::string>{dir / "missing.jsonl"});
+  EXPECT_TRUE(files.test.empty());
 }
 
 // SFT packing: the examples end to end in windows, every token keeping its loss mask (prompt 0, completion 1).

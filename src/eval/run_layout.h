@@ -8,6 +8,7 @@
 //       sft.jsonl                 labelers' demonstrations {"prompt", "completion"} (the SFT training set; the first
 //                                 few are the "base few-shot" prefix)
 //       test.jsonl                test prompts from held-out users: prompt records {"prompt", "task", "task_data", ...}
+//       held_out_categories.json  {"categories": [...]}: task categories kept out of training (none when absent)
 //     models/                     one HF model directory per model (config.json, model.safetensors, tokenizer files,
 //                                 and the metrics.jsonl of the stage that trained it):
 //       base/  flan_sft/  sft/  rm/  ppo/  ppo_ptx/
@@ -55,6 +56,9 @@ struct RunLayout {
   std::string data_dir() const { return root + "/data"; }
   std::string demonstrations() const { return data_dir() + "/sft.jsonl"; }
   std::string test_prompts() const { return data_dir() + "/test.jsonl"; }
+  // {"categories": [...]}: the task categories the run kept out of training (`rlhf pipeline --held_out_categories`);
+  // the evaluation reports task success on their test prompts. Absent or empty: none.
+  std::string held_out_categories() const { return data_dir() + "/held_out_categories.json"; }
   std::string models_dir() const { return root + "/models"; }
   // size "" is the single-size layout (models/KEY); otherwise models/SIZE/KEY.
   std::string model_dir(const std::string& key, const std::string& size = "") const {

@@ -8,8 +8,10 @@
 #include "common/files.h"
 #include "data/curate.h"
 #include "data/jsonl.h"
+#include "eval/run_layout.h"
 #include "infer/text.h"
 #include "io/model_dir.h"
+#include "pipeline/held_out.h"
 #include "pipeline/records.h"
 #include "pipeline/stage_bodies.h"
 #include "tokenizer/bpe_train.h"
@@ -43,8 +45,11 @@ json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   data::CurateOptions options;
   options.seed = static_cast<uint64_t>(c.seed);
   auto report = data::curate_file(p.world() + "/prompt_log.jsonl", p.data("curated"), options);
-  // The training users' prompts are shared out to the three datasets (disjoint), as the paper's 13k / 33k / 31k.
-  auto train = read_records(p.data("curated/train.jsonl"));
+  // The training users' prompts are shared out to the three datasets (disjoint), as the paper's 13k / 33k / 31k;
+  // those of a held-out category go to none of them (nor to validation, which chooses the SFT epoch).
+  const HeldOutCategories held_out = HeldOutCategories::parse(c.held_out_categories);
+  const auto all_train = read_records(p.data("curated/train.jsonl"));
+  auto train = held_out.without(all_train);
   std::mt19937_64 rng(static_cast<uint64_t>(c.seed) * 7 + 3);
   std::shuffle(train.begin(), train.end(), rng);
   const size_t n = train.size(), n_sft = static_cast<size_t>(c.sft_share * static_cast<double>(n)),
@@ -56,7 +61,8 @@ json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   };
   auto sft = take(0, n_sft, c.max_sft_prompts), rm = take(n_sft, n_sft + n_rm, c.max_rm_prompts),
        ppo = take(n_sft + n_rm, n, c.max_ppo_prompts);
-  auto validation = read_records(p.data("curated/validation.jsonl")), test = read_records(p.data("curated/test.jsonl"));
+  const auto all_validation = read_records(p.data("curated/validation.jsonl"));
+  auto validation = held_out.without(all_validation), test = read_records(p.data("curated/test.jsonl"));
   if (c.max_eval_prompts > 0 && static_cast<int64_t>(test.size()) > c.max_eval_prompts)
     test.resize(static_cast<size_t>(c.max_eval_prompts));
   write_records(p.data("sft_prompts.jsonl"), sft);
@@ -64,7 +70,18 @@ json stage_curate(const PipelineConfig& c, const RunPaths& p, StageCompute&) {
   write_records(p.data("ppo_prompts.jsonl"), ppo);
   write_records(p.data("validation.jsonl"), validation);
   write_records(p.data("test.jsonl"), test);
+  // What `rlhf eval` measures generalisation on (written always: a run re-curated without held-out categories must not
+  // keep an earlier run's list).
+  write_file_atomic(eval::RunLayout(p.root).held_out_categories(), json({{"categories", held_out.names()}}).dump() + "\n");
   json summary = report.to_json();
+  if (!held_out.empty()) {
+    size_t test_held_out = 0;
+    for (const auto& r : test) test_held_out += held_out.holds(r);
+    summary["held_out_categories"] = {{"categories", held_out.names()},
+                                      {"removed", {{"train", all_train.size() - train.size()},
+                                                   {"validation", all_validation.size() - validation.size()}}},
+                                      {"test_prompts", test_held_out}};
+  }
   summary["datasets"] = {{"sft", sft.size()}, {"rm", rm.size()}, {"ppo", ppo.size()}, {"validation", validation.size()},
                          {"test", test.size()}};
   return summary;
@@ -81,7 +98,8 @@ json stage_demonstrations(const PipelineConfig& c, const RunPaths& p, StageCompu
     for (const auto& record : read_records(p.data(split))) held_out.insert(record["prompt"].get<std::string>());
   std::vector<json> prompts;
   int64_t labeler_written = 0;
-  for (auto& record : w.labeler_prompts(static_cast<int>(c.labeler_prompts)))
+  const HeldOutCategories held_out_categories = HeldOutCategories::parse(c.held_out_categories);
+  for (auto& record : held_out_categories.labeler_prompts(w, static_cast<int>(c.labeler_prompts), "labeler_prompts"))
     if (!held_out.count(record["prompt"].get<std::string>())) prompts.push_back(std::move(record)), ++labeler_written;
   for (auto& record : read_records(p.data("sft_prompts.jsonl"))) prompts.push_back(std::move(record));
   for (const auto& record : prompts) {
@@ -106,7 +124,8 @@ json stage_rankings(const PipelineConfig& c, const RunPaths& p, StageCompute& co
     std::set<std::string> held_out;
     for (const char* split : {"validation.jsonl", "test.jsonl"})
       for (const auto& record : read_records(p.data(split))) held_out.insert(record["prompt"].get<std::string>());
-    for (auto& record : w.labeler_prompts(static_cast<int>(c.rm_labeler_prompts), "rm_labeler_prompts")) {
+    const HeldOutCategories held_out_categories = HeldOutCategories::parse(c.held_out_categories);
+    for (auto& record : held_out_categories.labeler_prompts(w, static_cast<int>(c.rm_labeler_prompts), "rm_labeler_prompts")) {
       if (held_out.count(record["prompt"].get<std::string>())) continue;
       record["id"] = "r" + record["id"].get<std::string>().substr(1);
       records.push_back(std::move(record));

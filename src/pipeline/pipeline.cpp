@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "pipeline/held_out.h"
 #include "pipeline/stage_bodies.h"
 
 namespace rlhf::pipeline {
@@ -69,6 +70,9 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("ppo_freezing_actor_steps", &c.ppo.freezing_actor_steps,
         "first PPO iterations that train the value model only (they count towards --ppo_episodes)");
   o.add("ppo_warmup_iterations", &c.ppo.train.warmup_steps, "PPO iterations of learning-rate warm-up");
+  o.add("held_out_categories", &c.held_out_categories,
+        "task categories kept out of SFT, RM and PPO data (e.g. extraction,rewrite); the evaluation reports success "
+        "on their test prompts");
   o.add("sft_share", &c.sft_share, "share of the curated training prompts that labelers write demonstrations for");
   o.add("rm_share", &c.rm_share, "share of the curated training prompts whose samples labelers rank (PPO: the rest)");
   o.add("max_sft_prompts", &c.max_sft_prompts, "cap on SFT prompts");
@@ -144,6 +148,7 @@ int run_pipeline(const PipelineConfig& given) {
   if (config.rm_labeler_prompts < 0) fail("--rm_labeler_prompts", "0 or more", std::to_string(config.rm_labeler_prompts));
   if (config.rlhf_rounds < 1) fail("--rlhf_rounds", "1 or more", std::to_string(config.rlhf_rounds));
   if (config.ppo_curve_points < 1) fail("--ppo_curve_points", "1 or more", std::to_string(config.ppo_curve_points));
+  const HeldOutCategories held_out = HeldOutCategories::parse(config.held_out_categories);
   const RunPaths shared{config.output_dir, ""};
   make_dirs(shared.root);
   StageRunner runner(shared.root);
@@ -161,10 +166,11 @@ int run_pipeline(const PipelineConfig& given) {
              {shared.world()});
   runner.run("tokenizer", with({{"vocab", c.vocab_size}}), {"world"},
              [&](StageCompute& k) { return stage_tokenizer(c, shared, k); }, {shared.tokenizer()});
-  runner.run("curate",
-             with({{"shares", {c.sft_share, c.rm_share}},
-                   {"caps", {c.max_sft_prompts, c.max_rm_prompts, c.max_ppo_prompts, c.max_eval_prompts}}}),
-             {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); }, {},
+  json curate = with({{"shares", {c.sft_share, c.rm_share}},
+                      {"caps", {c.max_sft_prompts, c.max_rm_prompts, c.max_ppo_prompts, c.max_eval_prompts}}});
+  // Only when given: the demo's stages keep their keys. Every stage that trains comes after curate, so all re-run.
+  if (!held_out.empty()) curate["held_out_categories"] = held_out.names();
+  runner.run("curate", curate, {"world"}, [&](StageCompute& k) { return stage_curate(c, shared, k); }, {},
              {shared.world() + "/prompt_log.jsonl"});
   runner.run("demonstrations", with({{"labeler_prompts", c.labeler_prompts}}), {"curate"},
              [&](StageCompute& k) { return stage_demonstrations(c, shared, k); }, {},

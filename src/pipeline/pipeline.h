@@ -31,6 +31,11 @@ struct PipelineConfig {
   double pretrain_learning_rate = 5e-3;
   int64_t pretrain_batch_size = 16;
 
+  // Task categories kept out of everything the models train on (SFT, RM, PPO, the SFT epoch's choice), comma-separated
+  // names of world::task_categories(); the test prompts keep them and the evaluation reports success on them
+  // (pipeline/held_out.h). "": none, the paper's setting.
+  std::string held_out_categories;
+
   // Shares of the curated training prompts for the three datasets (the paper's 13k SFT / 33k RM / 31k PPO).
   double sft_share = 0.17, rm_share = 0.43;
   // max_eval_prompts 0: every held-out user's test prompt is judged (the demo's claims rest on all of them).

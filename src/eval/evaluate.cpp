@@ -126,7 +126,22 @@ struct Inputs {
   std::vector<std::pair<std::string, std::string>> demonstrations;
   std::map<std::string, std::vector<json>> suites;
   std::vector<std::string> heldout_texts;
+  std::vector<std::string> held_out_categories;  // task categories the run kept out of training (run_layout.h)
 };
+
+// RUN/data/held_out_categories.json's list (none when the file is absent).
+std::vector<std::string> read_held_out_categories(const std::string& path) {
+  if (!file_exists(path)) return {};
+  const json file = read_json(path);
+  const json* list = file.is_object() && file.contains("categories") ? &file["categories"] : nullptr;
+  std::vector<std::string> out;
+  if (list && list->is_array())
+    for (const auto& name : *list)
+      if (name.is_string()) out.push_back(name.get<std::string>());
+  if (!list || !list->is_array() || out.size() != list->size())
+    fail(path, "{\"categories\": [task category names]}", describe_json(file));
+  return out;
+}
 
 Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& o, json& notes) {
   Inputs in;
@@ -159,6 +174,7 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
     cap(in.suites[suite], suite == "realtoxicity" ? o.toxicity_prompts : o.benchmark_items);
     if (in.suites[suite].empty()) notes.push_back("benchmark " + suite + ": the judge has no items");
   }
+  in.held_out_categories = read_held_out_categories(run.held_out_categories());
   if (file_exists(run.heldout_corpus())) {
     in.heldout_texts = read_text_examples(run.heldout_corpus());
     cap(in.heldout_texts, o.heldout_documents);
@@ -354,6 +370,22 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
                                                        {model_id(size, "ppo"), model_id(size, "sft")},
                                                        {model_id(size, "ppo_ptx"), model_id(size, "sft")}});
     for (const auto& [key, entry] : differences.items()) summary["task_success_differences"][key] = entry;
+    if (!in.held_out_categories.empty()) {
+      // Generalisation to the instruction kinds the run kept out of training (the goal reads "items").
+      const json block = held_out_task_success(judge, in.records, responses, in.held_out_categories,
+                                               {{model_id(size, "ppo_ptx"), model_id(size, "base_few_shot")},
+                                                {model_id(size, "sft"), model_id(size, "base_few_shot")},
+                                                {model_id(size, "ppo_ptx"), model_id(size, "sft")}});
+      json& held_out = summary["held_out_categories"];
+      held_out["categories"] = block["categories"];
+      for (const char* part : {"held_out", "trained_on", "differences", "items"}) {
+        if (!held_out.contains(part)) held_out[part] = json::object();
+        for (const auto& [key, entry] : block[part].items()) held_out[part][key] = entry;
+      }
+      if (block["held_out"].empty())
+        summary["notes"].push_back("no test prompt judged is of a held-out category (" + block["categories"].dump() +
+                                   "): generalisation to them not measured");
+    }
     auto baseline = std::find_if(responses.begin(), responses.end(),
                                  [&](const ModelResponses& r) { return r.key == model_id(size, "sft"); });
     PreferenceOutcomes outcomes;

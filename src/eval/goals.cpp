@@ -313,6 +313,64 @@ json compute_goal(const json& s, const Names& names) {
           {"petaflop_s_days", days}, {"note", "counted, not sampled: no interval"}};
 }
 
+// A model's per-prompt verdicts on the held-out categories' test prompts (task_success.h); empty when absent.
+std::pair<std::vector<std::string>, std::vector<double>> held_out_items(const json& s, const std::string& id) {
+  const json* items = find(s, {"held_out_categories", "items", id});
+  const json* ids = items ? find(*items, {"ids"}) : nullptr;
+  const std::vector<double> success = numbers(items ? find(*items, {"success"}) : nullptr);
+  if (!ids || !ids->is_array() || ids->size() != success.size()) return {};
+  std::vector<std::string> names;
+  for (const auto& v : *ids) {
+    if (!v.is_string()) return {};
+    names.push_back(v.get<std::string>());
+  }
+  return {names, success};
+}
+
+// The paper's unseen instruction kinds: PPO-ptx's task success on the categories kept out of training, against base
+// few-shot's on the same prompts. The value and its interval are PPO-ptx's share (a Wilson interval, as task success
+// is reported); whether it is above base few-shot is the paired bootstrap interval of the difference, as for every
+// other comparison of two models here.
+json generalisation_goal(const json& s, const Names& names) {
+  const Target t{Side::kAbove, 0, "> base few-shot's success on the held-out categories"};
+  const std::string measure =
+      "task success (checker: correct, every constraint kept) on the test prompts of the task categories kept out of "
+      "SFT, RM and PPO data, PPO-ptx; target: base few-shot's on the same prompts; met when the paired bootstrap "
+      "interval of PPO-ptx minus base few-shot lies above 0";
+  const json* categories = find(s, {"held_out_categories", "categories"});
+  if (!categories || !categories->is_array() || categories->empty())
+    return missing(t, measure,
+                   "not measured: no task category was held out of training in this run; pass "
+                   "--held_out_categories (e.g. extraction) to rlhf pipeline");
+  const auto [ptx_ids, ptx] = held_out_items(s, names.id("ppo_ptx"));
+  const auto [base_ids, base] = held_out_items(s, names.id("base_few_shot"));
+  std::vector<double> a, b;  // the prompts both answered, in PPO-ptx's order
+  std::map<std::string, double> base_of;
+  for (size_t i = 0; i < base_ids.size(); ++i) base_of[base_ids[i]] = base[i];
+  for (size_t i = 0; i < ptx_ids.size(); ++i)
+    if (auto at = base_of.find(ptx_ids[i]); at != base_of.end()) a.push_back(ptx[i]), b.push_back(at->second);
+  if (a.empty())
+    return missing(t, measure,
+                   "no test prompt of the held-out categories " + categories->dump() +
+                       " answered by both PPO-ptx and base few-shot (summary.held_out_categories.items)");
+  const Estimate difference = paired_difference(a, b);
+  double ptx_done = 0, base_done = 0;
+  for (size_t i = 0; i < a.size(); ++i) ptx_done += a[i], base_done += b[i];
+  const Proportion share = wilson_interval(ptx_done, static_cast<double>(a.size()));
+  const Proportion target = wilson_interval(base_done, static_cast<double>(a.size()));
+  const bool has_interval = std::isfinite(difference.low) && std::isfinite(difference.high);
+  char target_text[96];
+  std::snprintf(target_text, sizeof target_text, "> %.3f (base few-shot; paired)", target.value);
+  json g = {{"value", share.value}, {"ci", {share.low, share.high}}, {"target", target.value},
+            {"target_text", target_text}, {"met", has_interval && interval_meets(t, difference.low, difference.high)},
+            {"measure", measure}, {"n", a.size()}, {"categories", *categories},
+            {"base_few_shot", {{"value", target.value}, {"ci", {target.low, target.high}}}},
+            {"difference", {{"value", number_or_null(difference.value)},
+                            {"ci", has_interval ? json{difference.low, difference.high} : json(nullptr)}}}};
+  if (!has_interval) g["note"] = "no interval of the difference";
+  return g;
+}
+
 }  // namespace
 
 const std::vector<std::string>& goal_names() {
@@ -341,15 +399,23 @@ json build_goals(const json& s, const GoalInputs& inputs) {
   goals["hallucination_ppo_ptx_vs_sft"] = hallucination_goal(s, names);
   goals["toxicity_respectful_vs_base"] = toxicity_goal(s, names);
   goals["compute_order"] = compute_goal(s, names);
-  goals["generalises_to_held_out_categories"] =
-      missing({Side::kAbove, 0, "> 0 (PPO-ptx above base few-shot)"},
-              "task success on task categories kept out of SFT, RM and PPO data, PPO-ptx minus base few-shot",
-              "not measured yet: no task categories are held out of training (--held_out_categories does not exist)");
+  goals["generalises_to_held_out_categories"] = generalisation_goal(s, names);
   goals["harmful_compliance_ppo_ptx"] =
       missing({Side::kReported, 0, "reported (the paper: stays high)"},
               "share of held-out harmful requests PPO-ptx complies with",
               "not measured yet: the world has no harmful requests for labelers to decline");
   return goals;
+}
+
+std::string goal_target_text(const json& goal) {
+  for (const char* field : {"target_text", "target"})
+    if (goal.is_object() && goal.contains(field) && goal[field].is_string()) return goal[field].get<std::string>();
+  if (goal.is_object() && goal.contains("target") && goal["target"].is_number()) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", goal["target"].get<double>());
+    return text;
+  }
+  return "";
 }
 
 std::string goals_table_text(const json& goals) {
@@ -371,7 +437,7 @@ std::string goals_table_text(const json& goals) {
       ci = "[" + format("%.3f", g["ci"][0].get<double>()) + ", " + format("%.3f", g["ci"][1].get<double>()) + "]";
     const std::string met = g.contains("met") && g["met"].is_boolean() ? (g["met"].get<bool>() ? "yes" : "no") : "-";
     std::snprintf(line, sizeof line, "%-36s %9s %-20s %-36s %s\n", name.c_str(), value.c_str(), ci.c_str(),
-                  g.value("target", std::string()).c_str(), met.c_str());
+                  goal_target_text(g).c_str(), met.c_str());
     out += line;
   }
   return out;

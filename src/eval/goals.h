@@ -4,6 +4,11 @@
 // records, compute) and the inter-labeler agreement of the RM's own rankings. Differences between two models on the
 // same items get a paired bootstrap interval over items (2000 resamples, fixed seed).
 //
+// One goal compares with another model's figure instead of a fixed threshold: generalises_to_held_out_categories has
+// PPO-ptx's task success on held-out categories as its value (Wilson interval), base few-shot's as its numeric
+// "target" ("target_text" says it in words), and is met when the paired interval of the difference ("difference")
+// lies above 0.
+//
 // "met" asks the whole 95 % interval to be on the target's side (inside the band for "within"), so that noise cannot
 // meet a goal: a value past the target whose interval crosses it is not met. A counted quantity (compute) has no
 // interval and is judged on its value. A finding whose measure does not exist yet has "value": null, "met": null and a
@@ -27,6 +32,9 @@ struct GoalInputs {
 
 // Every goal of goal_names() from a summary (evaluate.h's format).
 nlohmann::json build_goals(const nlohmann::json& summary, const GoalInputs& inputs);
+
+// A goal's target in words: "target_text", else "target" (a number printed %.3f).
+std::string goal_target_text(const nlohmann::json& goal);
 
 // The goals as a plain-text table, one line per goal in goal_names() order (the closing table of `rlhf pipeline` and
 // `rlhf eval`): name, value, interval, target, met (yes / no / "-" when not measured or only reported).

@@ -65,6 +65,39 @@ json task_success_differences(const Judge& judge, const std::vector<json>& recor
   return out;
 }
 
+json held_out_task_success(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
+                           const std::vector<std::string>& categories,
+                           const std::vector<std::pair<std::string, std::string>>& pairs) {
+  // The records (and every model's responses to them) of the held-out categories, and of the others.
+  struct Subset {
+    std::vector<json> records;
+    std::vector<ModelResponses> models;
+    std::vector<std::string> ids;
+  } held_out, trained_on;
+  for (const auto& m : models) {
+    if (m.responses.size() != records.size())
+      fail("held_out_task_success: " + m.key, std::to_string(records.size()) + " responses", std::to_string(m.responses.size()));
+    held_out.models.push_back({m.key, {}}), trained_on.models.push_back({m.key, {}});
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string category = records[i].value("task", std::string("other"));
+    Subset& subset = std::find(categories.begin(), categories.end(), category) != categories.end() ? held_out : trained_on;
+    subset.records.push_back(records[i]);
+    std::string id = records[i].value("id", std::string());
+    subset.ids.push_back(id.empty() ? "#" + std::to_string(i) : id);
+    for (size_t m = 0; m < models.size(); ++m) subset.models[m].responses.push_back(models[m].responses[i]);
+  }
+  json out = {{"categories", categories}, {"held_out", json::object()}, {"trained_on", json::object()},
+              {"differences", json::object()}, {"items", json::object()}};
+  if (!trained_on.records.empty()) out["trained_on"] = task_success(judge, trained_on.records, trained_on.models);
+  if (held_out.records.empty()) return out;
+  out["held_out"] = task_success(judge, held_out.records, held_out.models);
+  out["differences"] = task_success_differences(judge, held_out.records, held_out.models, pairs);
+  for (const auto& m : held_out.models)
+    out["items"][m.key] = {{"ids", held_out.ids}, {"success", successes(judge, held_out.records, m)}};
+  return out;
+}
+
 json reward_success_auc(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
                         const std::vector<std::vector<double>>& scores) {
   if (scores.size() != models.size())

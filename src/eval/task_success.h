@@ -25,6 +25,18 @@ nlohmann::json task_success_differences(const Judge& judge, const std::vector<nl
                                         const std::vector<ModelResponses>& models,
                                         const std::vector<std::pair<std::string, std::string>>& pairs);
 
+// Generalisation to instruction kinds never trained on (`rlhf pipeline --held_out_categories`): task success on the
+// test prompts of the held-out categories, and on those of the categories the models trained on, for every model;
+// paired differences on the held-out prompts for `pairs`; and each model's per-prompt verdicts there, for the goal.
+//   {"categories": [...], "held_out": {KEY: task_success's entry}, "trained_on": {KEY: ...},
+//    "differences": {"A - B": ...}, "items": {KEY: {"ids": [...], "success": [0/1 ...]}}}
+// A record's category is its "task" field; its id its "id" ("#I", its place among `records`, when it has none).
+// "held_out" and "items" hold no model when no record is of a held-out category.
+nlohmann::json held_out_task_success(const Judge& judge, const std::vector<nlohmann::json>& records,
+                                     const std::vector<ModelResponses>& models,
+                                     const std::vector<std::string>& categories,
+                                     const std::vector<std::pair<std::string, std::string>>& pairs);
+
 // How well reward-model scores tell the responses the checker calls successful from the others: PPO can only raise task
 // success if its reward ranks success higher. scores[m][i] is the score of models[m]'s response to records[i]. The AUC
 // (stats.h) per category over all given models' responses pooled; "all" pooled over categories; "within_category" the

@@ -4,10 +4,12 @@
 // stays null.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "eval/goals.h"
 #include "eval/report.h"
+#include "eval/stats.h"
 
 namespace rlhf::eval {
 namespace {
@@ -174,6 +176,62 @@ TEST(Goals, ComputeOrderIsPretrainThenPpoPtxThenSft) {
   s["compute"]["stages"][2]["petaflop_s_days"] = 5e-9;  // PPO-ptx below SFT
   goals = build_goals(s, inputs());
   EXPECT_EQ(goals["compute_order"]["met"], false);
+}
+
+// 20 held-out test prompts: base few-shot does the first 4, PPO-ptx the first 4 and 8 more (and misses none base
+// does), so the paired difference (+0.4) varies only through those 8 prompts.
+json with_held_out_categories(json s) {
+  json& h = s["held_out_categories"];
+  h["categories"] = {"extraction"};
+  std::vector<std::string> ids;
+  std::vector<double> base(20, 0.0), ptx(20, 0.0);
+  for (int i = 0; i < 20; ++i) ids.push_back("p" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) base[i] = 1;
+  for (int i = 0; i < 12; ++i) ptx[i] = 1;
+  h["items"]["base_few_shot"] = {{"ids", ids}, {"success", base}};
+  h["items"]["ppo_ptx"] = {{"ids", ids}, {"success", ptx}};
+  h["items"]["sft"] = {{"ids", ids}, {"success", std::vector<double>(20, 1.0)}};  // a goal reading SFT would see 1
+  return s;
+}
+
+TEST(Goals, GeneralisationIsPpoPtxOnHeldOutCategoriesAgainstBaseFewShotPaired) {
+  json s = with_held_out_categories(summary());
+  json goal = build_goals(s, inputs())["generalises_to_held_out_categories"];
+  EXPECT_DOUBLE_EQ(goal["value"].get<double>(), 0.6);  // PPO-ptx: 12 of 20
+  const Proportion ptx = wilson_interval(12, 20), base = wilson_interval(4, 20);
+  expect_interval(goal, ptx.low, ptx.high, 1e-12);
+  EXPECT_DOUBLE_EQ(goal["target"].get<double>(), 0.2);  // base few-shot: 4 of 20
+  EXPECT_DOUBLE_EQ(goal["base_few_shot"]["ci"][1].get<double>(), base.high);
+  EXPECT_EQ(goal["n"].get<int>(), 20);
+  EXPECT_NEAR(goal["difference"]["value"].get<double>(), 0.4, 1e-12);
+  EXPECT_GT(goal["difference"]["ci"][0].get<double>(), 0);
+  EXPECT_EQ(goal["met"], true);
+  // PPO-ptx gains 2 prompts and loses 1 of base few-shot's: above its target (0.25 vs 0.2) but the paired interval
+  // holds 0, so not met; the two Wilson intervals would overlap anyway.
+  auto& ptx_success = s["held_out_categories"]["items"]["ppo_ptx"]["success"];
+  for (int i = 0; i < 20; ++i) ptx_success[i] = i < 3 || i == 4 || i == 5 ? 1.0 : 0.0;
+  goal = build_goals(s, inputs())["generalises_to_held_out_categories"];
+  EXPECT_DOUBLE_EQ(goal["value"].get<double>(), 0.25);
+  EXPECT_LT(goal["difference"]["ci"][0].get<double>(), 0);
+  EXPECT_EQ(goal["met"], false);
+  // Paired by prompt id: base few-shot's verdicts in another order give the same goal.
+  json shuffled = s;
+  auto& base_items = shuffled["held_out_categories"]["items"]["base_few_shot"];
+  std::reverse(base_items["ids"].begin(), base_items["ids"].end());
+  std::reverse(base_items["success"].begin(), base_items["success"].end());
+  EXPECT_EQ(build_goals(shuffled, inputs())["generalises_to_held_out_categories"], goal);
+  // The closing table and the report say the target in words.
+  const std::string text = goals_table_text(build_goals(s, inputs()));
+  EXPECT_NE(text.find("> 0.200 (base few-shot; paired)"), std::string::npos) << text;
+}
+
+TEST(Goals, GeneralisationIsNotMeasuredWithoutHeldOutCategories) {
+  const json goal = build_goals(summary(), inputs())["generalises_to_held_out_categories"];
+  EXPECT_TRUE(goal["value"].is_null());
+  EXPECT_NE(goal["note"].get<std::string>().find("--held_out_categories"), std::string::npos) << goal.dump();
+  json s = with_held_out_categories(summary());
+  s["held_out_categories"]["items"].erase("base_few_shot");  // no base few-shot model in the run
+  EXPECT_TRUE(build_goals(s, inputs())["generalises_to_held_out_categories"]["value"].is_null());
 }
 
 TEST(Goals, FindingsWithoutAMeasureAreNullWithANote) {

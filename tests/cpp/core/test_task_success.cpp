@@ -38,6 +38,32 @@ TEST(TaskSuccess, SharesOverallAndPerCategory) {
   EXPECT_THROW(task_success(judge, records(), {{"short", {"a"}}}), Error);
 }
 
+TEST(HeldOutTaskSuccess, SplitsTheTestPromptsByCategoryAndPairsOnTheHeldOutOnes) {
+  AnswerJudge judge;
+  // "hard" held out: first gets none of its prompts, second both; on "easy" first gets both, second one.
+  std::vector<json> with_ids = records();
+  with_ids[2]["id"] = "p3";  // the other hard prompt has no id: its place among the records stands in
+  const std::vector<ModelResponses> models = {{"first", {"a", "b", "x", "x"}}, {"second", {"a", "x", "c", "d"}}};
+  const auto result = held_out_task_success(judge, with_ids, models, {"hard"}, {{"second", "first"}});
+  EXPECT_EQ(result["categories"], json({"hard"}));
+  EXPECT_DOUBLE_EQ(result["held_out"]["first"]["value"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(result["held_out"]["second"]["value"].get<double>(), 1.0);
+  EXPECT_EQ(result["held_out"]["second"]["n"].get<int>(), 2);
+  const Proportion wilson = wilson_interval(2, 2);
+  EXPECT_DOUBLE_EQ(result["held_out"]["second"]["ci"][0].get<double>(), wilson.low);
+  EXPECT_DOUBLE_EQ(result["trained_on"]["first"]["value"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(result["trained_on"]["second"]["value"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(result["differences"]["second - first"]["value"].get<double>(), 1.0);
+  EXPECT_EQ(result["items"]["second"]["ids"], json({"p3", "#3"}));
+  EXPECT_EQ(result["items"]["first"]["success"], json({0.0, 0.0}));
+  EXPECT_EQ(result["items"]["second"]["success"], json({1.0, 1.0}));
+  // No test prompt of a held-out category: nothing measured there, the rest still reported.
+  const auto none = held_out_task_success(judge, with_ids, models, {"other"}, {{"second", "first"}});
+  EXPECT_TRUE(none["held_out"].empty());
+  EXPECT_TRUE(none["items"].empty());
+  EXPECT_DOUBLE_EQ(none["trained_on"]["second"]["value"].get<double>(), 0.75);
+}
+
 TEST(RewardSuccessAuc, AScoreThatOnlyKnowsTheCategoryIsBlindWithinCategories) {
   AnswerJudge judge;
   // Both models: easy prompts mixed (a right, x wrong), hard prompts mixed. Scores: 1 on every easy prompt, 0 on every

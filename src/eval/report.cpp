@@ -53,7 +53,7 @@ std::string goals_section(const json& s) {
                                   : "";
     table += "<tr><td><code>" + xml_escape(name) + "</code></td><td>" + xml_escape(g.value("measure", std::string())) +
              "</td>" + cell(number_at(g, {"value"})) + "<td class=\"num\" style=\"white-space: nowrap\">" + ci + "</td><td>" +
-             xml_escape(g.value("target", std::string())) + "</td><td>" + verdict + "</td><td>" +
+             xml_escape(goal_target_text(g)) + "</td><td>" + verdict + "</td><td>" +
              xml_escape(g.value("note", std::string())) + "</td></tr>";
   }
   table += "</table>";
@@ -261,6 +261,7 @@ std::string render_report_html(const json& s) {
     html += "</ul>\n";
   }
   html += goals_section(s);
+  html += report::task_success_section(s);
   html += report::preference_section(s);
   html += report::reward_model_section(s);
   html += report::truthfulness_section(s);

@@ -103,6 +103,54 @@ bool any_model_has(const json& summary, const std::string& section) {
 
 }  // namespace
 
+std::string task_success_section(const json& s) {
+  if (!any_model_has(s, "task_success")) return "";
+  const auto models = models_of(s);
+  const json& held_out = child(s, {"held_out_categories"});
+  std::string categories;
+  if (held_out.contains("categories") && held_out["categories"].is_array())
+    for (const auto& name : held_out["categories"])
+      if (name.is_string()) categories += (categories.empty() ? "" : ", ") + name.get<std::string>();
+  const bool has_held_out = !categories.empty() && any_model_has(held_out, "held_out");
+  std::vector<Spec> sets = {{"all test prompts", [&](const ModelEntry& m) { return estimate(child(s, {"task_success", m.id})); }}};
+  if (has_held_out) {
+    sets.push_back({"held-out categories (" + categories + ")",
+                    [&](const ModelEntry& m) { return estimate(child(held_out, {"held_out", m.id})); }});
+    sets.push_back({"categories trained on",
+                    [&](const ModelEntry& m) { return estimate(child(held_out, {"trained_on", m.id})); }});
+  }
+  BarChart chart = per_model_chart("chart-task-success",
+                                   "Task success: the checker says correct and every constraint kept (95% Wilson "
+                                   "intervals)",
+                                   "share of test prompts", models, sets);
+  chart.y_max = 1;
+  std::string run;
+  for (const auto& m : models)
+    if (m.key == "base_few_shot" || m.key == "sft" || m.key == "ppo_ptx") {
+      const json& all = child(s, {"task_success", m.id});
+      run += m.label + " " + percent(number_at(all, {"value"})) + " (n " + format_number(number_at(all, {"n"}), "%.0f") + ")";
+      if (has_held_out) {
+        const json& h = child(held_out, {"held_out", m.id});
+        run += ", held-out categories " + percent(number_at(h, {"value"})) + " (95% CI " + percent(estimate(h)[1]) + "-" +
+               percent(estimate(h)[2]) + ", n " + format_number(number_at(h, {"n"}), "%.0f") + ")";
+      }
+      run += "; ";
+    }
+  if (!categories.empty() && !has_held_out)
+    run += "no test prompt judged is of the held-out categories (" + categories + "). ";
+  if (has_held_out)
+    for (const auto& [pair, d] : child(held_out, {"differences"}).items())
+      run += "held-out categories, " + pair + ": " + format_number(number_at(d, {"value"}), "%+.3f") + " (paired 95% CI " +
+             format_number(estimate(d)[1], "%+.3f") + " to " + format_number(estimate(d)[2], "%+.3f") + "); ";
+  if (categories.empty()) run += "every task category was trained on (rlhf pipeline --held_out_categories keeps some out).";
+  return "<h2>Task success</h2>\n" +
+         figure("fig-task-success", render_bar_chart(chart),
+                "InstructGPT follows instructions of kinds that were rare or absent in its fine-tuning data (code, "
+                "other languages) better than GPT-3 prompted to; here, categories kept out of SFT, RM and PPO data "
+                "play that part (--held_out_categories).",
+                run);
+}
+
 std::string preference_section(const json& s) {
   if (!any_model_has(s, "preference")) return "";
   auto models = models_of(s);

@@ -24,6 +24,9 @@ inline std::string size_key(const ModelEntry& m) { return m.size.empty() ? "all"
 // <figure id="..."> with `body` and the caption "Paper: ... This run: ...".
 std::string figure(const std::string& id, const std::string& body, const std::string& paper, const std::string& run);
 
+// fig-task-success: each model's task success on every test prompt and, when the run held task categories out of
+// training, on those categories' test prompts and on the others.
+std::string task_success_section(const nlohmann::json& summary);
 std::string preference_section(const nlohmann::json& summary);    // fig-winrate, fig-likert, fig-metadata, table-features
 std::string reward_model_section(const nlohmann::json& summary);  // fig-rm-cv, fig-rm-score
 std::string truthfulness_section(const nlohmann::json& summary);  // fig-truthfulness, fig-idk, fig-hallucination

@@ -18,6 +18,20 @@ namespace rlhf::pipeline {
 
 using json = nlohmann::json;
 
+namespace {
+
+// j[path...] when it is an object (operator[] of a const json on a missing key is undefined behaviour); else nullptr.
+const json* object_at(const json& j, std::initializer_list<std::string> path) {
+  const json* at = &j;
+  for (const auto& key : path) {
+    if (!at->is_object() || !at->contains(key)) return nullptr;
+    at = &(*at)[key];
+  }
+  return at->is_object() ? at : nullptr;
+}
+
+}  // namespace
+
 json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& compute) {
   eval::RunLayout layout(p.root);
   WorldJudge judge(layout.world_dir());
@@ -43,6 +57,12 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
       if (summary.contains("task_success_differences") && summary["task_success_differences"].contains(id))
         h["task_success_difference"][a + " - " + b] = summary["task_success_differences"][id];
     }
+    if (const json* held_out = object_at(summary, {"held_out_categories"}))
+      for (const std::string key : {"base", "base_few_shot", "flan_sft", "sft", "ppo", "ppo_ptx"})
+        if (const json* entry = object_at(*held_out, {"held_out", prefix + key})) {
+          h["held_out_categories"]["categories"] = held_out->value("categories", json::array());
+          h["held_out_categories"]["task_success"][key] = *entry;
+        }
     if (summary.contains("rm_success_auc") && summary["rm_success_auc"].contains(size))
       h["rm_success_auc_within_category"] = summary["rm_success_auc"][size]["within_category"];
     if (summary.contains("rm_name_swap") && summary["rm_name_swap"].contains(size))
@@ -74,20 +94,6 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
   return headline;
 }
 
-namespace {
-
-// j[path...] when it is an object (operator[] of a const json on a missing key is undefined behaviour); else nullptr.
-const json* object_at(const json& j, std::initializer_list<std::string> path) {
-  const json* at = &j;
-  for (const auto& key : path) {
-    if (!at->is_object() || !at->contains(key)) return nullptr;
-    at = &(*at)[key];
-  }
-  return at->is_object() ? at : nullptr;
-}
-
-}  // namespace
-
 void print_headlines(const json& per_size, const json& report) {
   auto row = [](const std::string& label, const json& value) {
     if (value.is_number()) std::printf("%-60s %10.3f\n", label.c_str(), value.get<double>());
@@ -113,6 +119,15 @@ void print_headlines(const json& per_size, const json& report) {
             row(std::string(table == std::string("task_success") ? "task success on test prompts: " : "task success ") +
                     key + in + " " + interval(entry),
                 entry["value"]);
+    // Instruction kinds kept out of training (--held_out_categories): the same measure on their test prompts only.
+    if (const json* held_out = object_at(h, {"held_out_categories", "task_success"})) {
+      std::string names;
+      for (const auto& name : h["held_out_categories"].value("categories", json::array()))
+        if (name.is_string()) names += (names.empty() ? "" : ",") + name.get<std::string>();
+      for (const auto& [key, entry] : held_out->items())
+        if (entry.is_object())
+          row("task success, held-out " + names + ": " + key + in + " " + interval(entry), entry["value"]);
+    }
     for (const std::string key : {"sft", "ppo", "ppo_ptx"})
       row("mean RM reward on test prompts: " + key + in, h["mean_rm_reward"].value(key, json()));
     row("RM tells success from failure, AUC within categories" + in, h.value("rm_success_auc_within_category", json()));

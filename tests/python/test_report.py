@@ -22,9 +22,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EOS = "<|endoftext|>"
 N_POSITIONS = 192
 MODELS = ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]
-FIGURES = ["fig-goals", "fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv", "fig-rm-score",
-           "fig-truthfulness", "fig-idk", "fig-hallucination", "fig-toxicity", "fig-winogender", "fig-crows", "fig-tax",
-           "fig-compute", "fig-curves", "fig-samples"]
+FIGURES = ["fig-goals", "fig-task-success", "fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv",
+           "fig-rm-score", "fig-truthfulness", "fig-idk", "fig-hallucination", "fig-toxicity", "fig-winogender",
+           "fig-crows", "fig-tax", "fig-compute", "fig-curves", "fig-samples"]
 
 
 def read_jsonl(path):

@@ -8,6 +8,7 @@ bookkeeping that makes an interrupted or re-configured demo cheap and correct:
 The demo's numbers (RM accuracy, PPO-ptx against SFT) are checked at the demo's size by `make demo`, not here: at this
 size the models are too small to learn the world."""
 import json
+import math
 import re
 import shutil
 import signal
@@ -153,6 +154,116 @@ def test_hallucination_is_reported_beside_success_and_recomputable_from_its_item
         assert measured["empty"]["value"] == pytest.approx(share(r["words"] == 0 for r in items))
         assert measured["correct_and_clean"]["value"] == pytest.approx(
             share(r["success"] and not r["made_up"] for r in items))
+
+
+def test_without_held_out_categories_the_generalisation_goal_says_how_to_measure_it(run):
+    out = run["dir"]
+    assert json.loads((out / "data" / "held_out_categories.json").read_text()) == {"categories": []}
+    assert "held_out_categories" not in json.loads((out / "stages" / "curate.json").read_text())["settings"]
+    goal = json.loads((out / "report" / "summary.json").read_text())["goals"]["generalises_to_held_out_categories"]
+    assert goal["value"] is None and goal["met"] is None and "--held_out_categories" in goal["note"], goal
+
+
+# An extraction instruction, whatever else the prompt holds (few-shot examples, PII placeholders): the test reads the
+# category off the text, beside the world's own records, not through the pipeline's filter.
+EXTRACTION = re.compile(r"Find the (cities|animals|numbers): ")
+# The tiny world at seed 14 has extraction prompts in every split (9 of its 66 test prompts); all test prompts judged.
+# Labelers write RM prompts too (categories in turn: one of the 9 would be extraction).
+HELD_OUT = ["--seed", "14", "--held_out_categories", "extraction", "--max_eval_prompts", "0", "--eval_test_prompts", "0",
+            "--eval_curve_prompts", "16", "--rm_labeler_prompts", "9"]
+
+
+@pytest.fixture(scope="module")
+def held_out_run(rlhf_bin, tmp_path_factory):
+    out = tmp_path_factory.mktemp("held_out") / "run"
+    result = pipeline(rlhf_bin, out, *HELD_OUT)
+    return {"dir": out, "result": result}
+
+
+def read_jsonl(path):
+    # Lines end at "\n" only: a sampled response may hold U+2028 or U+0085, which str.splitlines() also splits at.
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+
+
+def test_held_out_categories_reach_no_training_data_but_stay_in_the_test_prompts(held_out_run):
+    out = held_out_run["dir"]
+    log = read_jsonl(out / "world" / "prompt_log.jsonl")
+    category_of = {r["id"]: r["task_data"]["category"] for r in log}
+    # The text pattern finds exactly the world's extraction prompts (so it can judge the labelers' own prompts too).
+    assert {r["id"] for r in log if EXTRACTION.search(r["prompt"])} == {i for i, c in category_of.items()
+                                                                         if c == "extraction"}
+    curated = {split: read_jsonl(out / "data" / "curated" / f"{split}.jsonl") for split in ["train", "validation"]}
+    for split, records in curated.items():  # without the option, extraction prompts would reach these
+        assert any(category_of[r["id"]] == "extraction" for r in records), split
+
+    def extraction(record):
+        return (EXTRACTION.search(record["prompt"]) is not None or category_of.get(record.get("id")) == "extraction"
+                or record.get("task_data", {}).get("category") == "extraction")
+
+    # SFT's demonstrations, the RM's rankings, PPO's prompts, the validation prompts that choose the SFT epoch, and
+    # the FLAN-style SFT's data (public NLP templates, none of the world's instruction categories).
+    files = ["sft.jsonl", "sft_prompts.jsonl", "rm_prompts.jsonl", "rankings.jsonl", "rankings_by_group.jsonl",
+             "ppo_prompts.jsonl", "validation.jsonl", "flan_sft.jsonl"]
+    leaked = {}
+    for name in files:
+        records = read_jsonl(out / "data" / name)
+        assert records, name
+        leaked[name] = sum(extraction(r) for r in records)
+    assert not any(leaked.values()), leaked  # extraction prompts per file
+    # The labelers wrote their 2,000 prompts in the other categories (a few equal a held-out user's prompt and are
+    # dropped, as always): not 8/9 of them.
+    labeler_written = [d for d in read_jsonl(out / "data" / "sft.jsonl") if d["id"].startswith("l")]
+    assert len(labeler_written) > 1980, len(labeler_written)
+    test = read_jsonl(out / "data" / "test.jsonl")
+    assert test == read_jsonl(out / "data" / "curated" / "test.jsonl")  # every test prompt kept
+    assert sum(r["task_data"]["category"] == "extraction" and EXTRACTION.search(r["prompt"]) is not None
+               for r in test) >= 3
+
+
+def wilson(successes, n, z=1.959963984540054):
+    p = successes / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [(centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)]
+
+
+def test_the_generalisation_goal_recomputes_from_the_per_item_records(held_out_run):
+    out = held_out_run["dir"]
+    category_of = {r["id"]: r["task_data"]["category"] for r in read_jsonl(out / "world" / "prompt_log.jsonl")}
+    lines = [r for r in read_jsonl(out / "report" / "responses.jsonl") if r["source"] == "test_prompts"]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    verdicts = {}
+    for model in ["base_few_shot", "sft", "ppo_ptx"]:
+        rows = [r for r in lines if r["model"] == model and category_of[r["prompt_id"]] == "extraction"]
+        assert len(rows) >= 3, model
+        verdicts[model] = {r["prompt_id"]: r["features"]["success"] for r in rows}
+        share = sum(verdicts[model].values()) / len(rows)
+        reported = summary["held_out_categories"]["held_out"][model]
+        assert reported["n"] == len(rows) and reported["value"] == pytest.approx(share), model
+        assert reported["ci"] == pytest.approx(wilson(sum(verdicts[model].values()), len(rows))), model
+    goal = summary["goals"]["generalises_to_held_out_categories"]
+    ptx, base = verdicts["ppo_ptx"], verdicts["base_few_shot"]
+    assert goal["categories"] == ["extraction"] and goal["n"] == len(ptx)
+    assert goal["value"] == pytest.approx(sum(ptx.values()) / len(ptx))
+    assert goal["ci"] == pytest.approx(wilson(sum(ptx.values()), len(ptx)))
+    assert goal["target"] == pytest.approx(sum(base.values()) / len(base))
+    difference = sum(ptx[i] - base[i] for i in ptx) / len(ptx)
+    assert goal["difference"]["value"] == pytest.approx(difference)
+    assert goal["difference"]["ci"][0] <= difference <= goal["difference"]["ci"][1]
+    assert goal["met"] == (goal["difference"]["ci"][0] > 0)
+    # The closing table and the report show it.
+    assert "task success, held-out extraction: ppo_ptx" in held_out_run["result"].stdout
+    assert 'id="fig-task-success"' in (out / "report" / "report.html").read_text()
+
+
+def test_an_unknown_held_out_category_is_a_clear_error(rlhf_bin, tmp_path):
+    result = run_rlhf(rlhf_bin, "--threads", "1", "pipeline", "--output_dir", tmp_path / "bad", *TINY,
+                      "--held_out_categories", "extraction,code", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "--held_out_categories" in result.stderr and "'code'" in result.stderr, result.stderr
+    for name in ["generation", "open_qa", "brainstorming", "chat", "rewrite", "summarization", "classification",
+                 "closed_qa", "extraction"]:
+        assert name in result.stderr, result.stderr
+    assert not (tmp_path / "bad").exists()  # refused before anything ran
 
 
 def test_a_second_run_skips_every_stage(rlhf_bin, run):

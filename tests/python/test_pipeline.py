@@ -85,7 +85,7 @@ def test_every_stage_runs_and_writes_what_the_issue_lists(run):
         assert (out / "data" / "curated" / f"{split}.jsonl").stat().st_size > 0
     demos = [json.loads(line) for line in (out / "data" / "sft.jsonl").read_text().splitlines()]
     assert demos and all(d["completion"] for d in demos)
-    rankings = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    rankings = read_jsonl(out / "data" / "rankings.jsonl")
     assert rankings and all(4 <= len(r["responses"]) <= 6 and sorted(r["ranking"]) == list(range(len(r["responses"])))
                             for r in rankings)
     summary = json.loads((out / "report" / "summary.json").read_text())
@@ -142,7 +142,7 @@ def test_hallucination_is_reported_beside_success_and_recomputable_from_its_item
     records in benchmark_responses.jsonl (an empty record is one whose response holds no word)."""
     out = run["dir"]
     summary = json.loads((out / "report" / "summary.json").read_text())
-    rows = [json.loads(line) for line in (out / "report" / "benchmark_responses.jsonl").read_text().splitlines()]
+    rows = read_jsonl(out / "report" / "benchmark_responses.jsonl")
     rows = [r for r in rows if r["suite"] == "hallucination"]
     assert rows and set(r["model"] for r in rows) == set(summary["hallucination"])
     for model, measured in summary["hallucination"].items():
@@ -301,10 +301,10 @@ def test_a_new_rankings_temperature_samples_the_rankings_again(rlhf_bin, run, tm
 def test_labelers_can_write_more_rm_prompts_and_rank_a_demonstration(rlhf_bin, run, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(run["dir"], out)
-    before = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    before = read_jsonl(out / "data" / "rankings.jsonl")
     result = pipeline(rlhf_bin, out, "--rm_labeler_prompts", "9", "--rm_rank_demonstration", "true", "--run_eval", "false")
     assert stage_lines(result.stderr)["rankings"] == "ran", result.stderr
-    after = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    after = read_jsonl(out / "data" / "rankings.jsonl")
     written = [r for r in after if r["id"].startswith("r")]
     assert len(after) == len(before) + len(written) and 1 <= len(written) <= 9, (len(before), len(after))
     held_out = {json.loads(line)["prompt"] for split in ["test", "validation"]
@@ -380,7 +380,7 @@ def test_iterated_rounds_rank_the_previous_policys_samples_and_retrain_the_rm(rl
     # beside one of SFT's, and the run's RM (models/rm) trains on both rounds' rankings. RLOO as the estimator here.
     out = tmp_path / "run"
     shutil.copytree(run["dir"], out)
-    first = [json.loads(line) for line in (out / "data" / "rankings.jsonl").read_text().splitlines()]
+    first = read_jsonl(out / "data" / "rankings.jsonl")
     # A high learning rate: round 1's policy must move away from SFT for the provenance check below to see it.
     result = pipeline(rlhf_bin, out, "--rlhf_rounds", "2", "--ppo_advantage_estimator", "rloo",
                       "--ppo_samples_per_prompt", "4", "--ppo_learning_rate", "3e-3", "--run_eval", "false")
@@ -390,7 +390,7 @@ def test_iterated_rounds_rank_the_previous_policys_samples_and_retrain_the_rm(rl
         assert status.get(stage) == "ran", (stage, result.stderr)
     for model in ["rm_round1", "ppo_round1", "rm", "ppo", "ppo_ptx"]:
         assert (out / "models" / model / "model.safetensors").exists(), model
-    both = [json.loads(line) for line in (out / "data" / "rankings_round2.jsonl").read_text().splitlines()]
+    both = read_jsonl(out / "data" / "rankings_round2.jsonl")
     assert both[:len(first)] == first and len(both) == 2 * len(first)
     second = both[len(first):]
     assert [r["prompt"] for r in second] == [r["prompt"] for r in first]

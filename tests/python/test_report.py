@@ -28,7 +28,8 @@ FIGURES = ["fig-goals", "fig-task-success", "fig-winrate", "fig-likert", "fig-me
 
 
 def read_jsonl(path):
-    return [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+    # Lines end at "\n" only: a sampled response may hold U+2028 or U+0085, which str.splitlines() also splits at.
+    return [json.loads(line) for line in pathlib.Path(path).read_text().split("\n") if line.strip()]
 
 
 def write_jsonl(path, rows):

@@ -219,18 +219,22 @@ json recovery_goal(const json& s, const Names& names) {
                   "no interval: PPO's tax is not above 0 in over 2.5 % of the resamples, so the share is unbounded");
 }
 
-// The unanswerable items' ids and idk flags of a model (eval/unanswerable.h); empty when absent or malformed.
-std::pair<std::vector<std::string>, std::vector<double>> unanswerable_items(const json& s, const std::string& id) {
-  const json* items = find(s, {"idk", id, "unanswerable_items"});
+// Per-item records {"ids": [...], FIELD: [...]} as (ids, values); empty when absent or malformed.
+std::pair<std::vector<std::string>, std::vector<double>> item_values(const json* items, const char* field) {
   const json* ids = items ? find(*items, {"ids"}) : nullptr;
-  const std::vector<double> idk = numbers(items ? find(*items, {"idk"}) : nullptr);
-  if (!ids || !ids->is_array() || ids->size() != idk.size()) return {};
+  const std::vector<double> values = numbers(items ? find(*items, {field}) : nullptr);
+  if (!ids || !ids->is_array() || ids->size() != values.size()) return {};
   std::vector<std::string> names;
   for (const auto& v : *ids) {
     if (!v.is_string()) return {};
     names.push_back(v.get<std::string>());
   }
-  return {names, idk};
+  return {names, values};
+}
+
+// The unanswerable items' ids and idk flags of a model (eval/unanswerable.h).
+std::pair<std::vector<std::string>, std::vector<double>> unanswerable_items(const json& s, const std::string& id) {
+  return item_values(find(s, {"idk", id, "unanswerable_items"}), "idk");
 }
 
 json idk_goal(const json& s, const Names& names) {
@@ -313,18 +317,9 @@ json compute_goal(const json& s, const Names& names) {
           {"petaflop_s_days", days}, {"note", "counted, not sampled: no interval"}};
 }
 
-// A model's per-prompt verdicts on the held-out categories' test prompts (task_success.h); empty when absent.
+// A model's per-prompt verdicts on the held-out categories' test prompts (task_success.h).
 std::pair<std::vector<std::string>, std::vector<double>> held_out_items(const json& s, const std::string& id) {
-  const json* items = find(s, {"held_out_categories", "items", id});
-  const json* ids = items ? find(*items, {"ids"}) : nullptr;
-  const std::vector<double> success = numbers(items ? find(*items, {"success"}) : nullptr);
-  if (!ids || !ids->is_array() || ids->size() != success.size()) return {};
-  std::vector<std::string> names;
-  for (const auto& v : *ids) {
-    if (!v.is_string()) return {};
-    names.push_back(v.get<std::string>());
-  }
-  return {names, success};
+  return item_values(find(s, {"held_out_categories", "items", id}), "success");
 }
 
 // The paper's unseen instruction kinds: PPO-ptx's task success on the categories kept out of training, against base

@@ -79,6 +79,13 @@ def sft_rows(world):
     return rows
 
 
+def train_on_both(rlhf_bin, stage, arrow, jsonl, tmp_path, args):
+    """`rlhf STAGE` on the saved folder and on its JSONL export; the metrics each logged."""
+    for name, folder in (("from-arrow", arrow), ("from-jsonl", jsonl)):
+        run_rlhf(rlhf_bin, stage, "--dataset_name", folder, "--output_dir", tmp_path / name, *args)
+    return logged(tmp_path / "from-arrow"), logged(tmp_path / "from-jsonl")
+
+
 def test_sft_on_a_saved_datasetdict_equals_its_jsonl_export(rlhf_bin, world, tmp_path, monkeypatch):
     rows = sft_rows(world)
     test_rows = [{"prompt": None, "completion": None, "messages": [user(r["prompt"]), assistant(r["completion"])]}
@@ -89,9 +96,7 @@ def test_sft_on_a_saved_datasetdict_equals_its_jsonl_export(rlhf_bin, world, tmp
     args = ["--model_name_or_path", world["base"], "--prompt_format", "hh", "--assistant_only_loss", "true",
             "--max_length", "64", "--per_device_train_batch_size", "4", "--learning_rate", "3e-3", "--max_steps", "6",
             "--logging_steps", "1", "--eval_strategy", "steps", "--eval_steps", "3", *COMMON]
-    run_rlhf(rlhf_bin, "sft", "--dataset_name", arrow, "--output_dir", tmp_path / "from-arrow", *args)
-    run_rlhf(rlhf_bin, "sft", "--dataset_name", jsonl, "--output_dir", tmp_path / "from-jsonl", *args)
-    from_arrow, from_jsonl = logged(tmp_path / "from-arrow"), logged(tmp_path / "from-jsonl")
+    from_arrow, from_jsonl = train_on_both(rlhf_bin, "sft", arrow, jsonl, tmp_path, args)
     assert [m["step"] for m in from_arrow if "loss" in m] == [1, 2, 3, 4, 5, 6]
     assert sum("eval/loss" in m for m in from_arrow) == 2
     assert from_arrow == from_jsonl
@@ -126,9 +131,7 @@ def test_rm_on_a_saved_datasetdict_equals_its_jsonl_export(rlhf_bin, world, mode
     args = ["--model_name_or_path", models["sft"], "--prompt_format", "hh", "--max_length", "64",
             "--per_device_train_batch_size", "4", "--learning_rate", "1e-3", "--max_steps", "6", "--logging_steps", "1",
             "--eval_strategy", "steps", "--eval_steps", "3", *COMMON]
-    run_rlhf(rlhf_bin, "rm", "--dataset_name", arrow, "--output_dir", tmp_path / "from-arrow", *args)
-    run_rlhf(rlhf_bin, "rm", "--dataset_name", jsonl, "--output_dir", tmp_path / "from-jsonl", *args)
-    from_arrow, from_jsonl = logged(tmp_path / "from-arrow"), logged(tmp_path / "from-jsonl")
+    from_arrow, from_jsonl = train_on_both(rlhf_bin, "rm", arrow, jsonl, tmp_path, args)
     assert [m["step"] for m in from_arrow if "loss" in m] == [1, 2, 3, 4, 5, 6]
     assert sum("eval/accuracy" in m for m in from_arrow) == 2
     assert from_arrow == from_jsonl

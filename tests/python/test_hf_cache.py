@@ -30,6 +30,16 @@ def hub_cache_with(model_dir, cache, repo_id, revision="0123456789abcdef01234567
     return snapshot
 
 
+def cached_tiny_model(world, tmp_path, monkeypatch):
+    """A tiny GPT-2 folder, also in a Hub cache under HF_HOME as someone/tiny-gpt2; returns (folder, HF_HOME)."""
+    model = small_model(world, tmp_path, "tiny")
+    home = tmp_path / "hf-home"
+    hub_cache_with(model, home / "hub", "someone/tiny-gpt2")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    return model, home
+
+
 def test_a_hub_id_in_the_local_cache_is_the_model_huggingface_hub_finds(rlhf_bin, world, tmp_path, monkeypatch):  # noqa: F811
     model = small_model(world, tmp_path, "tiny")
     home = tmp_path / "hf-home"
@@ -59,11 +69,7 @@ def test_a_hub_id_in_the_local_cache_is_the_model_huggingface_hub_finds(rlhf_bin
 
 
 def test_training_stages_take_a_hub_id_from_the_cache(rlhf_bin, world, tmp_path, monkeypatch):  # noqa: F811
-    model = small_model(world, tmp_path, "tiny")
-    home = tmp_path / "hf-home"
-    hub_cache_with(model, home / "hub", "someone/tiny-gpt2")
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    model, home = cached_tiny_model(world, tmp_path, monkeypatch)
     out = tmp_path / "sft"
     result = run_rlhf(rlhf_bin, "sft", "--model_name_or_path", "someone/tiny-gpt2", "--dataset",
                       world["files"]["sft"], "--output_dir", out, "--max_steps", "2",
@@ -91,11 +97,7 @@ def test_a_hub_id_in_no_cache_is_a_clear_error_and_nothing_is_downloaded(rlhf_bi
 def test_every_command_that_takes_a_model_takes_a_hub_id_from_the_cache(rlhf_bin, world, tmp_path, monkeypatch):  # noqa: F811
     """export, export-gguf, forward, chat-template, bench and `eval --model NAME=org/name` open the cached snapshot:
     what each writes from the Hub id is byte for byte what it writes from the folder itself."""
-    model = small_model(world, tmp_path, "tiny")
-    home = tmp_path / "hf-home"
-    hub_cache_with(model, home / "hub", "someone/tiny-gpt2")
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    model, home = cached_tiny_model(world, tmp_path, monkeypatch)
     ids = tmp_path / "ids.safetensors"
     from safetensors.torch import save_file
     import torch

@@ -35,6 +35,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("labeler_prompts", &c.labeler_prompts, "prompts the labelers write themselves for SFT demonstrations");
   o.add("sft_epochs", &c.sft_epochs, "SFT epochs (one model kept per epoch)");
   o.add("sft_learning_rate", &c.sft_learning_rate, "SFT learning rate");
+  o.add("group_by_length", &c.group_by_length,
+        "SFT's and the RM's batches of examples of about one length (less padding; false: in the seeded order)");
   o.add("sft_select_prompts", &c.select_prompts, "validation prompts whose RM score chooses the SFT epoch");
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
   o.add("rm_epochs", &c.rm_epochs, "reward model epochs (the paper: 1)");
@@ -191,7 +193,9 @@ int run_pipeline(const PipelineConfig& given) {
                with({{"model", model}, {"epochs", sc.pretrain_epochs}, {"lr", sc.pretrain_learning_rate},
                      {"batch", sc.pretrain_batch_size}}),
                {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(sc, p, k); }, {p.model("base")});
-    runner.run(name("sft"), with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}}),
+    json sft = with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}});
+    if (sc.group_by_length) sft["group_by_length"] = true;
+    runner.run(name("sft"), sft,
                {name("pretrain"), "demonstrations"}, [&](StageCompute& k) { return stage_sft(sc, p, k); },
                {p.model("sft_run")}, {p.data("sft.jsonl")});
     runner.run(name("flan_sft"), with({{"lr", sc.sft_learning_rate}}), {name("pretrain")},
@@ -208,6 +212,7 @@ int run_pipeline(const PipelineConfig& given) {
     json rm = with({{"lr", sc.rm_learning_rate}});
     if (sc.rm_epochs != 1) rm["epochs"] = sc.rm_epochs;  // only when changed: the demo's stages keep their keys
     if (sc.rm_lm_coef > 0) rm["lm_coef"] = sc.rm_lm_coef;
+    if (sc.group_by_length) rm["group_by_length"] = true;
     json ppo = with({{"episodes", sc.ppo.total_episodes},
                      {"batch", sc.ppo.rollout_batch_size},
                      {"lr", sc.ppo.train.learning_rate},
@@ -241,6 +246,7 @@ int run_pipeline(const PipelineConfig& given) {
       if (number == 1 && sc.rm_cross_validation && i == sizes.size() / 2) {
         json rm_cv = with({{"lr", sc.rm_learning_rate}, {"prompts", sc.rm_cv_max_prompts}});
         if (sc.rm_epochs != 1) rm_cv["epochs"] = sc.rm_epochs;
+        if (sc.group_by_length) rm_cv["group_by_length"] = true;
         runner.run("rm_cv", rm_cv, {name("rankings")},
                    [&](StageCompute& k) { return stage_rm_cross_validation(sc, p, k); }, {p.model("rm_cv")});
         eval_after.push_back("rm_cv");

@@ -144,6 +144,27 @@ void install_interrupt_handlers() {
 
 bool interrupt_requested() { return g_interrupted.load(); }
 
+std::vector<size_t> group_by_length(const std::vector<size_t>& order, const std::vector<int64_t>& lengths,
+                                    int64_t global_batch) {
+  // HF's size: 50 batches, or fewer so that there are at least four megabatches (at least one batch).
+  const int64_t batch = std::max<int64_t>(1, global_batch);
+  const int64_t batches = std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(order.size()) / (batch * 4), 50));
+  const size_t megabatch = static_cast<size_t>(batches * batch);
+  const auto length = [&](size_t example) { return lengths.at(example); };
+  std::vector<size_t> grouped(order);
+  for (size_t first = 0; first < grouped.size(); first += megabatch) {
+    const auto begin = grouped.begin() + static_cast<std::ptrdiff_t>(first);
+    const auto end = grouped.begin() + static_cast<std::ptrdiff_t>(std::min(grouped.size(), first + megabatch));
+    std::stable_sort(begin, end, [&](size_t a, size_t b) { return length(a) > length(b); });
+  }
+  // Each megabatch starts with its longest: swapping the longest megabatch's head to the front moves the longest first.
+  size_t longest = 0;
+  for (size_t start = 0; start < grouped.size(); start += megabatch)
+    if (length(grouped[start]) > length(grouped[longest])) longest = start;
+  std::swap(grouped[0], grouped[longest]);
+  return grouped;
+}
+
 std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
@@ -290,7 +311,13 @@ double StepLoop::run_epochs(const EpochSchedule& schedule, int64_t examples, con
   // A checkpoint taken after an epoch's last step still names that epoch (with micro_batch past its end), so that a
   // run resumed from it still runs the epoch's end (evaluation, the epoch's model) before going on.
   for (int64_t epoch = start_epoch; epoch < schedule.epochs; ++epoch) {
-    const auto order = epoch_order(static_cast<size_t>(examples), t_.seed, epoch);
+    auto order = epoch_order(static_cast<size_t>(examples), t_.seed, epoch);
+    if (t_.group_by_length) {
+      if (f.lengths.size() != order.size())
+        fail("group_by_length", "one length per example (" + std::to_string(order.size()) + ")",
+             std::to_string(f.lengths.size()));
+      order = group_by_length(order, f.lengths, global_batch * accumulation);  // HF: the step's examples
+    }
     std::vector<double> step_sums(names.size(), 0.0);
     for (int64_t micro = epoch == start_epoch ? start_micro : 0; micro < micro_per_epoch; ++micro) {
       if (step_ >= schedule.total_steps) break;

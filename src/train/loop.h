@@ -61,6 +61,12 @@ std::vector<std::string> earlier_run_outputs(const std::string& output_dir);
 
 // A deterministic shuffle of 0..n-1 for an epoch (same seed and epoch -> same order, so a resumed run sees the same data).
 std::vector<size_t> epoch_order(size_t n, int64_t seed, int64_t epoch);
+// HF's LengthGroupedSampler (get_length_grouped_indices) on an epoch's order: megabatches of 50 steps' examples (fewer
+// when that leaves under four megabatches), in `order`'s order, each sorted longest first (stably); the longest
+// example overall swaps places with the first, so a run that runs out of memory does so at its first step.
+// lengths[i]: example i's tokens; global_batch: the examples of one optimizer step.
+std::vector<size_t> group_by_length(const std::vector<size_t>& order, const std::vector<int64_t>& lengths,
+                                    int64_t global_batch);
 
 // bf16 autocast while in scope when `dtype` is "bfloat16" (weights, gradients and optimizer state stay fp32): matmuls
 // run in bf16 on CUDA, and on CPUs where oneDNN has bf16 kernels. Nothing happens for "float32", nor on a CPU without
@@ -119,6 +125,8 @@ struct StepFunctions {
   // so that the sum over micro-batches and ranks is the step's loss), then the stage's own counts (`counts`).
   std::function<std::vector<double>(const std::vector<size_t>& examples)> micro_batch;
   std::vector<std::string> counts;  // their names, e.g. the RM's {"correct", "pairs"}; checkpoints keep "window_NAME"
+  // Each example's length in tokens, for --group_by_length (the batch pads to its longest).
+  std::vector<int64_t> lengths;
   // The stage's scalars logged after "loss" when a logging window closes: `window` holds its steps' sums (loss first,
   // then the counts), `steps` their number, `epoch` the epochs done so far (fractional), `totals` the sums over every
   // step of the run so far (kept in checkpoints: TRL's num_tokens).

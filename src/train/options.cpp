@@ -26,6 +26,8 @@ void bind_training_options(Options& o, TrainingOptions& t) {
   o.add("adam_epsilon", &t.adam_epsilon, "AdamW epsilon (added after bias correction, PyTorch's form)");
   o.add("optim", &t.optim, "adamw_torch_fused (one kernel per step) | adamw_torch (LibTorch's op-by-op AdamW)");
   o.add("seed", &t.seed, "seed of data order, initialisation and sampling");
+  o.add("group_by_length", &t.group_by_length,
+        "batch examples of about the same length together (HF's LengthGroupedSampler): less padding, the same data");
   o.add("logging_steps", &t.logging_steps, "log every N steps");
   o.add("save_steps", &t.save_steps, "checkpoint every N steps (0: at epoch ends and on interrupt)");
   o.add("save_total_limit", &t.save_total_limit, "checkpoints kept (and the newest known good one)");

@@ -37,6 +37,10 @@ struct TrainingOptions {
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   std::string optim = "adamw_torch_fused";  // adamw_torch_fused (one kernel per step) | adamw_torch (op by op); HF's names
   int64_t seed = 42;
+  // HF's group_by_length: each epoch's shuffled order is cut into megabatches of 50 global batches, each sorted by
+  // length, so a batch holds examples of about one length and pads little (random batches of SFT demonstrations pad to
+  // 1.8x their tokens). The order of the megabatches and of the examples in them still follows the seed.
+  bool group_by_length = false;
   int64_t logging_steps = 10;
   int64_t save_steps = 0;           // 0: checkpoint only at the end of each epoch and on interrupt
   int64_t save_total_limit = 2;

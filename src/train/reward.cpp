@@ -219,6 +219,11 @@ RewardResult run_reward_training(const RewardOptions& given) {
   };
   // TRL's RewardTrainer log: accuracy and margin over the window's comparisons, num_tokens read so far, the epoch.
   steps.counts = {"correct", "pairs", "margin", "tokens_read"};
+  for (const auto& ranked : train) {  // a prompt's K sequences pad to its longest
+    size_t length = 0;
+    for (const auto& s : ranked.responses) length = std::max(length, s.ids.size());
+    steps.lengths.push_back(static_cast<int64_t>(length));
+  }
   steps.window_scalars = [&](const std::vector<double>& window, int64_t, double epoch, const std::vector<double>& totals) {
     result.train_accuracy = window[1] / std::max(1.0, window[2]);
     return Scalars{{"accuracy", result.train_accuracy},

@@ -217,6 +217,7 @@ SftResult run_sft(const SftOptions& given) {
   };
   // TRL's SFT log: mean_token_accuracy over the window's trained tokens, num_tokens read so far (prompt included).
   steps.counts = {"correct", "targets", "tokens_read"};
+  for (const auto& s : train.sequences) steps.lengths.push_back(static_cast<int64_t>(s.ids.size()));
   steps.window_scalars = [&](const std::vector<double>& window, int64_t, double epoch, const std::vector<double>& totals) {
     return Scalars{{"epoch", epoch},
                    {"mean_token_accuracy", window[1] / std::max(1.0, window[2])},

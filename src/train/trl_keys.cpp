@@ -155,7 +155,7 @@ void bind_trl_names(Options& o) {
   notes(o, {"load_best_model_at_end", "metric_for_best_model", "greater_is_better"},
         "the final model is the last step's (sft also keeps each epoch's as OUTPUT/epoch-N)");
   o.ignore("ignore_data_skip", "a resumed run always continues where its checkpoint was in the data");
-  notes(o, {"group_by_length", "length_column_name"}, "batches follow the seeded epoch order");
+  o.ignore("length_column_name", "--group_by_length measures each example's tokens itself");
   o.ignore("skip_memory_metrics", "no memory metrics are logged during training");
   o.ignore("use_legacy_prediction_loop", "there is no prediction loop");
   notes(o, {"gradient_checkpointing_kwargs", "gradient_checkpointing_use_reentrant"},

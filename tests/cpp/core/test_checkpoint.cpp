@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,40 @@
 
 namespace rlhf {
 namespace {
+
+// HF's get_length_grouped_indices on the same shuffled order (torch.randperm replaced by `order`), batch size 2: the
+// expected indices were printed by transformers 4.57 (trainer_pt_utils), not by this code.
+TEST(GroupByLength, GroupsAsHuggingFaceDoes) {
+  const std::vector<int64_t> lengths = {22, 11, 26, 14, 28, 25, 29, 26, 23, 19, 3, 29, 17, 27, 10, 23, 4, 8, 6, 14,
+                                        18, 30, 10, 15, 20, 6, 21, 10, 3, 26, 9, 16, 11, 8, 30, 27, 15, 8, 27, 28};
+  const std::vector<size_t> order = {3, 16, 11, 15, 35, 7, 31, 25, 14, 1, 39, 23, 2, 18, 19, 33, 26, 12, 22, 37,
+                                     24, 20, 21, 17, 6, 10, 9, 29, 27, 5, 30, 32, 13, 34, 0, 36, 38, 28, 8, 4};
+  const std::vector<size_t> expected = {21, 35, 7, 15, 31, 3, 1, 14, 25, 16, 39, 2, 26, 12, 23, 19, 22, 33, 37, 18,
+                                        11, 6, 29, 5, 24, 9, 20, 27, 17, 10, 34, 4, 13, 38, 8, 0, 36, 32, 30, 28};
+  EXPECT_EQ(group_by_length(order, lengths, 2), expected);
+  // Padding: batches of 2 in the grouped order pad less than in the shuffled one.
+  auto padded = [&](const std::vector<size_t>& o) {
+    int64_t total = 0;
+    for (size_t i = 0; i < o.size(); i += 2) total += 2 * std::max(lengths[o[i]], lengths[o[i + 1]]);
+    return total;
+  };
+  EXPECT_LT(padded(expected), padded(order));
+}
+
+TEST(GroupByLength, KeepsEveryExampleOnceAndTheLongestFirst) {
+  std::vector<int64_t> lengths;
+  for (int i = 0; i < 1000; ++i) lengths.push_back((i * 37) % 101);
+  const auto order = epoch_order(lengths.size(), 7, 0);
+  const auto grouped = group_by_length(order, lengths, 8);
+  auto sorted = grouped;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i) ASSERT_EQ(sorted[i], i);
+  EXPECT_EQ(lengths[grouped[0]], 100);
+  // 1000 / (8 x 4) = 31 batches of 8 per megabatch: each sorted longest first after its first place.
+  for (size_t start = 0; start < grouped.size(); start += 248)
+    for (size_t i = start + 2; i < std::min(grouped.size(), start + 248); ++i)
+      EXPECT_GE(lengths[grouped[i - 1]], lengths[grouped[i]]) << "at " << i;
+}
 
 TEST(Checkpoint, DamagedStateJsonNamesTheFileAndTheKey) {
   const std::string out = "/tmp/rlhf_test_checkpoint_" + std::to_string(::getpid());

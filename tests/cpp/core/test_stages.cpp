@@ -250,26 +250,35 @@ PpoOptions adaptive_kl_options(const std::string& output_dir, int64_t seed) {
 // A sparse reward decided by the first response token and paid on the last (8 tokens later): 1 when the first token
 // is one of 8 of the 64 (about 0.125 under the initial policy), else 0. GAE must carry it back to the token that
 // decided it, as a task's verdict reaches the early token that named the right animal. Survey (seeds 1-4, 50
-// iterations, β 0.05): λ 0.95 gains 0.59-0.82 (to 0.64-0.93); λ 0.5, which lets little of it back, 0.08-0.39.
+// iterations, β 0.05): λ 0.95 gains 0.59-0.82 (to 0.64-0.93); λ 0.5, which lets little of it back, 0.08-0.39. One
+// seed's gain also depends on the CPU's rounding (seed 12 passed alone on an AVX-512 Xeon and gains 0.43 on an AVX2
+// EPYC; seeds 12-14 there: 0.43, 0.70, 0.81), so the test takes the mean gain of three seeds.
 TEST(PpoStage, ATerminalRewardReachesTheTokenThatDecidedIt) {
   single_thread();
   TempDir dir("stages", "terminal");
   constexpr int64_t n = 50;
-  auto o = tiny_ppo_options(dir / "run", 12, n);
-  PpoModels models;
-  models.policy = tiny_policy(12);
-  models.reference = copy_with_heads(*models.policy, true, false);
-  models.value_model = copy_with_heads(*models.policy, false, true);
-  auto first_token_reward = [](const std::vector<int64_t>&, const torch::Tensor& ids, const torch::Tensor&) {
-    auto first = ids.select(1, 0);
-    return ((first >= 7) & (first < 15)).to(torch::kFloat32);
-  };
-  auto r = train_ppo(o, models, random_prompts(112, 16, 64), {}, -1, 0, first_token_reward);
-  ASSERT_EQ(r.mean_scores.size(), static_cast<size_t>(n));
-  const double first = mean(r.mean_scores, 0, 3), last = mean(r.mean_scores, n - 3, n);
-  std::printf("terminal reward: score %.3f -> %.3f, KL %.3f\n", first, last, r.mean_kl.back());
-  EXPECT_LT(first, 0.3);
-  EXPECT_GT(last, first + 0.45);
+  double first_sum = 0, gain_sum = 0;
+  const std::vector<int64_t> seeds = {12, 13, 14};
+  for (int64_t seed : seeds) {
+    auto o = tiny_ppo_options(dir / ("run" + std::to_string(seed)), seed, n);
+    PpoModels models;
+    models.policy = tiny_policy(seed);
+    models.reference = copy_with_heads(*models.policy, true, false);
+    models.value_model = copy_with_heads(*models.policy, false, true);
+    auto first_token_reward = [](const std::vector<int64_t>&, const torch::Tensor& ids, const torch::Tensor&) {
+      auto first = ids.select(1, 0);
+      return ((first >= 7) & (first < 15)).to(torch::kFloat32);
+    };
+    auto r = train_ppo(o, models, random_prompts(100 + seed, 16, 64), {}, -1, 0, first_token_reward);
+    ASSERT_EQ(r.mean_scores.size(), static_cast<size_t>(n));
+    const double first = mean(r.mean_scores, 0, 3), last = mean(r.mean_scores, n - 3, n);
+    std::printf("terminal reward, seed %lld: score %.3f -> %.3f, KL %.3f\n", static_cast<long long>(seed), first, last,
+                r.mean_kl.back());
+    first_sum += first, gain_sum += last - first;
+  }
+  const double runs = static_cast<double>(seeds.size());
+  EXPECT_LT(first_sum / runs, 0.3);
+  EXPECT_GT(gain_sum / runs, 0.45);
 }
 
 // Run-to-run noise (DISABLED_NoiseSurvey, model/prompt/sampling seeds 1-6, this configuration): the mean score of the

@@ -17,6 +17,7 @@
 #include "eval/benchmarks.h"
 #include "eval/compute.h"
 #include "eval/goals.h"
+#include "eval/harmful.h"
 #include "eval/overoptimisation.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
@@ -169,7 +170,7 @@ Inputs read_inputs(const RunLayout& run, const Judge& judge, const EvalOptions& 
     notes.push_back("base few-shot skipped: " + run.demonstrations() + " (the demonstrations for its prefix) is missing");
   }
   for (const std::string suite :
-       {"public_nlp", "truthfulqa", "hallucination", "realtoxicity", "winogender", "crows_pairs", "copying"}) {
+       {"public_nlp", "truthfulqa", "hallucination", "realtoxicity", "winogender", "crows_pairs", "copying", "harmful"}) {
     in.suites[suite] = judge.benchmark_items(suite);
     cap(in.suites[suite], suite == "realtoxicity" ? o.toxicity_prompts : o.benchmark_items);
     if (in.suites[suite].empty()) notes.push_back("benchmark " + suite + ": the judge has no items");
@@ -332,6 +333,8 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   sampling.seed = static_cast<uint64_t>(o.seed);
   std::vector<std::string> prompts;
   for (const auto& r : in.records) prompts.push_back(r["prompt"].get<std::string>());
+  std::vector<std::string> harmful_prompts;  // the judge's harmful benchmark, answered as the test prompts are
+  for (const auto& item : in.suites.at("harmful")) harmful_prompts.push_back(item.value("prompt", std::string()));
 
   double eval_flops = 0, eval_tokens = 0;
   std::vector<json> item_lines, benchmark_lines;
@@ -339,6 +342,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   for (const auto& size : sizes) {
     std::vector<ModelResponses> responses;
     std::map<std::string, std::vector<json>> benchmark_items_of;  // per model id: per-item benchmark records
+    std::map<std::string, std::vector<std::string>> harmful_responses;  // per model id: to the harmful benchmark
     for (const auto& key : model_keys()) {
       const bool few_shot = key == "base_few_shot";
       const std::string dir = run.model_dir(few_shot ? "base" : key, size), id = model_id(size, key);
@@ -353,6 +357,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       PromptStyle style;
       if (few_shot) style.prefix = few_shot_prefix(m.format, in.demonstrations);
       responses.push_back({id, generate_responses(m, prompts, sampling, style, 1, &stats)});
+      if (!harmful_prompts.empty()) harmful_responses[id] = generate_responses(m, harmful_prompts, sampling, style, 1, &stats);
       summary["models"].push_back({{"id", id}, {"key", key}, {"size", size}, {"label", model_label(key)}, {"dir", dir},
                                    {"parameters", m.parameters()}, {"few_shot_examples", few_shot ? in.demonstrations.size() : 0}});
       if (!few_shot) run_benchmarks(m, id, judge, in, o, summary, stats, benchmark_items_of[id]);
@@ -401,6 +406,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
     // against answerable ones, per model, from the same features and the TruthfulQA analogue's plain answers.
     for (const auto& m : responses) {
       std::vector<IdkItem> pooled, reported_only;
+      std::vector<HarmfulVerdict> harmful_test, harmful_benchmark;  // eval/harmful.h
       for (size_t i = 0; i < in.records.size(); ++i) {
         const JudgeFeatures features = judge.check(in.records[i], m.responses[i]);
         std::string prompt_id = in.records[i].value("id", std::string());
@@ -413,9 +419,33 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
           line["preference"] = {{"baseline", baseline->key}};
           for (const auto& [set, values] : outcomes.at(m.key)) line["preference"][set] = values.at(i);
         }
+        // A harmful request is no question to answer or not: its verdict goes to the compliance measure instead.
+        if (features.harmful) {
+          line["harmful"] = {{"kind", features.harmful_kind}, {"verdict", harmful_verdict(features)}};
+          harmful_test.push_back({prompt_id, features.harmful_kind, harmful_verdict(features)});
+        } else {
+          pooled.push_back({"test_prompts", prompt_id, features.answerable, features.idk});
+        }
         item_lines.push_back(line);
-        pooled.push_back({"test_prompts", prompt_id, features.answerable, features.idk});
       }
+      const auto& suite = in.suites.at("harmful");
+      const auto answered = harmful_responses.find(m.key);
+      for (size_t i = 0; answered != harmful_responses.end() && i < suite.size(); ++i) {
+        const JudgeFeatures features = judge.check(suite[i], answered->second[i]);
+        const std::string id = suite[i].value("id", "#" + std::to_string(i));
+        harmful_benchmark.push_back({id, features.harmful_kind, harmful_verdict(features)});
+        benchmark_lines.push_back({{"suite", "harmful"}, {"prompt_id", id}, {"kind", features.harmful_kind},
+                                   {"prompt", harmful_prompts[i]}, {"response", answered->second[i]},
+                                   {"verdict", harmful_verdict(features)}, {"model", m.key}, {"size", size}});
+      }
+      summary["harmful_compliance"][m.key] = compliance_json(harmful_test);
+      if (!suite.empty()) summary["harmful_compliance_benchmark"][m.key] = compliance_json(harmful_benchmark);
+      if (&m == &responses.front() && harmful_test.size() < 30)
+        summary["notes"].push_back(std::to_string(harmful_test.size()) + " of the " + std::to_string(in.records.size()) +
+                                   " test prompts judged are harmful requests, too few for a tight interval: " +
+                                   (suite.empty() ? std::string("the judge has no harmful benchmark")
+                                                  : "the goal reads the harmful benchmark (" +
+                                                        std::to_string(suite.size()) + " items)"));
       for (auto& row : benchmark_items_of[m.key]) {
         row["model"] = m.key, row["size"] = size;
         benchmark_lines.push_back(row);

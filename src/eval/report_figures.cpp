@@ -401,8 +401,40 @@ std::string truthfulness_section(const json& s) {
   return out.empty() ? "" : "<h2>3. Truthfulness and hallucination</h2>\n" + out;
 }
 
+namespace {
+
+// fig-harmful: each model's compliance with harmful requests (eval/harmful.h), on the harmful benchmark and on the
+// held-out users' harmful test prompts.
+std::string harmful_figure(const json& s) {
+  if (!any_model_has(s, "harmful_compliance_benchmark") && !any_model_has(s, "harmful_compliance")) return "";
+  const auto models = models_of(s);
+  BarChart c = per_model_chart(
+      "chart-harmful", "Complies with a harmful request (95% Wilson intervals)", "share of harmful requests", models,
+      {{"harmful benchmark", [&](const ModelEntry& m) { return estimate(child(s, {"harmful_compliance_benchmark", m.id})); }},
+       {"harmful test prompts", [&](const ModelEntry& m) { return estimate(child(s, {"harmful_compliance", m.id})); }}});
+  c.y_max = 1;
+  std::string run;
+  for (const auto& m : models) {
+    const json& bench = child(s, {"harmful_compliance_benchmark", m.id});
+    const json& test = child(s, {"harmful_compliance", m.id});
+    run += m.label + " complies with " + percent(number_at(bench, {"value"})) + " of " +
+           format_number(number_at(bench, {"n"}), "%.0f") + " benchmark requests (refuses " +
+           percent(number_at(bench, {"refusal", "value"})) + "), " + percent(number_at(test, {"value"})) + " of " +
+           format_number(number_at(test, {"n"}), "%.0f") + " test prompts; ";
+  }
+  return figure("fig-harmful", render_bar_chart(c),
+                "Labelers were told to prioritise harmlessness, yet InstructGPT still follows harmful instructions: "
+                "asked for a biased or made-up claim, or for something toxic, it mostly complies.",
+                run + "labelers here decline every harmful request (insult, private details, false claim).");
+}
+
+}  // namespace
+
 std::string toxicity_section(const json& s) {
-  if (!any_model_has(s, "toxicity")) return "";
+  if (!any_model_has(s, "toxicity")) {
+    const std::string harmful = harmful_figure(s);
+    return harmful.empty() ? "" : "<h2>4. Toxicity and harmful requests</h2>\n" + harmful;
+  }
   auto models = models_of(s, false);
   auto emt = [&](const std::string& condition) {
     return [&s, condition](const ModelEntry& m) {
@@ -431,11 +463,12 @@ std::string toxicity_section(const json& s) {
              " with the respectful instruction; ";
   const double k = number_at(s, {"toxicity", models.empty() ? "" : models.front().id, "samples_per_prompt"});
   run += "(" + format_number(k, "%.0f") + " samples per prompt)";
-  return "<h2>4. Toxicity</h2>\n" +
+  return "<h2>4. Toxicity and harmful requests</h2>\n" +
          figure("fig-toxicity", render_bar_chart(a) + render_bar_chart(b),
                 "Asked to be respectful, InstructGPT produces about 25% fewer toxic outputs than GPT-3; without that "
                 "instruction the advantage disappears.",
-                run);
+                run) +
+         harmful_figure(s);
 }
 
 std::string bias_section(const json& s) {

@@ -30,7 +30,7 @@ std::string task_success_section(const nlohmann::json& summary);
 std::string preference_section(const nlohmann::json& summary);    // fig-winrate, fig-likert, fig-metadata, table-features
 std::string reward_model_section(const nlohmann::json& summary);  // fig-rm-cv, fig-rm-score
 std::string truthfulness_section(const nlohmann::json& summary);  // fig-truthfulness, fig-idk, fig-hallucination
-std::string toxicity_section(const nlohmann::json& summary);      // fig-toxicity
+std::string toxicity_section(const nlohmann::json& summary);      // fig-toxicity, fig-harmful
 std::string bias_section(const nlohmann::json& summary);          // fig-winogender, fig-crows
 
 }  // namespace rlhf::eval::report

@@ -21,6 +21,31 @@ std::vector<double> successes(const Judge& judge, const std::vector<json>& recor
   return out;
 }
 
+// Harmful requests are to be declined, not done (judge.h): task success and every measure here built on the checker's
+// success verdict leave them out (eval/harmful.h reports them). `at` holds each kept record's place among `records`.
+struct Instructions {
+  std::vector<json> records;
+  std::vector<ModelResponses> models;
+  std::vector<size_t> at;
+};
+
+Instructions instructions_only(const Judge& judge, const std::vector<json>& records,
+                               const std::vector<ModelResponses>& models, const char* where) {
+  Instructions out;
+  for (const auto& m : models) {
+    if (m.responses.size() != records.size())
+      fail(std::string(where) + ": " + m.key, std::to_string(records.size()) + " responses", std::to_string(m.responses.size()));
+    out.models.push_back({m.key, {}});
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (judge.check(records[i], "").harmful) continue;
+    out.records.push_back(records[i]);
+    out.at.push_back(i);
+    for (size_t m = 0; m < models.size(); ++m) out.models[m].responses.push_back(models[m].responses[i]);
+  }
+  return out;
+}
+
 json share_json(const std::vector<double>& flags) {
   double sum = 0;
   for (double f : flags) sum += f;
@@ -30,9 +55,11 @@ json share_json(const std::vector<double>& flags) {
 
 }  // namespace
 
-json task_success(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models) {
+json task_success(const Judge& judge, const std::vector<json>& all_records, const std::vector<ModelResponses>& all_models) {
+  const Instructions kept = instructions_only(judge, all_records, all_models, "task_success");
+  const std::vector<json>& records = kept.records;
   json out = json::object();
-  for (const auto& m : models) {
+  for (const auto& m : kept.models) {
     const std::vector<double> done = successes(judge, records, m);
     std::map<std::string, std::vector<double>> by_category;
     for (size_t i = 0; i < records.size(); ++i) by_category[records[i].value("task", std::string("other"))].push_back(done[i]);
@@ -44,9 +71,12 @@ json task_success(const Judge& judge, const std::vector<json>& records, const st
   return out;
 }
 
-json task_success_differences(const Judge& judge, const std::vector<json>& records,
-                              const std::vector<ModelResponses>& models,
+json task_success_differences(const Judge& judge, const std::vector<json>& all_records,
+                              const std::vector<ModelResponses>& all_models,
                               const std::vector<std::pair<std::string, std::string>>& pairs) {
+  const Instructions kept = instructions_only(judge, all_records, all_models, "task_success_differences");
+  const std::vector<json>& records = kept.records;
+  const std::vector<ModelResponses>& models = kept.models;
   auto find = [&](const std::string& key) {
     auto it = std::find_if(models.begin(), models.end(), [&](const ModelResponses& m) { return m.key == key; });
     return it == models.end() ? nullptr : &*it;
@@ -65,9 +95,12 @@ json task_success_differences(const Judge& judge, const std::vector<json>& recor
   return out;
 }
 
-json held_out_task_success(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
-                           const std::vector<std::string>& categories,
+json held_out_task_success(const Judge& judge, const std::vector<json>& all_records,
+                           const std::vector<ModelResponses>& all_models, const std::vector<std::string>& categories,
                            const std::vector<std::pair<std::string, std::string>>& pairs) {
+  const Instructions kept = instructions_only(judge, all_records, all_models, "held_out_task_success");
+  const std::vector<json>& records = kept.records;
+  const std::vector<ModelResponses>& models = kept.models;
   // The records (and every model's responses to them) of the held-out categories, and of the others.
   struct Subset {
     std::vector<json> records;
@@ -84,7 +117,7 @@ json held_out_task_success(const Judge& judge, const std::vector<json>& records,
     Subset& subset = std::find(categories.begin(), categories.end(), category) != categories.end() ? held_out : trained_on;
     subset.records.push_back(records[i]);
     std::string id = records[i].value("id", std::string());
-    subset.ids.push_back(id.empty() ? "#" + std::to_string(i) : id);
+    subset.ids.push_back(id.empty() ? "#" + std::to_string(kept.at[i]) : id);
     for (size_t m = 0; m < models.size(); ++m) subset.models[m].responses.push_back(models[m].responses[i]);
   }
   json out = {{"categories", categories}, {"held_out", json::object()}, {"trained_on", json::object()},
@@ -98,10 +131,20 @@ json held_out_task_success(const Judge& judge, const std::vector<json>& records,
   return out;
 }
 
-json reward_success_auc(const Judge& judge, const std::vector<json>& records, const std::vector<ModelResponses>& models,
-                        const std::vector<std::vector<double>>& scores) {
-  if (scores.size() != models.size())
-    fail("reward_success_auc", std::to_string(models.size()) + " lists of scores", std::to_string(scores.size()));
+json reward_success_auc(const Judge& judge, const std::vector<json>& all_records,
+                        const std::vector<ModelResponses>& all_models, const std::vector<std::vector<double>>& all_scores) {
+  if (all_scores.size() != all_models.size())
+    fail("reward_success_auc", std::to_string(all_models.size()) + " lists of scores", std::to_string(all_scores.size()));
+  const Instructions kept = instructions_only(judge, all_records, all_models, "reward_success_auc");
+  const std::vector<json>& records = kept.records;
+  const std::vector<ModelResponses>& models = kept.models;
+  std::vector<std::vector<double>> scores(all_scores.size());
+  for (size_t m = 0; m < all_scores.size(); ++m) {
+    if (all_scores[m].size() != all_records.size())
+      fail("reward_success_auc: " + all_models[m].key, std::to_string(all_records.size()) + " scores",
+           std::to_string(all_scores[m].size()));
+    for (size_t i : kept.at) scores[m].push_back(all_scores[m][i]);
+  }
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_category;  // successes, failures
   std::pair<std::vector<double>, std::vector<double>> pooled;
   for (size_t m = 0; m < models.size(); ++m) {
@@ -130,6 +173,7 @@ NameSwapPairs name_swap_pairs(const Judge& judge, const std::vector<json>& recor
     fail("name_swap_pairs: " + model.key, std::to_string(records.size()) + " responses", std::to_string(model.responses.size()));
   NameSwapPairs pairs{{}, {model.key, {}}, {model.key + " (name swapped)", {}}};
   for (size_t i = 0; i < records.size(); ++i) {
+    if (judge.check(records[i], "").harmful) continue;  // a request to decline, not a task (no success to swap)
     std::string twin = judge.name_swapped(records[i], model.responses[i]);
     if (twin.empty()) continue;
     pairs.records.push_back(records[i]);

@@ -2,6 +2,7 @@
 // test prompts whose response the checker calls fully correct with every constraint of the instruction kept, with a
 // Wilson interval, overall and per task category; and paired differences between models on the same prompts, with
 // a bootstrap interval over prompts (a difference of two correlated shares is not two Wilson intervals).
+// Harmful requests (JudgeFeatures::harmful) are not tasks: every function here leaves them out (eval/harmful.h).
 #pragma once
 #include <string>
 #include <utility>

@@ -89,6 +89,10 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
       if (summary.contains("idk") && summary["idk"].contains(id))
         for (const std::string set : {"unanswerable", "answerable"}) h["idk"][set][key] = summary["idk"][id][set];
     }
+    // Compliance with harmful requests (eval/harmful.h): the benchmark (what the goal reads) and the test prompts.
+    for (const std::string key : {"base", "sft", "ppo", "ppo_ptx"})
+      for (const char* source : {"harmful_compliance_benchmark", "harmful_compliance"})
+        if (const json* entry = object_at(summary, {source, prefix + key})) h[source][key] = *entry;
     headline["sizes"][size] = h;
   }
   return headline;
@@ -168,6 +172,17 @@ void print_headlines(const json& per_size, const json& report) {
                       share ? share->value("n", 0.0) : 0.0);
         row(label + in, share ? share->value("value", json()) : json());
       }
+    // Compliance with harmful requests: the benchmark's (what the goal reads), then the few harmful test prompts'.
+    for (const auto& [source, words] : {std::pair<std::string, std::string>{"harmful_compliance_benchmark", "benchmark"},
+                                        {"harmful_compliance", "test prompts"}})
+      for (const std::string key : {"base", "sft", "ppo", "ppo_ptx"})
+        if (const json* share = object_at(h, {source, key})) {
+          char label[128];
+          std::snprintf(label, sizeof label, "complies with harmful requests, %s: %s (n %.0f)", words.c_str(),
+                        key.c_str(), share->value("n", 0.0));
+          const bool measured = (*share)["value"].is_number();
+          row(label + in + (measured ? " " + interval(*share) : ""), share->value("value", json()));
+        }
   }
   if (report.contains("goals") && report["goals"].is_object())
     std::printf("\n%s", eval::goals_table_text(report["goals"]).c_str());

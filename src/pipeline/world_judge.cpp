@@ -59,8 +59,11 @@ eval::JudgeRating WorldJudge::rate(const json& record, const std::string& respon
 
 eval::JudgeFeatures WorldJudge::check(const json& record, const std::string& response) const {
   world::Features f = world_.check(record, response);
-  return {f.correct, f.followed, f.hallucinations, f.toxicity, f.words, f.idk, f.success(), f.polite,
-          f.list_format != "none", f.copies_prompt, f.answerable};
+  eval::JudgeFeatures out{f.correct, f.followed, f.hallucinations, f.toxicity, f.words, f.idk, f.success(), f.polite,
+                          f.list_format != "none", f.copies_prompt, f.answerable};
+  out.harmful = f.harmful, out.complies = f.complies, out.refuses = f.refuses;
+  if (f.harmful) out.harmful_kind = record["task_data"].value("kind", std::string());
+  return out;
 }
 
 double WorldJudge::agreement(const std::vector<json>& records, const std::vector<std::vector<std::string>>& responses) const {

@@ -58,6 +58,7 @@ WorldConfig resolve(const WorldConfig& config) {
                             {"pii_rate", c.pii_rate}, {"decoy_number_rate", c.decoy_number_rate},
                             {"near_duplicate_rate", c.near_duplicate_rate},
                             {"exact_duplicate_rate", c.exact_duplicate_rate},
+                            {"harmful_share", c.harmful_share},
                             {"labeler_flag_noise", c.labeler_flag_noise},
                             {"labeler_error_rate", c.labeler_error_rate}})
     check_rate(rate, name);
@@ -111,6 +112,8 @@ void bind_options(Options& o, WorldConfig& c) {
   o.add("decoy_number_rate", &c.decoy_number_rate, "share of prompts with a Luhn-invalid 16-digit number");
   o.add("near_duplicate_rate", &c.near_duplicate_rate, "share of near-duplicate re-submissions");
   o.add("exact_duplicate_rate", &c.exact_duplicate_rate, "share of exact re-submissions");
+  o.add("harmful_share", &c.harmful_share,
+        "share of new prompts that are harmful requests (insult, private details, false claim) labelers decline");
   o.add("labelers", &c.labelers, "simulated labelers");
   o.add("labeler_groups", &c.labeler_groups, "labeler groups (shared tastes within a group)");
   o.add("held_out_group", &c.held_out_group, "labeler group kept out of training data (-1: none)");
@@ -124,7 +127,7 @@ void bind_options(Options& o, WorldConfig& c) {
   X(preset) X(seed) X(difficulty) X(countries) X(people) X(fictional_entities) X(misconceptions) X(corpus_documents) \
   X(heldout_documents) X(users) X(prompts) X(benchmark_items) X(misconception_ratio) X(rude_reply_rate)              \
   X(pronoun_skew) X(made_up_answer_rate) X(user_zipf_exponent) X(few_shot_rate) X(user_based_rate) X(pii_rate)       \
-  X(decoy_number_rate) X(near_duplicate_rate) X(exact_duplicate_rate) X(labelers) X(labeler_groups)                 \
+  X(decoy_number_rate) X(near_duplicate_rate) X(exact_duplicate_rate) X(harmful_share) X(labelers) X(labeler_groups)  \
   X(held_out_group) X(labeler_temperature) X(labeler_weight_noise) X(labeler_flag_noise) X(labeler_error_rate)
 
 void to_json(nlohmann::json& out, const WorldConfig& c) {

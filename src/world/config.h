@@ -44,6 +44,7 @@ struct WorldConfig {
   double decoy_number_rate = 0.01;    // prompts with a 16-digit order number that fails the Luhn check (not PII)
   double near_duplicate_rate = 0.05;  // re-submissions sharing a long prefix with an earlier prompt
   double exact_duplicate_rate = 0.03; // re-submissions of an earlier prompt, unchanged
+  double harmful_share = 0.04;        // new prompts that are harmful requests labelers decline (world/harmful.h)
 
   // The labelers.
   int labelers = 40;

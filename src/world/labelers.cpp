@@ -70,7 +70,7 @@ json Rating::to_json() const {
 
 double Labeler::score(const Features& f) const {
   double helpful = core.correct * f.correct + core.followed * (f.followed ? 1.0 : 0.0);
-  double harmless = -core.toxicity * f.toxicity;
+  double harmless = -core.toxicity * f.toxicity - (f.complies ? core.compliance : 0.0);
   double honest = -core.hallucination * std::min(f.hallucinations, 2);
   double broken = -core.repetition * f.repetition - (f.empty ? core.empty : 0.0);
   double length_fit = -taste.verbosity * std::fabs(std::log((f.words + 1.0) / (taste.preferred_words + 1.0)));
@@ -122,7 +122,7 @@ Rating Labeler::rate(const json& record, const std::string& response, const Know
   auto noisy = [&](bool truth) { return rng.chance(flag_noise) ? !truth : truth; };
   r.fails_to_follow = noisy(!f.followed || f.correct < 0.5);
   r.hallucination = noisy(f.hallucinations > 0);
-  r.inappropriate = noisy(f.toxic_words > 0);
+  r.inappropriate = noisy(f.toxic_words > 0 || f.complies);  // complying with a harmful request is inappropriate
   r.toxic = noisy(f.toxicity >= 0.5);
   return r;
 }
@@ -130,6 +130,8 @@ Rating Labeler::rate(const json& record, const std::string& response, const Know
 LabelerPool::LabelerPool(std::shared_ptr<const KnowledgeBase> kb, const WorldConfig& c)
     : kb_(std::move(kb)), groups_(c.labeler_groups), held_out_group_(c.held_out_group) {
   Rng rng(static_cast<uint64_t>(c.seed), "labelers");
+  // The compliance weight's personal factor has its own stream: the other weights stay what they were before it.
+  Rng harm_rng(static_cast<uint64_t>(c.seed), "labelers_harmful");
   const auto& profiles = group_profiles();
   for (int i = 0; i < c.labelers; ++i) {
     Labeler l;
@@ -152,6 +154,7 @@ LabelerPool::LabelerPool(std::shared_ptr<const KnowledgeBase> kb, const WorldCon
     l.core.followed = personal(l.core.followed, 1.0);
     l.core.toxicity = personal(l.core.toxicity, 1.0);
     l.core.hallucination = personal(l.core.hallucination, 1.0);
+    l.core.compliance *= std::exp(sigma * harm_rng.normal());
     l.temperature = personal(c.labeler_temperature, 1.0);
     l.flag_noise = c.labeler_flag_noise;
     l.error_rate = c.labeler_error_rate;

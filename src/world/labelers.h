@@ -1,6 +1,9 @@
 // The simulated labelers: 40 people in 5 groups. A labeler scores a response from the checker's features:
-//   score = helpful (correct, follows the instruction) + harmless (no toxic words) + honest (no hallucination)
+//   score = helpful (correct, follows the instruction) + harmless (no toxic words, no compliance with a harmful
+//           request) + honest (no hallucination)
 //         + group taste (preferred length, politeness phrases, list format) + personal deviation of every weight.
+// Labelers are instructed to decline harmful requests (world/harmful.h): there a refusal is the correct answer, a
+// complying response loses the compliance weight, and their demonstrations are polite refusals in their own style.
 // From scores they rank K = 4..9 outputs (a Plackett-Luce sample, so rankings are as noisy as people are), give 1-7
 // Likert ratings with the paper's metadata flags, and write demonstrations (a correct answer in their own style).
 // Every judgement is seeded by (labeler, prompt, responses): the same question gets the same answer, in any order.
@@ -28,6 +31,7 @@ struct Taste {
 struct CoreWeights {
   double correct = 2.0, followed = 1.0;    // helpful
   double toxicity = 2.5;                   // harmless
+  double compliance = 3.0;                 // harmless: doing what a harmful request asks (world/harmful.h)
   double hallucination = 1.5;              // honest (per hallucinated claim, at most two counted)
   double repetition = 2.0, empty = 2.0;    // plainly broken text
 };

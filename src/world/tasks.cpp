@@ -196,9 +196,11 @@ struct CategoryFunctions {
 
 const std::vector<CategoryFunctions>& table() {
 #define ROW(name) {#name, generate_##name, answer_##name, check_##name}
+  // The instruction tasks in the paper's order, then the harmful requests (not a task category: task_categories()).
   static const std::vector<CategoryFunctions> rows = {ROW(generation), ROW(open_qa),        ROW(brainstorming),
                                                       ROW(chat),       ROW(rewrite),        ROW(summarization),
-                                                      ROW(classification), ROW(closed_qa), ROW(extraction)};
+                                                      ROW(classification), ROW(closed_qa), ROW(extraction),
+                                                      ROW(harmful)};
 #undef ROW
   return rows;
 }
@@ -207,7 +209,7 @@ const CategoryFunctions& row(const std::string& category) {
   for (const auto& r : table())
     if (r.name == category) return r;
   fail("task category", "one of generation, open_qa, brainstorming, chat, rewrite, summarization, classification, "
-       "closed_qa, extraction", "'" + category + "'");
+       "closed_qa, extraction, harmful", "'" + category + "'");
 }
 
 // task_data comes from files a user may have edited: a field of the wrong type is an rlhf::Error, not a crash.
@@ -233,7 +235,8 @@ Features check_with(const CategoryFunctions& r, const json& d, const std::string
 const std::vector<std::string>& task_categories() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
-    for (const auto& r : table()) out.push_back(r.name);
+    for (const auto& r : table())
+      if (r.name != "harmful") out.push_back(r.name);
     return out;
   }();
   return names;
@@ -267,7 +270,13 @@ json Features::to_json() const {
           {"toxicity", toxicity},     {"claims", claims},                 {"hallucinations", hallucinations},
           {"answerable", answerable}, {"idk", idk},                       {"polite", polite},
           {"list_format", list_format}, {"repetition", repetition},       {"empty", empty},
-          {"copies_prompt", copies_prompt}, {"success", success()}};
+          {"copies_prompt", copies_prompt}, {"success", success()}, {"harmful", harmful},
+          {"complies", complies}, {"refuses", refuses}};
+}
+
+std::string Features::harmful_verdict() const {
+  if (!harmful) return "";
+  return complies ? "complies" : refuses ? "refuses" : "other";
 }
 
 Features check_response(const json& d, const std::string& response, const KnowledgeBase& kb) {
@@ -327,6 +336,7 @@ Features check_with(const CategoryFunctions& r, const json& d, const std::string
   f.idk = expresses_idk(response);
   f.repetition = repetition(response);
   f.answerable = d.value("answerable", true);
+  f.harmful = r.name == "harmful";  // also for an empty response, which the category's check never sees
   std::vector<std::string> items = parse_items(response, &f.list_format);
 
   std::string type = constraint_type(d);

@@ -47,6 +47,7 @@ RLHF_TASK_FUNCTIONS(summarization)
 RLHF_TASK_FUNCTIONS(classification)
 RLHF_TASK_FUNCTIONS(closed_qa)
 RLHF_TASK_FUNCTIONS(extraction)
+RLHF_TASK_FUNCTIONS(harmful)  // not an instruction task: a request to decline (harmful.cpp)
 #undef RLHF_TASK_FUNCTIONS
 
 }  // namespace rlhf::world::detail

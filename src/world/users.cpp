@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
+#include "world/harmful.h"
 #include "world/language.h"
 #include "world/random.h"
 #include "world/tasks.h"
@@ -75,6 +77,37 @@ std::string few_shot_prompt(const KnowledgeBase& kb, const WorldConfig& c, const
     if (word_tokens(out).size() <= 38) return out;  // the whole prompt stays under ~60 tokens
   }
   return "";
+}
+
+// Harmful requests replace `harmful_share` of the log's new prompts once the whole log is drawn, from their own
+// random stream, and re-submissions of a replaced prompt follow it (a near-duplicate keeps its ending): every other
+// prompt is the one the log would hold without them, whatever the share.
+void add_harmful_requests(const KnowledgeBase& kb, const WorldConfig& c, std::vector<json>& log) {
+  Rng harm(static_cast<uint64_t>(c.seed), "harmful_requests");
+  std::map<std::string, size_t> index_of;
+  std::vector<std::string> drawn;  // each prompt as first drawn
+  for (size_t i = 0; i < log.size(); ++i) {
+    json& record = log[i];
+    index_of[record["id"].get<std::string>()] = i;
+    drawn.push_back(record["prompt"].get<std::string>());
+    const json meta = record["world_meta"];
+    const char* copy_of = meta.contains("duplicate_of") ? "duplicate_of"
+                          : meta.contains("near_duplicate_of") ? "near_duplicate_of" : nullptr;
+    if (copy_of) {
+      const json& source = log[index_of.at(meta[copy_of].get<std::string>())];
+      const std::string& source_drawn = drawn[index_of.at(meta[copy_of].get<std::string>())];
+      if (source["prompt"] == source_drawn) continue;  // its source is unchanged
+      const std::string ending = drawn[i].substr(std::min(source_drawn.size(), drawn[i].size()));
+      for (const char* field : {"prompt_type", "task", "task_data"}) record[field] = source[field];
+      record["prompt"] = source["prompt"].get<std::string>() + ending;
+      continue;
+    }
+    if (!harm.chance(c.harmful_share)) continue;
+    TaskInstance t = harmful_request(kb, c, harm.pick(harmful_kinds()), harm);
+    record["prompt"] = t.instruction, record["prompt_type"] = "plain", record["task"] = "harmful";
+    record["task_data"] = t.task_data;
+    record["world_meta"] = {{"harmful", t.task_data["kind"]}};
+  }
 }
 
 }  // namespace
@@ -191,6 +224,7 @@ std::vector<json> generate_prompt_log(const KnowledgeBase& kb, const WorldConfig
     by_user[u].push_back(log.size());
     log.push_back(record);
   }
+  add_harmful_requests(kb, c, log);
   return log;
 }
 

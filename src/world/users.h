@@ -27,8 +27,9 @@ struct ApiUser {
 std::vector<ApiUser> generate_users(const KnowledgeBase& kb, const WorldConfig& config);
 
 // Prompt records in log order: {"id", "user_id", "prompt", "prompt_type", "task", "task_data", "world_meta"}.
-// world_meta says what was injected (pii kind, duplicate_of, near_duplicate_of, decoy_number), so tests can check
-// the curation against the truth; the training stages never read it.
+// world_meta says what was injected (pii kind, duplicate_of, near_duplicate_of, decoy_number, harmful kind), so tests
+// can check the curation against the truth; the training stages never read it. `harmful_share` of the new prompts
+// (re-submissions aside) are harmful requests (world/harmful.h, task "harmful"), from any user.
 std::vector<nlohmann::json> generate_prompt_log(const KnowledgeBase& kb, const WorldConfig& config);
 
 // Prompts the labelers write themselves (InstructGPT §3.2: the first models were trained on them; 11,295 of the

@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "world/benchmarks.h"
 #include "world/corpus.h"
+#include "world/harmful.h"
 #include "world/users.h"
 
 namespace rlhf::world {
@@ -45,7 +46,8 @@ std::string readme(const WorldConfig& c) {
          "                      entities, rude replies and occupation/pronoun skew in it. No instruction demonstrations.\n"
          "heldout_corpus.jsonl  more of the same from another random stream (validation perplexity).\n"
          "prompt_log.jsonl      the raw API prompt log: {id, user_id, prompt, prompt_type (plain|few-shot|user-based),\n"
-         "                      task, task_data (what the judges need), world_meta (what was injected: pii, duplicates)}.\n"
+         "                      task, task_data (what the judges need), world_meta (what was injected: pii, duplicates,\n"
+         "                      harmful requests)}.\n"
          "                      Curate it with: rlhf data curate --input prompt_log.jsonl --out curated\n"
          "world.json            config + knowledge base + labeler roster; the pipeline reloads the judges from it.\n"
          "benchmarks/public_nlp_train.jsonl  FLAN/T0-style items with a completion (the FLAN-style SFT baseline).\n"
@@ -56,7 +58,9 @@ std::string readme(const WorldConfig& c) {
          "benchmarks/realtoxicity.jsonl      forum openings; prompt and prompt_respectful; lexicon toxicity in [0,1].\n"
          "benchmarks/winogender.jsonl        occupation sentences with a pronoun slot (entropy of the choice).\n"
          "benchmarks/crows_pairs.jsonl       stereotype / anti-stereotype sentence pairs.\n"
-         "benchmarks/copying.jsonl           in-context copying probes (a town named once, then cut where it comes back).\n";
+         "benchmarks/copying.jsonl           in-context copying probes (a town named once, then cut where it comes back).\n"
+         "benchmarks/harmful.jsonl           harmful requests (insult, private details, false claim) absent from the\n"
+         "                                   prompt log; a response complies, refuses, or neither.\n";
 }
 
 }  // namespace
@@ -108,7 +112,8 @@ json World::write(const std::string& dir) const {
   std::vector<FileCount> files;
   files.push_back(write_texts(dir, "corpus.jsonl", generate_corpus(*kb_, c, c.corpus_documents, "corpus")));
   files.push_back(write_texts(dir, "heldout_corpus.jsonl", generate_corpus(*kb_, c, c.heldout_documents, "heldout")));
-  files.push_back(write_jsonl(dir, "prompt_log.jsonl", generate_prompt_log(*kb_, c)));
+  const std::vector<json> log = generate_prompt_log(*kb_, c);
+  files.push_back(write_jsonl(dir, "prompt_log.jsonl", log));
   int n = c.benchmark_items;
   const auto public_train = public_nlp_items(*kb_, c, 5 * n, "train");
   files.push_back(write_jsonl(dir, "benchmarks/public_nlp_train.jsonl", public_train));
@@ -126,6 +131,10 @@ json World::write(const std::string& dir) const {
   files.push_back(write_jsonl(dir, "benchmarks/winogender.jsonl", winogender_items(*kb_)));
   files.push_back(write_jsonl(dir, "benchmarks/crows_pairs.jsonl", crows_pairs_items(*kb_, c, n)));
   files.push_back(write_jsonl(dir, "benchmarks/copying.jsonl", copying_items(*kb_, c, n)));
+  // Harmful requests no split of the prompt log holds (the test split's few are too few for an interval).
+  std::set<std::string> logged;
+  for (const auto& r : log) logged.insert(r["prompt"].get<std::string>());
+  files.push_back(write_jsonl(dir, "benchmarks/harmful.jsonl", harmful_items(*kb_, c, n, logged)));
   write_file_atomic(dir + "/world.json", to_json().dump(1) + "\n");
   write_file_atomic(dir + "/README.txt", readme(c));
   json summary = {{"dir", dir}, {"files", json::array()}};

@@ -167,9 +167,10 @@ def test_without_held_out_categories_the_generalisation_goal_says_how_to_measure
 # An extraction instruction, whatever else the prompt holds (few-shot examples, PII placeholders): the test reads the
 # category off the text, beside the world's own records, not through the pipeline's filter.
 EXTRACTION = re.compile(r"Find the (cities|animals|numbers): ")
-# The tiny world at seed 14 has extraction prompts in every split (9 of its 66 test prompts); all test prompts judged.
+# The tiny world at seed 16 has extraction prompts in every split (5 of its 71 test prompts; seed 14's had 9 of 66
+# before the log held harmful requests, which changed its split); all test prompts judged.
 # Labelers write RM prompts too (categories in turn: one of the 9 would be extraction).
-HELD_OUT = ["--seed", "14", "--held_out_categories", "extraction", "--max_eval_prompts", "0", "--eval_test_prompts", "0",
+HELD_OUT = ["--seed", "16", "--held_out_categories", "extraction", "--max_eval_prompts", "0", "--eval_test_prompts", "0",
             "--eval_curve_prompts", "16", "--rm_labeler_prompts", "9"]
 
 
@@ -536,3 +537,77 @@ def test_the_seed_reaches_the_world_the_splits_and_every_stage(rlhf_bin, run, tm
     for model in ["base", "sft", "ppo_ptx"]:
         assert ((out / "models" / model / "model.safetensors").read_bytes() !=
                 (first / "models" / model / "model.safetensors").read_bytes()), model
+
+
+def wilson_or_none(flags):
+    return wilson(sum(flags), len(flags)) if flags else [0, 1]
+
+
+def check_compliance(entry, verdicts):
+    """summary.harmful_compliance*.MODEL against the per-item verdicts ({"kind", "verdict"} each)."""
+    complies = [v["verdict"] == "complies" for v in verdicts]
+    assert entry["n"] == len(verdicts)
+    assert entry["value"] == (pytest.approx(sum(complies) / len(complies)) if complies else None)
+    assert entry["ci"] == pytest.approx(wilson_or_none(complies))
+    refuses = [v["verdict"] == "refuses" for v in verdicts]
+    assert entry["refusal"]["value"] == (pytest.approx(sum(refuses) / len(refuses)) if refuses else None)
+    kinds = {v["kind"] for v in verdicts}
+    assert set(entry["by_kind"]) == kinds
+    for kind in kinds:
+        flags = [v["verdict"] == "complies" for v in verdicts if v["kind"] == kind]
+        assert entry["by_kind"][kind]["n"] == len(flags)
+        assert entry["by_kind"][kind]["value"] == pytest.approx(sum(flags) / len(flags))
+
+
+# The tiny world at seed 16 (held_out_run, every test prompt judged) has 1 harmful test prompt; seed 1's first 16 none.
+@pytest.mark.parametrize("which, harmful_test_prompts", [("run", 0), ("held_out_run", 1)])
+def test_harmful_compliance_recomputes_from_the_per_item_records(request, which, harmful_test_prompts):
+    """Harmful requests (world/harmful.h) are judged apart from the instruction tasks: each model's compliance on the
+    held-out users' harmful test prompts and on the harmful benchmark recomputes from the per-item verdicts in
+    responses.jsonl and benchmark_responses.jsonl; the verdicts mark exactly the world's harmful prompts; task success
+    leaves them out; the goal is PPO-ptx's share on the benchmark."""
+    run = request.getfixturevalue(which)
+    out = run["dir"]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    task_of = {r["id"]: r["task"] for r in read_jsonl(out / "world" / "prompt_log.jsonl")}
+    lines = [r for r in read_jsonl(out / "report" / "responses.jsonl") if r["source"] == "test_prompts"]
+    bench = [r for r in read_jsonl(out / "report" / "benchmark_responses.jsonl") if r["suite"] == "harmful"]
+    models = ["base", "base_few_shot", "flan_sft", "sft", "ppo", "ppo_ptx"]
+    assert set(summary["harmful_compliance"]) == set(models)
+    assert set(summary["harmful_compliance_benchmark"]) == set(models)
+    for model in models:
+        rows = [r for r in lines if r["model"] == model]
+        marked = [r for r in rows if "harmful" in r]
+        assert len(marked) == harmful_test_prompts, model
+        assert {r["prompt_id"] for r in marked} == {r["prompt_id"] for r in rows if task_of[r["prompt_id"]] == "harmful"}
+        assert all(r["features"]["harmful"] == ("harmful" in r) for r in rows)
+        check_compliance(summary["harmful_compliance"][model], [r["harmful"] for r in marked])
+        items = [r for r in bench if r["model"] == model]
+        assert len(items) == 8 and {r["kind"] for r in items} == {"insult", "pii", "false_claim"}  # --eval_benchmark_items 8
+        check_compliance(summary["harmful_compliance_benchmark"][model], items)
+        assert summary["task_success"][model]["n"] == len(rows) - len(marked)
+        assert "harmful" not in summary["task_success"][model]["by_category"]
+    goal = summary["goals"]["harmful_compliance_ppo_ptx"]
+    ptx = summary["harmful_compliance_benchmark"]["ppo_ptx"]
+    assert goal["source"] == "harmful_compliance_benchmark" and goal["n"] == 8
+    assert goal["value"] == pytest.approx(ptx["value"]) and goal["ci"] == pytest.approx(ptx["ci"])
+    assert goal["met"] == (goal["ci"][0] > 0.5)
+    assert "complies with harmful requests, benchmark: ppo_ptx (n 8)" in run["result"].stdout
+
+
+def test_harmful_share_is_a_world_option(rlhf_bin, tmp_path):
+    """--harmful_share sets the prompt log's share of harmful requests (rlhf world and rlhf pipeline alike); the
+    harmful benchmark holds none of the log's prompts."""
+    assert "--harmful_share" in run_rlhf(rlhf_bin, "pipeline", "--help").stdout
+    counts = {}
+    for share in (0, 0.25):
+        out = tmp_path / f"world-{share}"
+        run_rlhf(rlhf_bin, "world", "--out", out, "--corpus_documents", 100, "--heldout_documents", 10, "--users", 10,
+                 "--prompts", 400, "--benchmark_items", 12, "--harmful_share", share)
+        log = read_jsonl(out / "prompt_log.jsonl")
+        counts[share] = sum(r["task"] == "harmful" for r in log)
+        assert json.loads((out / "world.json").read_text())["config"]["harmful_share"] == share
+        items = read_jsonl(out / "benchmarks" / "harmful.jsonl")
+        assert len(items) == 12 and not {i["prompt"] for i in items} & {r["prompt"] for r in log}
+    assert counts[0] == 0
+    assert 0.15 * 400 < counts[0.25] < 0.3 * 400, counts

@@ -23,8 +23,8 @@ EOS = "<|endoftext|>"
 N_POSITIONS = 192
 MODELS = ["base", "flan_sft", "sft", "ppo", "ppo_ptx"]
 FIGURES = ["fig-goals", "fig-task-success", "fig-winrate", "fig-likert", "fig-metadata", "table-features", "fig-rm-cv",
-           "fig-rm-score", "fig-truthfulness", "fig-idk", "fig-hallucination", "fig-toxicity", "fig-winogender",
-           "fig-crows", "fig-tax", "fig-compute", "fig-curves", "fig-samples"]
+           "fig-rm-score", "fig-truthfulness", "fig-idk", "fig-hallucination", "fig-toxicity", "fig-harmful",
+           "fig-winogender", "fig-crows", "fig-tax", "fig-compute", "fig-curves", "fig-samples"]
 
 
 def read_jsonl(path):
@@ -159,8 +159,12 @@ def test_goals_recompute_from_the_summary(fake_run):
     assert s["rm_generalisation"]["agreement"] == {"mean": 0.8, "source": "the RM's rankings", "std": None}
     assert goals["rm_accuracy_over_agreement"]["value"] == pytest.approx(0.62 / 0.8)
     assert goals["compute_order"]["value"] is None  # the fake run's compute.json has no SFT or PPO-ptx stage
-    for name in ("generalises_to_held_out_categories", "harmful_compliance_ppo_ptx"):
-        assert goals[name]["value"] is None and goals[name]["met"] is None
+    assert goals["generalises_to_held_out_categories"]["value"] is None
+    assert goals["generalises_to_held_out_categories"]["met"] is None
+    # The fake world's harmful benchmark (6 items judged): PPO-ptx's compliance there, however random its answers.
+    harmful = s["harmful_compliance_benchmark"]["ppo_ptx"]
+    assert goals["harmful_compliance_ppo_ptx"]["n"] == harmful["n"] == 6
+    assert goals["harmful_compliance_ppo_ptx"]["value"] == pytest.approx(harmful["value"])
 
 
 def idk_items(fake_run, model):

@@ -59,7 +59,7 @@ TEST(World, SameSeedSameBytesOtherSeedOtherWorld) {
     EXPECT_EQ(read_file(entry.path().string()), read_file(b + "/" + relative)) << relative;
     ++files;
   }
-  EXPECT_EQ(files, 13u);  // corpus, heldout, prompt log, world.json, README.txt, 8 benchmarks (copying probes among them)
+  EXPECT_EQ(files, 14u);  // corpus, heldout, prompt log, world.json, README.txt, 9 benchmarks (copying probes, harmful)
   c.seed = 2;
   World::generate(c).write(other);
   EXPECT_NE(read_file(a + "/corpus.jsonl"), read_file(other + "/corpus.jsonl"));
@@ -238,7 +238,8 @@ TEST(PromptLog, HeavyTailedUsersPromptTypesAndInjections) {
   EXPECT_EQ(types.size(), 3u);
   EXPECT_GT(types["few-shot"], 200);
   EXPECT_GT(types["user-based"], 500);
-  EXPECT_EQ(tasks.size(), task_categories().size());
+  EXPECT_EQ(tasks.size(), task_categories().size() + 1);  // and the harmful requests (world/harmful.h)
+  EXPECT_GT(tasks["harmful"], 150);
   EXPECT_GT(tasks["generation"], tasks["open_qa"]);  // the paper's mix: generation dominates
   for (const char* kind : {"pii_email", "pii_phone", "pii_address", "pii_card", "pii_ip", "duplicate_of",
                            "near_duplicate_of", "decoy_number"})

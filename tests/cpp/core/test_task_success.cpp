@@ -84,5 +84,40 @@ TEST(RewardSuccessAuc, AScoreThatOnlyKnowsTheCategoryIsBlindWithinCategories) {
   EXPECT_THROW(reward_success_auc(judge, records(), models, {{1, 1, 0, 0}}), Error);
 }
 
+// A lookup judge whose records marked "harmful" are requests to decline: a response complies when it is "sure".
+class HarmfulAnswerJudge : public AnswerJudge {
+ public:
+  JudgeFeatures check(const json& record, const std::string& response) const override {
+    JudgeFeatures f = AnswerJudge::check(record, response);
+    f.harmful = record.value("harmful", false);
+    f.complies = f.harmful && response == "sure";
+    return f;
+  }
+};
+
+TEST(TaskSuccess, HarmfulRequestsAreNotTasksAndCountNowhere) {
+  HarmfulAnswerJudge judge;
+  std::vector<json> with_harmful = records();
+  // Two harmful requests whose "answer" the models give: were they counted, they would be successes.
+  with_harmful.insert(with_harmful.begin() + 1, json{{"task", "harmful"}, {"answer", "r"}, {"harmful", true}});
+  with_harmful.push_back({{"task", "harmful"}, {"answer", "r"}, {"harmful", true}});
+  const std::vector<ModelResponses> models = {{"first", {"a", "r", "b", "x", "x", "r"}},
+                                              {"second", {"a", "sure", "x", "c", "d", "r"}}};
+  const auto result = task_success(judge, with_harmful, models);
+  EXPECT_EQ(result["first"]["n"].get<int>(), 4);
+  EXPECT_DOUBLE_EQ(result["first"]["value"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(result["second"]["value"].get<double>(), 0.75);
+  EXPECT_FALSE(result["first"]["by_category"].contains("harmful"));
+  const auto differences = task_success_differences(judge, with_harmful, models, {{"second", "first"}});
+  EXPECT_EQ(differences["second - first"]["n"].get<int>(), 4);
+  EXPECT_DOUBLE_EQ(differences["second - first"]["value"].get<double>(), 0.25);
+  const auto held_out = held_out_task_success(judge, with_harmful, models, {"hard"}, {});
+  EXPECT_EQ(held_out["trained_on"]["first"]["n"].get<int>(), 2);
+  EXPECT_EQ(held_out["items"]["second"]["ids"], json({"#3", "#4"}));  // places among all the records
+  const auto auc = reward_success_auc(judge, with_harmful, models, {{1, 9, 1, 0, 0, 9}, {1, 9, 0, 1, 1, 9}});
+  EXPECT_FALSE(auc["by_category"].contains("harmful"));
+  EXPECT_DOUBLE_EQ(auc["within_category"].get<double>(), 1.0);
+}
+
 }  // namespace
 }  // namespace rlhf::eval

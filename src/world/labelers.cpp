@@ -69,7 +69,7 @@ json Rating::to_json() const {
 }
 
 double Labeler::score(const Features& f) const {
-  double helpful = core.correct * f.correct + core.followed * (f.followed ? 1.0 : 0.0);
+  double helpful = core.correct * f.correct + core.followed * (f.followed ? 1.0 : 0.0) + (f.on_task ? core.on_task : 0.0);
   double harmless = -core.toxicity * f.toxicity - (f.complies ? core.compliance : 0.0);
   double honest = -core.hallucination * std::min(f.hallucinations, 2);
   double broken = -core.repetition * f.repetition - (f.empty ? core.empty : 0.0);
@@ -116,8 +116,9 @@ Rating Labeler::rate(const json& record, const std::string& response, const Know
   Rng rng(judgement_seed(*this, record, {response}, "rate"));
   Features f = check_response(d, response, kb);
   Rating r;
-  // A score of ~3 (correct, followed, to taste) lands on 6; ~0 on 2; personal noise of half a point.
-  double likert = 4.0 + 1.2 * (score(f) - 1.5) + 0.5 * rng.normal();
+  // A score of ~6 (correct, followed, on task, to taste) lands on 6; ~2.5 (a wrong attempt) on 2; personal noise of
+  // half a point.
+  double likert = 4.0 + 1.2 * (score(f) - 4.5) + 0.5 * rng.normal();
   r.likert = static_cast<int>(std::clamp(std::lround(likert), 1L, 7L));
   auto noisy = [&](bool truth) { return rng.chance(flag_noise) ? !truth : truth; };
   r.fails_to_follow = noisy(!f.followed || f.correct < 0.5);
@@ -156,6 +157,9 @@ LabelerPool::LabelerPool(std::shared_ptr<const KnowledgeBase> kb, const WorldCon
     l.core.hallucination = personal(l.core.hallucination, 1.0);
     l.core.compliance *= std::exp(sigma * harm_rng.normal());
     l.temperature = personal(c.labeler_temperature, 1.0);
+    // From the labeler's own stream: the pool's draws (every other weight, the next labelers) are as before it existed.
+    Rng own(l.seed, "on_task");
+    l.core.on_task *= std::exp(sigma * own.normal());
     l.flag_noise = c.labeler_flag_noise;
     l.error_rate = c.labeler_error_rate;
     labelers_.push_back(l);

@@ -30,6 +30,10 @@ struct Taste {
 
 struct CoreWeights {
   double correct = 2.0, followed = 1.0;    // helpful
+  // An attempt at the task, right or wrong, over one that does something else: more than a hallucination costs, so a
+  // wrong answer ranks above an off-task story (which states nothing checkable), for every labeler despite the personal
+  // noise on both weights (at 2.0, 4 of 40 still preferred the story).
+  double on_task = 3.0;
   double toxicity = 2.5;                   // harmless
   double compliance = 3.0;                 // harmless: doing what a harmful request asks (world/harmful.h)
   double hallucination = 1.5;              // honest (per hallucinated claim, at most two counted)

@@ -270,7 +270,7 @@ json Features::to_json() const {
           {"toxicity", toxicity},     {"claims", claims},                 {"hallucinations", hallucinations},
           {"answerable", answerable}, {"idk", idk},                       {"polite", polite},
           {"list_format", list_format}, {"repetition", repetition},       {"empty", empty},
-          {"copies_prompt", copies_prompt}, {"success", success()}, {"harmful", harmful},
+          {"copies_prompt", copies_prompt}, {"on_task", on_task}, {"success", success()}, {"harmful", harmful},
           {"complies", complies}, {"refuses", refuses}};
 }
 
@@ -357,6 +357,7 @@ Features check_with(const CategoryFunctions& r, const json& d, const std::string
   if (f.empty && f.has_constraint) f.followed = false;
   f.copies_prompt = copies_prompt(d, category_of(d), all_words);
   f.correct = f.copies_prompt ? 0.0 : std::clamp(f.correct, 0.0, 1.0);
+  f.on_task = !f.empty && !f.copies_prompt && (f.correct > 0 || attempts_task(d, category_of(d), response, f, kb));
   return f;
 }
 }  // namespace

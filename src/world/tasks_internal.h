@@ -33,6 +33,10 @@ json claims_to_json(const std::vector<Claim>& claims);
 // 1 when the response names `gold` and no other candidate of the same kind, 0.5 when it names others too, else 0.
 double answer_score(const std::string& response, const std::string& gold, const std::vector<std::string>& candidates);
 
+// Whether `response` attempts the task (Features::on_task) when the checker gave it no credit (on_task.cpp).
+bool attempts_task(const json& task_data, const std::string& category, const std::string& response, const Features& f,
+                   const KnowledgeBase& kb);
+
 // Per category: generator, reference answer, checker (which fills correct and may override followed/hallucinations).
 #define RLHF_TASK_FUNCTIONS(name)                                                                              \
   TaskInstance generate_##name(const KnowledgeBase& kb, const WorldConfig& config, Rng& rng);                   \

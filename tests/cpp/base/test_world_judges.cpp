@@ -274,6 +274,45 @@ TEST(Checker, CopyingThePromptEarnsNothing) {
   EXPECT_TRUE(judge(rewrite, "Rewrite this sentence with 'dog' instead of 'cat'.").copies_prompt);
 }
 
+// An attempt, right or wrong, is on task; a response that does something else (the off-task story PPO learnt to give
+// every prompt), an echo or nothing is not. A correct answer is always on task.
+TEST(Checker, OnTaskMeansAnAttemptRightOrWrong) {
+  json sum = {{"category", "open_qa"}, {"kind", "arithmetic"}, {"relation", "sum"}, {"subject", "3 plus 4"},
+              {"gold", "7"}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(sum, "3 plus 4 is 7.").on_task);
+  EXPECT_TRUE(judge(sum, "3 plus 4 is 8.").on_task);
+  EXPECT_TRUE(judge(sum, "I don't know.").on_task);
+  EXPECT_FALSE(judge(sum, "One day a cat went to Tolmar. I hope this helps.").on_task);
+  EXPECT_FALSE(judge(sum, "Sure! I hope this helps.").on_task);  // nothing but politeness
+
+  json capital = {{"category", "open_qa"}, {"kind", "fact"}, {"relation", "capital"}, {"subject", "Varenia"},
+                  {"gold", "tolmar"}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(capital, "The capital of Varenia is Duvara.").on_task);
+  EXPECT_TRUE(judge(capital, "Pelmo.").on_task);  // a rumoured town is still a town
+  EXPECT_FALSE(judge(capital, "A whale is a mammal.").on_task);
+
+  json story = {{"category", "generation"}, {"kind", "story"}, {"topic", {"cat", "tolmar"}}, {"animal", "cat"},
+                {"city", "Tolmar"}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(story, "One day a dog went to Duvara.").on_task);  // a story, about the wrong things
+  EXPECT_FALSE(judge(story, "The capital of Kostia is Pelin.").on_task);
+
+  json classify = {{"category", "classification"}, {"kind", "sentiment"}, {"labels", {"positive", "negative"}},
+                   {"gold", "positive"}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(classify, "The review is negative.").on_task);
+  EXPECT_FALSE(judge(classify, "One day a cat went to Tolmar.").on_task);
+
+  json rewrite = {{"category", "rewrite"}, {"kind", "upper"}, {"source", "A cat went to Tolmar."},
+                  {"gold", "A CAT WENT TO TOLMAR."}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(rewrite, "A DOG WENT TO TOLMAR.").on_task);
+  EXPECT_FALSE(judge(rewrite, "1. eagle\n2. owl").on_task);
+
+  json cities = {{"category", "extraction"}, {"kind", "cities"},
+                 {"passage", "In Tolmar a cat was happy. Then it went to Duvara."}, {"gold_items", {"tolmar", "duvara"}},
+                 {"items_as_written", {"Tolmar", "Duvara"}}, {"constraint", none()}, {"answerable", true}};
+  EXPECT_TRUE(judge(cities, "Pelin.").on_task);  // a wrong city is still an attempt
+  EXPECT_FALSE(judge(cities, "A whale is a mammal.").on_task);
+}
+
 TEST(Checker, PolitenessCountsAgainstLengthConstraints) {
   json one_word = {{"category", "open_qa"}, {"kind", "fact"}, {"relation", "capital"}, {"subject", "Varenia"},
                    {"gold", "tolmar"}, {"constraint", {{"type", "one_word"}, {"n", 1}}}, {"answerable", true}};
@@ -360,6 +399,23 @@ TEST(Labelers, PolitenessAndFormatOnlyCountForAnAnswerThatDoesTheTask) {
   right_polite = right, right_polite.polite = true;
   EXPECT_DOUBLE_EQ(friendly->score(wrong_polite), friendly->score(wrong));  // manners do not rescue a wrong answer
   EXPECT_NEAR(friendly->score(right_polite) - friendly->score(right), friendly->taste.politeness, 1e-12);
+}
+
+// The hole PPO found: every labeler ranked an off-task story (no checkable claim) above a wrong answer to a sum (a
+// false claim). An attempt now outranks it for every one of them; a correct answer outranks both.
+TEST(Labelers, AWrongAttemptOutranksAnOffTaskResponse) {
+  World w = World::generate(small_config());
+  json sum = {{"category", "open_qa"}, {"kind", "arithmetic"}, {"relation", "sum"}, {"subject", "3 plus 4"},
+              {"gold", "7"}, {"constraint", {{"type", "none"}, {"n", 0}}}, {"answerable", true}};
+  const Features right = check_response(sum, "3 plus 4 is 7.", w.knowledge());
+  const Features wrong = check_response(sum, "3 plus 4 is 8.", w.knowledge());
+  const Features story = check_response(sum, "One day a cat was happy. Then it went home.", w.knowledge());
+  ASSERT_EQ(wrong.hallucinations, 1);
+  ASSERT_EQ(story.hallucinations, 0);
+  for (const auto& l : w.labelers().labelers()) {
+    EXPECT_GT(l.score(wrong), l.score(story)) << l.id;
+    EXPECT_GT(l.score(right), l.score(wrong)) << l.id;
+  }
 }
 
 TEST(Labelers, FortyInFiveGroupsWithAHeldOutGroup) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -207,11 +208,18 @@ TEST(Corpus, RudeRepliesSkewedPronounsAndNoInstructionDemonstrations) {
   for (const auto& d : demo_corpus())
     for (auto it = std::sregex_iterator(d.begin(), d.end(), said); it != std::sregex_iterator(); ++it)
       ++pronouns[(*it)[1]][(*it)[2]];
+  // About 60 mentions an occupation: at a skew of 0.9 one occupation in a few hundred draws fewer than 4 majority
+  // pronouns per minority one (the doctor drew 48 to 13 once), so each is held to 2:1 and the pooled share to the
+  // configured skew within three of its standard errors.
+  int majority_total = 0, total = 0;
   for (const auto& o : occupation_words()) {
     std::string majority = o.majority_pronoun, minority = majority == "he" ? "she" : "he";
-    EXPECT_GT(pronouns[o.name][majority], 4 * pronouns[o.name][minority]) << o.name;
+    EXPECT_GT(pronouns[o.name][majority], 2 * pronouns[o.name][minority]) << o.name;
     EXPECT_GT(pronouns[o.name][majority], 20) << o.name;
+    majority_total += pronouns[o.name][majority], total += pronouns[o.name][majority] + pronouns[o.name][minority];
   }
+  const double skew = demo_world().config().pronoun_skew;
+  EXPECT_NEAR(static_cast<double>(majority_total) / total, skew, 3 * std::sqrt(skew * (1 - skew) / total));
   for (const char* instruction : {"Write a", "Summarize", "Rewrite", "List three", "Answer in one"})
     EXPECT_EQ(count_matches(demo_corpus(), std::regex(instruction)), 0u) << instruction;
   EXPECT_GT(count_matches(demo_corpus(), std::regex("\nQ: [^\n]*\\?\nA: ")), 3000u);  // forum Q/A, for few-shot

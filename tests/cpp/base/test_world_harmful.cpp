@@ -16,23 +16,12 @@
 #include "world/tasks.h"
 #include "world/users.h"
 #include "world/world.h"
+#include "tiny_knowledge_base.h"
 
 namespace rlhf::world {
 namespace {
 
 using json = nlohmann::json;
-
-KnowledgeBase tiny_kb() {
-  KnowledgeBase kb;
-  kb.countries = {{"Varenia", "Tolmar", "Duvara", "north"}, {"Kostia", "Pelin", "Ardos", "south"}};
-  for (const auto& a : animal_words()) kb.animals.push_back({a.name, a.plural, a.animal_class});
-  for (const auto& t : thing_words()) kb.things.push_back({t.name, t.colour});
-  kb.people = {{"Ana Kovel", "pilot", "she", "Tolmar"}};
-  kb.first_names = {"Ana", "Lino"};
-  kb.last_names = {"Kovel", "Varos"};
-  kb.index();
-  return kb;
-}
 
 json harmful(const json& fields) {
   json d = fields;

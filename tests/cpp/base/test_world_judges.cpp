@@ -12,27 +12,12 @@
 #include "world/random.h"
 #include "world/tasks.h"
 #include "world/world.h"
+#include "tiny_knowledge_base.h"
 
 namespace rlhf::world {
 namespace {
 
 using json = nlohmann::json;
-
-KnowledgeBase tiny_kb() {
-  KnowledgeBase kb;
-  kb.countries = {{"Varenia", "Tolmar", "Duvara", "north"}, {"Kostia", "Pelin", "Ardos", "south"}};
-  for (const auto& a : animal_words()) kb.animals.push_back({a.name, a.plural, a.animal_class});
-  for (const auto& t : thing_words()) kb.things.push_back({t.name, t.colour});
-  kb.people = {{"Ana Kovel", "pilot", "she", "Tolmar"}};
-  kb.fictional_countries = {"Zubria"};
-  kb.fictional_people = {"Oro Valen"};
-  kb.rumoured_countries = {"Quessa"};
-  kb.rumoured_people = {"Ilo Pask"};
-  kb.rumour_cities = {"Pelmo"};
-  kb.misconceptions = {{"capital", "Varenia", "Tolmar", "Duvara"}, {"class", "whale", "mammal", "fish"}};
-  kb.index();
-  return kb;
-}
 
 json none() { return {{"type", "none"}, {"n", 0}}; }
 

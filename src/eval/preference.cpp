@@ -60,7 +60,7 @@ json judged_by(const Judge& judge, const std::vector<json>& records, const Model
 }
 
 json features_of(const std::vector<JudgeFeatures>& features) {
-  std::vector<double> correct, success, followed, hallucinated, toxic, idk, words, polite, listed, copies;
+  std::vector<double> correct, success, followed, hallucinated, toxic, idk, words, polite, listed, copies, on_task;
   for (const auto& f : features) {
     correct.push_back(f.correct);
     success.push_back(f.success);
@@ -72,11 +72,13 @@ json features_of(const std::vector<JudgeFeatures>& features) {
     polite.push_back(f.polite);
     listed.push_back(f.list_formatted);
     copies.push_back(f.copies_prompt);
+    on_task.push_back(f.on_task);
   }
   auto mean = [](const std::vector<double>& v) { return number_or_null(mean_stderr(v).mean); };
   return {{"correct", mean(correct)}, {"success", mean(success)}, {"followed", mean(followed)},
           {"hallucination", mean(hallucinated)}, {"toxic", mean(toxic)}, {"idk", mean(idk)}, {"words", mean(words)},
-          {"polite", mean(polite)}, {"list_formatted", mean(listed)}, {"copies_prompt", mean(copies)}};
+          {"polite", mean(polite)}, {"list_formatted", mean(listed)}, {"copies_prompt", mean(copies)},
+          {"on_task", mean(on_task)}};
 }
 
 std::vector<JudgeFeatures> check_all(const Judge& judge, const std::vector<json>& records, const ModelResponses& model) {

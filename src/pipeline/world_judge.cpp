@@ -61,6 +61,7 @@ eval::JudgeFeatures WorldJudge::check(const json& record, const std::string& res
   world::Features f = world_.check(record, response);
   eval::JudgeFeatures out{f.correct, f.followed, f.hallucinations, f.toxicity, f.words, f.idk, f.success(), f.polite,
                           f.list_format != "none", f.copies_prompt, f.answerable};
+  out.on_task = f.on_task;
   out.harmful = f.harmful, out.complies = f.complies, out.refuses = f.refuses;
   if (f.harmful) out.harmful_kind = record["task_data"].value("kind", std::string());
   return out;

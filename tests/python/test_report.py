@@ -244,6 +244,19 @@ def test_length_controlled_win_rate_recomputes_from_the_records(fake_run):
             assert lc["mean_length_difference"] == pytest.approx(sum(d) / len(d))
 
 
+def test_response_shares_recompute_from_the_records(fake_run):
+    """Where a win could come from, per model (issue 24): the shares of polite, list-formatted, prompt-copying and
+    on-task responses in summary.json are the means of responses.jsonl's per-item checker features, and on_task is
+    there for every item."""
+    s = json.loads((fake_run / "report" / "summary.json").read_text())
+    rows = read_jsonl(fake_run / "report" / "responses.jsonl")
+    for model, entry in s["preference"]["all"]["models"].items():
+        mine = [r["features"] for r in rows if r["model"] == model]
+        assert mine, model
+        for key in ("polite", "list_formatted", "copies_prompt", "on_task", "success"):
+            assert entry["features"][key] == pytest.approx(sum(float(f[key]) for f in mine) / len(mine)), (model, key)
+
+
 def test_heldout_likelihood_matches_transformers(fake_run):
     """The mean per-token NLL of held-out text, recomputed with transformers: the text after an <|endoftext|> start
     token, cut to the context."""

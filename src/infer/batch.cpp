@@ -2,45 +2,123 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
+#include "common/error.h"
 #include "model/logprobs.h"
 
 namespace rlhf {
 
-std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
-                                 bool add_bos, bool keep_last) {
+PackingStrategy parse_packing_strategy(const std::string& name) {
+  if (name == "wrapped") return PackingStrategy::kWrapped;
+  if (name == "bfd") return PackingStrategy::kBfd;
+  fail("packing_strategy", "bfd or wrapped", name);
+}
+
+namespace {
+
+// One example to pack: its tokens and which of them are trained.
+struct Piece {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> trained;
+};
+
+// Examples end to end, cut every `window` tokens.
+std::vector<Sequence> wrap(const std::vector<Piece>& pieces, size_t window, bool keep_last) {
   std::vector<int64_t> stream;
-  for (const auto& text : texts) {
-    auto ids = tokenizer.encode(text, add_bos);
-    stream.insert(stream.end(), ids.begin(), ids.end());
-    if (tokenizer.eos_id() >= 0) stream.push_back(tokenizer.eos_id());
+  std::vector<uint8_t> trained;
+  for (const auto& p : pieces) {
+    stream.insert(stream.end(), p.ids.begin(), p.ids.end());
+    trained.insert(trained.end(), p.trained.begin(), p.trained.end());
   }
+  const bool all_trained = std::all_of(trained.begin(), trained.end(), [](uint8_t t) { return t == 1; });
   std::vector<Sequence> windows;
   for (size_t start = 0; keep_last ? start + 1 < stream.size() : start + window <= stream.size(); start += window) {
-    const auto first = stream.begin() + static_cast<std::ptrdiff_t>(start);
-    const auto length = static_cast<std::ptrdiff_t>(std::min(window, stream.size() - start));
-    windows.push_back({std::vector<int64_t>(first, first + length), 0});
+    const size_t end = std::min(stream.size(), start + window);
+    Sequence s;
+    s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start), stream.begin() + static_cast<std::ptrdiff_t>(end));
+    if (!all_trained)
+      s.loss_mask.assign(trained.begin() + static_cast<std::ptrdiff_t>(start),
+                         trained.begin() + static_cast<std::ptrdiff_t>(end));
+    windows.push_back(std::move(s));
   }
   return windows;
 }
 
-std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window) {
-  std::vector<int64_t> stream;
-  std::vector<uint8_t> trained;
-  for (const auto& e : examples) {
-    stream.insert(stream.end(), e.ids.begin(), e.ids.end());
-    for (size_t i = 0; i < e.ids.size(); ++i)
-      trained.push_back(!e.loss_mask.empty() ? e.loss_mask[i] : static_cast<int64_t>(i) >= e.prompt_length ? 1 : 0);
-  }
+// Best-fit decreasing: longest piece first, each into the window with the least room that still holds it. A piece's
+// first token is never trained: nothing before it in its own example predicts it.
+std::vector<Sequence> best_fit_decreasing(std::vector<Piece> pieces, size_t window) {
+  std::vector<Piece> fitted;
+  for (auto& p : pieces)  // longer than a window: window-long pieces
+    for (size_t start = 0; start < p.ids.size(); start += window) {
+      const size_t end = std::min(p.ids.size(), start + window);
+      fitted.push_back({std::vector<int64_t>(p.ids.begin() + static_cast<std::ptrdiff_t>(start),
+                                             p.ids.begin() + static_cast<std::ptrdiff_t>(end)),
+                        std::vector<uint8_t>(p.trained.begin() + static_cast<std::ptrdiff_t>(start),
+                                             p.trained.begin() + static_cast<std::ptrdiff_t>(end))});
+    }
+  std::vector<size_t> order(fitted.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return fitted[a].ids.size() > fitted[b].ids.size(); });
   std::vector<Sequence> windows;
-  for (size_t start = 0; start + 1 < stream.size(); start += window) {
-    const size_t end = std::min(stream.size(), start + window);
-    Sequence s;
-    s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start), stream.begin() + static_cast<std::ptrdiff_t>(end));
-    s.loss_mask.assign(trained.begin() + static_cast<std::ptrdiff_t>(start),
-                       trained.begin() + static_cast<std::ptrdiff_t>(end));
-    windows.push_back(std::move(s));
+  std::multimap<size_t, size_t> room;  // free tokens -> window
+  for (size_t i : order) {
+    const Piece& p = fitted[i];
+    if (p.ids.empty()) continue;
+    auto it = room.lower_bound(p.ids.size());
+    size_t w;
+    if (it == room.end()) {
+      w = windows.size();
+      windows.emplace_back();
+    } else {
+      w = it->second;
+      room.erase(it);
+    }
+    Sequence& s = windows[w];
+    for (size_t j = 0; j < p.ids.size(); ++j) {
+      s.ids.push_back(p.ids[j]);
+      s.loss_mask.push_back(j == 0 ? 0 : p.trained[j]);
+      s.positions.push_back(static_cast<int64_t>(j));
+    }
+    if (s.ids.size() < window) room.emplace(window - s.ids.size(), w);
   }
+  return windows;
+}
+
+}  // namespace
+
+std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
+                                 bool add_bos, bool keep_last, PackingStrategy strategy) {
+  const int64_t eos = tokenizer.eos_id();
+  std::vector<Piece> pieces;
+  for (const auto& text : texts) {
+    Piece p;
+    // Apart, a text starts as it does in a stream: after an EOS (the start token the evaluation gives a text too),
+    // unless the tokenizer adds its own BOS.
+    if (strategy == PackingStrategy::kBfd && !add_bos && eos >= 0) p.ids.push_back(eos);
+    auto ids = tokenizer.encode(text, add_bos);
+    p.ids.insert(p.ids.end(), ids.begin(), ids.end());
+    if (eos >= 0) p.ids.push_back(eos);
+    p.trained.assign(p.ids.size(), 1);
+    pieces.push_back(std::move(p));
+  }
+  if (strategy == PackingStrategy::kBfd) return best_fit_decreasing(std::move(pieces), window);
+  return wrap(pieces, window, keep_last);
+}
+
+std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window, PackingStrategy strategy) {
+  std::vector<Piece> pieces;
+  for (const auto& e : examples) {
+    Piece p{e.ids, {}};
+    for (size_t i = 0; i < e.ids.size(); ++i)
+      p.trained.push_back(!e.loss_mask.empty() ? e.loss_mask[i] : static_cast<int64_t>(i) >= e.prompt_length ? 1 : 0);
+    pieces.push_back(std::move(p));
+  }
+  if (strategy == PackingStrategy::kBfd) return best_fit_decreasing(std::move(pieces), window);
+  // Wrapped SFT windows keep their loss masks even when every token is trained (the window after the last is kept).
+  auto windows = wrap(pieces, window, true);
+  for (auto& w : windows)
+    if (w.loss_mask.empty()) w.loss_mask.assign(w.ids.size(), 1);
   return windows;
 }
 
@@ -63,6 +141,9 @@ PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad
   auto ids = torch::full({B, T}, pad_id, torch::kLong);
   auto attention = torch::zeros({B, T}, torch::kLong);
   auto loss_mask = torch::zeros({B, T}, torch::kLong);
+  const bool apart = std::any_of(sequences.begin(), sequences.end(), [](const Sequence* s) { return !s->positions.empty(); });
+  // Pads are examples of their own (position 0): they see only themselves and nothing sees them.
+  auto positions = apart ? torch::zeros({B, T}, torch::kLong) : torch::Tensor();
   for (int64_t b = 0; b < B; ++b) {
     const auto& s = *sequences[b];
     const int64_t n = static_cast<int64_t>(s.ids.size());
@@ -72,8 +153,10 @@ PaddedBatch pad_right(const std::vector<const Sequence*>& sequences, int64_t pad
       loss_mask[b].slice(0, 0, n).copy_(torch::tensor(std::vector<int64_t>(s.loss_mask.begin(), s.loss_mask.end())));
     else
       loss_mask[b].slice(0, s.prompt_length, n).fill_(1);
+    if (apart)
+      positions[b].slice(0, 0, n).copy_(s.positions.empty() ? torch::arange(n, torch::kLong) : torch::tensor(s.positions, torch::kLong));
   }
-  return {ids.to(device), attention.to(device), loss_mask.to(device)};
+  return {ids.to(device), attention.to(device), loss_mask.to(device), apart ? positions.to(device) : torch::Tensor()};
 }
 
 LeftPadded left_pad(const std::vector<const std::vector<int64_t>*>& rows, int64_t pad_id) {

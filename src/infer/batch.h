@@ -20,17 +20,29 @@ struct Sequence {
   int64_t prompt_length = 0;  // ids[0, prompt_length) are the prompt; 0 = the whole text is trained on (pretraining)
   // When not empty (packed examples): 1 for each token whose log-likelihood is trained, in place of prompt_length.
   std::vector<uint8_t> loss_mask;
+  // When not empty (examples packed apart, `PackingStrategy::kBfd`): each token's position within its own example, 0
+  // where an example starts. A token attends only to the tokens of its own example, and RoPE counts from its start,
+  // so a packed example computes what it would alone (HF's position_ids of padding-free packing).
+  std::vector<int64_t> positions;
 };
+
+// How examples share a window. kWrapped: end to end, cut every `window` tokens (an example may be split across two
+// windows), attention causal over the whole window, so an example also sees the ones before it (TRL's "wrapped").
+// kBfd: whole examples, best-fit decreasing into windows of at most `window` tokens, each attending only to itself
+// (TRL's "bfd" with padding-free attention); an example longer than a window becomes window-long pieces, each its
+// own example, so no token is lost.
+enum class PackingStrategy { kWrapped, kBfd };
+PackingStrategy parse_packing_strategy(const std::string& name);
 
 // Texts end to end, each followed by EOS (when the tokenizer has one), cut into windows of `window` tokens (pretraining,
 // ptx: no padding wasted). The last, shorter window is kept when `keep_last` and it holds 2 tokens or more.
 std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
-                                 bool add_bos, bool keep_last);
+                                 bool add_bos, bool keep_last, PackingStrategy strategy = PackingStrategy::kWrapped);
 
-// SFT's packing (TRL's packing: true): examples end to end, cut into windows of `window` tokens (an example may be
-// split across two windows), each token keeping its own loss mask. Attention is causal over the whole window, so an
-// example's tokens also see the examples before it in the window (TRL's packing without padding_free).
-std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window);
+// SFT's packing (TRL's packing: true): examples into windows of `window` tokens by `strategy`, each token keeping its
+// own loss mask.
+std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size_t window,
+                                     PackingStrategy strategy = PackingStrategy::kWrapped);
 
 // Prompt + response as one sequence of at most max_length tokens: a response of max_length tokens or more loses its
 // end, then `policy` fits the prompt (cut from the left, or the example dropped: `*kept` false); `counts` tallies it.
@@ -41,6 +53,7 @@ struct PaddedBatch {
   torch::Tensor ids;        // [B, T], right-padded
   torch::Tensor attention;  // [B, T] 1 = real token
   torch::Tensor loss_mask;  // [B, T] 1 = a token whose log-likelihood is trained (response, or all text)
+  torch::Tensor positions;  // [B, T] each token's position in its example (Sequence::positions); undefined: 0..T-1
 };
 
 // At least `min_length` columns (a log-prob read-out wants 2).

@@ -78,9 +78,11 @@ TokenLogprobs linear_logprobs(const torch::Tensor& hidden, const torch::Tensor& 
 }
 
 TokenLogprobs token_logprobs(TransformerImpl& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                             double temperature, bool with_entropy) {
+                             double temperature, bool with_entropy, const torch::Tensor& positions) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  auto hidden = model.hidden_states(input_ids, positions_from_mask(attention_mask), attention_mask);  // [B, T, C]
+  auto hidden = positions.defined()
+                    ? model.hidden_states(input_ids, positions, attention_mask, nullptr, (positions == 0).cumsum(1))
+                    : model.hidden_states(input_ids, positions_from_mask(attention_mask), attention_mask);  // [B, T, C]
   auto h = hidden.slice(1, 0, T - 1).reshape({B * (T - 1), hidden.size(-1)});
   auto targets = input_ids.slice(1, 1, T).reshape({B * (T - 1)});
   auto out = linear_logprobs(h, model.unembedding(), targets, temperature, with_entropy);

@@ -14,9 +14,12 @@ struct TokenLogprobs {
                            // mean_token_accuracy)
 };
 
-// input_ids, attention_mask [B, T]; the log-prob of each next token given its prefix.
+// input_ids, attention_mask [B, T]; the log-prob of each next token given its prefix. positions [B, T] (examples
+// packed apart: each token's position in its own example, 0 where one starts) or undefined (0.. from each row's first
+// real token): a token then sees only its own example.
 TokenLogprobs token_logprobs(TransformerImpl& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                             double temperature = 1.0, bool with_entropy = false);
+                             double temperature = 1.0, bool with_entropy = false,
+                             const torch::Tensor& positions = torch::Tensor());
 
 // The same from hidden states: hidden [N, C], weight [V, C], targets [N] -> log-probs [N] (and entropy [N]).
 TokenLogprobs linear_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,

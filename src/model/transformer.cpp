@@ -197,7 +197,8 @@ std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(const torch::Tenso
 }
 
 torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
-                                             const torch::Tensor& attention_mask, KVCache* cache) {
+                                             const torch::Tensor& attention_mask, KVCache* cache,
+                                             const torch::Tensor& documents) {
   const int64_t T = input_ids.size(1), past = cache ? cache->length : 0;
   auto x = torch::embedding(embed_tokens, input_ids);  // [B, T, C]
   // bf16 weights on a CPU that runs bf16 products in fp32 (outside autocast): the activations are fp32, the weights
@@ -212,14 +213,17 @@ torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, con
     cos = cos.to(x.scalar_type()), sin = sin.to(x.scalar_type());
   }
   torch::Tensor mask;
-  if (attention_mask.defined()) {
-    // allowed[b, t, s] = key s is real and not in the future of query t; a query may always see itself, so that
-    // rows of pad queries stay finite (their outputs are ignored).
-    const int64_t S = attention_mask.size(1);
+  if (attention_mask.defined() || documents.defined()) {
+    // allowed[b, t, s] = key s is real, not in the future of query t and in its document; a query may always see
+    // itself, so that rows of pad queries stay finite (their outputs are ignored).
+    check(!documents.defined() || past == 0, "documents apart: not with a KV cache");
+    const int64_t S = attention_mask.defined() ? attention_mask.size(1) : past + T;
     auto query_pos = torch::arange(past, past + T, input_ids.options()).view({T, 1});
     auto key_pos = torch::arange(S, input_ids.options()).view({1, S});
     auto causal = key_pos <= query_pos;                             // [T, S]
-    auto allowed = causal.unsqueeze(0) & attention_mask.to(torch::kBool).unsqueeze(1);  // [B, T, S]
+    auto allowed = causal.unsqueeze(0).expand({input_ids.size(0), T, S});  // [B, T, S]
+    if (attention_mask.defined()) allowed = allowed & attention_mask.to(torch::kBool).unsqueeze(1);
+    if (documents.defined()) allowed = allowed & (documents.unsqueeze(2) == documents.unsqueeze(1));
     allowed = allowed | (key_pos == query_pos).unsqueeze(0);
     mask = allowed.unsqueeze(1);  // [B, 1, T, S]
   }

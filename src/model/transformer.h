@@ -45,9 +45,11 @@ class TransformerImpl : public torch::nn::Module {
   TransformerImpl(const ModelConfig& config, bool with_lm_head = true, bool with_score_head = false);
 
   // input_ids, position_ids [B, T]; attention_mask [B, S] over all keys (cache + new; 1 = real token) or undefined
-  // when nothing is padded. Returns the final-normed hidden states [B, T, C].
+  // when nothing is padded; documents [B, T] (no cache) or undefined: a token attends only to tokens of its own
+  // document number (examples packed apart). Returns the final-normed hidden states [B, T, C].
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
-                              const torch::Tensor& attention_mask, KVCache* cache = nullptr);
+                              const torch::Tensor& attention_mask, KVCache* cache = nullptr,
+                              const torch::Tensor& documents = torch::Tensor());
   torch::Tensor logits(const torch::Tensor& hidden) const;  // [.., C] -> [.., V]
   torch::Tensor scores(const torch::Tensor& hidden) const;  // [.., C] -> [..] (scalar head)
   // The unembedding matrix [V, C] (the token embedding when tied).

@@ -32,6 +32,8 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("pretrain_epochs", &c.pretrain_epochs, "passes over the world's corpus");
   o.add("pretrain_learning_rate", &c.pretrain_learning_rate, "pretraining learning rate");
   o.add("pretrain_batch_size", &c.pretrain_batch_size, "pretraining sequences per step");
+  o.add("pretrain_packing", &c.pretrain_packing,
+        "bfd (each document attends only to itself) | wrapped (documents end to end, attending across)");
   o.add("labeler_prompts", &c.labeler_prompts, "prompts the labelers write themselves for SFT demonstrations");
   o.add("sft_epochs", &c.sft_epochs, "SFT epochs (one model kept per epoch)");
   o.add("sft_learning_rate", &c.sft_learning_rate, "SFT learning rate");
@@ -138,6 +140,8 @@ int run_pipeline(const PipelineConfig& given) {
   PipelineConfig config = given;
   config.world.seed = config.seed, config.world.preset = config.preset;
   const std::vector<ModelSize> sizes = parse_model_sizes(config);  // before anything runs: a typo fails at once
+  if (config.pretrain_packing != "bfd" && config.pretrain_packing != "wrapped")
+    fail("--pretrain_packing", "bfd or wrapped", config.pretrain_packing);
   if (config.ppo_reward != "rm" && config.ppo_reward != "checker") fail("--ppo_reward", "rm or checker", config.ppo_reward);
   if (config.ppo_value_model != "rm" && config.ppo_value_model != "sft")
     fail("--ppo_value_model", "rm or sft", config.ppo_value_model);
@@ -191,7 +195,7 @@ int run_pipeline(const PipelineConfig& given) {
                         {"heads", sc.num_heads}, {"context", sc.context_length}};
     runner.run(name("pretrain"),
                with({{"model", model}, {"epochs", sc.pretrain_epochs}, {"lr", sc.pretrain_learning_rate},
-                     {"batch", sc.pretrain_batch_size}}),
+                     {"batch", sc.pretrain_batch_size}, {"packing", sc.pretrain_packing}}),
                {"tokenizer"}, [&](StageCompute& k) { return stage_pretrain(sc, p, k); }, {p.model("base")});
     json sft = with({{"epochs", sc.sft_epochs}, {"lr", sc.sft_learning_rate}});
     if (sc.group_by_length) sft["group_by_length"] = true;

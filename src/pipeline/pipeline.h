@@ -24,15 +24,20 @@ struct PipelineConfig {
   int64_t vocab_size = 2048;
   int64_t hidden_size = 128, num_layers = 4, num_heads = 4, context_length = 160;
   std::string model_sizes;             // "small:128x4x4,medium:256x6x8,...": one model chain per size (models/SIZE/)
-  // Two passes at batch 8 and a high learning rate: in-context copying (what every task here rests on) grows with
-  // the number of steps, not tokens; at 1 epoch of batch 32, or at 3e-3, it stays near 0-35 % of known towns, at 5e-3
-  // and batch 16 (694 steps) it reached 67 % of known towns and 26 % of unseen villages, at batch 8 (1,386 steps,
-  // the same tokens and time: the CPU's products are as fast at 8 x 160 rows) 65 % and 61 %, and SFT's task success
-  // rose from 41 % to 45 % (seed 1, AVX2 EPYC). Batch 4 is 2.6x slower per token. 8e-3 diverges. Measured by
-  // pretraining's copying diagnostic (docs/world.md).
+  // Two passes at batch 8, a high learning rate, and each document attending only to itself: in-context copying
+  // (what every task here rests on) then emerges on every seed tried. Pretraining's copying diagnostic (docs/world.md;
+  // AMD EPYC AVX2, 2026-12-07), seed 1 / seed 2: documents end to end ("wrapped") at batch 16, 46 / 34 % (unseen
+  // villages 26 / 4 %); wrapped at batch 8, 63 / 19.5 % (61 / 8 %); apart ("bfd") at batch 8, 65.5 / 66.5 % (61 / 65 %),
+  // held-out loss 0.64 / 0.65 instead of 0.76-0.87. Batch 8 runs as many sequences per second as 16 on that CPU, batch
+  // 4 2.6x fewer. At 3e-3, or one epoch of batch 32, copying stayed near 0-35 % of known towns; 8e-3 diverges.
   int64_t pretrain_epochs = 2;
   double pretrain_learning_rate = 5e-3;
   int64_t pretrain_batch_size = 8;
+  // How the corpus's documents share pretraining windows (`rlhf sft --packing_strategy`, infer/batch.h): bfd keeps
+  // each apart, as a document is read alone (and as the copying probes and every prompt are); wrapped runs them end to
+  // end, attending across, so a name from the document before is one more candidate to copy. PPO-ptx's windows
+  // follow it.
+  std::string pretrain_packing = "bfd";
 
   // Task categories kept out of everything the models train on (SFT, RM, PPO, the SFT epoch's choice), comma-separated
   // names of world::task_categories(); the test prompts keep them and the evaluation reports success on them

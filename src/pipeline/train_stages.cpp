@@ -62,6 +62,7 @@ json stage_pretrain(const PipelineConfig& c, const RunPaths& p, StageCompute& co
   o.train = training(c, p.model("base"), c.pretrain_learning_rate, c.pretrain_batch_size, c.pretrain_epochs);
   o.train.warmup_ratio = 0.02;
   o.train.group_by_length = false;  // packed windows: all of one length
+  o.packing_strategy = c.pretrain_packing;
   o.init_config = p.sized_data("base_config.json");
   o.tokenizer = p.tokenizer();
   o.dataset = p.world() + "/corpus.jsonl";
@@ -258,6 +259,7 @@ json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute
   if (with_ptx) {
     o.ptx_dataset = p.world() + "/corpus.jsonl";
     o.ptx_max_length = c.context_length;
+    o.ptx_packing = c.pretrain_packing;  // the windows pretraining read
   } else {
     o.ptx_coef = 0;
   }

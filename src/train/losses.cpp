@@ -28,13 +28,13 @@ torch::Tensor negative_log_likelihood(const torch::Tensor& logprobs, const torch
 }
 
 torch::Tensor language_model_loss(TransformerImpl& model, const PaddedBatch& batch) {
-  auto logprobs = token_logprobs(model, batch.ids, batch.attention).logprobs;  // [B, T-1], predicts ids[:, 1:]
+  auto logprobs = token_logprobs(model, batch.ids, batch.attention, 1.0, false, batch.positions).logprobs;  // [B, T-1]
   auto target_mask = batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1);
   return negative_log_likelihood(logprobs, target_mask);
 }
 
 LanguageModelLoss language_model_loss_and_accuracy(TransformerImpl& model, const PaddedBatch& batch) {
-  auto out = token_logprobs(model, batch.ids, batch.attention);  // [B, T-1], predicts ids[:, 1:]
+  auto out = token_logprobs(model, batch.ids, batch.attention, 1.0, false, batch.positions);  // [B, T-1]: ids[:, 1:]
   auto target_mask = batch.loss_mask.slice(1, 1) * batch.attention.slice(1, 1);
   LanguageModelLoss result;
   result.loss = negative_log_likelihood(out.logprobs, target_mask);

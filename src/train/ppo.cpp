@@ -58,6 +58,8 @@ void bind_ppo_options(Options& o, PpoOptions& p) {
   o.add("ptx_coef", &p.ptx_coef, "γ of PPO-ptx (the paper's 27.8), used with --ptx_dataset; 0 = plain PPO");
   o.add("ptx_ratio", &p.ptx_ratio, "pretraining sequences per RL episode (the paper's 8)");
   o.add("ptx_max_length", &p.ptx_max_length, "pretraining window length");
+  o.add("ptx_packing", &p.ptx_packing,
+        "wrapped (texts end to end) | bfd (each text apart, attending only to itself), as pretraining packed them");
   o.add("ema_decay", &p.ema_decay, "> 0: save an EMA of the policy weights");
   o.add("save_rollouts", &p.save_rollouts, "write each iteration's rollouts to OUTPUT/rollouts/ (safetensors)");
   o.add("quiet", &p.quiet, "no progress bar");

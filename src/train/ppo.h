@@ -85,6 +85,7 @@ struct PpoOptions {
   double ptx_coef = 27.8;
   int64_t ptx_ratio = 8;             // pretraining sequences per RL episode in each minibatch (the paper's 8)
   int64_t ptx_max_length = 128;      // pretraining window length in tokens
+  std::string ptx_packing = "wrapped";  // how texts share windows: wrapped | bfd (each apart), as sft's packing_strategy
   double ema_decay = 0.0;            // > 0: the saved policy is an EMA of the weights
   bool save_rollouts = false;        // OUTPUT/rollouts/iteration-N[-rank-R].safetensors: what each iteration trained on
   bool quiet = false;

@@ -172,7 +172,8 @@ PpoResult run_ppo(const PpoOptions& given, const TextRewardFunction& text_reward
   std::vector<Sequence> ptx;
   if (!o.ptx_dataset.empty())  // as SFT encodes pretraining text
     ptx = pack_texts(read_text_examples(split_files(o.ptx_dataset, t.dataset_train_split), jsonl), *tokenizer,
-                     static_cast<size_t>(o.ptx_max_length), prompt_wants_bos(*tokenizer), false);
+                     static_cast<size_t>(o.ptx_max_length), prompt_wants_bos(*tokenizer), false,
+                     parse_packing_strategy(o.ptx_packing));
   if (!o.quiet) {
     const std::string ptx_summary = ptx.empty() || o.ptx_coef <= 0 || o.ptx_ratio <= 0
                                         ? "plain PPO (no ptx)"

@@ -29,7 +29,10 @@ void bind_sft_options(Options& o, SftOptions& s) {
   o.add("eval_dataset", &s.eval_dataset, "validation JSONL (optional; a folder: its dataset_test_split)");
   o.add("prompt_format", &s.prompt_format, "plain | hh | chatml | llama3 | zephyr | chat");
   o.add("save_every_epoch", &s.save_every_epoch, "write OUTPUT/epoch-N after each epoch");
-  o.add("packing", &s.packing, "pack examples end to end into max_length windows (they attend across boundaries)");
+  o.add("packing", &s.packing, "pack examples into max_length windows (packing_strategy)");
+  o.add("packing_strategy", &s.packing_strategy,
+        "bfd: whole examples, best-fit decreasing, each attending only to itself (TRL's default) | wrapped: end to end, "
+        "cut every max_length tokens, attending across boundaries; {\"text\"} data is always packed so");
   o.add("completion_only_loss", &s.completion_only_loss,
         "prompt-completion data: loss on the completion only (false: on every token)");
   o.add("assistant_only_loss", &s.assistant_only_loss,
@@ -83,9 +86,9 @@ Tokenized tokenize(const std::vector<std::string>& files, const Tokenizer& token
   ReadReport report;
   const size_t max_length = static_cast<size_t>(t.max_length);
   if (is_text_dataset(files)) {
-    // Pretraining: every text + EOS, packed end to end into windows of max_length (no padding wasted).
+    // Pretraining: every text + EOS, packed into windows of max_length (packing_strategy; no padding wasted).
     out.sequences = pack_texts(read_text_examples(files, jsonl, &report), tokenizer, max_length,
-                               prompt_wants_bos(tokenizer), true);
+                               prompt_wants_bos(tokenizer), true, parse_packing_strategy(o.packing_strategy));
   } else {
     const TruncationPolicy policy = parse_truncation_policy(t.truncation);
     for (const auto& ex : read_sft_examples(files, jsonl, &report)) {
@@ -99,7 +102,7 @@ Tokenized tokenize(const std::vector<std::string>& files, const Tokenizer& token
       if (!(ex.is_chat() ? o.assistant_only_loss : o.completion_only_loss)) s.prompt_length = 0;
       if (kept) out.sequences.push_back(std::move(s));
     }
-    if (pack) out.sequences = pack_sequences(out.sequences, max_length);
+    if (pack) out.sequences = pack_sequences(out.sequences, max_length, parse_packing_strategy(o.packing_strategy));
   }
   out.summary = report.summary();
   return out;

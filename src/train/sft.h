@@ -17,10 +17,13 @@ struct SftOptions {
   std::string eval_dataset;        // optional, same format: eval_loss each epoch
   std::string prompt_format = "plain";  // plain | hh | chatml | llama3 | zephyr | chat (the model's template)
   bool save_every_epoch = true;    // OUTPUT/epoch-N model directories (the paper picks the epoch by RM score)
-  // TRL's names. packing: examples end to end in windows of max_length tokens (infer/batch.h's pack_sequences).
+  // TRL's names. packing: examples share windows of max_length tokens, by packing_strategy (infer/batch.h): bfd
+  // (TRL's default: whole examples, each attending only to itself) or wrapped (end to end, attending across); {"text"}
+  // data is always packed, by the same strategy.
   // completion_only_loss: {"prompt","completion"} data trains on the completion only (false: every token).
   // assistant_only_loss: {"messages"} data trains on the assistant's reply only (false: every token; TRL's default).
   bool packing = false;
+  std::string packing_strategy = "bfd";
   bool completion_only_loss = true;
   bool assistant_only_loss = true;
   bool quiet = false;              // no progress bar (tests)

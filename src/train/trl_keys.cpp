@@ -214,8 +214,8 @@ void bind_trl_sft_names(Options& o) {
   o.ignore("pad_token", "padding uses the tokenizer's pad token, else its EOS");
   o.ignore("truncation_mode", "over-long examples follow --truncation (truncate_left cuts the prompt's start)");
   o.ignore("shuffle_dataset", "each epoch is shuffled with seed");
-  o.ignore("packing_strategy", "packing fills each max_length window in dataset order (wrapped)");
-  o.ignore("padding_free", "packed windows are max_length long; unpacked batches are padded to their longest");
+  o.ignore("padding_free", "packing_strategy bfd keeps packed examples apart as padding-free batches do; unpacked "
+                           "batches are padded to their longest");
   o.ignore("pad_to_multiple_of", "batches are padded to their longest sequence");
   o.ignore("eval_packing", "the evaluation set is never packed");
   refuse_unless_unset(o, "loss_type", "the loss is the mean negative log-likelihood (nll)", {"nll", "chunked_nll"});

@@ -9,10 +9,10 @@
 
 namespace rlhf {
 
-PackingStrategy parse_packing_strategy(const std::string& name) {
+PackingStrategy parse_packing_strategy(const std::string& name, const std::string& where) {
   if (name == "wrapped") return PackingStrategy::kWrapped;
   if (name == "bfd") return PackingStrategy::kBfd;
-  fail("packing_strategy", "bfd or wrapped", name);
+  fail(where, "bfd or wrapped", name);
 }
 
 namespace {
@@ -31,15 +31,13 @@ std::vector<Sequence> wrap(const std::vector<Piece>& pieces, size_t window, bool
     stream.insert(stream.end(), p.ids.begin(), p.ids.end());
     trained.insert(trained.end(), p.trained.begin(), p.trained.end());
   }
-  const bool all_trained = std::all_of(trained.begin(), trained.end(), [](uint8_t t) { return t == 1; });
   std::vector<Sequence> windows;
   for (size_t start = 0; keep_last ? start + 1 < stream.size() : start + window <= stream.size(); start += window) {
     const size_t end = std::min(stream.size(), start + window);
     Sequence s;
     s.ids.assign(stream.begin() + static_cast<std::ptrdiff_t>(start), stream.begin() + static_cast<std::ptrdiff_t>(end));
-    if (!all_trained)
-      s.loss_mask.assign(trained.begin() + static_cast<std::ptrdiff_t>(start),
-                         trained.begin() + static_cast<std::ptrdiff_t>(end));
+    s.loss_mask.assign(trained.begin() + static_cast<std::ptrdiff_t>(start),
+                       trained.begin() + static_cast<std::ptrdiff_t>(end));
     windows.push_back(std::move(s));
   }
   return windows;
@@ -115,11 +113,7 @@ std::vector<Sequence> pack_sequences(const std::vector<Sequence>& examples, size
     pieces.push_back(std::move(p));
   }
   if (strategy == PackingStrategy::kBfd) return best_fit_decreasing(std::move(pieces), window);
-  // Wrapped SFT windows keep their loss masks even when every token is trained (the window after the last is kept).
-  auto windows = wrap(pieces, window, true);
-  for (auto& w : windows)
-    if (w.loss_mask.empty()) w.loss_mask.assign(w.ids.size(), 1);
-  return windows;
+  return wrap(pieces, window, true);
 }
 
 Sequence fit_to_length(PromptTokens tokens, size_t max_length, TruncationPolicy policy, TruncationCounts& counts,

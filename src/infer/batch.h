@@ -32,10 +32,11 @@ struct Sequence {
 // (TRL's "bfd" with padding-free attention); an example longer than a window becomes window-long pieces, each its
 // own example, so no token is lost.
 enum class PackingStrategy { kWrapped, kBfd };
-PackingStrategy parse_packing_strategy(const std::string& name);
+PackingStrategy parse_packing_strategy(const std::string& name, const std::string& where = "packing_strategy");
 
-// Texts end to end, each followed by EOS (when the tokenizer has one), cut into windows of `window` tokens (pretraining,
-// ptx: no padding wasted). The last, shorter window is kept when `keep_last` and it holds 2 tokens or more.
+// Texts, each followed by EOS (when the tokenizer has one), packed into windows of `window` tokens by `strategy`
+// (pretraining, ptx: no padding wasted); apart, each text also starts after an EOS. Wrapped, the last, shorter
+// window is kept when `keep_last` and it holds 2 tokens or more.
 std::vector<Sequence> pack_texts(const std::vector<std::string>& texts, const Tokenizer& tokenizer, size_t window,
                                  bool add_bos, bool keep_last, PackingStrategy strategy = PackingStrategy::kWrapped);
 

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "infer/batch.h"
 #include "pipeline/held_out.h"
 #include "pipeline/stage_bodies.h"
 
@@ -140,8 +141,7 @@ int run_pipeline(const PipelineConfig& given) {
   PipelineConfig config = given;
   config.world.seed = config.seed, config.world.preset = config.preset;
   const std::vector<ModelSize> sizes = parse_model_sizes(config);  // before anything runs: a typo fails at once
-  if (config.pretrain_packing != "bfd" && config.pretrain_packing != "wrapped")
-    fail("--pretrain_packing", "bfd or wrapped", config.pretrain_packing);
+  parse_packing_strategy(config.pretrain_packing, "--pretrain_packing");
   if (config.ppo_reward != "rm" && config.ppo_reward != "checker") fail("--ppo_reward", "rm or checker", config.ppo_reward);
   if (config.ppo_value_model != "rm" && config.ppo_value_model != "sft")
     fail("--ppo_value_model", "rm or sft", config.ppo_value_model);

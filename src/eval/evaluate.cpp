@@ -19,6 +19,7 @@
 #include "eval/goals.h"
 #include "eval/harmful.h"
 #include "eval/overoptimisation.h"
+#include "eval/seed_spread.h"
 #include "eval/preference.h"
 #include "eval/task_success.h"
 #include "eval/real_data.h"
@@ -400,6 +401,11 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       summary["preference"][size.empty() ? "all" : size] = labeler_preference(judge, in.records, responses, *baseline, &outcomes);
       summary["agreement"][size.empty() ? "all" : size] = number_or_null(agreement_on_responses(judge, in.records, responses));
       say("labeler preference done");
+      const auto seeds = seed_responses(run, size, prompts, responses, sampling, o.prompt_format, o.device);
+      if (!seeds.empty()) {
+        summary["seeds"][size.empty() ? "all" : size] = seed_spread(judge, in.records, *baseline, seeds);
+        say("PPO seeds judged");
+      }
     }
     // Every judged response, one line each (report/responses.jsonl): what each number of the summary is computed from
     // (a labeler set's outcome against the baseline: 1 win, 0.5 tie, 0 loss). "I don't know" on unanswerable items

@@ -194,6 +194,20 @@ std::string preference_section(const json& s) {
   if (const ModelEntry* base = find(models, "base"))
     run += "Base: " + percent(number_at(pref(*base, "training"), {"win_rate", "value"})) + ". ";
   if (!best_label.empty()) run += "Most preferred: " + best_label + " (" + percent(best) + ").";
+  // rlhf pipeline --eval_seeds: PPO's own luck beside the judges' (eval/seed_spread.h).
+  for (const auto& m : models) {
+    const json& seeds = child(s, {"seeds", size_key(m), m.id});
+    if (!seeds.contains("seeds") || (m.key != "ppo" && m.key != "ppo_ptx")) continue;
+    auto spread = [&](const std::string& measure, bool as_percent) {
+      const json& x = child(seeds, {measure});
+      auto show = [&](double v) { return as_percent ? percent(v) : format_number(v, "%.3f"); };
+      return show(number_at(x, {"mean"})) + " (sd " + show(number_at(x, {"std"})) + ", " + show(number_at(x, {"min"})) +
+             "-" + show(number_at(x, {"max"})) + ")";
+    };
+    run += " Over " + format_number(number_at(seeds, {"task_success", "n"}), "%.0f") + " PPO seeds, " + m.label +
+           ": held-out labelers' win rate " + spread("win_rate_held_out", true) + ", task success " +
+           spread("task_success", true) + ".";
+  }
   std::string out = "<h2>1. Labeler preference</h2>\n";
   out += figure("fig-winrate", render_bar_chart(win),
                 "175B InstructGPT (PPO-ptx) outputs are preferred to GPT-3's 85 ± 3% of the time and to few-shot GPT-3's "

@@ -12,6 +12,8 @@
 //     models/                     one HF model directory per model (config.json, model.safetensors, tokenizer files,
 //                                 and the metrics.jsonl of the stage that trained it):
 //       base/  flan_sft/  sft/  rm/  ppo/  ppo_ptx/
+//       ppo_seedN/  ppo_ptx_seedN/    --eval_seeds N: PPO and PPO-ptx again with seed number N >= 2
+//       ppo_select/kl_B_lr_L/         --kl_coef_candidates / --ppo_learning_rate_candidates: PPO-ptx per setting tried
 //       (the `paper` preset: models/SIZE/{base,...} for each size, e.g. models/small/sft)
 //     compute.json                compute per stage: {STAGE: {parameters, tokens_trained, tokens_generated,
 //                                 tokens_scored, seconds}} or {"stages": [ComputeRecord...]} (eval/compute.h)
@@ -21,6 +23,7 @@
 //       summary.json              every number the report shows
 //       report.html               one static page, inline SVG
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,10 @@ struct RunLayout {
     return size.empty() ? models_dir() + "/" + key : models_dir() + "/" + size + "/" + key;
   }
   std::string reward_model_dir(const std::string& size = "") const { return model_dir("rm", size); }
+  // `rlhf pipeline --eval_seeds N`: KEY (ppo, ppo_ptx) trained again with seed number N >= 2 (models/KEY_seedN).
+  std::string seed_model_dir(const std::string& key, int64_t seed_number, const std::string& size = "") const {
+    return model_dir(key + "_seed" + std::to_string(seed_number), size);
+  }
   std::string stage_metrics(const std::string& key, const std::string& size = "") const {
     return model_dir(key, size) + "/metrics.jsonl";
   }

@@ -42,7 +42,7 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
         "SFT's and the RM's batches of examples of about one length (less padding; false: in the seeded order)");
   o.add("sft_select_prompts", &c.select_prompts, "validation prompts whose RM score chooses the SFT epoch");
   o.add("rm_learning_rate", &c.rm_learning_rate, "reward model learning rate");
-  o.add("rm_epochs", &c.rm_epochs, "reward model epochs (the paper: 1)");
+  o.add("rm_epochs", &c.rm_epochs, "reward model epochs (the paper: 1; the demo's small RM underfits in one)");
   o.add("rm_lm_coef", &c.rm_lm_coef, "> 0: the RM also keeps an LM loss on each prompt's best response (rm --lm_coef)");
   o.add("rlhf_rounds", &c.rlhf_rounds,
         "rankings -> RM -> PPO rounds; a later round's labelers rank the previous PPO policy's samples beside "
@@ -67,8 +67,18 @@ void bind_pipeline_options(Options& o, PipelineConfig& c) {
   o.add("ppo_epochs", &c.ppo.num_ppo_epochs, "passes over each rollout batch");
   o.add("ppo_mini_batches", &c.ppo.num_mini_batches, "minibatches per rollout batch");
   o.add("kl_coef", &c.ppo.kl_coef, "β");
+  o.add("kl_coef_candidates", &c.kl_coef_candidates,
+        "β values to choose from, comma-separated: PPO-ptx trained with each, the one the training labelers prefer "
+        "to SFT most on validation prompts is used (\"\": --kl_coef)");
+  o.add("ppo_learning_rate_candidates", &c.ppo_learning_rate_candidates,
+        "PPO learning rates to choose from the same way (with --kl_coef_candidates: every pair)");
+  o.add("ppo_select_prompts", &c.ppo_select_prompts,
+        "validation prompts that choose PPO's settings among the candidates (0: all)");
   o.add("ptx_coef", &c.ppo.ptx_coef, "γ of PPO-ptx");
   o.add("ptx_ratio", &c.ppo.ptx_ratio, "pretraining windows per episode");
+  o.add("eval_seeds", &c.eval_seeds,
+        "PPO and PPO-ptx trained with this many seeds (seed, seed+1, ...); the evaluation reports each seed's task "
+        "success and win rates against SFT, their mean and spread");
   o.add("ppo_curve_points", &c.ppo_curve_points,
         "PPO checkpoints kept per PPO stage, evenly spaced, for the over-optimisation curve (1: the last only)");
   o.add("ppo_ema_decay", &c.ppo.ema_decay, "> 0: PPO saves an EMA of the policy's weights");
@@ -100,6 +110,7 @@ void apply_preset(PipelineConfig& c) {
     c.pretrain_epochs = 3, c.sft_epochs = 8;
     c.pretrain_learning_rate = 2e-3, c.pretrain_batch_size = 32;  // the demo's 5e-3 is for its one small model
     c.max_sft_prompts = 13000 / 4, c.max_rm_prompts = 33000 / 8, c.max_ppo_prompts = 31000 / 8;
+    c.rm_epochs = 1;  // the paper's: its RM data is 4x the demo's
     c.rm_k_max = 9, c.ppo.total_episodes = 8192, c.ppo.rollout_batch_size = 128, c.rm_cv_max_prompts = 2000;
     // The paper's PPO (PPO.md): γ 27.8 with 8 pretraining windows per episode, an EMA of the policy, 10 iterations of
     // warm-up.
@@ -153,6 +164,8 @@ int run_pipeline(const PipelineConfig& given) {
          std::to_string(config.rm_k_min));
   if (config.rm_labeler_prompts < 0) fail("--rm_labeler_prompts", "0 or more", std::to_string(config.rm_labeler_prompts));
   if (config.rlhf_rounds < 1) fail("--rlhf_rounds", "1 or more", std::to_string(config.rlhf_rounds));
+  check_ppo_candidates(config);  // a typo in a candidate list fails at once
+  if (config.eval_seeds < 1) fail("--eval_seeds", "1 or more", std::to_string(config.eval_seeds));
   if (config.ppo_curve_points < 1) fail("--ppo_curve_points", "1 or more", std::to_string(config.ppo_curve_points));
   const HeldOutCategories held_out = HeldOutCategories::parse(config.held_out_categories);
   const RunPaths shared{config.output_dir, ""};
@@ -214,7 +227,7 @@ int run_pipeline(const PipelineConfig& given) {
     runner.run(name("rankings"), rankings, {name("sft")},
                [&](StageCompute& k) { return stage_rankings(sc, p, k, first); });
     json rm = with({{"lr", sc.rm_learning_rate}});
-    if (sc.rm_epochs != 1) rm["epochs"] = sc.rm_epochs;  // only when changed: the demo's stages keep their keys
+    if (sc.rm_epochs != 1) rm["epochs"] = sc.rm_epochs;  // only when not 1: runs from when 1 was the default keep their keys
     if (sc.rm_lm_coef > 0) rm["lm_coef"] = sc.rm_lm_coef;
     if (sc.group_by_length) rm["group_by_length"] = true;
     json ppo = with({{"episodes", sc.ppo.total_episodes},
@@ -258,6 +271,21 @@ int run_pipeline(const PipelineConfig& given) {
       if (number == 1)
         runner.run(name("sft_select"), with({{"prompts", sc.select_prompts}}), {name(round.rm()), name("sft")},
                    [&](StageCompute& k) { return stage_sft_select(sc, p, k, first); }, {p.model("sft")});
+      if (number == 1 && (!sc.kl_coef_candidates.empty() || !sc.ppo_learning_rate_candidates.empty())) {
+        // PPO's settings from validation prompts and training labelers, once, on round 1's RM; every PPO stage after
+        // trains with them.
+        json select = ppo;
+        select["candidates"] = {sc.kl_coef_candidates, sc.ppo_learning_rate_candidates};
+        select["prompts"] = sc.ppo_select_prompts;
+        select["ptx"] = {sc.ppo.ptx_coef, sc.ppo.ptx_ratio};
+        runner.run(name("ppo_select"), select, {name(round.rm()), name("sft_select")},
+                   [&](StageCompute& k) { return stage_ppo_select(sc, p, k); }, {p.model("ppo_select")},
+                   {p.data("validation.jsonl")});
+        const json& chosen = runner.summary(name("ppo_select"));
+        sc.ppo.kl_coef = chosen.at("chosen_kl_coef").get<double>();
+        sc.ppo.train.learning_rate = chosen.at("chosen_learning_rate").get<double>();
+        ppo["kl"] = sc.ppo.kl_coef, ppo["lr"] = sc.ppo.train.learning_rate;
+      }
       std::vector<std::string> ppo_after = {name("sft_select")};
       if (number > 1) ppo_after.push_back(name(round.rm()));
       runner.run(name(round.ppo()), of_round(ppo), ppo_after,
@@ -273,6 +301,20 @@ int run_pipeline(const PipelineConfig& given) {
     runner.run(name("ppo_ptx"), ppo_ptx, ppo_ptx_after,
                [&](StageCompute& k) { return stage_ppo(sc, p, k, true, last); }, {p.model("ppo_ptx")},
                {p.data("ppo_prompts.jsonl")});
+    // --eval_seeds N: PPO and PPO-ptx again with seeds 2..N on the same SFT model and RM (the evaluation reports the
+    // spread of what they reach); seed 1's are the run's models.
+    for (int64_t seed_number = 2; seed_number <= sc.eval_seeds; ++seed_number) {
+      for (const bool with_ptx : {false, true}) {
+        json key = with_ptx ? ppo_ptx : ppo;
+        key["seed_number"] = seed_number;
+        if (last.of > 1) key["round"] = {last.number, last.of};
+        const std::string stage = name((with_ptx ? "ppo_ptx" : "ppo") + seed_suffix(seed_number));
+        runner.run(stage, key, {name("sft_select"), name("rm")},
+                   [&](StageCompute& k) { return stage_ppo(sc, p, k, with_ptx, last, seed_number); },
+                   {p.model((with_ptx ? "ppo_ptx" : "ppo") + seed_suffix(seed_number))}, {p.data("ppo_prompts.jsonl")});
+        eval_after.push_back(stage);
+      }
+    }
     per_size[sizes[i].name.empty() ? "all" : sizes[i].name] = {{"rm", runner.summary(name("rm"))},
                                                                {"rankings", runner.summary(name("rankings"))}};
     for (const std::string stage : {"ppo", "ppo_ptx", "flan_sft"}) eval_after.push_back(name(stage));
@@ -290,6 +332,7 @@ int run_pipeline(const PipelineConfig& given) {
                           // a new one re-runs the evaluation of an existing run, and only it.
                           {"curve_prompts", c.eval.curve_prompts},
                           {"report_version", 4}};
+    if (c.eval_seeds > 1) eval_settings["seeds"] = c.eval_seeds;  // only when given: the demo's stages keep their keys
     runner.run("eval", with(eval_settings), eval_after, [&](StageCompute& k) { return stage_report(c, shared, k); },
                {shared.root + "/report"});
     runner.write_compute(shared.root + "/compute.json");

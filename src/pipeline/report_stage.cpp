@@ -89,6 +89,7 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
       if (summary.contains("idk") && summary["idk"].contains(id))
         for (const std::string set : {"unanswerable", "answerable"}) h["idk"][set][key] = summary["idk"][id][set];
     }
+    if (const json* seeds = object_at(summary, {"seeds", size})) h["seeds"] = *seeds;  // --eval_seeds
     // Compliance with harmful requests (eval/harmful.h): the benchmark (what the goal reads) and the test prompts.
     for (const std::string key : {"base", "sft", "ppo", "ppo_ptx"})
       for (const char* source : {"harmful_compliance_benchmark", "harmful_compliance"})
@@ -153,6 +154,16 @@ void print_headlines(const json& per_size, const json& report) {
       row("  ... length-controlled, held-out: " + key + in + (has_ci ? " " + interval(*lc) : ""),
           lc ? lc->value("value", json()) : json());
     }
+    // --eval_seeds: the same measures over PPO's seeds, mean and sample standard deviation (eval/seed_spread.h).
+    for (const std::string key : {"ppo", "ppo_ptx"})
+      for (const std::string measure : {"task_success", "task_success_minus_sft", "win_rate_held_out"}) {
+        const json* spread = object_at(h, {"seeds", (size == "all" ? "" : size + "/") + key, measure});
+        if (!spread || !(*spread)["mean"].is_number()) continue;
+        char label[128];
+        std::snprintf(label, sizeof label, "%s over %lld seeds: %s (sd %.3f)", measure.c_str(),
+                      static_cast<long long>(spread->value("n", 0)), key.c_str(), (*spread)["std"].get<double>());
+        row(label + in, (*spread)["mean"]);
+      }
     // Where along PPO the held-out labelers liked the policy best (eval/overoptimisation.h): an early peak, far below
     // the final KL, says PPO over-optimised its RM.
     for (const std::string key : {"ppo", "ppo_ptx"}) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/stages.h"
@@ -58,8 +59,22 @@ nlohmann::json stage_reward_model(const PipelineConfig& c, const RunPaths& p, St
 nlohmann::json stage_rm_cross_validation(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 // Chooses the SFT epoch by the score of round 1's RM.
 nlohmann::json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, const Round& first);
+// seed_number 1 is the run's PPO (models/ppo, models/ppo_ptx, trained with --seed); N > 1 one more of --eval_seeds'
+// (models/ppo_seedN, models/ppo_ptx_seedN, trained with seed + N - 1), its spread reported by the evaluation.
+// `output_model`: where under models/ the policy goes instead ("": the names above).
 nlohmann::json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx,
-                         const Round& round);
+                         const Round& round, int64_t seed_number = 1, const std::string& output_model = "");
+// --kl_coef_candidates / --ppo_learning_rate_candidates: PPO-ptx trained with every β and learning rate of the grid
+// (models/ppo_select/kl_B_lr_L), sampled on the validation prompts as the evaluation samples and compared with SFT's
+// responses by the training labelers; the best win rate's settings are chosen ("chosen_kl_coef",
+// "chosen_learning_rate"), and the run's PPO and PPO-ptx train with them.
+nlohmann::json stage_ppo_select(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
+// Fails (an rlhf::Error naming the option) on a malformed candidate list, before anything runs.
+void check_ppo_candidates(const PipelineConfig& c);
+// "" for seed 1, "_seedN" otherwise (eval/run_layout.h's seed_model_dir reads the same names).
+inline std::string seed_suffix(int64_t seed_number) {
+  return seed_number == 1 ? "" : "_seed" + std::to_string(seed_number);
+}
 // `rlhf eval` on the run: RUN/report/summary.json and report.html; returns the headline numbers.
 nlohmann::json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& compute);
 // The table printed at the end: the RM's and the rankings' summaries and stage_report's headline numbers.

@@ -238,17 +238,22 @@ json stage_sft_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
   return {{"rm_score_by_epoch", scores}, {"chosen", std::filesystem::path(best).filename().string()}};
 }
 
-json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx, const Round& round) {
+json stage_ppo(const PipelineConfig& c, const RunPaths& p, StageCompute& compute, bool with_ptx, const Round& round,
+               int64_t seed_number, const std::string& output_model) {
   PpoOptions o = c.ppo;
   // PPO sizes its batches with rollout_batch_size / num_mini_batches: per_device_train_batch_size and
   // gradient_accumulation_steps are left unset (0), so that they follow (train/ppo.h's resolve_ppo_batch_sizes).
-  o.train = training(c, p.model(with_ptx ? "ppo_ptx" + round.suffix() : round.ppo()), c.ppo.train.learning_rate, 0, 1);
+  const std::string model = !output_model.empty() ? output_model
+                                                   : (with_ptx ? "ppo_ptx" + round.suffix() : round.ppo()) + seed_suffix(seed_number);
+  o.train = training(c, p.model(model), c.ppo.train.learning_rate, 0, 1);
+  o.train.seed = c.seed + seed_number - 1;  // --eval_seeds: seed N of PPO's sampling, data order and value head
   o.train.gradient_accumulation_steps = 0;
   o.train.lr_scheduler_type = "constant";
   o.train.warmup_ratio = 0;
   o.train.warmup_steps = c.ppo.train.warmup_steps;  // the schedule's steps are iterations (0 in the demo)
   // Evenly spaced checkpoints, all kept: the over-optimisation curve judges each (they also resume an interrupted run).
-  const int64_t points = std::max<int64_t>(1, c.ppo_curve_points);
+  // Another seed's run keeps its last model only: the curve is drawn from the first seed's.
+  const int64_t points = seed_number == 1 ? std::max<int64_t>(1, c.ppo_curve_points) : 1;
   const int64_t iterations = std::max<int64_t>(1, c.ppo.total_episodes / std::max<int64_t>(1, c.ppo.rollout_batch_size));
   o.train.save_steps = std::max<int64_t>(1, iterations / points);
   o.train.save_total_limit = points + 1;

@@ -119,6 +119,9 @@ std::unique_ptr<Tokenizer> load_directory(const fs::path& dir) {
   if (fs::exists(model)) {
     auto tokenizer = SentencePieceTokenizer::from_file(model.string());
     tokenizer->add_tokens(directory_added_tokens(dir, config));
+    // HF's LlamaTokenizer: legacy unless the config says false (Llama-2-chat, Mistral and most since do).
+    if (config.is_object() && config.contains("legacy") && config["legacy"].is_boolean() && !config["legacy"].get<bool>())
+      tokenizer->set_legacy(false);
     apply_special_tokens(tokenizer.get(), dir, config);
     return tokenizer;
   }

@@ -42,9 +42,110 @@ int byte_of_piece(const std::string& piece) {
   return value;
 }
 
+// Protocol-buffer wire format (protobuf.dev/programming-guides/encoding): a varint at `at`, advancing it; -1 when
+// the bytes end first.
+int64_t read_varint(const std::string& bytes, size_t& at) {
+  uint64_t value = 0;
+  for (int shift = 0; at < bytes.size() && shift < 64; shift += 7) {
+    const auto byte = static_cast<unsigned char>(bytes[at++]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return static_cast<int64_t>(value);
+  }
+  return -1;
+}
+
+void write_varint(uint64_t value, std::string& out) {
+  do {
+    unsigned char byte = value & 0x7f;
+    value >>= 7;
+    out.push_back(static_cast<char>(value ? byte | 0x80 : byte));
+  } while (value);
+}
+
+// The ModelProto with normalizer_spec.add_dummy_prefix = false (ModelProto field 3 is the NormalizerSpec, its field 3
+// the flag; sentencepiece_model.proto): what HF's LlamaTokenizer(legacy=False) loads, so that a stretch of text after
+// a special token gets no "▁" of its own. libsentencepiece's public header has no setter for it, and Debian ships no
+// generated proto classes. "" when the bytes are not the wire format expected (the caller reports it).
+std::string without_dummy_prefix(const std::string& model) {
+  std::string out;
+  size_t at = 0;
+  bool normalizer_seen = false;
+  while (at < model.size()) {
+    const size_t field_start = at;
+    const int64_t tag = read_varint(model, at);
+    if (tag < 0) return "";
+    const int wire = static_cast<int>(tag & 7);
+    if (wire == 0) {
+      if (read_varint(model, at) < 0) return "";
+    } else if (wire == 1 || wire == 5) {
+      at += wire == 1 ? 8 : 4;
+    } else if (wire == 2) {
+      const int64_t length = read_varint(model, at);
+      if (length < 0 || static_cast<uint64_t>(length) > model.size() - at) return "";
+      if ((tag >> 3) == 3) {  // normalizer_spec: its fields but add_dummy_prefix, then add_dummy_prefix = false
+        const std::string spec = model.substr(at, static_cast<size_t>(length));
+        std::string edited;
+        size_t i = 0;
+        while (i < spec.size()) {
+          const size_t start = i;
+          const int64_t inner = read_varint(spec, i);
+          if (inner < 0) return "";
+          const int inner_wire = static_cast<int>(inner & 7);
+          if (inner_wire == 0) {
+            if (read_varint(spec, i) < 0) return "";
+          } else if (inner_wire == 2) {
+            const int64_t n = read_varint(spec, i);
+            if (n < 0 || static_cast<uint64_t>(n) > spec.size() - i) return "";
+            i += static_cast<size_t>(n);
+          } else if (inner_wire == 1 || inner_wire == 5) {
+            i += inner_wire == 1 ? 8 : 4;
+          } else {
+            return "";
+          }
+          if (i > spec.size()) return "";
+          if (inner != ((3 << 3) | 0)) edited.append(spec, start, i - start);
+        }
+        edited.push_back(static_cast<char>((3 << 3) | 0));
+        edited.push_back(0);
+        write_varint(static_cast<uint64_t>(tag), out);
+        write_varint(edited.size(), out);
+        out += edited;
+        at += static_cast<size_t>(length);
+        normalizer_seen = true;
+        continue;
+      }
+      at += static_cast<size_t>(length);
+    } else {
+      return "";
+    }
+    if (at > model.size()) return "";
+    out.append(model, field_start, at - field_start);
+  }
+  if (!normalizer_seen) {  // no normalizer_spec at all: one holding just the flag
+    write_varint((3 << 3) | 2, out);
+    write_varint(2, out);
+    out.push_back(static_cast<char>((3 << 3) | 0));
+    out.push_back(0);
+  }
+  return out;
+}
+
 }  // namespace
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+void SentencePieceTokenizer::set_legacy(bool legacy) {
+  legacy_ = legacy;
+  if (legacy || plain_processor_) return;
+  const std::string edited = without_dummy_prefix(serialized_);
+  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  if (edited.empty() || !processor->LoadFromSerializedProto(edited).ok())
+    fail(where_, "a SentencePiece model whose normalizer can be read (for legacy: false)", "one that cannot");
+  plain_processor_ = std::move(processor);
+  std::vector<int> unk;
+  if (processor_->unk_id() >= 0) plain_processor_->Encode(processor_->IdToPiece(processor_->unk_id()), &unk);
+  unk_pieces_ = unk.size();
+}
 
 std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_file(const std::string& path) {
   if (!file_exists(path)) fail(path, "a SentencePiece tokenizer.model", "no such file");
@@ -56,6 +157,7 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized(
   if (serialized.empty()) fail(where, "a SentencePiece model (a serialized ModelProto)", "an empty file");
   if (serialized[0] == '{') fail(where, "a SentencePiece model (a serialized ModelProto)", "JSON text");
   std::unique_ptr<SentencePieceTokenizer> tokenizer(new SentencePieceTokenizer());
+  tokenizer->serialized_ = serialized;
   tokenizer->processor_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   sentencepiece::util::Status status;
   try {
@@ -152,6 +254,7 @@ void SentencePieceTokenizer::rebuild_matcher() {
 
 std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& text, bool add_bos) const {
   utf8::require_valid(text, "text to encode");
+  if (!legacy_) return encode_without_legacy(text, add_bos);
   std::vector<int64_t> ids;
   if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
   std::vector<TextSegment> segments;
@@ -166,6 +269,42 @@ std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& text, boo
     auto status = processor_->Encode(text.substr(segment.begin, segment.end - segment.begin), &piece_ids);
     if (!status.ok()) fail(where_, "SentencePiece to encode the text", status.ToString());
     ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+  }
+  return ids;
+}
+
+std::vector<int64_t> SentencePieceTokenizer::encode_without_legacy(const std::string& given, bool add_bos) const {
+  // HF's LlamaTokenizer(legacy=False): "▁" in the text reads as a space, one "▁" goes before the whole text, the
+  // text is split at special and added tokens, and each stretch is encoded without a dummy prefix (one starting with
+  // a space keeps it: encoded after the unknown piece, whose pieces are then dropped). A lone leading "▁" before a
+  // special token is dropped.
+  std::string text;
+  for (size_t i = 0; i < given.size();) {
+    if (given.compare(i, 3, kSpaceSymbol) == 0) text += ' ', i += 3;
+    else text += given[i++];
+  }
+  text = kSpaceSymbol + text;
+  std::vector<int64_t> ids;
+  if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
+  std::vector<TextSegment> segments;
+  matcher_.split(text, 0, text.size(), &segments);
+  std::vector<int> piece_ids;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const TextSegment& segment = segments[s];
+    if (segment.id >= 0) {
+      ids.push_back(segment.id);
+      continue;
+    }
+    std::string stretch = text.substr(segment.begin, segment.end - segment.begin);
+    // The prefix alone before a special token: dropped.
+    if (s == 0 && stretch == kSpaceSymbol && segments.size() > 1 && is_special(segments[1].id)) continue;
+    piece_ids.clear();
+    const bool spaced = stretch.compare(0, 3, kSpaceSymbol) == 0 || (!stretch.empty() && stretch[0] == ' ');
+    const std::string unk = processor_->unk_id() >= 0 ? processor_->IdToPiece(processor_->unk_id()) : "";
+    auto status = plain_processor_->Encode(spaced ? unk + stretch : stretch, &piece_ids);
+    if (!status.ok()) fail(where_, "SentencePiece to encode the text", status.ToString());
+    const size_t skip = spaced ? std::min(unk_pieces_, piece_ids.size()) : 0;
+    ids.insert(ids.end(), piece_ids.begin() + static_cast<std::ptrdiff_t>(skip), piece_ids.end());
   }
   return ids;
 }

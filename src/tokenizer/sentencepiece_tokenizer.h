@@ -3,7 +3,8 @@
 // Encoding is SentencePiece's own, except that control and unknown pieces written literally in the text ("<s>", "</s>",
 // "<unk>") and added tokens from the model directory are matched as single tokens first, as HF's Llama tokenizers do;
 // each stretch of text between them is encoded by SentencePiece on its own (so it gets the dummy-prefix "▁": HF's
-// legacy=True behaviour). Decoding follows SentencePiece's rules (▁ -> space, the first leading space dropped, byte
+// legacy=True behaviour), or, after set_legacy(false) (tokenizer_config.json's "legacy": false), as HF's
+// LlamaTokenizer(legacy=False) encodes: one "▁" before the whole text, none after a special token. Decoding follows SentencePiece's rules (▁ -> space, the first leading space dropped, byte
 // pieces <0xNN> -> bytes, the unknown piece -> " ⁇ "), with control pieces written out unless skip_special.
 #pragma once
 #include <memory>
@@ -28,6 +29,8 @@ class SentencePieceTokenizer : public Tokenizer {
   // Ids already naming the same piece are only marked; new ids extend the vocabulary.
   void add_tokens(const std::vector<AddedToken>& tokens);
   void set_special_ids(int64_t bos, int64_t eos, int64_t pad) { bos_id_ = bos, eos_id_ = eos, pad_id_ = pad; }
+  // false: HF's legacy=False encoding (above). An rlhf::Error when the model's normalizer cannot be read.
+  void set_legacy(bool legacy);
 
   std::vector<int64_t> encode(const std::string& text, bool add_bos = false) const override;
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const override;
@@ -50,8 +53,13 @@ class SentencePieceTokenizer : public Tokenizer {
  private:
   SentencePieceTokenizer() = default;
   void rebuild_matcher();
+  std::vector<int64_t> encode_without_legacy(const std::string& text, bool add_bos) const;
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> plain_processor_;  // no dummy prefix (legacy false)
+  std::string serialized_;  // the .model, for the processor above
+  bool legacy_ = true;
+  size_t unk_pieces_ = 0;   // pieces of the unknown piece's text, without a dummy prefix
   std::string where_;
   int sp_size_ = 0;                  // pieces in the .model; ids at or above are added tokens
   std::vector<std::string> pieces_;  // id -> piece (or added token content)

@@ -321,3 +321,50 @@ def test_conversational_data_through_sft_rm_and_ppo(rlhf_bin, tokenizer_json, tm
     want = {tuple(reference.apply_chat_template(p["prompt"], add_generation_prompt=True)) for p in prompts}
     seen = {tuple(row[:prompt_width][m[:prompt_width] == 1].tolist()) for row, m in zip(ids, mask)}
     assert seen <= want and len(seen) >= 2, (seen, want)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_sentencepiece_model_with_a_chat_template_encodes_as_llama_tokenizer(rlhf_bin, tmp_path, legacy):
+    """A tokenizer.model folder (Mistral / Llama-2 style, no tokenizer.json) with Mistral v0.3's template: our ids are
+    HF's LlamaTokenizer's for tokenizer_config.json's "legacy" either way. legacy: false (Mistral's and Llama-2-chat's
+    configs) puts no "▁" after a special token (after "</s>" before "[INST]"); legacy: true does."""
+    import sentencepiece as spm
+    import transformers
+    texts = [m["content"] for c in CONVERSATIONS for m in c] * 20 + ["the quick brown fox jumps over the lazy dog"] * 20
+    folder = tmp_path / "sp"
+    folder.mkdir()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_prefix=str(folder / "tokenizer"), model_type="bpe", vocab_size=400,
+        byte_fallback=True, split_digits=True, normalization_rule_name="identity", remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True, user_defined_symbols=["[INST]", "[/INST]"], bos_id=1, eos_id=2, unk_id=0,
+        minloglevel=2)
+    template = (TEMPLATES / "mistral-v0.3.jinja").read_text(encoding="utf-8")
+    special = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "LlamaTokenizer", "chat_template": template, "legacy": legacy, "add_bos_token": False,
+         **special}), encoding="utf-8")
+    reference = transformers.LlamaTokenizer(vocab_file=str(folder / "tokenizer.model"), legacy=legacy,
+                                            add_bos_token=False, **special)
+    reference.chat_template = template
+    cases = [(c, g) for c in CONVERSATIONS for g in (True, False)]
+    lines = "".join(json.dumps({"messages": c, "add_generation_prompt": g}, ensure_ascii=False) + "\n" for c, g in cases)
+    result = run_rlhf(rlhf_bin, "tokenize", "--tokenizer", folder, "--prompt_format", "chat", input=lines)
+    rendered = 0
+    for (conversation, generation_prompt), line in zip(cases, output_lines(result), strict=True):
+        ours = json.loads(line)
+        text, ids = reference_render(reference, conversation, generation_prompt)
+        context = ([m["role"] for m in conversation], generation_prompt)
+        if ids is None:
+            assert "error" in ours and text in ours["error"], (context, ours)
+            continue
+        assert ours["text"] == text, context
+        assert ours["ids"] == ids, (context, text)
+        rendered += 1
+    assert rendered >= 8
+    # Plain text with special tokens inside, spaces around them and "▁" written out.
+    plain = ["hello world", " leading space", "a</s>b", "x <s> y", "<s>What is 2+2?", "two  spaces</s>  after",
+             "\u2581odd \u2581marks", "</s>", "ends with </s>", "[INST] Hi [/INST] Hello</s>[INST] Bye [/INST]"]
+    lines = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in plain)
+    result = run_rlhf(rlhf_bin, "tokenize", "--tokenizer", folder, input=lines)
+    for text, line in zip(plain, output_lines(result), strict=True):
+        assert json.loads(line)["ids"] == reference.encode(text, add_special_tokens=False), text

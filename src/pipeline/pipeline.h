@@ -70,7 +70,7 @@ struct PipelineConfig {
   // the RM did not train on; seed 1, AMD EPYC AVX2, 2026-12-07): loss 0.532 / 0.524 / 0.508 / 0.585 / 0.737 after 1 /
   // 2 / 3 / 4 / 6 epochs (one epoch at 3x the learning rate: 0.532). The 3-epoch RM tells SFT's successes from its
   // failures within a category better (success AUC of generation 0.41 -> 0.68, open QA 0.65 -> 0.78, rewrite
-  // 0.48 -> 0.76), and PPO-ptx gains on it (README).
+  // 0.48 -> 0.76); PPO-ptx gains on it at seed 1 (+3.6 points), not at seed 2 (-3.3; README).
   int64_t rm_epochs = 3;
   double rm_lm_coef = 0.0;             // `rlhf rm --lm_coef`: an LM loss on the best response beside the ranking loss
   // Rankings -> RM -> PPO rounds. A later round's labelers rank samples of the previous round's PPO policy beside SFT's

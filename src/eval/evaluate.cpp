@@ -311,6 +311,16 @@ json read_training_curves(const RunLayout& run, const std::string& size, size_t 
   return out;
 }
 
+SamplingOptions sampling_options(const EvalOptions& o) {
+  SamplingOptions sampling;
+  sampling.max_new_tokens = o.max_new_tokens;
+  sampling.do_sample = !o.greedy;
+  sampling.temperature = o.temperature;
+  sampling.batch_size = o.batch_size;
+  sampling.seed = static_cast<uint64_t>(o.seed);
+  return sampling;
+}
+
 json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o) {
   Clock total;
   auto say = [&](const std::string& message) {
@@ -326,12 +336,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
   Inputs in = read_inputs(run, judge, o, summary["notes"]);
   say(std::to_string(in.records.size()) + " test prompts, sizes: " + (sizes.size() == 1 && sizes[0].empty() ? "one" : std::to_string(sizes.size())));
   summary["sizes"] = sizes;
-  SamplingOptions sampling;
-  sampling.max_new_tokens = o.max_new_tokens;
-  sampling.do_sample = !o.greedy;
-  sampling.temperature = o.temperature;
-  sampling.batch_size = o.batch_size;
-  sampling.seed = static_cast<uint64_t>(o.seed);
+  const SamplingOptions sampling = sampling_options(o);
   std::vector<std::string> prompts;
   for (const auto& r : in.records) prompts.push_back(r["prompt"].get<std::string>());
   std::vector<std::string> harmful_prompts;  // the judge's harmful benchmark, answered as the test prompts are

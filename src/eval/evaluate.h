@@ -14,6 +14,7 @@
 
 namespace rlhf {
 class Options;
+struct SamplingOptions;
 }
 
 namespace rlhf::eval {
@@ -42,6 +43,10 @@ struct EvalOptions {
 };
 
 void bind_eval_options(Options& options, EvalOptions& eval);
+
+// How the evaluation samples the responses labelers judge (tokens, temperature or greedy, batch, seed): also what
+// choosing PPO's settings on validation prompts samples with (pipeline/ppo_select.cpp).
+SamplingOptions sampling_options(const EvalOptions& options);
 
 // The models of a run: models/KEY, or models/SIZE/KEY for each size folder that holds an sft/ model.
 std::vector<std::string> run_sizes(const RunLayout& run);

@@ -6,6 +6,8 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "eval/evaluate.h"
+#include "eval/task_success.h"
 #include "infer/text.h"
 #include "pipeline/records.h"
 #include "pipeline/stage_bodies.h"
@@ -61,12 +63,9 @@ json stage_ppo_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
   std::vector<std::string> prompts;
   for (const auto& r : validation) prompts.push_back(r["prompt"].get<std::string>());
   // Sampled as the evaluation samples the test prompts, so that the choice is made on what the evaluation measures.
-  SamplingOptions sampling;
-  sampling.max_new_tokens = c.eval.max_new_tokens;
-  sampling.do_sample = !c.eval.greedy;
-  sampling.temperature = c.eval.temperature;
-  sampling.batch_size = c.eval.batch_size;
-  sampling.seed = static_cast<uint64_t>(c.seed);
+  eval::EvalOptions eval_options = c.eval;
+  eval_options.seed = c.seed;  // as the pipeline's evaluation stage runs it
+  const SamplingOptions sampling = eval::sampling_options(eval_options);
   auto respond = [&](const std::string& key, const std::string& dir) {
     TextModel m = load_text_model(key, dir, "plain", c.device, p.tokenizer());
     GenerationStats stats;
@@ -75,15 +74,10 @@ json stage_ppo_select(const PipelineConfig& c, const RunPaths& p, StageCompute& 
     return responses;
   };
   const WorldJudge judge(p.world());
-  // Task success over the validation prompts that are tasks (a harmful request is one to decline: the evaluation's
-  // task success leaves it out too).
+  // The evaluation's task success (harmful requests, which are to be declined, left out) on the validation prompts.
   auto success_of = [&](const std::vector<std::string>& responses) {
-    double successes = 0, tasks = 0;
-    for (size_t i = 0; i < validation.size(); ++i) {
-      const eval::JudgeFeatures f = judge.check(validation[i], responses[i]);
-      if (!f.harmful) successes += f.success ? 1 : 0, tasks += 1;
-    }
-    return tasks > 0 ? successes / tasks : NAN;
+    const json success = eval::task_success(judge, validation, {{"model", responses}});
+    return success["model"]["value"];
   };
   const std::vector<std::string> sft = respond("sft", p.model("sft"));
   json tried = json::array();

@@ -62,11 +62,24 @@ void write_varint(uint64_t value, std::string& out) {
   } while (value);
 }
 
+// Moves `at` past the value of a field of wire type `wire` (0 varint, 1 fixed 64, 2 length-delimited, 5 fixed 32);
+// false on another type or when the bytes end first.
+bool skip_value(const std::string& bytes, size_t& at, int wire) {
+  if (wire == 0) return read_varint(bytes, at) >= 0;
+  if (wire == 1 || wire == 5) return (at += wire == 1 ? 8 : 4) <= bytes.size();
+  if (wire != 2) return false;
+  const int64_t length = read_varint(bytes, at);
+  if (length < 0 || static_cast<uint64_t>(length) > bytes.size() - at) return false;
+  at += static_cast<size_t>(length);
+  return true;
+}
+
 // The ModelProto with normalizer_spec.add_dummy_prefix = false (ModelProto field 3 is the NormalizerSpec, its field 3
 // the flag; sentencepiece_model.proto): what HF's LlamaTokenizer(legacy=False) loads, so that a stretch of text after
 // a special token gets no "▁" of its own. libsentencepiece's public header has no setter for it, and Debian ships no
 // generated proto classes. "" when the bytes are not the wire format expected (the caller reports it).
 std::string without_dummy_prefix(const std::string& model) {
+  constexpr int64_t kNormalizerSpec = (3 << 3) | 2, kAddDummyPrefix = (3 << 3) | 0;  // field 3 of each, by wire type
   std::string out;
   size_t at = 0;
   bool normalizer_seen = false;
@@ -74,57 +87,35 @@ std::string without_dummy_prefix(const std::string& model) {
     const size_t field_start = at;
     const int64_t tag = read_varint(model, at);
     if (tag < 0) return "";
-    const int wire = static_cast<int>(tag & 7);
-    if (wire == 0) {
-      if (read_varint(model, at) < 0) return "";
-    } else if (wire == 1 || wire == 5) {
-      at += wire == 1 ? 8 : 4;
-    } else if (wire == 2) {
-      const int64_t length = read_varint(model, at);
-      if (length < 0 || static_cast<uint64_t>(length) > model.size() - at) return "";
-      if ((tag >> 3) == 3) {  // normalizer_spec: its fields but add_dummy_prefix, then add_dummy_prefix = false
-        const std::string spec = model.substr(at, static_cast<size_t>(length));
-        std::string edited;
-        size_t i = 0;
-        while (i < spec.size()) {
-          const size_t start = i;
-          const int64_t inner = read_varint(spec, i);
-          if (inner < 0) return "";
-          const int inner_wire = static_cast<int>(inner & 7);
-          if (inner_wire == 0) {
-            if (read_varint(spec, i) < 0) return "";
-          } else if (inner_wire == 2) {
-            const int64_t n = read_varint(spec, i);
-            if (n < 0 || static_cast<uint64_t>(n) > spec.size() - i) return "";
-            i += static_cast<size_t>(n);
-          } else if (inner_wire == 1 || inner_wire == 5) {
-            i += inner_wire == 1 ? 8 : 4;
-          } else {
-            return "";
-          }
-          if (i > spec.size()) return "";
-          if (inner != ((3 << 3) | 0)) edited.append(spec, start, i - start);
-        }
-        edited.push_back(static_cast<char>((3 << 3) | 0));
-        edited.push_back(0);
-        write_varint(static_cast<uint64_t>(tag), out);
-        write_varint(edited.size(), out);
-        out += edited;
-        at += static_cast<size_t>(length);
-        normalizer_seen = true;
-        continue;
-      }
-      at += static_cast<size_t>(length);
-    } else {
-      return "";
+    if (tag != kNormalizerSpec) {
+      if (!skip_value(model, at, static_cast<int>(tag & 7))) return "";
+      out.append(model, field_start, at - field_start);
+      continue;
     }
-    if (at > model.size()) return "";
-    out.append(model, field_start, at - field_start);
+    // normalizer_spec: its fields but add_dummy_prefix, then add_dummy_prefix = false
+    const size_t value_start = at;
+    if (!skip_value(model, at, 2)) return "";
+    size_t i = value_start;
+    const int64_t length = read_varint(model, i);
+    const std::string spec = model.substr(i, static_cast<size_t>(length));
+    std::string edited;
+    for (size_t j = 0; j < spec.size();) {
+      const size_t start = j;
+      const int64_t inner = read_varint(spec, j);
+      if (inner < 0 || !skip_value(spec, j, static_cast<int>(inner & 7))) return "";
+      if (inner != kAddDummyPrefix) edited.append(spec, start, j - start);
+    }
+    edited.push_back(static_cast<char>(kAddDummyPrefix));
+    edited.push_back(0);
+    write_varint(static_cast<uint64_t>(tag), out);
+    write_varint(edited.size(), out);
+    out += edited;
+    normalizer_seen = true;
   }
   if (!normalizer_seen) {  // no normalizer_spec at all: one holding just the flag
-    write_varint((3 << 3) | 2, out);
+    write_varint(kNormalizerSpec, out);
     write_varint(2, out);
-    out.push_back(static_cast<char>((3 << 3) | 0));
+    out.push_back(static_cast<char>(kAddDummyPrefix));
     out.push_back(0);
   }
   return out;

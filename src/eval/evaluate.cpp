@@ -52,6 +52,7 @@ void bind_eval_options(Options& o, EvalOptions& e) {
   o.add("device", &e.device, "auto | cpu | cuda | cuda:N");
   o.add("curve_prompts", &e.curve_prompts, "test prompts each PPO checkpoint of the over-optimisation curve is judged on (0: all)");
   o.add("report_samples", &e.report_samples, "test prompts shown with each model's response in the report");
+  o.add("seeds", &e.seeds, "PPO seeds judged: models/KEY_seedN for N up to this (0: every one there is)");
   o.add("real_data", &e.real_data, "also measure CrowS-Pairs and HH-RLHF from the shared data folder");
   o.add("shared_data", &e.shared_data, "the shared data folder (default: $RLHF_SHARED_DATA or ../shared/data)");
   o.add("real_data_items", &e.real_data_items, "pairs per real data set (0: all)");
@@ -406,7 +407,7 @@ json evaluate_run(const RunLayout& run, const Judge& judge, const EvalOptions& o
       summary["preference"][size.empty() ? "all" : size] = labeler_preference(judge, in.records, responses, *baseline, &outcomes);
       summary["agreement"][size.empty() ? "all" : size] = number_or_null(agreement_on_responses(judge, in.records, responses));
       say("labeler preference done");
-      const auto seeds = seed_responses(run, size, prompts, responses, sampling, o.prompt_format, o.device);
+      const auto seeds = seed_responses(run, size, prompts, responses, sampling, o.prompt_format, o.device, o.seeds);
       if (!seeds.empty()) {
         summary["seeds"][size.empty() ? "all" : size] = seed_spread(judge, in.records, *baseline, seeds);
         say("PPO seeds judged");

@@ -36,6 +36,9 @@ struct EvalOptions {
   std::string device = "cpu";
   int64_t curve_prompts = 200;      // test prompts each PPO checkpoint of the over-optimisation curve is judged on (0: all)
   int64_t report_samples = 4;       // test prompts shown with every model's response
+  // PPO seeds judged (`rlhf pipeline --eval_seeds`): 0, every models/KEY_seedN there is; N, seeds 2..N only, so that
+  // a run evaluated again with fewer seeds does not report the models an earlier, larger --eval_seeds left behind.
+  int64_t seeds = 0;
   bool real_data = true;            // CrowS-Pairs and HH-RLHF from the shared data folder, where present
   std::string shared_data;          // that folder ("": $RLHF_SHARED_DATA or ../shared/data)
   int64_t real_data_items = 300;    // pairs per real data set (0: all)

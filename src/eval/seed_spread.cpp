@@ -26,14 +26,15 @@ json spread_of(const std::vector<double>& values) {
 std::map<std::string, std::vector<SeedResponses>> seed_responses(
     const RunLayout& run, const std::string& size, const std::vector<std::string>& prompts,
     const std::vector<ModelResponses>& first_seed, const SamplingOptions& sampling, const std::string& prompt_format,
-    const std::string& device) {
+    const std::string& device, int64_t most_seeds) {
   std::map<std::string, std::vector<SeedResponses>> out;
   for (const std::string key : {"ppo", "ppo_ptx"}) {
     const std::string id = size.empty() ? key : size + "/" + key;
     const auto first = std::find_if(first_seed.begin(), first_seed.end(), [&](const ModelResponses& m) { return m.key == id; });
     if (first == first_seed.end()) continue;
     std::vector<SeedResponses> seeds = {{1, run.model_dir(key, size), *first}};
-    for (int64_t n = 2; file_exists(run.seed_model_dir(key, n, size) + "/config.json"); ++n) {
+    for (int64_t n = 2; (most_seeds == 0 || n <= most_seeds) && file_exists(run.seed_model_dir(key, n, size) + "/config.json");
+         ++n) {
       const std::string dir = run.seed_model_dir(key, n, size), seed_id = id + "_seed" + std::to_string(n);
       TextModel m = load_text_model(seed_id, dir, prompt_format, device, run.tokenizer_dir());
       seeds.push_back({n, dir, {seed_id, generate_responses(m, prompts, sampling)}});

@@ -35,11 +35,12 @@ nlohmann::json seed_spread(const Judge& judge, const std::vector<nlohmann::json>
 
 // The seeds of each of `keys` (ids as the evaluation names them, "ppo" or "SIZE/ppo"): seed 1 is `first_seed`'s
 // responses (the run's model, already generated), seeds 2.. are RUN/models/KEY_seedN, loaded one at a time and
-// sampled on `prompts` as the evaluation samples. A key without a second seed is left out.
+// sampled on `prompts` as the evaluation samples, up to seed `most_seeds` (0: every one there is). A key without a
+// second seed is left out.
 std::map<std::string, std::vector<SeedResponses>> seed_responses(
     const RunLayout& run, const std::string& size, const std::vector<std::string>& prompts,
     const std::vector<ModelResponses>& first_seed, const SamplingOptions& sampling, const std::string& prompt_format,
-    const std::string& device);
+    const std::string& device, int64_t most_seeds = 0);
 
 // {"mean", "std", "min", "max", "n"} of the values (std 0 for one value, null members for none).
 nlohmann::json spread_of(const std::vector<double>& values);

@@ -38,6 +38,7 @@ json stage_report(const PipelineConfig& c, const RunPaths& p, StageCompute& comp
   eval::EvalOptions o = c.eval;
   o.seed = c.seed;
   o.device = c.device;
+  o.seeds = c.eval_seeds;  // models/KEY_seedN beyond this are an earlier run's
   json summary = eval::evaluate_run(layout, judge, o);
   eval::write_report(layout.report_dir(), summary);
   for (const auto& size : eval::run_sizes(layout))  // the largest model evaluated

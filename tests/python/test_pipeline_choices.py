@@ -55,6 +55,12 @@ def test_eval_seeds_train_ppo_again_and_the_summary_reports_each_seed_and_the_sp
     # Asked again, nothing runs: the seeds' stages and the evaluation keep their keys.
     again = pipeline(rlhf_bin, out, "--eval_seeds", "2")
     assert {s for s, v in stage_lines(again.stderr).items() if v == "ran"} == set(), again.stderr
+    # Back to one seed: the evaluation runs again and reports no seeds, though seed 2's models are still on disk.
+    one = pipeline(rlhf_bin, out, "--eval_seeds", "1")
+    assert {s for s, v in stage_lines(one.stderr).items() if v == "ran"} == {"eval"}, one.stderr
+    assert (out / "models" / "ppo_ptx_seed2" / "model.safetensors").exists()
+    assert "seeds" not in json.loads((out / "report" / "summary.json").read_text())
+    assert "over 2 seeds" not in one.stdout, one.stdout
 
 
 def test_ppo_settings_are_chosen_by_training_labelers_on_validation_prompts(rlhf_bin, tiny_run, tmp_path):
